@@ -1,0 +1,125 @@
+#include "registry/codec.h"
+
+#include <nlohmann/json.hpp>
+
+namespace fleet::registry {
+
+using nlohmann::json;
+
+std::string_view to_string(TargetState s) {
+  switch (s) {
+    case TargetState::inactive:
+      return "inactive";
+    case TargetState::loaded:
+      return "loaded";
+    case TargetState::launched:
+      return "launched";
+  }
+  return "inactive";
+}
+
+std::optional<TargetState> parse_target_state(std::string_view s) {
+  if (s == "inactive") return TargetState::inactive;
+  if (s == "loaded") return TargetState::loaded;
+  if (s == "launched") return TargetState::launched;
+  return std::nullopt;
+}
+
+namespace {
+
+Result<json> parse_object(std::string_view what, std::string_view text) {
+  auto j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return fail(Errc::invalid_argument, std::string(what) + ": value is not a JSON object");
+  return j;
+}
+
+std::string str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+Result<TargetState> state_field(const json& j, std::string_view what) {
+  auto s = str(j, "desiredState");
+  auto t = parse_target_state(s);
+  if (!t)
+    return fail(Errc::invalid_argument, std::string(what) + ": invalid desiredState \"" + s + "\"");
+  return *t;
+}
+
+}  // namespace
+
+std::string encode(const UnitRecord& r) {
+  return json{{"name", r.name}, {"hash", r.hash}, {"desiredState", to_string(r.desired)}}.dump();
+}
+
+std::string encode(const MachineRecord& r) {
+  json j{{"id", r.id}, {"publicIP", r.public_ip}, {"version", r.version}};
+  j["metadata"] = json::object();
+  for (const auto& [k, v] : r.metadata) j["metadata"][k] = v;
+  if (r.disable_engine) j["disableEngine"] = true;
+  return j.dump();
+}
+
+std::string encode(const Assignment& r) {
+  return json{{"hash", r.hash}, {"desiredState", to_string(r.desired)}}.dump();
+}
+
+std::string encode(const UnitStateRecord& r) {
+  return json{{"hash", r.hash},
+              {"loadState", r.load_state},
+              {"activeState", r.active_state},
+              {"subState", r.sub_state}}
+      .dump();
+}
+
+Result<UnitRecord> decode_unit(std::string_view name, std::string_view text) {
+  auto what = "unit " + std::string(name);
+  BOOST_OUTCOME_TRY(auto j, parse_object(what, text));
+  UnitRecord r;
+  r.name = std::string(name);
+  r.hash = str(j, "hash");
+  BOOST_OUTCOME_TRY(r.desired, state_field(j, what));
+  return r;
+}
+
+Result<MachineRecord> decode_machine(std::string_view id, std::string_view text) {
+  BOOST_OUTCOME_TRY(auto j, parse_object("machine " + std::string(id), text));
+  MachineRecord r;
+  r.id = std::string(id);
+  r.public_ip = str(j, "publicIP");
+  r.version = str(j, "version");
+  if (auto it = j.find("metadata"); it != j.end() && it->is_object())
+    for (const auto& [k, v] : it->items())
+      if (v.is_string()) r.metadata[k] = v.get<std::string>();
+  if (auto it = j.find("disableEngine"); it != j.end() && it->is_boolean())
+    r.disable_engine = it->get<bool>();
+  return r;
+}
+
+Result<Assignment> decode_assignment(std::string_view unit, std::string_view machine,
+                                     std::string_view text) {
+  auto what = "assignment " + std::string(unit);
+  BOOST_OUTCOME_TRY(auto j, parse_object(what, text));
+  Assignment r;
+  r.unit = std::string(unit);
+  r.machine = std::string(machine);
+  r.hash = str(j, "hash");
+  BOOST_OUTCOME_TRY(r.desired, state_field(j, what));
+  return r;
+}
+
+Result<UnitStateRecord> decode_state(std::string_view unit, std::string_view machine,
+                                     std::string_view text) {
+  BOOST_OUTCOME_TRY(auto j, parse_object("state of " + std::string(unit), text));
+  UnitStateRecord r;
+  r.unit = std::string(unit);
+  r.machine = std::string(machine);
+  r.hash = str(j, "hash");
+  r.load_state = str(j, "loadState");
+  r.active_state = str(j, "activeState");
+  r.sub_state = str(j, "subState");
+  return r;
+}
+
+}  // namespace fleet::registry

@@ -1,0 +1,58 @@
+#pragma once
+// The typed records of the shared cluster state. Their JSON encodings live in codec.cpp; their
+// keys in key_layout.h. Field names follow fleet's API vocabulary so they read the same in etcd.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fleet::registry {
+
+// A unit's desired state ("target state" in fleet's code).
+enum class TargetState { inactive, loaded, launched };
+
+std::string_view to_string(TargetState s);
+std::optional<TargetState> parse_target_state(std::string_view s);
+
+// A unit as submitted: its content lives once per hash under content/<hash>.
+struct UnitRecord {
+  std::string name;
+  std::string hash;  // SHA-1 hex of the canonical unit text
+  TargetState desired = TargetState::inactive;
+  std::int64_t mod_revision = 0;  // filled on read; used for compare-and-swap
+  bool operator==(const UnitRecord&) const = default;
+};
+
+// A host announcing itself; present only while its lease lives.
+struct MachineRecord {
+  std::string id;
+  std::string public_ip;
+  std::map<std::string, std::string> metadata;
+  std::string version;
+  bool disable_engine = false;
+  bool operator==(const MachineRecord&) const = default;
+};
+
+// What one machine's agent must run: written by the engine, watched by that agent only.
+struct Assignment {
+  std::string unit;
+  std::string machine;
+  std::string hash;
+  TargetState desired = TargetState::loaded;  // loaded or launched
+  bool operator==(const Assignment&) const = default;
+};
+
+// systemd's view of a unit on one machine, reported by that machine's agent under its lease.
+struct UnitStateRecord {
+  std::string unit;
+  std::string machine;
+  std::string hash;
+  std::string load_state;
+  std::string active_state;
+  std::string sub_state;
+  bool operator==(const UnitStateRecord&) const = default;
+};
+
+}  // namespace fleet::registry

@@ -1,0 +1,266 @@
+#include "registry/registry.h"
+
+#include <algorithm>
+
+#include "registry/codec.h"
+
+namespace fleet::registry {
+
+void ScheduleBatch::add(Op op) {
+  auto [it, inserted] = index_.try_emplace(op.key, ops_.size());
+  if (inserted) {
+    ops_.push_back(std::move(op));
+  } else {
+    ops_[it->second] = std::move(op);
+  }
+}
+
+void ScheduleBatch::schedule(const std::string& unit, const std::string& machine) {
+  add(Op::put(keys_.schedule(unit), machine));
+}
+void ScheduleBatch::unschedule(const std::string& unit) { add(Op::del(keys_.schedule(unit))); }
+void ScheduleBatch::assign(const Assignment& a) {
+  add(Op::put(keys_.assignment(a.machine, a.unit), encode(a)));
+}
+void ScheduleBatch::unassign(const std::string& machine, const std::string& unit) {
+  add(Op::del(keys_.assignment(machine, unit)));
+}
+void ScheduleBatch::set_reason(const std::string& unit, const std::string& reason) {
+  add(Op::put(keys_.reason(unit), reason));
+}
+void ScheduleBatch::clear_reason(const std::string& unit) { add(Op::del(keys_.reason(unit))); }
+void ScheduleBatch::delete_content(const std::string& hash) { add(Op::del(keys_.content(hash))); }
+
+Task<Result<RangeResponse>> Registry::range_prefix(const std::string& prefix) {
+  RangeRequest req;
+  req.key = prefix;
+  req.range_end = prefix_end(prefix);
+  co_return co_await kv_.range(std::move(req));
+}
+
+Task<Result<std::optional<UnitRecord>>> Registry::get_unit(std::string name) {
+  RangeRequest req;
+  req.key = keys_.unit(name);
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.range(std::move(req)));
+  if (resp.kvs.empty()) co_return std::optional<UnitRecord>();
+  BOOST_OUTCOME_CO_TRY(auto u, decode_unit(name, resp.kvs[0].value));
+  u.mod_revision = resp.kvs[0].mod_revision;
+  co_return std::optional<UnitRecord>(std::move(u));
+}
+
+Task<Result<std::vector<UnitRecord>>> Registry::list_units() {
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await range_prefix(keys_.units()));
+  std::vector<UnitRecord> out;
+  out.reserve(resp.kvs.size());
+  for (const auto& kv : resp.kvs) {
+    auto parsed = keys_.parse(kv.key);
+    if (!parsed || parsed->kind != KeyKind::unit) continue;
+    auto u = decode_unit(parsed->first, kv.value);
+    if (!u) continue;  // a record we cannot read is skipped, as fleet does
+    u.value().mod_revision = kv.mod_revision;
+    out.push_back(std::move(u).value());
+  }
+  co_return out;
+}
+
+Task<Result<std::string>> Registry::get_content(std::string hash) {
+  RangeRequest req;
+  req.key = keys_.content(hash);
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.range(std::move(req)));
+  if (resp.kvs.empty()) co_return fail(Errc::not_found, "no unit content with hash " + hash);
+  co_return std::move(resp.kvs[0].value);
+}
+
+Task<Status> Registry::create_unit(UnitRecord unit, std::string content) {
+  TxnRequest txn;
+  txn.compare.push_back(Compare::absent(keys_.unit(unit.name)));
+  // Writing the content unconditionally bumps its mod_revision, which makes a concurrent
+  // garbage collection of that content (fenced on its mod_revision) fail instead of racing.
+  txn.success.push_back(Op::put(keys_.content(unit.hash), std::move(content)));
+  txn.success.push_back(Op::put(keys_.unit(unit.name), encode(unit)));
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (!resp.succeeded)
+    co_return fail(Errc::already_exists, "unit " + unit.name + " already exists");
+  co_return ok();
+}
+
+Task<Status> Registry::replace_unit(const UnitRecord& expected, UnitRecord unit,
+                                    std::string content) {
+  TxnRequest txn;
+  txn.compare.push_back(Compare::mod_revision_is(keys_.unit(unit.name), expected.mod_revision));
+  txn.success.push_back(Op::put(keys_.content(unit.hash), std::move(content)));
+  txn.success.push_back(Op::put(keys_.unit(unit.name), encode(unit)));
+  txn.failure.push_back(Op::get(keys_.unit(unit.name)));
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (resp.succeeded) co_return ok();
+  if (resp.results.empty() || resp.results[0].range.kvs.empty())
+    co_return fail(Errc::not_found, "unit " + unit.name + " does not exist");
+  co_return fail(Errc::conflict, "unit " + unit.name + " changed concurrently");
+}
+
+Task<Status> Registry::set_desired_state(std::string name, TargetState desired) {
+  // Read-modify-write with compare-and-swap; a concurrent writer makes us re-read.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    BOOST_OUTCOME_CO_TRY(auto cur, co_await get_unit(name));
+    if (!cur) co_return fail(Errc::not_found, "unit " + name + " does not exist");
+    if (cur->desired == desired) co_return ok();
+    UnitRecord next = *cur;
+    next.desired = desired;
+    TxnRequest txn;
+    txn.compare.push_back(Compare::mod_revision_is(keys_.unit(name), cur->mod_revision));
+    txn.success.push_back(Op::put(keys_.unit(name), encode(next)));
+    BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+    if (resp.succeeded) co_return ok();
+  }
+  co_return fail(Errc::conflict, "unit " + name + " kept changing concurrently");
+}
+
+Task<Status> Registry::destroy_unit(std::string name) {
+  BOOST_OUTCOME_CO_TRY(auto n, co_await kv_.del(keys_.unit(name)));
+  if (n == 0) co_return fail(Errc::not_found, "unit " + name + " does not exist");
+  co_return ok();
+}
+
+Task<Status> Registry::put_machine(const MachineRecord& m, LeaseId lease) {
+  BOOST_OUTCOME_CO_TRY(co_await kv_.put(keys_.machine(m.id), encode(m), lease));
+  co_return ok();
+}
+
+Task<Status> Registry::remove_machine(std::string id) {
+  BOOST_OUTCOME_CO_TRY(co_await kv_.del(keys_.machine(id)));
+  co_return ok();
+}
+
+Task<Result<std::vector<MachineRecord>>> Registry::list_machines() {
+  BOOST_OUTCOME_CO_TRY(auto machines, co_await range_prefix(keys_.machines()));
+  BOOST_OUTCOME_CO_TRY(auto meta, co_await range_prefix(keys_.all_metadata()));
+  std::map<std::string, std::map<std::string, std::string>> dynamic;
+  for (const auto& kv : meta.kvs)
+    if (auto p = keys_.parse(kv.key); p && p->kind == KeyKind::metadata)
+      dynamic[p->first][p->second] = kv.value;
+  std::vector<MachineRecord> out;
+  for (const auto& kv : machines.kvs) {
+    auto p = keys_.parse(kv.key);
+    if (!p || p->kind != KeyKind::machine) continue;
+    auto m = decode_machine(p->first, kv.value);
+    if (!m) continue;
+    if (auto it = dynamic.find(m.value().id); it != dynamic.end())
+      for (const auto& [k, v] : it->second) m.value().metadata[k] = v;
+    out.push_back(std::move(m).value());
+  }
+  co_return out;
+}
+
+Task<Status> Registry::set_metadata(std::string machine, std::string key, std::string value) {
+  BOOST_OUTCOME_CO_TRY(co_await kv_.put(keys_.metadata(machine, key), std::move(value)));
+  co_return ok();
+}
+
+Task<Status> Registry::delete_metadata(std::string machine, std::string key) {
+  BOOST_OUTCOME_CO_TRY(co_await kv_.del(keys_.metadata(machine, key)));
+  co_return ok();
+}
+
+Task<Status> Registry::put_states(const std::vector<UnitStateRecord>& states, LeaseId lease) {
+  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
+  for (std::size_t i = 0; i < states.size(); i += per_txn) {
+    TxnRequest txn;
+    for (std::size_t j = i; j < std::min(states.size(), i + per_txn); ++j)
+      txn.success.push_back(
+          Op::put(keys_.state(states[j].unit, states[j].machine), encode(states[j]), lease));
+    BOOST_OUTCOME_CO_TRY(co_await kv_.txn(std::move(txn)));
+  }
+  co_return ok();
+}
+
+Task<Status> Registry::delete_states(std::string machine, const std::vector<std::string>& units) {
+  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
+  for (std::size_t i = 0; i < units.size(); i += per_txn) {
+    TxnRequest txn;
+    for (std::size_t j = i; j < std::min(units.size(), i + per_txn); ++j)
+      txn.success.push_back(Op::del(keys_.state(units[j], machine)));
+    BOOST_OUTCOME_CO_TRY(co_await kv_.txn(std::move(txn)));
+  }
+  co_return ok();
+}
+
+Task<Result<std::vector<UnitStateRecord>>> Registry::list_states() {
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await range_prefix(keys_.states()));
+  std::vector<UnitStateRecord> out;
+  for (const auto& kv : resp.kvs) {
+    auto p = keys_.parse(kv.key);
+    if (!p || p->kind != KeyKind::state) continue;
+    if (auto s = decode_state(p->first, p->second, kv.value)) out.push_back(std::move(s).value());
+  }
+  co_return out;
+}
+
+Task<Result<std::vector<Assignment>>> Registry::list_assignments(std::string machine) {
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await range_prefix(keys_.assignments(machine)));
+  std::vector<Assignment> out;
+  for (const auto& kv : resp.kvs) {
+    auto p = keys_.parse(kv.key);
+    if (!p || p->kind != KeyKind::assignment) continue;
+    if (auto a = decode_assignment(p->first, p->second, kv.value))
+      out.push_back(std::move(a).value());
+  }
+  co_return out;
+}
+
+namespace {
+Task<Result<std::optional<std::string>>> get_value(KvStore& kv, std::string key) {
+  RangeRequest req;
+  req.key = std::move(key);
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv.range(std::move(req)));
+  if (resp.kvs.empty()) co_return std::optional<std::string>();
+  co_return std::optional<std::string>(std::move(resp.kvs[0].value));
+}
+}  // namespace
+
+Task<Result<std::optional<std::string>>> Registry::get_schedule(std::string unit) {
+  co_return co_await get_value(kv_, keys_.schedule(unit));
+}
+
+Task<Result<std::optional<std::string>>> Registry::get_reason(std::string unit) {
+  co_return co_await get_value(kv_, keys_.reason(unit));
+}
+
+Task<Result<std::optional<std::string>>> Registry::leader() {
+  co_return co_await get_value(kv_, keys_.leader());
+}
+
+Task<Result<bool>> Registry::campaign(std::string machine, LeaseId lease) {
+  TxnRequest txn;
+  txn.compare.push_back(Compare::absent(keys_.leader()));
+  txn.success.push_back(Op::put(keys_.leader(), machine, lease));
+  txn.failure.push_back(Op::get(keys_.leader()));
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (resp.succeeded) co_return true;
+  if (resp.results.empty() || resp.results[0].range.kvs.empty()) co_return false;
+  const auto& cur = resp.results[0].range.kvs[0];
+  co_return cur.lease == lease&& cur.value == machine;
+}
+
+Task<Status> Registry::resign(LeaseId lease) {
+  TxnRequest txn;
+  txn.compare.push_back(Compare::lease_is(keys_.leader(), lease));
+  txn.success.push_back(Op::del(keys_.leader()));
+  BOOST_OUTCOME_CO_TRY(co_await kv_.txn(std::move(txn)));
+  co_return ok();
+}
+
+Task<Status> Registry::apply(ScheduleBatch batch, LeaseId fence) {
+  auto ops = batch.take();
+  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
+  for (std::size_t i = 0; i < ops.size(); i += per_txn) {
+    TxnRequest txn;
+    txn.compare.push_back(Compare::lease_is(keys_.leader(), fence));
+    for (std::size_t j = i; j < std::min(ops.size(), i + per_txn); ++j)
+      txn.success.push_back(std::move(ops[j]));
+    BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+    if (!resp.succeeded) co_return fail(Errc::conflict, "engine leadership lost: write fenced off");
+  }
+  co_return ok();
+}
+
+}  // namespace fleet::registry

@@ -1,0 +1,98 @@
+#pragma once
+// Registry: the typed view of the shared cluster state, built once over any KvStore (etcd in
+// production, MemoryKv in unit tests and `fleetd --dev`). The key layout is in key_layout.h.
+//
+// Loop affinity and errors as KvStore: every call runs on the io_context thread, may suspend and
+// returns a Result. Absence is Errc::not_found unless the return type is optional.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/key_layout.h"
+#include "registry/kv.h"
+#include "registry/records.h"
+
+namespace fleet::registry {
+
+// A set of fenced writes of the engine leader (schedule, assignments, reasons).
+class ScheduleBatch {
+ public:
+  explicit ScheduleBatch(const KeyLayout& keys) : keys_(keys) {}
+  void schedule(const std::string& unit, const std::string& machine);
+  void unschedule(const std::string& unit);
+  void assign(const Assignment& a);
+  void unassign(const std::string& machine, const std::string& unit);
+  void set_reason(const std::string& unit, const std::string& reason);
+  void clear_reason(const std::string& unit);
+  void delete_content(const std::string& hash);
+  bool empty() const { return ops_.empty(); }
+  std::size_t size() const { return ops_.size(); }
+  std::vector<Op> take() {
+    index_.clear();
+    return std::move(ops_);
+  }
+
+ private:
+  // etcd rejects a txn naming one key twice, so a later write to a key replaces the earlier one.
+  void add(Op op);
+
+  const KeyLayout& keys_;
+  std::vector<Op> ops_;
+  std::map<std::string, std::size_t> index_;
+};
+
+class Registry {
+ public:
+  Registry(KvStore& kv, KeyLayout keys) : kv_(kv), keys_(std::move(keys)) {}
+
+  const KeyLayout& keys() const { return keys_; }
+  KvStore& kv() { return kv_; }
+
+  // --- units (API) ---
+  Task<Result<std::optional<UnitRecord>>> get_unit(std::string name);
+  Task<Result<std::vector<UnitRecord>>> list_units();  // sorted by name
+  // Errc::not_found when no unit content has this hash.
+  Task<Result<std::string>> get_content(std::string hash);
+  // Creates the unit and stores its content; Errc::already_exists if the name is taken.
+  Task<Status> create_unit(UnitRecord unit, std::string content);
+  // Replaces content and desired state if the unit is unchanged since `expected` was read;
+  // Errc::conflict otherwise, Errc::not_found if it vanished.
+  Task<Status> replace_unit(const UnitRecord& expected, UnitRecord unit, std::string content);
+  Task<Status> set_desired_state(std::string name, TargetState desired);
+  Task<Status> destroy_unit(std::string name);  // Errc::not_found if absent
+
+  // --- machines (agent, API) ---
+  Task<Status> put_machine(const MachineRecord& m, LeaseId lease);
+  Task<Status> remove_machine(std::string id);
+  // Announced machines with dynamic metadata merged in (fleet-spec §4.5); sorted by ID.
+  Task<Result<std::vector<MachineRecord>>> list_machines();
+  Task<Status> set_metadata(std::string machine, std::string key, std::string value);
+  Task<Status> delete_metadata(std::string machine, std::string key);
+
+  // --- unit states (agent, API) ---
+  Task<Status> put_states(const std::vector<UnitStateRecord>& states, LeaseId lease);
+  Task<Status> delete_states(std::string machine, const std::vector<std::string>& units);
+  Task<Result<std::vector<UnitStateRecord>>> list_states();  // sorted by (unit, machine)
+
+  // --- engine ---
+  Task<Result<std::vector<Assignment>>> list_assignments(std::string machine);
+  Task<Result<std::optional<std::string>>> get_schedule(std::string unit);
+  Task<Result<std::optional<std::string>>> get_reason(std::string unit);
+  // Becomes leader if nobody is; true when `machine` holds the leadership with `lease`.
+  Task<Result<bool>> campaign(std::string machine, LeaseId lease);
+  Task<Result<std::optional<std::string>>> leader();
+  Task<Status> resign(LeaseId lease);
+  // Applies the batch in as few txns as the backend allows, each fenced on still holding the
+  // leader lease. Errc::conflict when the fence failed (deposed): nothing further is written.
+  Task<Status> apply(ScheduleBatch batch, LeaseId fence);
+
+ private:
+  Task<Result<RangeResponse>> range_prefix(const std::string& prefix);
+
+  KvStore& kv_;
+  KeyLayout keys_;
+};
+
+}  // namespace fleet::registry
