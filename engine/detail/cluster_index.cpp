@@ -77,6 +77,8 @@ Index::Index(const ClusterSnapshot& s) {
                          info.followers.end());
   }
 
+  find_replace_cycles();
+
   machines.reserve(s.machines.size());
   for (const auto& m : s.machines) machines.push_back(MachineInfo{&m});
   std::sort(machines.begin(), machines.end(),
@@ -87,6 +89,83 @@ Index::Index(const ClusterSnapshot& s) {
     machines_by_short_[id.substr(0, 8)].push_back(m);
     for (const auto& [k, v] : machines[m].spec->metadata) by_meta_[{k, v}].push_back(m);
   }
+}
+
+template <class F>
+void Index::for_each_match(const Pattern& p, F&& f) const {
+  if (p.literal) {
+    if (uint32_t u = unit(p.text); u != kNone) f(u);
+    return;
+  }
+  std::string_view prefix = std::string_view(p.text).substr(0, p.prefix_len);
+  auto it = std::lower_bound(units.begin(), units.end(), prefix,
+                             [](const UnitInfo& a, std::string_view b) { return a.name() < b; });
+  for (; it != units.end() && it->name().substr(0, prefix.size()) == prefix; ++it) {
+    if (p.matches(it->name())) f(static_cast<uint32_t>(it - units.begin()));
+  }
+}
+
+// Tarjan's strongly connected components over the Replaces graph, iteratively (no recursion
+// depth limit). Only units that have Replaces can be on a cycle.
+void Index::find_replace_cycles() {
+  replace_cycle_.assign(units.size(), kNone);
+  std::vector<std::vector<uint32_t>> edges(units.size());
+  std::vector<uint32_t> nodes;
+  for (uint32_t u = 0; u < units.size(); ++u) {
+    if (units[u].replaces.empty() || units[u].global()) continue;
+    nodes.push_back(u);
+    for (const Pattern& p : units[u].replaces) {
+      for_each_match(p, [&](uint32_t v) {
+        if (v != u && !units[v].replaces.empty() && !units[v].global()) edges[u].push_back(v);
+      });
+    }
+  }
+  std::vector<uint32_t> order(units.size(), kNone), low(units.size(), 0), stack;
+  std::vector<bool> on_stack(units.size(), false);
+  std::vector<std::pair<uint32_t, size_t>> calls;
+  uint32_t counter = 0, cycles = 0;
+  for (uint32_t root : nodes) {
+    if (order[root] != kNone) continue;
+    auto enter = [&](uint32_t v) {
+      order[v] = low[v] = counter++;
+      stack.push_back(v);
+      on_stack[v] = true;
+      calls.emplace_back(v, 0);
+    };
+    enter(root);
+    while (!calls.empty()) {
+      auto& [v, next] = calls.back();
+      if (next < edges[v].size()) {
+        uint32_t w = edges[v][next++];
+        if (order[w] == kNone) {
+          enter(w);
+        } else if (on_stack[w]) {
+          low[v] = std::min(low[v], order[w]);
+        }
+        continue;
+      }
+      uint32_t done = v;
+      calls.pop_back();
+      if (!calls.empty()) low[calls.back().first] = std::min(low[calls.back().first], low[done]);
+      if (low[done] != order[done]) continue;
+      std::vector<uint32_t> component;
+      uint32_t w = kNone;
+      do {
+        w = stack.back();
+        stack.pop_back();
+        on_stack[w] = false;
+        component.push_back(w);
+      } while (w != done);
+      if (component.size() < 2) continue;
+      for (uint32_t c : component) replace_cycle_[c] = cycles;
+      ++cycles;
+    }
+  }
+}
+
+bool Index::replaces(uint32_t r, uint32_t v) const {
+  if (r == v || !any_matches(units[r].replaces, units[v].name())) return false;
+  return replace_cycle_[r] == kNone || replace_cycle_[r] != replace_cycle_[v];
 }
 
 uint32_t Index::unit(std::string_view name) const {
@@ -250,15 +329,10 @@ uint32_t View::conflict_on(uint32_t u, uint32_t m) const {
 }
 
 uint32_t View::replaced_by(uint32_t u, uint32_t m) const {
-  const UnitInfo& info = ix_.units[u];
   uint32_t best = kNone;
   for (uint32_t r : machines_[m].replacers) {
     if (r == u || r > best) continue;
-    // Exactly one direction must match: circular Replaces are ignored (fleet §5.5).
-    if (any_matches(ix_.units[r].replaces, info.name()) &&
-        !any_matches(info.replaces, ix_.units[r].name())) {
-      best = r;
-    }
+    if (ix_.replaces(r, u)) best = r;
   }
   return best;
 }
@@ -270,7 +344,7 @@ std::vector<uint32_t> View::victims(uint32_t u, uint32_t m) const {
   auto consider = [&](uint32_t v) {
     const UnitInfo& vi = ix_.units[v];
     if (v == u || vi.global() || !in_view_[v] || placed_[v] != m) return;
-    if (!any_matches(vi.replaces, info.name())) out.push_back(v);
+    if (ix_.replaces(u, v)) out.push_back(v);
   };
   for (const Pattern& p : info.replaces) {
     if (p.literal) {

@@ -67,6 +67,9 @@ class Index {
   // A full ID wins; otherwise the machines whose short ID (first 8 chars) equals `req`.
   Resolved resolve_machine_id(std::string_view req) const;
   bool metadata_ok(const Requirement& req, uint32_t m) const;
+  // True when `r`'s Replaces match `v` and the relation is not circular: units whose Replaces
+  // form a cycle (a->b->a, a->b->c->a, ...) ignore each other, since no placement satisfies them.
+  bool replaces(uint32_t r, uint32_t v) const;
   // Machines satisfying `req`, sorted; uses a (key,value) index so narrow requirements are cheap.
   std::vector<uint32_t> machines_matching(const Requirement& req) const;
 
@@ -74,6 +77,12 @@ class Index {
   std::unordered_map<std::string_view, uint32_t> unit_by_name_, machine_by_id_;
   std::unordered_map<std::string_view, std::vector<uint32_t>> machines_by_short_;
   std::map<std::pair<std::string_view, std::string_view>, std::vector<uint32_t>> by_meta_;
+  std::vector<uint32_t> replace_cycle_;  // per unit: id of its Replaces cycle, or kNone
+
+  // Units whose names a pattern can match (names sharing its literal prefix), in name order.
+  template <class F>
+  void for_each_match(const Pattern& p, F&& f) const;
+  void find_replace_cycles();
 };
 
 enum class Verdict { ok, machine_id, metadata, peer, conflict, replaced, displaced_again };
