@@ -87,9 +87,9 @@ class Planner {
     for (const auto& [name, machine] : s_.schedule) {
       uint32_t u = ix_.unit(name);
       if (u == kNone || ix_.units[u].global()) {
-        orphans_.push_back({TaskKind::unschedule, name, machine,
-                            std::string(u == kNone ? reasons::kUnitGone
-                                                   : reasons::kGlobalNotScheduled)});
+        orphans_.push_back(
+            {TaskKind::unschedule, name, machine,
+             std::string(u == kNone ? reasons::kUnitGone : reasons::kGlobalNotScheduled)});
         continue;
       }
       initial_[u] = machine;
@@ -207,8 +207,8 @@ class Planner {
       return;
     }
     if (view_.candidate_count(u) == 0) {
-      reason = "no machine satisfies MachineMetadata " +
-               detail::format_requirement(info.spec->metadata);
+      reason =
+          "no machine satisfies MachineMetadata " + detail::format_requirement(info.spec->metadata);
       return;
     }
     std::vector<std::pair<uint32_t, Check>> failures;
@@ -238,9 +238,9 @@ class Planner {
   void displace_victims(uint32_t u, uint32_t m) {
     for (uint32_t v : view_.victims(u, m)) {
       ++view_.replace_evicted[v];
-      evict(v, reasons::unable_to_run(ix_.machines[m].id(),
-                                      "replaced by locally-scheduled Unit(" +
-                                          std::string(ix_.units[u].name()) + ")"));
+      evict(v, reasons::unable_to_run(
+                   ix_.machines[m].id(),
+                   "replaced by locally-scheduled Unit(" + std::string(ix_.units[u].name()) + ")"));
     }
   }
 
@@ -257,9 +257,9 @@ class Planner {
     if (m == kNone) return;
     for (uint32_t f : ix_.units[u].followers) {
       if (view_.placed(f) != m) continue;
-      evict(f, reasons::unable_to_run(ix_.machines[m].id(),
-                                      "required peer Unit(" + std::string(ix_.units[u].name()) +
-                                          ") is not scheduled locally"));
+      evict(f, reasons::unable_to_run(ix_.machines[m].id(), "required peer Unit(" +
+                                                                std::string(ix_.units[u].name()) +
+                                                                ") is not scheduled locally"));
     }
   }
 
@@ -272,8 +272,8 @@ class Planner {
              detail::format_requirement(info.spec->metadata);
     }
     std::vector<std::pair<uint32_t, Check>> failures;
-    for (uint32_t m : members) failures.emplace_back(m, Check{Verdict::conflict,
-                                                              view_.conflict_on(g, m)});
+    for (uint32_t m : members)
+      failures.emplace_back(m, Check{Verdict::conflict, view_.conflict_on(g, m)});
     return detail::summarize(ix_, info.spec->metadata, failures);
   }
 
@@ -303,8 +303,8 @@ Plan Planner::build_plan() {
       unschedule.push_back({TaskKind::unschedule, name, initial_[u], evict_reason_[u]});
     }
     if (!final_machine.empty() && final_machine != initial_[u]) {
-      schedule.push_back({TaskKind::schedule, name, final_machine,
-                          reasons::not_scheduled(info.spec->desired)});
+      schedule.push_back(
+          {TaskKind::schedule, name, final_machine, reasons::not_scheduled(info.spec->desired)});
     }
     if (info.active && m == kNone) plan.unschedulable[name] = fail_reason_[u];
   }
