@@ -72,10 +72,19 @@ class Planner {
   Plan run() {
     validate_schedule();
     assign_globals();
-    while (!pending_.empty()) {
-      uint32_t u = *pending_.begin();
-      pending_.erase(pending_.begin());
-      if (view_.placed(u) == kNone) try_place(u);
+    drain();
+    // Settle: a unit that failed early may fit after later evictions, globals may fit where a
+    // displaced unit left, and reasons must describe the final view, or the next plan would
+    // differ from this one. Typically one quiet round.
+    for (int round = 0; round < kMaxSettleRounds; ++round) {
+      bool globals_changed = assign_globals();
+      size_t before = placements_;
+      for (uint32_t u = 0; u < ix_.units.size(); ++u) {
+        const auto& info = ix_.units[u];
+        if (!info.global() && info.active && view_.placed(u) == kNone) try_place(u);
+      }
+      drain();
+      if (!globals_changed && placements_ == before) break;
     }
     return build_plan();
   }
@@ -87,9 +96,9 @@ class Planner {
     for (const auto& [name, machine] : s_.schedule) {
       uint32_t u = ix_.unit(name);
       if (u == kNone || ix_.units[u].global()) {
-        orphans_.push_back({TaskKind::unschedule, name, machine,
-                            std::string(u == kNone ? reasons::kUnitGone
-                                                   : reasons::kGlobalNotScheduled)});
+        orphans_.push_back(
+            {TaskKind::unschedule, name, machine,
+             std::string(u == kNone ? reasons::kUnitGone : reasons::kGlobalNotScheduled)});
         continue;
       }
       initial_[u] = machine;
@@ -125,9 +134,20 @@ class Planner {
     }
   }
 
-  // Global units: on each machine, in name order, every active global whose metadata matches and
-  // that conflicts with nothing already there (non-globals first, then earlier globals).
-  void assign_globals() {
+  void drain() {
+    while (!pending_.empty()) {
+      uint32_t u = *pending_.begin();
+      pending_.erase(pending_.begin());
+      if (view_.placed(u) == kNone) try_place(u);
+    }
+  }
+
+  // Global units, recomputed from scratch: on each machine, in name order, every active global
+  // whose metadata matches and that conflicts with nothing already there (non-globals first,
+  // then earlier globals). Returns whether the assignment changed.
+  bool assign_globals() {
+    auto old = view_.clear_globals();
+    unassign_reason_.clear();
     std::set<std::pair<std::string_view, std::string_view>> previous;
     for (const auto& [unit, machines] : s_.global_assignments) {
       for (const auto& m : machines) previous.emplace(unit, m);
@@ -150,6 +170,7 @@ class Planner {
         }
       }
     }
+    return old != view_.global_pairs();
   }
 
   // Pass 2: place pending units in name order; followers wait until their peer is placed.
@@ -207,8 +228,8 @@ class Planner {
       return;
     }
     if (view_.candidate_count(u) == 0) {
-      reason = "no machine satisfies MachineMetadata " +
-               detail::format_requirement(info.spec->metadata);
+      reason =
+          "no machine satisfies MachineMetadata " + detail::format_requirement(info.spec->metadata);
       return;
     }
     std::vector<std::pair<uint32_t, Check>> failures;
@@ -224,6 +245,7 @@ class Planner {
   }
 
   void place(uint32_t u, uint32_t m) {
+    ++placements_;
     fail_reason_[u].clear();
     view_.confirm(u, m);
     displace_victims(u, m);
@@ -238,9 +260,9 @@ class Planner {
   void displace_victims(uint32_t u, uint32_t m) {
     for (uint32_t v : view_.victims(u, m)) {
       ++view_.replace_evicted[v];
-      evict(v, reasons::unable_to_run(ix_.machines[m].id(),
-                                      "replaced by locally-scheduled Unit(" +
-                                          std::string(ix_.units[u].name()) + ")"));
+      evict(v, reasons::unable_to_run(
+                   ix_.machines[m].id(),
+                   "replaced by locally-scheduled Unit(" + std::string(ix_.units[u].name()) + ")"));
     }
   }
 
@@ -257,9 +279,9 @@ class Planner {
     if (m == kNone) return;
     for (uint32_t f : ix_.units[u].followers) {
       if (view_.placed(f) != m) continue;
-      evict(f, reasons::unable_to_run(ix_.machines[m].id(),
-                                      "required peer Unit(" + std::string(ix_.units[u].name()) +
-                                          ") is not scheduled locally"));
+      evict(f, reasons::unable_to_run(ix_.machines[m].id(), "required peer Unit(" +
+                                                                std::string(ix_.units[u].name()) +
+                                                                ") is not scheduled locally"));
     }
   }
 
@@ -272,8 +294,8 @@ class Planner {
              detail::format_requirement(info.spec->metadata);
     }
     std::vector<std::pair<uint32_t, Check>> failures;
-    for (uint32_t m : members) failures.emplace_back(m, Check{Verdict::conflict,
-                                                              view_.conflict_on(g, m)});
+    for (uint32_t m : members)
+      failures.emplace_back(m, Check{Verdict::conflict, view_.conflict_on(g, m)});
     return detail::summarize(ix_, info.spec->metadata, failures);
   }
 
@@ -288,6 +310,8 @@ class Planner {
   std::set<uint32_t> pending_;                  // units to place, processed in name order
   std::vector<Task> orphans_;
   std::map<std::pair<uint32_t, uint32_t>, std::string> unassign_reason_;
+  size_t placements_ = 0;
+  static constexpr int kMaxSettleRounds = 4;
 };
 
 Plan Planner::build_plan() {
@@ -303,8 +327,8 @@ Plan Planner::build_plan() {
       unschedule.push_back({TaskKind::unschedule, name, initial_[u], evict_reason_[u]});
     }
     if (!final_machine.empty() && final_machine != initial_[u]) {
-      schedule.push_back({TaskKind::schedule, name, final_machine,
-                          reasons::not_scheduled(info.spec->desired)});
+      schedule.push_back(
+          {TaskKind::schedule, name, final_machine, reasons::not_scheduled(info.spec->desired)});
     }
     if (info.active && m == kNone) plan.unschedulable[name] = fail_reason_[u];
   }

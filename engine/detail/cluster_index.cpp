@@ -268,6 +268,16 @@ void View::add_global(uint32_t g, uint32_t m) {
   add_to_view(g, m);
 }
 
+std::set<std::pair<uint32_t, uint32_t>> View::clear_globals() {
+  for (const auto& [g, m] : global_pairs_) {
+    MachineView& mv = machines_[m];
+    erase_value(mv.units, g);
+    erase_value(mv.conflictors, g);
+    set_load(m, mv.load - 1);
+  }
+  return std::exchange(global_pairs_, {});
+}
+
 bool View::global_on(uint32_t g, uint32_t m) const { return global_pairs_.count({g, m}) > 0; }
 
 bool View::on_machine(uint32_t u, uint32_t m) const {

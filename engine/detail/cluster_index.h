@@ -105,14 +105,17 @@ class View {
   // Removes a non-global unit from its machine (placement and view).
   void remove(uint32_t u);
   void add_global(uint32_t g, uint32_t m);
+  // Removes every global assignment; returns the removed (unit, machine) pairs.
+  std::set<std::pair<uint32_t, uint32_t>> clear_globals();
+  const std::set<std::pair<uint32_t, uint32_t>>& global_pairs() const { return global_pairs_; }
   bool global_on(uint32_t g, uint32_t m) const;
   bool on_machine(uint32_t u, uint32_t m) const;
 
   // fleet's AbleToRun for unit `u` on machine `m` against the current view. `pass2` adds the
   // guard that a replacing unit may not displace a unit that was already displaced.
   Check able(uint32_t u, uint32_t m, bool pass2) const;
-  uint32_t conflict_on(uint32_t u, uint32_t m) const;  // alphabetically first, or kNone
-  uint32_t replaced_by(uint32_t u, uint32_t m) const;  // alphabetically first, or kNone
+  uint32_t conflict_on(uint32_t u, uint32_t m) const;           // alphabetically first, or kNone
+  uint32_t replaced_by(uint32_t u, uint32_t m) const;           // alphabetically first, or kNone
   std::vector<uint32_t> victims(uint32_t u, uint32_t m) const;  // units `u` replaces on `m`
 
   uint32_t load(uint32_t m) const { return machines_[m].load; }
