@@ -173,4 +173,17 @@ bool replaces(const Requirements& r, std::string_view other_name) {
                      [&](const std::string& p) { return glob_match(p, other_name); });
 }
 
+bool machine_id_matches(std::string_view required, std::string_view machine_id) {
+  constexpr std::size_t kShortIdLen = 8;
+  return required == machine_id || required == machine_id.substr(0, kShortIdLen);
+}
+
+bool metadata_matches(const Requirements& r,
+                      const std::map<std::string, std::string, std::less<>>& machine_metadata) {
+  return std::all_of(r.metadata.begin(), r.metadata.end(), [&](const auto& req) {
+    auto it = machine_metadata.find(req.first);
+    return it != machine_metadata.end() && req.second.count(it->second) > 0;
+  });
+}
+
 }  // namespace fleet::unitfile

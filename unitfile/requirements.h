@@ -2,6 +2,7 @@
 // fleet's [X-Fleet] scheduling requirements (fleet-spec §3.7), their submit-time validation
 // (§3.9) and the pairwise Conflicts/Replaces relations the engine and agent evaluate (§5.4, §5.5).
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -54,5 +55,13 @@ bool conflicts_with(const Requirements& a, std::string_view a_name, const Requir
 
 // One of `r`'s Replaces globs matches `other_name`.
 bool replaces(const Requirements& r, std::string_view other_name);
+
+// A required MachineID matches a machine by its full ID or its 8-character short ID (§14 #3).
+bool machine_id_matches(std::string_view required, std::string_view machine_id);
+
+// Every required metadata key is present on the machine with one of the allowed values (exact,
+// case-sensitive). No metadata requirement matches every machine.
+bool metadata_matches(const Requirements& r,
+                      const std::map<std::string, std::string, std::less<>>& machine_metadata);
 
 }  // namespace fleet::unitfile

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -218,6 +220,20 @@ TEST_CASE("option validation re-parses the canonical form") {
   CHECK(st.error().message == "line 1: found garbage after section name \"Ser\": \"vice]\"");
 }
 
+TEST_CASE("a unit whose canonical form joins a CR-split line fails validation") {
+  // "ExecStart=\r<2040 bytes>" has no run of 2048 bytes, but trimming the value removes the CR
+  // and the serialized line is too long for systemd, which is what fleet's re-parse catches.
+  std::ifstream in(std::string(FLEET_UNITFILE_DATA_DIR) + "/cr-joined-long-line.service",
+                   std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto unit = UnitFile::parse(text.str());
+  REQUIRE(unit.has_value());
+  auto st = validate_options(unit.value(), "foo.service");
+  REQUIRE(st.has_error());
+  CHECK(st.error().message == "line 2: line too long (max 2048 bytes)");
+}
+
 TEST_CASE("option validation quotes names like Go's %q") {
   auto st = validate_options(xfleet("MachineOf=\"a\tb\"\nConflicts=*\n"), "foo.service");
   REQUIRE(st.has_error());
@@ -245,6 +261,25 @@ TEST_CASE("replaces matches the other unit's name with globs") {
   CHECK(replaces(r, "old-1.service"));
   CHECK_FALSE(replaces(r, "new-1.service"));
   CHECK_FALSE(replaces(Requirements{}, "old-1.service"));
+}
+
+TEST_CASE("a required machine ID matches the full or the 8-character short ID") {
+  const std::string id = "2f1a9c3e4b5d6f708192a3b4c5d6e7f8";
+  CHECK(machine_id_matches(id, id));
+  CHECK(machine_id_matches("2f1a9c3e", id));
+  CHECK_FALSE(machine_id_matches("2f1a9c3", id));
+  CHECK_FALSE(machine_id_matches("2f1a9c3e4", id));
+  CHECK_FALSE(machine_id_matches("", id));
+  CHECK(machine_id_matches("short", "short"));
+}
+
+TEST_CASE("metadata matches when every key has an allowed value") {
+  auto r = reqs("MachineMetadata=region=us\nMachineMetadata=region=eu\nMachineMetadata=disk=ssd\n");
+  using Md = std::map<std::string, std::string, std::less<>>;
+  CHECK(metadata_matches(r, Md{{"region", "eu"}, {"disk", "ssd"}, {"extra", "x"}}));
+  CHECK_FALSE(metadata_matches(r, Md{{"region", "eu"}}));
+  CHECK_FALSE(metadata_matches(r, Md{{"region", "EU"}, {"disk", "ssd"}}));
+  CHECK(metadata_matches(Requirements{}, Md{}));
 }
 
 }  // namespace

@@ -44,7 +44,9 @@ class UnitFile {
   // e.g. "line 3: unexpected newline encountered while parsing option name". Accepts exactly
   // what go-systemd's Deserialize accepts, except that any run of >= kMaxLineBytes bytes without
   // CR/LF is rejected ("line N: line too long (max 2048 bytes)") and files above kMaxFileBytes
-  // are rejected. Empty text gives zero options.
+  // are rejected. Empty text gives zero options. CRLF files parse, but, exactly as in
+  // go-systemd, the CR stays on the line while looking for a trailing '\', so a backslash
+  // before CRLF does not continue a value or comment (fleet-spec §3.3 glosses over this).
   [[nodiscard]] static Result<UnitFile> parse(std::string_view text);
 
   // Builds a unit from options as given (API payloads); nothing is validated or trimmed.
