@@ -41,8 +41,10 @@ Task<void> sleep_for(std::chrono::milliseconds d) {
   co_await t.async_wait(net::as_tuple(net::use_awaitable));
 }
 
+// Empty when the file cannot be read.
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -165,9 +167,12 @@ Task<void> Agent::reconcile_pass() {
     contents_[a.hash] = std::move(c).value();
   }
 
-  for (const auto& name : units_.files_on_disk())
-    if (!file_hash_.count(name))
-      file_hash_[name] = unitfile::sha1_hex(read_file(opts_.units_dir + "/" + name));
+  for (const auto& name : units_.files_on_disk()) {
+    if (file_hash_.count(name)) continue;
+    // An unreadable file has an unknown hash: it is adopted rather than replaced.
+    std::string text = read_file(opts_.units_dir + "/" + name);
+    file_hash_[name] = text.empty() ? std::string() : unitfile::sha1_hex(text);
+  }
 
   std::vector<std::string> names;
   for (const auto& [name, h] : file_hash_) names.push_back(name);
