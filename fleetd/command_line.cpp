@@ -89,10 +89,10 @@ std::string usage_text(std::string_view argv0) {
   std::ostringstream out;
   out << kAbout << "\n\n"
       << "Usage: " << argv0 << " [--config=PATH] [--KEY=VALUE ...] [--dev] [--version] [--help]\n\n"
-      << "Sources, later ones winning: built-in defaults; " << kDefaultYamlFile << " (YAML); "
-      << kDefaultConfFile << " (fleet's key=value format);\n"
-      << "environment variables FLEET_<KEY>; command-line flags. --config=PATH reads PATH instead"
-      << " of both files\n(as fleet.conf if it ends in .conf, as YAML otherwise).\n\n"
+      << "Sources, later ones winning: built-in defaults; " << kDefaultYamlFile << " (YAML);\n"
+      << kDefaultConfFile << " (fleet's key=value format); environment variables FLEET_<KEY>;\n"
+      << "flags. --config=PATH reads PATH instead of both files (as fleet.conf if it ends in\n"
+      << ".conf, as YAML otherwise).\n\n"
       << config_help();
   return out.str();
 }

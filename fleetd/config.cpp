@@ -172,6 +172,21 @@ const std::vector<KeyDescriptor>& key_table() {
   return keys;
 }
 
+// Word-wraps `text` at 100 columns, each line indented by `indent`.
+std::string wrap(std::string_view text, std::string_view indent) {
+  std::string out;
+  std::string line(indent);
+  for (const auto& word : split_fields(text)) {
+    if (line.size() > indent.size() && line.size() + 1 + word.size() > 100) {
+      out += line + "\n";
+      line = indent;
+    }
+    if (line.size() > indent.size()) line += ' ';
+    line += word;
+  }
+  return out + line + "\n";
+}
+
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
@@ -242,7 +257,8 @@ std::string config_help() {
   for (const auto& k : key_table()) {
     auto def = format_value(defaults, k);
     out << "  " << k.name << " (" << to_string(k.type) << ", default "
-        << (def.empty() ? "\"\"" : def) << ")\n      " << k.help << "\n";
+        << (def.empty() ? "\"\"" : def) << ")\n"
+        << wrap(k.help, "      ");
   }
   return out.str();
 }
