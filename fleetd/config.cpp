@@ -161,13 +161,13 @@ const std::vector<KeyDescriptor>& key_table() {
        "Config file to read instead of /etc/fleet/fleet.yaml and /etc/fleet/fleet.conf; a "
        "name ending in .conf is read as fleet.conf, anything else as YAML (flag or env only).",
        nullptr, kKeyNotInFiles | kKeyOurs},
-      {"enable_grpc", KeyType::boolean, &Config::enable_grpc,
-       "Accepted for compatibility; fleet's experimental gRPC registry is not supported.", nullptr,
-       kKeyUnsupported},
       {"verify_units", KeyType::boolean, &Config::verify_units, "Deprecated in fleet; ignored.",
        nullptr, kKeyDeprecated},
       {"authorized_keys_file", KeyType::path, &Config::authorized_keys_file,
        "Deprecated in fleet; ignored.", nullptr, kKeyDeprecated},
+      {"enable_grpc", KeyType::boolean, &Config::enable_grpc,
+       "Accepted for compatibility; fleet's experimental gRPC registry is not supported.", nullptr,
+       kKeyUnsupported},
   };
   return keys;
 }

@@ -138,7 +138,8 @@ class Loader {
     if (root.IsNull()) return ok();
     if (!root.IsMap()) {
       return fail(Errc::invalid_argument,
-                  "invalid YAML in " + path + ": expected a map of keys to values");
+                  "invalid YAML in " + path +
+                      ": expected a map of keys to values (a fleet.conf file must end in .conf)");
     }
     for (const auto& kv : root) {
       auto line = std::to_string(kv.first.Mark().line + 1);
@@ -233,16 +234,15 @@ class Loader {
                                               format_duration(c.engine_reconcile_interval) +
                                               ", or the leader loses its lease between renewals");
     }
-    if (c.verify_units) {
-      out.warnings.push_back("Config option verify_units is no longer supported - ignoring");
-    }
-    if (!c.authorized_keys_file.empty()) {
+    // Deprecated and unsupported keys are accepted so old files keep working, but say so.
+    const Config defaults;
+    for (const auto& k : config_keys()) {
+      if ((k.flags & (kKeyDeprecated | kKeyUnsupported)) == 0) continue;
+      if (format_value(c, k) == format_value(defaults, k)) continue;
       out.warnings.push_back(
-          "Config option authorized_keys_file is no longer supported - ignoring");
-    }
-    if (c.enable_grpc) {
-      out.warnings.push_back(
-          "Config option enable_grpc is not supported (fleet++ always uses etcd v3) - ignoring");
+          "Config option " + std::string(k.name) +
+          ((k.flags & kKeyDeprecated) != 0 ? " is no longer supported" : " is not supported") +
+          " - ignoring");
     }
     return ok();
   }
