@@ -263,6 +263,18 @@ std::string config_help() {
   return out.str();
 }
 
+std::string describe(const LoadedConfig& loaded) {
+  std::string out;
+  for (const auto& k : key_table()) {
+    auto v = format_value(loaded.config, k);
+    if (k.name == "etcd_password" && !v.empty()) v = "***";
+    auto origin = loaded.origins.find(std::string(k.name));
+    out += std::string(k.name) + "=" + v + " (" +
+           (origin == loaded.origins.end() ? "default" : origin->second) + ")\n";
+  }
+  return out;
+}
+
 Env process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

@@ -114,6 +114,10 @@ struct LoadedConfig {
   std::map<std::string, std::string> origins;
 };
 
+// One line per key, `key=value (origin)`, with etcd_password masked: for a debug log at start-up
+// and on reload.
+std::string describe(const LoadedConfig& loaded);
+
 // Applies every source in order and validates the result. Errors (Errc::invalid_argument) are one
 // line naming the key and source, e.g.
 //   invalid value "abc" for agent_ttl in /etc/fleet/fleet.conf: expected a duration like 30s ...

@@ -1,7 +1,10 @@
 #include "fleetd/config.h"
 
 #include <doctest/doctest.h>
+#include <stdlib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "fleetd/command_line.h"
@@ -339,4 +342,31 @@ TEST_CASE("every key can be set from every source") {
       CHECK(format_value(via_yaml.value().config, k) == format_value(via_flag.value().config, k));
     }
   }
+}
+
+TEST_CASE("the real file reader tells missing files, directories and content apart") {
+  char tmpl[] = "/tmp/fleetd_config_test.XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  std::string file = dir + "/fleet.conf";
+  {
+    std::ofstream out(file);
+    out << "agent_ttl=12s\n";
+  }
+  auto read = real_file_reader();
+  CHECK(read(file).value().value() == "agent_ttl=12s\n");
+  CHECK_FALSE(read(dir + "/absent").value().has_value());
+  CHECK(read(dir).error().message == "is a directory");
+  auto loaded = load_config({{"config", file, "--config"}}, env_from_map({}), read);
+  CHECK(loaded.value().config.agent_ttl == 12s);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("describe lists every key with its origin and hides the etcd password") {
+  auto c = load({"--etcd_password=s3cret", "--agent_ttl=9s"}).value();
+  auto d = describe(c);
+  CHECK(d.find("s3cret") == std::string::npos);
+  CHECK(d.find("etcd_password=*** (flag --etcd_password)\n") != std::string::npos);
+  CHECK(d.find("agent_ttl=9s (flag --agent_ttl)\n") != std::string::npos);
+  CHECK(d.find("token_limit=100 (default)\n") != std::string::npos);
 }
