@@ -59,7 +59,8 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args,
     }
     const auto* k = find_key(key);
     if (k == nullptr) {
-      return fail(Errc::invalid_argument, "flag provided but not defined: " + spelled);
+      return fail(Errc::invalid_argument,
+                  "flag provided but not defined: " + spelled + suggest_key(key));
     }
     if (!value) {
       if (k->type == KeyType::boolean) {

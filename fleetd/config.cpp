@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -224,6 +225,34 @@ const KeyDescriptor* find_key(std::string_view name) {
     if (k.name == name) return &k;
   }
   return nullptr;
+}
+
+std::string suggest_key(std::string_view unknown) {
+  // Levenshtein distance over one rolling row; keys are short.
+  auto distance = [](std::string_view a, std::string_view b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diag = up;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string_view best;
+  size_t best_distance = 3;
+  for (const auto& k : key_table()) {
+    auto d = distance(unknown, k.name);
+    if (d < best_distance) {
+      best = k.name;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? "" : " (did you mean " + std::string(best) + "?)";
 }
 
 std::string format_value(const Config& c, const KeyDescriptor& key) {

@@ -85,6 +85,8 @@ struct KeyDescriptor {
 std::span<const KeyDescriptor> config_keys();
 // Exact snake_case name; nullptr when unknown.
 const KeyDescriptor* find_key(std::string_view name);
+// " (did you mean agent_ttl?)" for a misspelt key within edit distance 2, else "".
+std::string suggest_key(std::string_view unknown);
 // The value as it would be written in fleet.conf (lists and maps comma-joined).
 std::string format_value(const Config& c, const KeyDescriptor& key);
 // Every key with its type, default and description (the body of `fleetd --help`).

@@ -149,8 +149,8 @@ class Loader {
       const auto& name = kv.first.Scalar();
       const auto* k = find_key(name);
       if (k == nullptr) {
-        return fail(Errc::invalid_argument,
-                    "unknown key \"" + name + "\" in " + path + " line " + line);
+        return fail(Errc::invalid_argument, "unknown key \"" + name + "\" in " + path + " line " +
+                                                line + suggest_key(name));
       }
       if ((k->flags & kKeyNotInFiles) != 0) {
         return fail(Errc::invalid_argument, "key \"" + name + "\" in " + path + " line " + line +
@@ -174,7 +174,7 @@ class Loader {
       const auto* k = find_key(e.key);
       if (k == nullptr || (k->flags & kKeyNotInFiles) != 0) {
         out.warnings.push_back("unknown key \"" + e.key + "\" in " + path + " line " +
-                               std::to_string(e.line) + " - ignoring");
+                               std::to_string(e.line) + " - ignoring" + suggest_key(e.key));
         continue;
       }
       BOOST_OUTCOME_TRY(apply_text(*k, e.value, path));

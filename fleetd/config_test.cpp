@@ -122,7 +122,7 @@ TEST_CASE("YAML file: scalars, lists and maps") {
 
 TEST_CASE("YAML errors name the key, the file and the line") {
   CHECK(error_of(load({}, {}, {{kYaml, "agent_ttl: 30s\nagnet_ttl: 40s\n"}})) ==
-        "unknown key \"agnet_ttl\" in /etc/fleet/fleet.yaml line 2");
+        "unknown key \"agnet_ttl\" in /etc/fleet/fleet.yaml line 2 (did you mean agent_ttl?)");
   CHECK(error_of(load({}, {}, {{kYaml, "agent_ttl: [1, 2]\n"}})) ==
         "invalid value for agent_ttl in /etc/fleet/fleet.yaml: expected a single duration value");
   CHECK(error_of(load({}, {}, {{kYaml, "metadata: [a, b]\n"}})).find("for metadata") !=
@@ -247,6 +247,19 @@ TEST_CASE("cross-key rules name both keys") {
   auto dev = load({"--dev", "--etcd_servers="}).value();
   CHECK(dev.config.dev);
   CHECK(dev.config.etcd_servers.empty());
+}
+
+TEST_CASE("a misspelt key gets a suggestion; a far-off one does not") {
+  CHECK(suggest_key("agent-ttl") == " (did you mean agent_ttl?)");
+  CHECK(suggest_key("etcd_server") == " (did you mean etcd_servers?)");
+  CHECK(suggest_key("colour") == "");
+  auto c = load({}, {}, {{kConf, "pubilc_ip=10.0.0.1\n"}}).value();
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(c.warnings[0] ==
+        "unknown key \"pubilc_ip\" in /etc/fleet/fleet.conf line 1 - ignoring (did you mean "
+        "public_ip?)");
+  CHECK(error_of(load({"--disable_engin"})) ==
+        "flag provided but not defined: --disable_engin (did you mean disable_engine?)");
 }
 
 TEST_CASE("the key prefix always ends with a slash") {
