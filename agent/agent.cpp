@@ -12,6 +12,7 @@
 #include "agent/agent_plan.h"
 #include "agent/unit_manager.h"
 #include "common/log.h"
+#include "registry/codec.h"
 #include "registry/lease_keeper.h"
 #include "registry/reflector.h"
 #include "registry/registry.h"
@@ -287,12 +288,16 @@ Task<void> Agent::run() {
 
   auto reconcile = [&]() -> Task<void> {
     while (true) {
-      if (!impl_->dirty) {
+      // Until the first listing of our assignments arrives there is nothing to compare with.
+      if (!impl_->dirty || !reflector.synced()) {
         impl_->wake->expires_after(opts_.resync_interval);
         auto [ec] = co_await impl_->wake->async_wait(net::as_tuple(net::use_awaitable));
-        if (!ec) published_.clear();  // the periodic resync republishes every state
+        if (!ec) {
+          published_.clear();  // the periodic resync republishes every state
+          impl_->dirty = true;
+        }
+        continue;
       }
-      if (!reflector.synced()) continue;
       impl_->dirty = false;
       co_await reconcile_pass();
     }

@@ -63,7 +63,8 @@ struct World {
   std::string sha() { return "c0ffee"; }
   void store_content() { REQUIRE(run_sync(io, kv.put(reg.keys().content(sha()), kContent))); }
   std::optional<UnitStateRecord> state(const std::string& unit) {
-    for (auto& s : run_sync(io, reg.list_states()).value())
+    auto states = run_sync(io, reg.list_states()).value();
+    for (auto& s : states)
       if (s.unit == unit && s.machine == "m1") return s;
     return std::nullopt;
   }
@@ -155,7 +156,9 @@ TEST_CASE("a lost machine lease is replaced and the machine announced again") {
   Agent agent(w.reg, units, w.options());
   auto done = spawn(w.io, agent.run());
   REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
-  auto ls = run_sync(w.io, w.kv.range(RangeRequest{w.reg.keys().machine("m1")})).value();
+  RangeRequest rq;
+  rq.key = w.reg.keys().machine("m1");
+  auto ls = run_sync(w.io, w.kv.range(rq)).value();
   REQUIRE(w.kv.expire_lease(ls.kvs.at(0).lease));
   CHECK_FALSE(w.machine_listed());
   REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));

@@ -148,11 +148,12 @@ Task<void> Engine::lead() {
 
   auto reconcile = [&]() -> Task<void> {
     while (true) {
-      if (!dirty) {
+      if (!dirty || !reflector.synced()) {
         wake.expires_after(opts_.reconcile_interval);
-        co_await wake.async_wait(net::as_tuple(net::use_awaitable));
+        auto [ec] = co_await wake.async_wait(net::as_tuple(net::use_awaitable));
+        if (!ec) dirty = true;  // the periodic safety-net pass
+        continue;
       }
-      if (!reflector.synced()) continue;
       dirty = false;
       auto t0 = std::chrono::steady_clock::now();
       Plan plan = plan_schedule(model.snapshot());

@@ -26,7 +26,7 @@ struct World {
   void machine(const std::string& id) {
     auto lease = run_sync(io, kv.lease_grant(std::chrono::seconds(60))).value();
     machine_leases[id] = lease;
-    REQUIRE(run_sync(io, reg.put_machine({id, "127.0.0.1", {}, "t", false}, lease)));
+    REQUIRE(run_sync(io, reg.put_machine({id, "127.0.0.1", {}, "t", false, {}}, lease)));
   }
   void unit(const std::string& name, const std::string& content) {
     REQUIRE(run_sync(
@@ -95,7 +95,8 @@ TEST_CASE("an unplaceable unit gets a reason users can read") {
   Engine e(w.reg, w.options("m1"));
   auto done = spawn(w.io, e.run());
   w.unit("web.service", "[Service]\nExecStart=/bin/w\n[X-Fleet]\nMachineMetadata=role=web\n");
-  REQUIRE(run_until(w.io, [&] { return run_sync(w.io, w.reg.get_reason("web.service")).value(); }));
+  REQUIRE(run_until(
+      w.io, [&] { return run_sync(w.io, w.reg.get_reason("web.service")).value().has_value(); }));
   CHECK(run_sync(w.io, w.reg.get_reason("web.service")).value()->find("role") != std::string::npos);
   e.stop();
   REQUIRE(run_until(w.io, [&] { return done->done; }));
