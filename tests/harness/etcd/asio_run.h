@@ -29,7 +29,7 @@ void run_until(boost::asio::io_context& ioc, Pred&& done,
     if (now >= deadline) throw std::runtime_error("run_until: timed out");
     if (ioc.stopped()) ioc.restart();
     ioc.run_one_for(std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                 std::chrono::milliseconds(100)));
+                                                                  std::chrono::milliseconds(100)));
   }
 }
 
@@ -49,7 +49,8 @@ T run(boost::asio::io_context& ioc, boost::asio::awaitable<T> task,
   std::optional<T> out;
   bool finished = false;
   spawn(ioc, detail::store_into(std::move(task), out), &finished);
-  run_until(ioc, [&] { return finished; }, timeout);
+  run_until(
+      ioc, [&] { return finished; }, timeout);
   return std::move(*out);
 }
 

@@ -78,9 +78,10 @@ HttpResult http_request(const std::string& endpoint, const std::string& method,
     ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return {};
   }
-  std::string req = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
-                    "Content-Type: application/json\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string req =
+      method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
+      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   for (std::size_t sent = 0; sent < req.size();) {
     if (!wait_fd(s.fd, POLLOUT, deadline)) return {};
     auto n = ::send(s.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
@@ -232,18 +233,30 @@ EtcdCluster::EtcdCluster(EtcdOptions opts) : opts_(std::move(opts)) {
     auto client = url(tls ? "https" : "http", i, 0);
     auto peer = url("http", i, 1);
     auto health = url("http", i, 2);
-    std::vector<std::string> args = {"--name", name,
-                                     "--data-dir", dir_ + "/" + name,
-                                     "--listen-client-urls", client,
-                                     "--advertise-client-urls", client,
-                                     "--listen-peer-urls", peer,
-                                     "--initial-advertise-peer-urls", peer,
-                                     "--initial-cluster", initial,
-                                     "--initial-cluster-token", fs::path(dir_).filename().string(),
-                                     "--initial-cluster-state", "new",
-                                     "--listen-metrics-urls", health,
-                                     "--logger", "zap",
-                                     "--log-outputs", "stderr"};
+    std::vector<std::string> args = {"--name",
+                                     name,
+                                     "--data-dir",
+                                     dir_ + "/" + name,
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
+                                     initial,
+                                     "--initial-cluster-token",
+                                     fs::path(dir_).filename().string(),
+                                     "--initial-cluster-state",
+                                     "new",
+                                     "--listen-metrics-urls",
+                                     health,
+                                     "--logger",
+                                     "zap",
+                                     "--log-outputs",
+                                     "stderr"};
     if (tls) {
       args.insert(args.end(), {"--cert-file", opts_.cert_file, "--key-file", opts_.key_file});
       if (!opts_.client_ca_file.empty()) {
@@ -288,8 +301,8 @@ std::optional<std::size_t> EtcdCluster::leader(std::chrono::milliseconds timeout
     std::string leader_id;
     for (std::size_t i = 0; i < members_.size(); ++i) {
       if (!members_[i]->running()) continue;
-      auto r = http_request(members_[i]->client_url(), "POST", "/v3/maintenance/status", "{}",
-                            1000ms);
+      auto r =
+          http_request(members_[i]->client_url(), "POST", "/v3/maintenance/status", "{}", 1000ms);
       if (r.status != 200) continue;
       auto j = nlohmann::json::parse(r.body, nullptr, false);
       if (!j.is_object()) continue;

@@ -38,8 +38,8 @@ class EtcdProcess {
   EtcdProcess(const EtcdProcess&) = delete;
   EtcdProcess& operator=(const EtcdProcess&) = delete;
 
-  void start();  // fork/exec; does not wait for health
-  void kill();   // SIGKILL and reap; no-op when not running
+  void start();    // fork/exec; does not wait for health
+  void kill();     // SIGKILL and reap; no-op when not running
   bool running();  // reaps a member that exited by itself
   // Polls GET /health until {"health":"true"}; throws std::runtime_error with the log tail when
   // the process exits or the deadline passes.
@@ -64,7 +64,8 @@ struct EtcdOptions {
   std::vector<std::string> extra_args;  // appended to every member's command line
   std::string label = "etcd";           // part of the data dir name
   std::chrono::milliseconds start_timeout{20000};
-  bool keep_data = false;  // keep data dirs after the cluster is destroyed (also FLEET_KEEP_TEST_DATA)
+  bool keep_data =
+      false;  // keep data dirs after the cluster is destroyed (also FLEET_KEEP_TEST_DATA)
   // TLS for clients: https:// client URLs served with cert/key; with a CA, client certificates
   // signed by it are required (--client-cert-auth).
   std::string cert_file, key_file, client_ca_file;
@@ -88,8 +89,7 @@ class EtcdCluster {
   void restart(std::size_t i, std::chrono::milliseconds timeout = std::chrono::seconds(20));
   // Index of the member the running members agree is leader; nullopt if none within `timeout`.
   // Plain-HTTP clusters only (it asks each member's /v3/maintenance/status).
-  std::optional<std::size_t> leader(
-      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::optional<std::size_t> leader(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   const std::string& dir() const { return dir_; }  // this cluster's directory in the build tree
 
  private:

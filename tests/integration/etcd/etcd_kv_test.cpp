@@ -199,7 +199,8 @@ TEST_CASE("a lease whose keep-alive stops expires and its keys vanish") {
   Error end;
   spawn(f.ioc, drain(*w, batches, end));
   // No keep-alive from here on: etcd must drop the key within TTL plus its checking slack.
-  run_until(f.ioc, [&] { return !events_of(batches).empty(); }, 10s);
+  run_until(
+      f.ioc, [&] { return !events_of(batches).empty(); }, 10s);
   auto events = events_of(batches);
   REQUIRE(events.size() == 1);
   CHECK(events[0].type == Event::Type::del);
@@ -211,7 +212,8 @@ TEST_CASE("a lease whose keep-alive stops expires and its keys vanish") {
   CHECK(f.run(f.kv->range(key)).value().kvs.empty());
   CHECK(f.run(f.kv->lease_keepalive(lease.value())).error().code == Errc::not_found);
   w->cancel();
-  run_until(f.ioc, [&] { return end.code == Errc::cancelled; }, 5s);
+  run_until(
+      f.ioc, [&] { return end.code == Errc::cancelled; }, 5s);
 }
 
 TEST_CASE("watch replays history from a revision, then delivers live events in order") {
@@ -229,14 +231,16 @@ TEST_CASE("watch replays history from a revision, then delivers live events in o
   std::vector<WatchBatch> batches;
   Error end;
   spawn(f.ioc, drain(*w, batches, end));
-  run_until(f.ioc, [&] { return events_of(batches).size() == 2; }, 10s);
+  run_until(
+      f.ioc, [&] { return events_of(batches).size() == 2; }, 10s);
 
   REQUIRE(f.run(f.kv->put("/w/a", "1b")));
   REQUIRE(f.run(f.kv->del("/w/b")));
   TxnRequest both;
   both.success = {Op::put("/w/c", "3"), Op::put("/w/d", "4")};
   REQUIRE(f.run(f.kv->txn(both)));
-  run_until(f.ioc, [&] { return events_of(batches).size() == 6; }, 10s);
+  run_until(
+      f.ioc, [&] { return events_of(batches).size() == 6; }, 10s);
 
   auto ev = events_of(batches);
   CHECK(ev[0].kv.key == "/w/a");
@@ -249,11 +253,13 @@ TEST_CASE("watch replays history from a revision, then delivers live events in o
   CHECK(ev[3].kv.key == "/w/b");
   CHECK(ev[3].prev_kv->value == "2");
   CHECK(ev[4].kv.mod_revision == ev[5].kv.mod_revision);  // one txn, one revision
-  for (std::size_t i = 1; i < ev.size(); ++i) CHECK(ev[i - 1].kv.mod_revision <= ev[i].kv.mod_revision);
+  for (std::size_t i = 1; i < ev.size(); ++i)
+    CHECK(ev[i - 1].kv.mod_revision <= ev[i].kv.mod_revision);
   for (const auto& b : batches) CHECK_FALSE(b.events.empty());
 
   w->cancel();
-  run_until(f.ioc, [&] { return end.code == Errc::cancelled; }, 5s);
+  run_until(
+      f.ioc, [&] { return end.code == Errc::cancelled; }, 5s);
   CHECK(end.code == Errc::cancelled);
 }
 
@@ -309,7 +315,8 @@ TEST_CASE("cancel ends a pending next() with Errc::cancelled") {
   // A round trip on the same loop lets the watch open its stream and park in its read.
   REQUIRE(f.run(f.kv->put("/other", "x")));
   w->cancel();
-  run_until(f.ioc, [&] { return done; }, 5s);
+  run_until(
+      f.ioc, [&] { return done; }, 5s);
   CHECK(end.code == Errc::cancelled);
   CHECK(batches.empty());
 }
@@ -339,7 +346,7 @@ TEST_CASE("a dead endpoint is skipped and all-dead endpoints fail as unavailable
 TEST_CASE("a stopped and restarted member is used again through pooled connections") {
   EtcdFixture f(single("restart"));
   REQUIRE(f.run(f.kv->put("/r", "1")));
-  f.etcd.restart(0);  // kill -9, start from its data dir
+  f.etcd.restart(0);                     // kill -9, start from its data dir
   auto r = f.run(f.kv->put("/r", "2"));  // the pooled connection is dead: must not matter
   REQUIRE(r);
   RangeRequest k;
