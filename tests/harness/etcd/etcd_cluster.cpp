@@ -63,7 +63,8 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
 
 HttpResult http_request(const std::string& endpoint, const std::string& method,
                         const std::string& path, const std::string& body,
-                        std::chrono::milliseconds timeout) {
+                        std::chrono::milliseconds timeout,
+                        const std::vector<std::string>& headers) {
   auto deadline = Clock::now() + timeout;
   Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (s.fd < 0) return {};
@@ -78,10 +79,10 @@ HttpResult http_request(const std::string& endpoint, const std::string& method,
     ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return {};
   }
-  std::string req =
-      method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
-      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\n\r\n" + body;
+  std::string req = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
+  for (const auto& h : headers) req += h + "\r\n";
+  req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
   for (std::size_t sent = 0; sent < req.size();) {
     if (!wait_fd(s.fd, POLLOUT, deadline)) return {};
     auto n = ::send(s.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
@@ -123,6 +124,30 @@ std::vector<int> free_ports(std::size_t n) {
     held.push_back(std::move(s));  // held until all are chosen, so they differ
   }
   return ports;
+}
+
+std::string test_data_dir() { return FLEET_TEST_DATA_DIR; }
+
+TestCerts make_test_certs(const std::string& dir) {
+  fs::create_directories(dir);
+  TestCerts c{dir + "/ca.crt", dir + "/server.crt", dir + "/server.key", dir + "/client.crt",
+              dir + "/client.key"};
+  // One shell script keeps the openssl invocations readable; all paths are ours.
+  std::string script =
+      "set -e; cd '" + dir +
+      "'; K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';"
+      "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=fleet-test-ca;"
+      "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > ext;"
+      "for n in server client; do "
+      "openssl req $K -keyout $n.key -out $n.csr -subj /CN=fleet-test-$n;"
+      "openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile ext -out $n.crt; done";
+  std::ofstream(dir + "/gen.sh") << script << "\n";
+  std::string cmd = "sh '" + dir + "/gen.sh' > '" + dir + "/openssl.log' 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    throw std::runtime_error("make_test_certs: openssl failed, see " + dir + "/openssl.log");
+  }
+  return c;
 }
 
 EtcdProcess::EtcdProcess(std::string name, std::string data_dir, std::string log_file,

@@ -20,9 +20,21 @@ struct HttpResult {
 };
 
 // One blocking HTTP/1.0 request to `endpoint` ("http://127.0.0.1:port").
+// `headers` are complete header lines without CRLF ("Authorization: <token>").
 HttpResult http_request(const std::string& endpoint, const std::string& method,
                         const std::string& path, const std::string& body = {},
-                        std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
+                        const std::vector<std::string>& headers = {});
+
+// The build tree's directory for test data (data dirs, certificates).
+std::string test_data_dir();
+
+// A throw-away CA plus a server certificate for IP 127.0.0.1 and a client certificate, both
+// signed by it (openssl CLI, EC P-256), written to `dir`. Throws std::runtime_error.
+struct TestCerts {
+  std::string ca_file, server_cert, server_key, client_cert, client_key;
+};
+TestCerts make_test_certs(const std::string& dir);
 
 // Free TCP ports on 127.0.0.1 (bound to port 0, then released).
 std::vector<int> free_ports(std::size_t n);
