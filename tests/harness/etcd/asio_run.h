@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 
@@ -40,6 +41,19 @@ inline void spawn(boost::asio::io_context& ioc, boost::asio::awaitable<void> tas
     if (done) *done = true;
     if (e) std::rethrow_exception(e);
   });
+}
+
+// Spawns `task`; the returned optional is filled when it finishes.
+template <class T>
+std::shared_ptr<std::optional<T>> spawn_result(boost::asio::io_context& ioc,
+                                               boost::asio::awaitable<T> task) {
+  auto out = std::make_shared<std::optional<T>>();
+  spawn(ioc,
+        [](boost::asio::awaitable<T> t,
+           std::shared_ptr<std::optional<T>> o) -> boost::asio::awaitable<void> {
+          o->emplace(co_await std::move(t));
+        }(std::move(task), out));
+  return out;
 }
 
 // Runs `task` to completion and returns its value.
