@@ -283,7 +283,9 @@ class TransportImpl final : public Transport, public std::enable_shared_from_thi
       } else {
         c->close();
       }
-      if (reply.status == 503 || (opts.idempotent && reply.status >= 500)) {
+      // 502/503/504 say "this member cannot serve now" (no leader, stopping, timed out); other
+      // statuses are answers that another member would give just the same.
+      if (reply.status == 502 || reply.status == 503 || reply.status == 504) {
         // "no leader" is refused before anything is proposed: safe to resend anywhere.
         bool safe = opts.idempotent || has(reply.body, "no leader");
         last = error_from_reply(reply.status, reply.body);
