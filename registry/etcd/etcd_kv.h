@@ -1,0 +1,72 @@
+#pragma once
+// EtcdKv: the production KvStore, speaking etcd v3's JSON gateway (/v3/kv/*, /v3/lease/*,
+// /v3/watch) over HTTP/1.1 keep-alive connections (Boost.Beast; TLS optional).
+//
+// Fail-over: calls go to the last endpoint that worked; a refused connection, a member without a
+// leader ("no leader" 503, fast thanks to the Grpc-Metadata-hasleader header) or a stale pooled
+// connection moves on to the next endpoint and retries within the call's deadline. Reads also
+// retry after a lost connection or other 503; a write whose request may have reached a member
+// that then failed is NOT retried: it returns Errc::timeout/unavailable and its outcome is unknown
+// (callers re-read). Watches reconnect on their own and resume from the last revision + 1.
+//
+// Loop affinity: construct, call and destroy on the io_context's thread; the EtcdKv must outlive
+// the calls it starts (watchers may outlive it).
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "registry/kv.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace fleet::registry {
+
+struct EtcdConfig {
+  std::vector<std::string> endpoints;               // "http(s)://host:port"; "host:port" means http
+  std::chrono::milliseconds request_timeout{2500};  // deadline of every unary call
+  std::string username, password;                   // empty = no auth
+  std::string ca_file, cert_file, key_file;         // TLS (https endpoints); empty CA = system
+  std::size_t max_txn_ops = 128;
+};
+
+namespace etcd {
+class Transport;
+}
+
+class EtcdKv final : public KvStore {
+ public:
+  // Fails with Errc::invalid_argument on a malformed endpoint or unreadable TLS files.
+  static Result<std::unique_ptr<EtcdKv>> create(boost::asio::io_context& ioc, EtcdConfig config);
+  ~EtcdKv() override;
+  EtcdKv(const EtcdKv&) = delete;
+  EtcdKv& operator=(const EtcdKv&) = delete;
+
+  Task<Result<RangeResponse>> range(RangeRequest req) override;
+  Task<Result<TxnResponse>> txn(TxnRequest req) override;
+  Task<Result<Revision>> put(std::string key, std::string value, LeaseId lease = 0) override;
+  Task<Result<std::int64_t>> del(std::string key, std::string range_end = {}) override;
+
+  Task<Result<LeaseId>> lease_grant(std::chrono::seconds ttl) override;
+  Task<Result<std::chrono::seconds>> lease_keepalive(LeaseId id) override;
+  Task<Status> lease_revoke(LeaseId id) override;
+
+  std::unique_ptr<Watcher> watch(WatchRequest req) override;
+
+  std::size_t max_txn_ops() const override { return max_txn_ops_; }
+
+  // Not part of KvStore: drops history up to `rev` (watchers from older revisions then see
+  // WatchBatch::compact_revision).
+  Task<Status> compact(Revision rev);
+
+ private:
+  EtcdKv(std::shared_ptr<etcd::Transport> transport, std::size_t max_txn_ops);
+
+  std::shared_ptr<etcd::Transport> transport_;
+  std::size_t max_txn_ops_;
+};
+
+}  // namespace fleet::registry
