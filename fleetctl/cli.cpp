@@ -119,19 +119,31 @@ std::vector<FlagSpec> global_flags() {
   help.aliases = {"h"};
   help.hidden = true;
   return {
-      {"ca-file", FlagType::string, "", "Path to CA file used for TLS communication with the fleet API."},
+      {"ca-file", FlagType::string, "",
+       "Path to CA file used for TLS communication with the fleet API."},
       {"cert-file", FlagType::string, "", "Path to TLS client certificate file for the fleet API."},
       {"debug", FlagType::boolean, "", "Print out more debug information to stderr"},
-      {"driver", FlagType::string, "API", "Adapter used to execute fleetctl commands. Only \"API\" is supported."},
-      {"endpoint", FlagType::string, "unix:///var/run/fleet.sock", "Location of the fleet API: unix://PATH, http://HOST:PORT or https://HOST:PORT."},
-      {"etcd-key-prefix", FlagType::string, "/_coreos.com/fleet/", "Keyspace for fleet data in etcd (etcd driver only; unused)."},
+      {"driver", FlagType::string, "API",
+       "Adapter used to execute fleetctl commands. Only \"API\" is supported."},
+      {"endpoint", FlagType::string, "unix:///var/run/fleet.sock",
+       "Location of the fleet API: unix://PATH, http://HOST:PORT or https://HOST:PORT."},
+      {"etcd-key-prefix", FlagType::string, "/_coreos.com/fleet/",
+       "Keyspace for fleet data in etcd (etcd driver only; unused)."},
       {"key-file", FlagType::string, "", "Path to TLS client key file for the fleet API."},
-      {"known-hosts-file", FlagType::string, "", "File used to store remote machine fingerprints (default ~/.fleetctl/known_hosts). Ignored if strict host key checking is disabled."},
-      {"request-timeout", FlagType::number, "3", "Amount of time in seconds to allow a single request before considering it failed."},
-      {"ssh-timeout", FlagType::number, "10", "Amount of time in seconds to allow for SSH connection initialization before failing."},
-      {"ssh-username", FlagType::string, "core", "Username to use when connecting to CoreOS instance."},
-      {"strict-host-key-checking", FlagType::boolean, "true", "Verify host keys presented by remote machines before initiating SSH connections."},
-      {"tunnel", FlagType::string, "", "Establish an SSH tunnel through the provided address for communication with fleet (ssh command only)."},
+      {"known-hosts-file", FlagType::string, "",
+       "File used to store remote machine fingerprints (default ~/.fleetctl/known_hosts). Ignored "
+       "if strict host key checking is disabled."},
+      {"request-timeout", FlagType::number, "3",
+       "Amount of time in seconds to allow a single request before considering it failed."},
+      {"ssh-timeout", FlagType::number, "10",
+       "Amount of time in seconds to allow for SSH connection initialization before failing."},
+      {"ssh-username", FlagType::string, "core",
+       "Username to use when connecting to CoreOS instance."},
+      {"strict-host-key-checking", FlagType::boolean, "true",
+       "Verify host keys presented by remote machines before initiating SSH connections."},
+      {"tunnel", FlagType::string, "",
+       "Establish an SSH tunnel through the provided address for communication with fleet (ssh "
+       "command only)."},
       {"version", FlagType::boolean, "", "Print the version and exit"},
       help,
       hidden({"experimental-api", FlagType::boolean, "true", "DEPRECATED: do not use this flag."}),
@@ -239,8 +251,8 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
     auto value = env.sys.getenv(env_name(f.name));
     if (!value || value->empty()) continue;
     if (auto why = invalid_value_reason(f.type, *value)) {
-      io.err << "Error: invalid value \"" << *value << "\" for " << env_name(f.name) << ": "
-             << *why << "\n";
+      io.err << "Error: invalid value \"" << *value << "\" for " << env_name(f.name) << ": " << *why
+             << "\n";
       return kExitFailure;
     }
     flags.set(f.name, *value);
@@ -262,16 +274,21 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
     }
     client = std::move(made.value());
   }
-  CommandContext ctx{io,          client.get(), env.sys,
-                     global,      env.units,    flags,
-                     parsed.value().positional, cmd->name,  env.poll_interval,
+  CommandContext ctx{io,
+                     client.get(),
+                     env.sys,
+                     global,
+                     env.units,
+                     flags,
+                     parsed.value().positional,
+                     cmd->name,
+                     env.poll_interval,
                      std::nullopt};
   return cmd->run(ctx);
 }
 
 ClientFactory http_client_factory() {
-  return [](const GlobalOptions& g,
-            std::ostream& err) -> Result<std::unique_ptr<api::ApiClient>> {
+  return [](const GlobalOptions& g, std::ostream& err) -> Result<std::unique_ptr<api::ApiClient>> {
     if (g.driver == "etcd") {
       return fail(Errc::invalid_argument,
                   "the etcd driver is not supported by this fleetctl; use the API driver");

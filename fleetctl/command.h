@@ -85,9 +85,9 @@ Command verify_command();
 Command version_command();
 
 // Flag sets several commands share.
-std::vector<FlagSpec> block_flags();    // --no-block, --block-attempts
+std::vector<FlagSpec> block_flags();                              // --no-block, --block-attempts
 std::vector<FlagSpec> listing_flags(std::string default_fields);  // --no-legend --fields --format
-FlagSpec full_flag(bool with_l_alias);  // --full (and --l/-l)
+FlagSpec full_flag(bool with_l_alias);                            // --full (and --l/-l)
 FlagSpec replace_flag();
 FlagSpec sign_flag();
 FlagSpec ssh_port_flag();

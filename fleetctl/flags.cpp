@@ -17,7 +17,8 @@ std::optional<bool> parse_go_bool(std::string_view s) {
 std::optional<std::string> invalid_value_reason(FlagType type, const std::string& value) {
   switch (type) {
     case FlagType::boolean:
-      if (!parse_go_bool(value)) return "strconv.ParseBool: parsing \"" + value + "\": invalid syntax";
+      if (!parse_go_bool(value))
+        return "strconv.ParseBool: parsing \"" + value + "\": invalid syntax";
       return std::nullopt;
     case FlagType::integer: {
       char* end = nullptr;

@@ -28,9 +28,9 @@ struct FlagSpec {
         aliases(std::move(aliases_)),
         hidden(hidden_) {}
 
-  std::string name;                  // primary long name
+  std::string name;  // primary long name
   FlagType type = FlagType::boolean;
-  std::string default_value;         // textual; "" for bools means false
+  std::string default_value;  // textual; "" for bools means false
   std::string usage;
   char shorthand = 0;                // 0 = none
   std::vector<std::string> aliases;  // further long names

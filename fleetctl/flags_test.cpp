@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "fleetctl/flags.h"
+
+#include <doctest/doctest.h>
 
 using namespace fleet::fleetctl;
 

@@ -77,7 +77,8 @@ void print_table(CommandContext& ctx, const Listing& listing, std::size_t rows,
     std::vector<std::string> header;
     for (const auto& c : listing.columns) {
       std::string h = c;
-      std::transform(h.begin(), h.end(), h.begin(), [](unsigned char ch) { return std::toupper(ch); });
+      std::transform(h.begin(), h.end(), h.begin(),
+                     [](unsigned char ch) { return std::toupper(ch); });
       header.push_back(h);
     }
     add_line(header);

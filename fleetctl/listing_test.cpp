@@ -56,7 +56,8 @@ TEST_CASE("list-machines --format json prints API machines") {
   CHECK(r.code == 0);
   CHECK(r.out == "[{\"id\":\"" + kM1 +
                      "\",\"metadata\":{\"disk\":\"ssd\",\"region\":\"us-west\"},\"primaryIP\":"
-                     "\"172.17.8.103\"},{\"id\":\"" + kM2 + "\"}]\n");
+                     "\"172.17.8.103\"},{\"id\":\"" +
+                     kM2 + "\"}]\n");
 }
 
 TEST_CASE("list-machines reports an API failure like fleet") {
@@ -86,8 +87,8 @@ TEST_CASE("bad --fields and --format values are rejected before calling the API"
 
 TEST_CASE("list-units prints one row per unit state") {
   Cluster c;
-  c.api.put_unit_state({"hello.service", "1c6fb6f3684bafb0c173d8b8b957ceff031180c1", kM1,
-                        "loaded", "active", "running"});
+  c.api.put_unit_state({"hello.service", "1c6fb6f3684bafb0c173d8b8b957ceff031180c1", kM1, "loaded",
+                        "active", "running"});
   c.api.put_unit_state({"world.service", "", "deadbeefcafe0000", "loaded", "inactive", "dead"});
   auto r = c.run({"list-units"});
   CHECK(r.code == 0);

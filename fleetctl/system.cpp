@@ -34,7 +34,7 @@ Result<std::string> RealSystem::read_file(const std::string& path) const {
     return fail(e == ENOENT ? Errc::not_found : Errc::invalid_argument,
                 "open " + path + ": " + errno_text(e));
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     return fail(Errc::invalid_argument, "read " + path + ": is a directory");
   }
@@ -44,7 +44,7 @@ Result<std::string> RealSystem::read_file(const std::string& path) const {
 }
 
 bool RealSystem::file_exists(const std::string& path) const {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "fleetctl/tabwriter.h"
+
+#include <doctest/doctest.h>
 
 using fleet::fleetctl::tabwrite;
 

@@ -55,12 +55,12 @@ class Fleetctl {
 
   RunResult run(const std::vector<std::string>& args) {
     BufferOutput buf;
-    CliEnv env{buf.output(), sys,
-               [this](const GlobalOptions& g,
-                      std::ostream&) -> Result<std::unique_ptr<api::ApiClient>> {
-                 last_global = g;
-                 return std::unique_ptr<api::ApiClient>(new BorrowedClient(api));
-               }};
+    CliEnv env{
+        buf.output(), sys,
+        [this](const GlobalOptions& g, std::ostream&) -> Result<std::unique_ptr<api::ApiClient>> {
+          last_global = g;
+          return std::unique_ptr<api::ApiClient>(new BorrowedClient(api));
+        }};
     int code = run_fleetctl(args, env);
     return {code, buf.out(), buf.err()};
   }

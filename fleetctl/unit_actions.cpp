@@ -291,7 +291,8 @@ Status create_units(CommandContext& ctx) {
   // fleet waits for creation even with --no-block (its attempts -1 means "no limit" here).
   int attempts = std::max(block_attempts(ctx.flags), 0);
   auto failures = wait_states(ctx, created, api::kStateInactive, attempts);
-  for (const auto& f : failures) ctx.io.err << "Error waiting on unit creation: " << f.message << "\n";
+  for (const auto& f : failures)
+    ctx.io.err << "Error waiting on unit creation: " << f.message << "\n";
   if (!failures.empty()) return failed("One or more errors creating units");
   return ok();
 }
@@ -340,7 +341,8 @@ Status wait_for_systemd_active(CommandContext& ctx, const std::vector<std::strin
       if (states) {
         for (const auto& s : states.value()) {
           if (s.systemd_load_state == "loaded" && s.systemd_active_state == "active") active = true;
-          if (s.systemd_active_state == "failed") failed_state = "failed (" + s.systemd_sub_state + ")";
+          if (s.systemd_active_state == "failed")
+            failed_state = "failed (" + s.systemd_sub_state + ")";
         }
       }
       if (active) {

@@ -139,8 +139,9 @@ TEST_CASE("template instances come from a local template file") {
   CHECK(r.code == 0);
   CHECK(r.out ==
         "Unit example@1.service inactive\nUnit example@2.service inactive\n"
-        "Unit example@3.service inactive\nUnit example@1.service launched" + kOn +
-        "Unit example@2.service launched" + kOn + "Unit example@3.service launched" + kOn);
+        "Unit example@3.service inactive\nUnit example@1.service launched" +
+            kOn + "Unit example@2.service launched" + kOn + "Unit example@3.service launched" +
+            kOn);
   CHECK(serialize_unit(c.api.unit("example@2.service")->options) == tmpl);
   CHECK_FALSE(c.api.unit("example@.service"));
 }
@@ -263,7 +264,8 @@ TEST_CASE("stop and unload") {
   CHECK(inactive.err == "Unable to stop unit hello.service in state inactive\n");
   auto none = c.run({"unload", "nope"});
   CHECK(none.code == 0);
-  CHECK(none.err == "Unit nope.service not found in registry, skipping\nUnits not found in registry\n");
+  CHECK(none.err ==
+        "Unit nope.service not found in registry, skipping\nUnits not found in registry\n");
 }
 
 TEST_CASE("stop --no-block triggers") {
@@ -306,7 +308,8 @@ TEST_CASE("restart stops then starts a launched unit and starts a loaded one") {
 
 TEST_CASE("cat prints the canonical unit file") {
   Cluster c;
-  c.file("hello.service", "# comment\n[Unit]\nDescription = Hello\n\n\n[Service]\nExecStart=/bin/sleep 100\n");
+  c.file("hello.service",
+         "# comment\n[Unit]\nDescription = Hello\n\n\n[Service]\nExecStart=/bin/sleep 100\n");
   REQUIRE(c.run({"submit", "hello.service"}).code == 0);
   auto r = c.run({"cat", "hello"});
   CHECK(r.code == 0);

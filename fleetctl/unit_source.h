@@ -48,9 +48,9 @@ Status validate_unit_name(std::string_view name);
 // §3.2; nullopt when the name has no '.'.
 struct UnitNameInfo {
   std::string full_name;
-  std::string name;      // without suffix
-  std::string prefix;    // before the first '@'
-  std::string suffix;    // from the last '.', e.g. ".service"
+  std::string name;           // without suffix
+  std::string prefix;         // before the first '@'
+  std::string suffix;         // from the last '.', e.g. ".service"
   std::string template_name;  // "foo@.service" when the name has an '@'
   std::string instance;       // after the first '@'
   bool is_instance() const { return !instance.empty(); }

@@ -15,7 +15,9 @@ namespace {
 
 constexpr std::size_t kMaxLine = 2048;
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 // Splits text into physical lines (without "\n"; a trailing "\r" stays, callers strip it).
 std::vector<std::string_view> physical_lines(std::string_view text) {
@@ -136,7 +138,8 @@ Result<Options> parse_unit_text(std::string_view text) {
     }
     auto eq = body.find('=');
     if (eq == std::string_view::npos) {
-      if (i + 1 == lines.size()) return line_error(i, "EOF");
+      // Go reads up to '=': a newline first is an error, end of input first is EOF.
+      if (i + 1 == lines.size() && !text.ends_with('\n')) return line_error(i, "EOF");
       return line_error(i, "unexpected newline encountered while parsing option name");
     }
     api::UnitOption opt;
@@ -197,10 +200,17 @@ std::string unit_description(const Options& options) {
 }
 
 std::vector<std::string> unknown_xfleet_keys(const Options& options) {
-  static const std::set<std::string> kKnown = {
-      "MachineID", "X-ConditionMachineID", "X-ConditionMachineBootID", "MachineOf",
-      "X-ConditionMachineOf", "MachineMetadata", "X-ConditionMachineMetadata", "Conflicts",
-      "X-Conflicts", "Global", "Replaces"};
+  static const std::set<std::string> kKnown = {"MachineID",
+                                               "X-ConditionMachineID",
+                                               "X-ConditionMachineBootID",
+                                               "MachineOf",
+                                               "X-ConditionMachineOf",
+                                               "MachineMetadata",
+                                               "X-ConditionMachineMetadata",
+                                               "Conflicts",
+                                               "X-Conflicts",
+                                               "Global",
+                                               "Replaces"};
   std::vector<std::string> out;
   for (const auto& o : options) {
     if (o.section != "X-Fleet" || kKnown.count(o.name)) continue;
@@ -261,7 +271,7 @@ UnitSource default_unit_source() { return UnitSource{&parse_unit_text, &validate
 
 Status validate_unit_name(std::string_view name) {
   static const std::set<std::string_view> kTypes = {
-      "automount", "busname", "device", "mount",  "path",  "scope", "service",
+      "automount", "busname",  "device", "mount", "path",   "scope", "service",
       "slice",     "snapshot", "socket", "swap",  "target", "timer"};
   static const std::set<std::string_view> kTemplateTypes = {"path", "service", "socket", "target",
                                                             "timer"};

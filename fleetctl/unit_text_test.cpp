@@ -45,7 +45,8 @@ TEST_CASE("serialization and hash match fleet's") {
   CHECK(serialize_unit(o) == "[Service]\nExecStart=/bin/sleep 100\n");
   CHECK(unit_hash(o) == "1c6fb6f3684bafb0c173d8b8b957ceff031180c1");
   CHECK(unit_hash({}) == "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-  CHECK(serialize_unit({{"Unit", "Description", "Foo"}, {"Service", "ExecStart", "/bin/x"},
+  CHECK(serialize_unit({{"Unit", "Description", "Foo"},
+                        {"Service", "ExecStart", "/bin/x"},
                         {"Unit", "After", "a"}}) ==
         "[Unit]\nDescription=Foo\nAfter=a\n\n[Service]\nExecStart=/bin/x\n");
 }

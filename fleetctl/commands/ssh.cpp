@@ -31,7 +31,8 @@ Result<Lookup> unit_address(CommandContext& ctx, const std::string& arg) {
   std::string name = mangle_unit_name(arg);
   BOOST_OUTCOME_TRY(auto unit, ctx.api->get_unit(name));
   if (!unit) return fail(Errc::not_found, "unit does not exist");
-  if (api::is_global(unit->options)) return fail(Errc::invalid_argument, "global units unsupported");
+  if (api::is_global(unit->options))
+    return fail(Errc::invalid_argument, "global units unsupported");
   auto m = cached_machine(ctx, unit->machine_id);
   if (m && !m->primary_ip.empty()) return Lookup{m->primary_ip, true};
   return Lookup{};
@@ -98,8 +99,8 @@ int run(CommandContext& ctx) {
     if (known.empty()) known = ctx.sys.getenv("HOME").value_or("") + "/.fleetctl/known_hosts";
     argv.insert(argv.end(), {"-o", "UserKnownHostsFile=" + known});
   } else {
-    argv.insert(argv.end(), {"-o", "StrictHostKeyChecking=no", "-o",
-                             "UserKnownHostsFile=/dev/null"});
+    argv.insert(argv.end(),
+                {"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"});
   }
   if (!g.tunnel.empty()) argv.insert(argv.end(), {"-J", g.ssh_username + "@" + g.tunnel});
   if (command.empty() && ctx.sys.stdin_is_terminal()) argv.push_back("-t");
@@ -134,7 +135,8 @@ Command ssh_command() {
   agent.aliases = {"A"};
   FlagSpec machine{"machine", FlagType::string, "", "Open SSH connection to a specific machine."};
   machine.shorthand = 'm';
-  FlagSpec unit{"unit", FlagType::string, "", "Open SSH connection to machine running provided unit."};
+  FlagSpec unit{"unit", FlagType::string, "",
+                "Open SSH connection to machine running provided unit."};
   unit.shorthand = 'u';
   c.flags = {agent, machine, ssh_port_flag(), unit};
   c.interspersed = false;

@@ -37,7 +37,8 @@ int run(CommandContext& ctx) {
       stopping.push_back(u.name);
     }
   }
-  auto st = wait_for_unit_states(ctx, stopping, "stop", api::kStateLoaded, block_attempts(ctx.flags));
+  auto st =
+      wait_for_unit_states(ctx, stopping, "stop", api::kStateLoaded, block_attempts(ctx.flags));
   if (!st) {
     ctx.io.err << "Failed to stop units " << go_list(stopping) << ". err: " << st.error().message
                << "\n";
