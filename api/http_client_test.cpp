@@ -105,6 +105,10 @@ class CannedServer {
       buf.erase(0, end + 4 + len);
       (void)!write(c, response.data(), response.size());
     }
+    // Hold the connection until the client closes it (lets a test see a client-side timeout).
+    char tmp[256];
+    while (read(c, tmp, sizeof tmp) > 0) {
+    }
     close(c);
   }
   std::vector<std::string> responses_;
@@ -118,8 +122,10 @@ std::string json_response(int code, const std::string& body, const std::string& 
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-std::unique_ptr<HttpApiClient> client_for(const std::string& path) {
+std::unique_ptr<HttpApiClient> client_for(
+    const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
   HttpClientOptions opts;
+  opts.request_timeout = timeout;
   opts.endpoint = parse_endpoint("unix://" + path).value();
   return std::move(HttpApiClient::create(opts).value());
 }
@@ -170,4 +176,43 @@ TEST_CASE("a missing socket is reported like fleetctl reports it") {
   CHECK(r.error().message ==
         "Get http://domain-sock/fleet/v1/machines: dial unix /nonexistent/fleet.sock: connect: "
         "no such file or directory");
+}
+
+TEST_CASE("a journal is streamed chunk by chunk and the sink can stop it") {
+  std::string chunked =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "6\r\nline1\n\r\n6\r\nline2\n\r\n0\r\n\r\n";
+  CannedServer server({chunked});
+  auto client = client_for(server.path());
+  std::string got;
+  JournalOptions opts;
+  opts.lines = 5;
+  opts.follow = true;
+  auto r = client->unit_journal("a.service", opts, [&](std::string_view chunk) {
+    got += chunk;
+    return true;
+  });
+  REQUIRE(r);
+  CHECK(got == "line1\nline2\n");
+  client.reset();
+  REQUIRE(server.requests.size() == 1);
+  CHECK(server.requests[0].rfind(
+            "GET /fleet/v1/units/a.service/journal?lines=5&output=short&follow=1 ", 0) == 0);
+}
+
+TEST_CASE("a server that does not answer hits the request timeout") {
+  CannedServer server({});
+  auto client = client_for(server.path(), std::chrono::milliseconds(200));
+  auto r = client->list_units();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == fleet::Errc::timeout);
+  CHECK(r.error().message == "Get http://domain-sock/fleet/v1/units: i/o timeout");
+}
+
+TEST_CASE("an error response without a message shows the body") {
+  CannedServer server({"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 4\r\n\r\noops"});
+  auto client = client_for(server.path());
+  auto r = client->list_machines();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "googleapi: got HTTP response code 502 with body: oops");
 }
