@@ -368,3 +368,41 @@ TEST_CASE("ssh runs OpenSSH against the machine of a unit or a machine prefix") 
   auto both = c.run({"ssh", "--machine=113f", "--unit=hello.service"});
   CHECK(both.err == "Both machine and unit flags provided, please specify only one.\n");
 }
+
+TEST_CASE("an instance that differs from its local template is kept with a warning") {
+  Cluster c;
+  c.file("example@.service", "[Service]\nExecStart=/bin/echo one\n");
+  REQUIRE(c.run({"submit", "example@1.service"}).code == 0);
+  c.file("example@.service", "[Service]\nExecStart=/bin/echo two\n");
+  auto r = c.run({"submit", "example@1.service"});
+  CHECK(r.code == 0);
+  CHECK(r.err ==
+        "WARNING: Unit example@1.service in registry differs from local template unit file "
+        "example@1.service. Add --replace to override.\n");
+  auto replaced = c.run({"submit", "--replace", "example@1.service"});
+  CHECK(replaced.code == 0);
+  CHECK(serialize_unit(c.api.unit("example@1.service")->options) ==
+        "[Service]\nExecStart=/bin/echo two\n");
+}
+
+TEST_CASE("restart of a global unit stops it everywhere, then launches it again") {
+  Cluster c;
+  c.api.add_machine({"m2", "10.0.0.2", {}, ""});
+  c.file("g.service", "[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n");
+  REQUIRE(c.run({"start", "g.service"}).code == 0);
+  auto r = c.run({"restart", "g.service"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "Triggered global unit g.service restart\n");
+  CHECK(has_call(c, "set g.service loaded"));
+  CHECK(c.api.calls().back() == "set g.service launched");
+  CHECK(c.api.list_unit_states({}).value().size() == 2);
+}
+
+TEST_CASE("destroy --no-block does not poll") {
+  Cluster c;
+  REQUIRE(c.run({"submit", "hello.service"}).code == 0);
+  int before = c.api.get_unit_calls();
+  auto r = c.run({"destroy", "--no-block", "hello"});
+  CHECK(r.out == "Destroyed hello.service\n");
+  CHECK(c.api.get_unit_calls() == before);
+}
