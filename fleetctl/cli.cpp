@@ -6,6 +6,7 @@
 #include "api/http_client.h"
 #include "common/log.h"
 #include "fleetctl/tabwriter.h"
+#include "fleetctl/tunnel.h"
 
 namespace fleet::fleetctl {
 
@@ -305,6 +306,7 @@ ClientFactory http_client_factory() {
     opts.cert_file = g.cert_file;
     opts.key_file = g.key_file;
     opts.request_timeout = std::chrono::milliseconds(static_cast<long>(g.request_timeout * 1000));
+    if (!g.tunnel.empty()) return open_tunnel_client(g, opts);
     BOOST_OUTCOME_TRY(auto client, api::HttpApiClient::create(std::move(opts)));
     return std::unique_ptr<api::ApiClient>(std::move(client));
   };
