@@ -46,7 +46,7 @@ Result<std::string> lookup_either(CommandContext& ctx, const std::string& arg) {
   if (machine_ok && unit_ok) {
     return fail(Errc::invalid_argument,
                 "ambiguous argument, both machine and unit found for `" + arg +
-                    "`.\nPlease use flag `--machine` or `--unit` to refine the search");
+                    "`.\nPlease use flag `-m` or `-u` to refine the search");
   }
   if (machine_ok) return machine.value().addr;
   if (unit_ok) return unit.value().addr;
