@@ -57,7 +57,10 @@ namespace {
 // records the requests it saw.
 class CannedServer {
  public:
-  explicit CannedServer(std::vector<std::string> responses) : responses_(std::move(responses)) {
+  // With `close_each`, the server closes the connection after every response (without saying
+  // so), like a server dropping idle keep-alive connections.
+  explicit CannedServer(std::vector<std::string> responses, bool close_each = false)
+      : responses_(std::move(responses)), close_each_(close_each) {
     char dir[] = "/tmp/fleetapiXXXXXX";
     REQUIRE(mkdtemp(dir) != nullptr);
     dir_ = dir;
@@ -83,7 +86,13 @@ class CannedServer {
   void serve() {
     int c = accept(fd_, nullptr, nullptr);
     std::string buf;
-    for (const auto& response : responses_) {
+    for (std::size_t k = 0; k < responses_.size(); ++k) {
+      const std::string& response = responses_[k];
+      if (close_each_ && k > 0) {
+        close(c);
+        buf.clear();
+        c = accept(fd_, nullptr, nullptr);
+      }
       size_t end;
       while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
         char tmp[4096];
@@ -112,6 +121,7 @@ class CannedServer {
     close(c);
   }
   std::vector<std::string> responses_;
+  bool close_each_ = false;
   std::string dir_, path_;
   int fd_ = -1;
   std::thread thread_;
@@ -215,4 +225,17 @@ TEST_CASE("an error response without a message shows the body") {
   auto r = client->list_machines();
   REQUIRE_FALSE(r);
   CHECK(r.error().message == "googleapi: got HTTP response code 502 with body: oops");
+}
+
+TEST_CASE("a kept-alive connection the server closed is re-opened once") {
+  std::string machines = json_response(200, R"({"machines":[{"id":"m1"}]})");
+  CannedServer server({machines, machines, machines}, true);
+  auto client = client_for(server.path());
+  for (int i = 0; i < 3; ++i) {
+    auto r = client->list_machines();
+    REQUIRE(r);
+    CHECK(r.value().size() == 1);
+  }
+  client.reset();
+  CHECK(server.requests.size() == 3);
 }
