@@ -1,6 +1,7 @@
 #include "fleetctl/unit_actions.h"
 
 #include <algorithm>
+#include <map>
 
 namespace fleet::fleetctl {
 
@@ -182,13 +183,20 @@ std::vector<WaitFailure> wait_states(CommandContext& ctx, const std::vector<std:
   std::vector<std::string> pending = names;
   std::vector<WaitFailure> failures;
   bool check_reason = state != api::kStateInactive;
+  std::map<std::string, long> errors;  // consecutive failed polls per unit
   for (long polls = 0; !pending.empty();) {
     for (auto it = pending.begin(); it != pending.end();) {
       auto got = ctx.api->get_unit(*it);
-      if (!got) {  // transient API trouble: keep waiting, as fleet does
+      if (!got) {
+        // Transient API trouble: keep waiting, as fleet does, but say so once per attempt.
+        if (errors[*it]++ % kPollsPerAttempt == 0) {
+          ctx.io.err << "Error retrieving Unit(" << *it
+                     << ") from Registry: " << got.error().message << "\n";
+        }
         ++it;
         continue;
       }
+      errors[*it] = 0;
       if (!got.value()) {
         failures.push_back({*it, "unit " + *it + " no longer exists"});
         it = pending.erase(it);

@@ -406,3 +406,20 @@ TEST_CASE("destroy --no-block does not poll") {
   CHECK(r.out == "Destroyed hello.service\n");
   CHECK(c.api.get_unit_calls() == before);
 }
+
+TEST_CASE("API errors while waiting are reported once per attempt") {
+  Cluster c;
+  REQUIRE(c.run({"submit", "hello.service"}).code == 0);
+  // The creation check and the state change need two good GETs; the waits' polls then fail.
+  int gets = 0;
+  c.api.on_get_unit([&](api::FakeApiClient& api, const std::string&) {
+    if (++gets == 3) api.set_failure("get_unit", Error{Errc::unavailable, "connection refused"});
+  });
+  auto r = c.run({"start", "--block-attempts=2", "hello.service"});
+  CHECK(r.code == 1);
+  CHECK(r.err ==
+        "Error retrieving Unit(hello.service) from Registry: connection refused\n"
+        "Error retrieving Unit(hello.service) from Registry: connection refused\n"
+        "Error waiting for units: timed out waiting for unit hello.service to report state "
+        "launched\nError waiting for unit states, exit status: 1\n");
+}
