@@ -41,8 +41,8 @@ struct Listener {
   std::string unix_path;
   bool tls = false;
   // Shared with the accept loop, which may resume after the server dropped the listener.
-  std::shared_ptr<tcp::acceptor> tcp;
-  std::shared_ptr<local::acceptor> unix;
+  std::shared_ptr<tcp::acceptor> tcp_acceptor;
+  std::shared_ptr<local::acceptor> unix_acceptor;
 };
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
@@ -334,7 +334,7 @@ Status HttpServer::Impl::bind_tcp(const std::string& spec) {
                                                 : bound.address().to_string();
   l.endpoint = "tcp://" + h + ":" + std::to_string(bound.port());
   l.tls = opts.tls.has_value();
-  l.tcp = std::move(acc);
+  l.tcp_acceptor = std::move(acc);
   listeners.push_back(std::move(l));
   return ok();
 }
@@ -366,7 +366,7 @@ Status HttpServer::Impl::bind_unix(const std::string& path) {
   Listener l;
   l.endpoint = "unix://" + path;
   l.unix_path = path;
-  l.unix = std::move(acc);
+  l.unix_acceptor = std::move(acc);
   listeners.push_back(std::move(l));
   return ok();
 }
@@ -374,9 +374,9 @@ Status HttpServer::Impl::bind_unix(const std::string& path) {
 void HttpServer::Impl::close_all() {
   beast::error_code ec;
   for (auto& l : listeners) {
-    if (l.tcp) l.tcp->close(ec);
-    if (l.unix) {
-      l.unix->close(ec);
+    if (l.tcp_acceptor) l.tcp_acceptor->close(ec);
+    if (l.unix_acceptor) {
+      l.unix_acceptor->close(ec);
       ::unlink(l.unix_path.c_str());
     }
   }
@@ -410,8 +410,8 @@ Status HttpServer::start() {
     }
   }
   for (auto& l : s.listeners) {
-    if (l.tcp) net::co_spawn(s.io, accept_tcp(impl_, l.tcp, l.tls), net::detached);
-    if (l.unix) net::co_spawn(s.io, accept_unix(impl_, l.unix), net::detached);
+    if (l.tcp_acceptor) net::co_spawn(s.io, accept_tcp(impl_, l.tcp_acceptor, l.tls), net::detached);
+    if (l.unix_acceptor) net::co_spawn(s.io, accept_unix(impl_, l.unix_acceptor), net::detached);
     log::info("api", "listening", {{"endpoint", l.endpoint}, {"tls", l.tls ? "true" : "false"}});
   }
   return ok();
