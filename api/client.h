@@ -1,0 +1,70 @@
+#pragma once
+// ApiClient: what fleetctl (and tests) need from fleet's HTTP API v1 (fleet-spec §8), as a
+// synchronous interface: fleetctl is a short-lived program that does one request at a time.
+// Implementations: HttpApiClient (api/http_client.h) and FakeApiClient (api/fake_client.h).
+//
+// Errors are values. An API error response carries the googleapi-formatted text fleetctl has
+// always printed (`googleapi: Error 404: unit does not exist`) and an Errc from its status
+// (errc_for_http_status); transport failures are Errc::unavailable or Errc::timeout.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/schema.h"
+#include "common/result.h"
+
+namespace fleet::api {
+
+struct StateFilter {
+  std::string machine_id;  // empty = any
+  std::string unit_name;   // empty = any
+};
+
+struct JournalOptions {
+  int lines = 10;
+  bool follow = false;
+  std::string output = "short";  // journalctl --output mode
+  bool sudo = false;             // fleetctl --sudo (the server decides whether it matters)
+};
+
+// Output of a command run for a unit on its machine (status, journal).
+struct CommandOutput {
+  std::string text;
+  int exit_code = 0;  // of the remote command (e.g. 3 from `systemctl status` of a dead unit)
+};
+
+class ApiClient {
+ public:
+  virtual ~ApiClient() = default;
+
+  // GET /units, following nextPageToken to the end; sorted by name.
+  virtual Result<std::vector<Unit>> list_units() = 0;
+  // GET /units/<name>; nullopt (not an error) when the unit does not exist.
+  virtual Result<std::optional<Unit>> get_unit(const std::string& name) = 0;
+  // PUT /units/<name> with the whole unit (name, options, desiredState if non-empty): creates
+  // the unit, or replaces its content when the options differ.
+  virtual Status create_unit(const Unit& unit) = 0;
+  // PUT /units/<name> with only name + desiredState.
+  virtual Status set_desired_state(const std::string& name, std::string_view state) = 0;
+  // DELETE /units/<name>; Errc::not_found when it did not exist.
+  virtual Status destroy_unit(const std::string& name) = 0;
+  // GET /state[?machineID=&unitName=], all pages; sorted by (name, machine ID).
+  virtual Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter = {}) = 0;
+  // GET /machines, all pages; sorted by ID.
+  virtual Result<std::vector<Machine>> list_machines() = 0;
+
+  // Additions beyond fleet (served by fleetd, not by fleet v1.0):
+  // GET /units/<name>/status → text of `systemctl status -l <name>` on the unit's machine
+  // (exit code in the `Fleet-Exit-Code` response header).
+  virtual Result<CommandOutput> unit_status(const std::string& name) = 0;
+  // GET /units/<name>/journal?lines=N&output=M[&follow=1] → journal text, streamed to `sink` as
+  // it arrives (CommandOutput::text stays empty). With follow the call returns only when the
+  // server ends the stream or `sink` returns false.
+  virtual Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
+                                             const std::function<bool(std::string_view)>& sink) = 0;
+};
+
+}  // namespace fleet::api

@@ -1,0 +1,227 @@
+#include "api/fake_client.h"
+
+#include <algorithm>
+
+namespace fleet::api {
+
+Status FakeApiClient::api_error(int code, std::string message) {
+  return fail(errc_for_http_status(code), format_api_error(code, message, ""));
+}
+
+Status FakeApiClient::check_failure(const std::string& call) const {
+  auto it = failures_.find(call);
+  if (it != failures_.end()) return outcome::failure(it->second);
+  return ok();
+}
+
+void FakeApiClient::add_machine(Machine m) {
+  std::string id = m.id;
+  machines_[id] = std::move(m);
+}
+
+void FakeApiClient::remove_machine(const std::string& id) { machines_.erase(id); }
+
+void FakeApiClient::put_unit(Unit u) {
+  Entry& e = units_[u.name];
+  e.unit.name = u.name;
+  e.unit.options = std::move(u.options);
+  e.unit.desired_state = u.desired_state.empty() ? std::string(kStateInactive) : u.desired_state;
+  e.current_state = u.current_state;
+  e.machine_id = u.machine_id;
+  e.reason = u.reason;
+  if (e.current_state.empty() && e.machine_id.empty()) apply(e);
+}
+
+void FakeApiClient::set_current_state(const std::string& name, std::string state,
+                                      std::string machine_id) {
+  auto it = units_.find(name);
+  if (it == units_.end()) return;
+  it->second.current_state = std::move(state);
+  it->second.machine_id = std::move(machine_id);
+}
+
+void FakeApiClient::set_unschedulable(const std::string& name, std::string reason) {
+  auto it = units_.find(name);
+  if (it == units_.end()) return;
+  it->second.reason = std::move(reason);
+  apply(it->second);
+}
+
+void FakeApiClient::pin(const std::string& name, std::string machine_id) {
+  auto it = units_.find(name);
+  if (it != units_.end()) it->second.pinned = std::move(machine_id);
+}
+
+void FakeApiClient::put_unit_state(UnitState s) {
+  auto it = std::find_if(states_.begin(), states_.end(), [&](const UnitState& x) {
+    return x.name == s.name && x.machine_id == s.machine_id;
+  });
+  if (it != states_.end()) {
+    *it = std::move(s);
+  } else {
+    states_.push_back(std::move(s));
+  }
+}
+
+void FakeApiClient::clear_unit_states(const std::string& name) {
+  std::erase_if(states_, [&](const UnitState& s) { return s.name == name; });
+}
+
+std::optional<Unit> FakeApiClient::unit(const std::string& name) const {
+  auto it = units_.find(name);
+  if (it == units_.end()) return std::nullopt;
+  return view(it->second, false);
+}
+
+// Mirrors fleetd: current state/machine only for non-global units; in the list a global unit
+// reports currentState "inactive", in GET it has none (fleet-spec §8.2).
+Unit FakeApiClient::view(const Entry& e, bool in_list) const {
+  Unit u = e.unit;
+  if (is_global(u.options)) {
+    if (in_list) u.current_state = std::string(kStateInactive);
+    return u;
+  }
+  u.current_state = e.current_state.empty() ? std::string(kStateInactive) : e.current_state;
+  if (u.current_state != kStateInactive) u.machine_id = e.machine_id;
+  if (u.machine_id.empty()) u.reason = e.reason;
+  return u;
+}
+
+void FakeApiClient::apply(Entry& e) {
+  if (converge_ != Converge::instant) return;
+  const std::string& name = e.unit.name;
+  const std::string& desired = e.unit.desired_state;
+  auto state_for = [&](const std::string& machine) {
+    UnitState s;
+    s.name = name;
+    s.machine_id = machine;
+    s.systemd_load_state = "loaded";
+    bool running = desired == kStateLaunched;
+    s.systemd_active_state = running ? "active" : "inactive";
+    s.systemd_sub_state = running ? "running" : "dead";
+    return s;
+  };
+  clear_unit_states(name);
+  if (is_global(e.unit.options)) {
+    if (desired == kStateInactive) return;
+    for (const auto& [id, m] : machines_) states_.push_back(state_for(id));
+    return;
+  }
+  if (desired == kStateInactive || desired.empty()) {
+    e.current_state = std::string(kStateInactive);
+    e.machine_id.clear();
+    return;
+  }
+  std::string machine = e.pinned;
+  if (machine.empty() && !machines_.empty()) machine = machines_.begin()->first;
+  if (!e.reason.empty() || machine.empty()) {
+    if (e.reason.empty()) e.reason = "no machines available";
+    e.current_state = std::string(kStateInactive);
+    e.machine_id.clear();
+    return;
+  }
+  e.current_state = desired;
+  e.machine_id = machine;
+  states_.push_back(state_for(machine));
+}
+
+Result<std::vector<Unit>> FakeApiClient::list_units() {
+  if (auto st = check_failure("list_units"); !st) return st.error();
+  std::vector<Unit> out;
+  for (const auto& [name, e] : units_) out.push_back(view(e, true));
+  return out;
+}
+
+Result<std::optional<Unit>> FakeApiClient::get_unit(const std::string& name) {
+  ++get_calls_;
+  if (get_hook_) get_hook_(*this, name);
+  if (auto st = check_failure("get_unit"); !st) return st.error();
+  return unit(name);
+}
+
+Status FakeApiClient::create_unit(const Unit& u) {
+  if (auto st = check_failure("create_unit"); !st) return st;
+  calls_.push_back("create " + u.name + (u.desired_state.empty() ? "" : " " + u.desired_state));
+  auto it = units_.find(u.name);
+  bool differs = it == units_.end() || (!u.options.empty() && u.options != it->second.unit.options);
+  if (it == units_.end() && u.options.empty()) {
+    return api_error(409, "unit does not exist and options field empty");
+  }
+  if (differs) {
+    Entry& e = units_[u.name];
+    e.unit.name = u.name;
+    e.unit.options = u.options;
+    e.unit.desired_state = u.desired_state.empty() ? std::string(kStateInactive) : u.desired_state;
+    apply(e);
+    return ok();
+  }
+  return set_desired_state(u.name, u.desired_state);
+}
+
+Status FakeApiClient::set_desired_state(const std::string& name, std::string_view state) {
+  if (auto st = check_failure("set_desired_state"); !st) return st;
+  calls_.push_back("set " + name + " " + std::string(state));
+  auto it = units_.find(name);
+  if (it == units_.end()) return api_error(409, "unit does not exist and options field empty");
+  if (state.empty()) return api_error(409, "must provide DesiredState to update existing unit");
+  if (!is_valid_unit_state(state)) {
+    return api_error(400, "invalid value \"" + std::string(state) + "\" for JobState");
+  }
+  auto at = name.find('@');
+  bool is_template = at != std::string::npos && name.find('.', at) == at + 1;
+  if (is_template && state != kStateInactive) {
+    return api_error(400, "cannot activate template \"" + name + "\"");
+  }
+  it->second.unit.desired_state = std::string(state);
+  apply(it->second);
+  return ok();
+}
+
+Status FakeApiClient::destroy_unit(const std::string& name) {
+  if (auto st = check_failure("destroy_unit"); !st) return st;
+  calls_.push_back("destroy " + name);
+  if (units_.erase(name) == 0) return api_error(404, "unit does not exist");
+  if (converge_ == Converge::instant) clear_unit_states(name);
+  return ok();
+}
+
+Result<std::vector<UnitState>> FakeApiClient::list_unit_states(const StateFilter& filter) {
+  if (auto st = check_failure("list_unit_states"); !st) return st.error();
+  std::vector<UnitState> out;
+  for (const auto& s : states_) {
+    if (!filter.machine_id.empty() && s.machine_id != filter.machine_id) continue;
+    if (!filter.unit_name.empty() && s.name != filter.unit_name) continue;
+    out.push_back(s);
+  }
+  std::sort(out.begin(), out.end(), [](const UnitState& a, const UnitState& b) {
+    return std::tie(a.name, a.machine_id) < std::tie(b.name, b.machine_id);
+  });
+  return out;
+}
+
+Result<std::vector<Machine>> FakeApiClient::list_machines() {
+  if (auto st = check_failure("list_machines"); !st) return st.error();
+  std::vector<Machine> out;
+  for (const auto& [id, m] : machines_) out.push_back(m);
+  return out;
+}
+
+Result<CommandOutput> FakeApiClient::unit_status(const std::string& name) {
+  if (auto st = check_failure("unit_status"); !st) return st.error();
+  auto it = status_.find(name);
+  if (it != status_.end()) return it->second;
+  return CommandOutput{"● " + name + "\n   Loaded: loaded\n", 0};
+}
+
+Result<CommandOutput> FakeApiClient::unit_journal(
+    const std::string& name, const JournalOptions& opts,
+    const std::function<bool(std::string_view)>& sink) {
+  if (auto st = check_failure("unit_journal"); !st) return st.error();
+  calls_.push_back("journal " + name + " lines=" + std::to_string(opts.lines) +
+                   (opts.follow ? " follow" : ""));
+  auto it = journal_.find(name);
+  if (it != journal_.end()) sink(it->second);
+  return CommandOutput{};
+}
+
+}  // namespace fleet::api

@@ -1,0 +1,444 @@
+#include "api/http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cctype>
+#include <optional>
+
+#include "common/strings.h"
+
+namespace fleet::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using beast::error_code;
+
+namespace {
+
+using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
+using TcpStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+struct Response {
+  int status = 0;
+  std::string body;
+  int exit_code = 0;
+};
+
+// Go prints syscall errors in lower case ("connect: connection refused").
+std::string describe(const error_code& ec) {
+  if (ec == beast::error::timeout) return "i/o timeout";
+  std::string m = ec.message();
+  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+  return m;
+}
+
+std::string go_method(http::verb v) {
+  switch (v) {
+    case http::verb::get:
+      return "Get";
+    case http::verb::put:
+      return "Put";
+    case http::verb::delete_:
+      return "Delete";
+    default:
+      return std::string(http::to_string(v));
+  }
+}
+
+bool is_stale_connection(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+}  // namespace
+
+std::string url_escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '@' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<Endpoint> parse_endpoint(std::string_view text, std::string* warning) {
+  auto parts = split(text, ',');
+  std::string first = std::string(trim(parts.front()));
+  if (parts.size() > 1 && warning) {
+    *warning = "multiple endpoints provided but only the first (" + first + ") is used";
+  }
+  Endpoint ep;
+  ep.url = first;
+  auto colon = first.find("://");
+  if (colon == std::string::npos || colon == 0) {
+    return fail(Errc::invalid_argument, "URL scheme undefined");
+  }
+  std::string scheme = to_lower(first.substr(0, colon));
+  std::string rest = first.substr(colon + 3);
+  auto slash = rest.find('/');
+  std::string host = rest.substr(0, slash);
+  std::string path = slash == std::string::npos ? "" : rest.substr(slash);
+  if (scheme == "unix" || scheme == "file") {
+    if (!host.empty()) {
+      return fail(Errc::invalid_argument,
+                  "unable to connect to host \"" + host + "\" with scheme \"" + scheme + "\"");
+    }
+    ep.kind = Endpoint::Kind::unix_socket;
+    ep.socket_path = path;
+    ep.base_path = "/fleet/v1/";
+    return ep;
+  }
+  if (scheme != "http" && scheme != "https") {
+    return fail(Errc::invalid_argument, "unsupported URL scheme \"" + scheme + "\"");
+  }
+  ep.kind = scheme == "https" ? Endpoint::Kind::https : Endpoint::Kind::http;
+  if (!host.empty() && host.front() == '[') {  // [v6]:port
+    auto close = host.find(']');
+    ep.host = host.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+    if (close != std::string::npos && close + 1 < host.size() && host[close + 1] == ':') {
+      ep.port = host.substr(close + 2);
+    }
+  } else {
+    auto c = host.rfind(':');
+    ep.host = host.substr(0, c);
+    if (c != std::string::npos) ep.port = host.substr(c + 1);
+  }
+  if (ep.host.empty()) return fail(Errc::invalid_argument, "URL host undefined");
+  if (ep.port.empty()) ep.port = ep.kind == Endpoint::Kind::https ? "443" : "80";
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  ep.base_path = path + "/fleet/v1/";
+  return ep;
+}
+
+struct HttpApiClient::Impl {
+  HttpClientOptions opts;
+  asio::io_context ioc;
+  std::optional<asio::ssl::context> ssl_ctx;
+  std::unique_ptr<UnixStream> unix_stream;
+  std::unique_ptr<TcpStream> tcp_stream;
+  std::unique_ptr<TlsStream> tls_stream;
+  beast::flat_buffer buffer;
+  bool connected = false;
+
+  // Runs one asynchronous operation to completion; the streams' deadlines cancel it.
+  template <class Init>
+  error_code run(Init&& init) {
+    error_code result = asio::error::would_block;
+    init([&result](error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    return result;
+  }
+
+  template <class Layer>
+  void arm(Layer& layer) {
+    if (opts.request_timeout.count() > 0) {
+      layer.expires_after(opts.request_timeout);
+    } else {
+      layer.expires_never();
+    }
+  }
+
+  std::string url_of(const std::string& target) const {
+    const Endpoint& ep = opts.endpoint;
+    if (ep.kind == Endpoint::Kind::unix_socket) return "http://domain-sock" + target;
+    return (ep.kind == Endpoint::Kind::https ? "https://" : "http://") + ep.host + ":" + ep.port +
+           target;
+  }
+
+  void close() {
+    error_code ignored;
+    if (unix_stream) unix_stream->socket().close(ignored);
+    if (tcp_stream) tcp_stream->socket().close(ignored);
+    if (tls_stream) beast::get_lowest_layer(*tls_stream).socket().close(ignored);
+    unix_stream.reset();
+    tcp_stream.reset();
+    tls_stream.reset();
+    buffer.clear();
+    connected = false;
+  }
+
+  // Returns "<stage>: <why>" on failure.
+  std::optional<std::string> connect() {
+    const Endpoint& ep = opts.endpoint;
+    if (ep.kind == Endpoint::Kind::unix_socket) {
+      unix_stream = std::make_unique<UnixStream>(ioc);
+      arm(*unix_stream);
+      auto ec = run([&](auto h) {
+        unix_stream->async_connect(asio::local::stream_protocol::endpoint(ep.socket_path), h);
+      });
+      if (ec) return "dial unix " + ep.socket_path + ": connect: " + describe(ec);
+      connected = true;
+      return std::nullopt;
+    }
+    asio::ip::tcp::resolver resolver(ioc);
+    error_code ec;
+    auto results = resolver.resolve(ep.host, ep.port, ec);
+    if (ec) return "dial tcp: lookup " + ep.host + ": " + describe(ec);
+    auto dial_error = [&](const error_code& e) {
+      return "dial tcp " + ep.host + ":" + ep.port + ": connect: " + describe(e);
+    };
+    if (ep.kind == Endpoint::Kind::http) {
+      tcp_stream = std::make_unique<TcpStream>(ioc);
+      arm(*tcp_stream);
+      ec = run([&](auto h) { tcp_stream->async_connect(results, h); });
+      if (ec) return dial_error(ec);
+      tcp_stream->socket().set_option(asio::ip::tcp::no_delay(true), ec);
+      connected = true;
+      return std::nullopt;
+    }
+    tls_stream = std::make_unique<TlsStream>(ioc, *ssl_ctx);
+    if (!SSL_set_tlsext_host_name(tls_stream->native_handle(), ep.host.c_str())) {
+      return std::string("tls: unable to set server name");
+    }
+    tls_stream->set_verify_callback(asio::ssl::host_name_verification(ep.host));
+    auto& lowest = beast::get_lowest_layer(*tls_stream);
+    arm(lowest);
+    ec = run([&](auto h) { lowest.async_connect(results, h); });
+    if (ec) return dial_error(ec);
+    ec = run([&](auto h) { tls_stream->async_handshake(asio::ssl::stream_base::client, h); });
+    if (ec) return "tls handshake: " + describe(ec);
+    connected = true;
+    return std::nullopt;
+  }
+
+  template <class Stream>
+  error_code exchange(Stream& s, http::request<http::string_body>& req, Response& res,
+                      const std::function<bool(std::string_view)>* sink, bool& header_read) {
+    auto& lowest = beast::get_lowest_layer(s);
+    arm(lowest);
+    auto ec = run([&](auto h) { http::async_write(s, req, h); });
+    if (ec) return ec;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    ec = run([&](auto h) { http::async_read_header(s, buffer, parser, h); });
+    if (ec) return ec;
+    header_read = true;
+    res.status = static_cast<int>(parser.get().result_int());
+    auto code = parser.get().find("Fleet-Exit-Code");
+    if (code != parser.get().end()) res.exit_code = std::atoi(std::string(code->value()).c_str());
+    bool streaming = sink && res.status / 100 == 2;
+    if (streaming) lowest.expires_never();  // a followed journal has no end
+    char tmp[8192];
+    while (!parser.is_done()) {
+      parser.get().body().data = tmp;
+      parser.get().body().size = sizeof tmp;
+      ec = run([&](auto h) { http::async_read_some(s, buffer, parser, h); });
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return ec;
+      std::size_t got = sizeof tmp - parser.get().body().size;
+      if (streaming) {
+        if (got > 0 && !(*sink)(std::string_view(tmp, got))) {
+          close();
+          return {};
+        }
+      } else {
+        res.body.append(tmp, got);
+      }
+    }
+    if (!parser.get().keep_alive()) close();
+    return {};
+  }
+
+  Result<Response> request(http::verb verb, const std::string& target, std::string body,
+                           const std::function<bool(std::string_view)>* sink = nullptr) {
+    const Endpoint& ep = opts.endpoint;
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, ep.kind == Endpoint::Kind::unix_socket ? "domain-sock" : ep.host);
+    req.set(http::field::user_agent, "fleetctl");
+    req.keep_alive(true);
+    if (!body.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = std::move(body);
+    }
+    req.prepare_payload();
+    std::string what = go_method(verb) + " " + url_of(target) + ": ";
+    for (int attempt = 0;; ++attempt) {
+      bool reused = connected;
+      if (!connected) {
+        if (auto err = connect()) {
+          close();
+          return fail(Errc::unavailable, what + *err);
+        }
+      }
+      Response res;
+      bool header_read = false;
+      error_code ec;
+      if (unix_stream) {
+        ec = exchange(*unix_stream, req, res, sink, header_read);
+      } else if (tcp_stream) {
+        ec = exchange(*tcp_stream, req, res, sink, header_read);
+      } else {
+        ec = exchange(*tls_stream, req, res, sink, header_read);
+      }
+      if (!ec) return res;
+      close();
+      // A kept-alive connection the server has since closed: retry once on a fresh one.
+      if (reused && !header_read && attempt == 0 && is_stale_connection(ec)) continue;
+      return fail(ec == beast::error::timeout ? Errc::timeout : Errc::unavailable,
+                  what + describe(ec));
+    }
+  }
+
+  // Turns a non-2xx response into the googleapi-style error.
+  static Status check(const Response& res) {
+    if (res.status / 100 == 2) return ok();
+    std::string message;
+    if (auto e = decode_api_error(res.body)) message = e.value().message;
+    return fail(errc_for_http_status(res.status), format_api_error(res.status, message, res.body));
+  }
+
+  template <class T>
+  Result<T> parse(const Response& res, Result<T> (*decoder)(std::string_view)) {
+    if (auto st = check(res); !st) return st.error();
+    return decoder(res.body);
+  }
+};
+
+HttpApiClient::HttpApiClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpApiClient::~HttpApiClient() = default;
+
+Result<std::unique_ptr<HttpApiClient>> HttpApiClient::create(HttpClientOptions opts) {
+  auto impl = std::make_unique<Impl>();
+  impl->opts = std::move(opts);
+  if (impl->opts.endpoint.kind == Endpoint::Kind::https) {
+    auto& ctx = impl->ssl_ctx.emplace(asio::ssl::context::tls_client);
+    error_code ec;
+    // Unlike fleet (which skipped verification without a client certificate), the server is
+    // always verified: against --ca-file, or the system's trust store.
+    if (!impl->opts.ca_file.empty()) {
+      ctx.load_verify_file(impl->opts.ca_file, ec);
+      if (ec) return fail(Errc::invalid_argument, "unable to read CA file: " + describe(ec));
+    } else {
+      ctx.set_default_verify_paths(ec);
+    }
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    if (!impl->opts.cert_file.empty() || !impl->opts.key_file.empty()) {
+      ctx.use_certificate_chain_file(impl->opts.cert_file, ec);
+      if (ec) return fail(Errc::invalid_argument, "unable to read cert file: " + describe(ec));
+      ctx.use_private_key_file(impl->opts.key_file, asio::ssl::context::pem, ec);
+      if (ec) return fail(Errc::invalid_argument, "unable to read key file: " + describe(ec));
+    }
+  }
+  return std::unique_ptr<HttpApiClient>(new HttpApiClient(std::move(impl)));
+}
+
+Result<std::vector<Unit>> HttpApiClient::list_units() {
+  std::vector<Unit> out;
+  std::string token;
+  do {
+    std::string target = impl_->opts.endpoint.base_path + "units";
+    if (!token.empty()) target += "?nextPageToken=" + url_escape(token);
+    BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::get, target, {}));
+    BOOST_OUTCOME_TRY(auto page, impl_->parse<UnitPage>(res, &decode_unit_page));
+    for (auto& u : page.units) out.push_back(std::move(u));
+    token = page.next_page_token;
+  } while (!token.empty());
+  return out;
+}
+
+Result<std::optional<Unit>> HttpApiClient::get_unit(const std::string& name) {
+  std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(name);
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::get, target, {}));
+  if (res.status == 404) return std::optional<Unit>();
+  BOOST_OUTCOME_TRY(auto unit, impl_->parse<Unit>(res, &decode_unit));
+  return std::optional<Unit>(std::move(unit));
+}
+
+Status HttpApiClient::create_unit(const Unit& unit) {
+  Unit body;
+  body.name = unit.name;
+  body.options = unit.options;
+  body.desired_state = unit.desired_state;
+  std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(unit.name);
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::put, target, encode(body)));
+  return Impl::check(res);
+}
+
+Status HttpApiClient::set_desired_state(const std::string& name, std::string_view state) {
+  Unit body;
+  body.name = name;
+  body.desired_state = std::string(state);
+  std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(name);
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::put, target, encode(body)));
+  return Impl::check(res);
+}
+
+Status HttpApiClient::destroy_unit(const std::string& name) {
+  std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(name);
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::delete_, target, {}));
+  return Impl::check(res);
+}
+
+Result<std::vector<UnitState>> HttpApiClient::list_unit_states(const StateFilter& filter) {
+  std::vector<UnitState> out;
+  std::string token;
+  do {
+    std::string query;
+    auto add = [&](const char* key, const std::string& v) {
+      if (v.empty()) return;
+      query += (query.empty() ? "?" : "&") + std::string(key) + "=" + url_escape(v);
+    };
+    add("machineID", filter.machine_id);
+    add("unitName", filter.unit_name);
+    add("nextPageToken", token);
+    BOOST_OUTCOME_TRY(
+        auto res,
+        impl_->request(http::verb::get, impl_->opts.endpoint.base_path + "state" + query, {}));
+    BOOST_OUTCOME_TRY(auto page, impl_->parse<UnitStatePage>(res, &decode_unit_state_page));
+    for (auto& s : page.states) out.push_back(std::move(s));
+    token = page.next_page_token;
+  } while (!token.empty());
+  return out;
+}
+
+Result<std::vector<Machine>> HttpApiClient::list_machines() {
+  std::vector<Machine> out;
+  std::string token;
+  do {
+    std::string target = impl_->opts.endpoint.base_path + "machines";
+    if (!token.empty()) target += "?nextPageToken=" + url_escape(token);
+    BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::get, target, {}));
+    BOOST_OUTCOME_TRY(auto page, impl_->parse<MachinePage>(res, &decode_machine_page));
+    for (auto& m : page.machines) out.push_back(std::move(m));
+    token = page.next_page_token;
+  } while (!token.empty());
+  return out;
+}
+
+Result<CommandOutput> HttpApiClient::unit_status(const std::string& name) {
+  std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(name) + "/status";
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::get, target, {}));
+  if (auto st = Impl::check(res); !st) return st.error();
+  return CommandOutput{std::move(res.body), res.exit_code};
+}
+
+Result<CommandOutput> HttpApiClient::unit_journal(
+    const std::string& name, const JournalOptions& opts,
+    const std::function<bool(std::string_view)>& sink) {
+  std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(name) +
+                       "/journal?lines=" + std::to_string(opts.lines) +
+                       "&output=" + url_escape(opts.output);
+  if (opts.follow) target += "&follow=1";
+  if (opts.sudo) target += "&sudo=1";
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::get, target, {}, &sink));
+  if (auto st = Impl::check(res); !st) return st.error();
+  return CommandOutput{{}, res.exit_code};
+}
+
+}  // namespace fleet::api

@@ -1,0 +1,173 @@
+#include "api/http_client.h"
+
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace fleet::api;
+
+TEST_CASE("endpoints parse the way fleetctl parses them") {
+  auto unix_ep = parse_endpoint("unix:///var/run/fleet.sock");
+  REQUIRE(unix_ep);
+  CHECK(unix_ep.value().kind == Endpoint::Kind::unix_socket);
+  CHECK(unix_ep.value().socket_path == "/var/run/fleet.sock");
+  CHECK(unix_ep.value().base_path == "/fleet/v1/");
+
+  auto http_ep = parse_endpoint("http://127.0.0.1:49153");
+  REQUIRE(http_ep);
+  CHECK(http_ep.value().kind == Endpoint::Kind::http);
+  CHECK(http_ep.value().host == "127.0.0.1");
+  CHECK(http_ep.value().port == "49153");
+
+  auto prefixed = parse_endpoint("https://fleet.example/api/");
+  REQUIRE(prefixed);
+  CHECK(prefixed.value().port == "443");
+  CHECK(prefixed.value().base_path == "/api/fleet/v1/");
+
+  std::string warning;
+  auto multi = parse_endpoint("http://a:1,http://b:2", &warning);
+  REQUIRE(multi);
+  CHECK(multi.value().host == "a");
+  CHECK(warning == "multiple endpoints provided but only the first (http://a:1) is used");
+
+  auto no_scheme = parse_endpoint("127.0.0.1:4001");
+  REQUIRE_FALSE(no_scheme);
+  CHECK(no_scheme.error().message == "URL scheme undefined");
+  auto unix_host = parse_endpoint("unix://var/run/fleet.sock");
+  REQUIRE_FALSE(unix_host);
+  CHECK(unix_host.error().message == "unable to connect to host \"var\" with scheme \"unix\"");
+}
+
+TEST_CASE("unit names are escaped in paths") {
+  CHECK(url_escape("hello@1.service") == "hello@1.service");
+  CHECK(url_escape("yes@no\\.service") == "yes@no%5C.service");
+  CHECK(url_escape("a b/c") == "a%20b%2Fc");
+}
+
+namespace {
+
+// A one-connection HTTP server on a unix socket that answers canned responses in order and
+// records the requests it saw.
+class CannedServer {
+ public:
+  explicit CannedServer(std::vector<std::string> responses) : responses_(std::move(responses)) {
+    char dir[] = "/tmp/fleetapiXXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    dir_ = dir;
+    path_ = dir_ + "/api.sock";
+    fd_ = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(listen(fd_, 4) == 0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~CannedServer() {
+    thread_.join();
+    close(fd_);
+    unlink(path_.c_str());
+    rmdir(dir_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  std::vector<std::string> requests;
+
+ private:
+  void serve() {
+    int c = accept(fd_, nullptr, nullptr);
+    std::string buf;
+    for (const auto& response : responses_) {
+      size_t end;
+      while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+        char tmp[4096];
+        ssize_t n = read(c, tmp, sizeof tmp);
+        if (n <= 0) break;
+        buf.append(tmp, static_cast<size_t>(n));
+      }
+      if (end == std::string::npos) break;
+      size_t len = 0;
+      auto cl = buf.find("Content-Length: ");
+      if (cl != std::string::npos && cl < end) len = std::stoul(buf.substr(cl + 16));
+      while (buf.size() < end + 4 + len) {
+        char tmp[4096];
+        ssize_t n = read(c, tmp, sizeof tmp);
+        if (n <= 0) break;
+        buf.append(tmp, static_cast<size_t>(n));
+      }
+      requests.push_back(buf.substr(0, end + 4 + len));
+      buf.erase(0, end + 4 + len);
+      (void)!write(c, response.data(), response.size());
+    }
+    close(c);
+  }
+  std::vector<std::string> responses_;
+  std::string dir_, path_;
+  int fd_ = -1;
+  std::thread thread_;
+};
+
+std::string json_response(int code, const std::string& body, const std::string& extra = "") {
+  return "HTTP/1.1 " + std::to_string(code) + " X\r\nContent-Type: application/json\r\n" + extra +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::unique_ptr<HttpApiClient> client_for(const std::string& path) {
+  HttpClientOptions opts;
+  opts.endpoint = parse_endpoint("unix://" + path).value();
+  return std::move(HttpApiClient::create(opts).value());
+}
+
+}  // namespace
+
+TEST_CASE("the HTTP client follows page tokens over one keep-alive connection") {
+  std::vector<std::string> responses = {
+      json_response(200, R"({"units":[{"name":"a.service"}],"nextPageToken":"ZAACAA=="})"),
+      json_response(200, R"({"units":[{"name":"b.service"}]})"),
+      json_response(404, R"({"error":{"code":404,"message":"unit does not exist"}})"),
+      json_response(409, R"({"error":{"code":409,"message":"must provide DesiredState"}})"),
+      "HTTP/1.1 200 OK\r\nFleet-Exit-Code: 3\r\nContent-Length: 5\r\n\r\ndead\n",
+  };
+  CannedServer server(responses);
+  auto client = client_for(server.path());
+  auto units = client->list_units();
+  REQUIRE(units);
+  REQUIRE(units.value().size() == 2);
+  CHECK(units.value()[1].name == "b.service");
+  auto missing = client->get_unit("x@1.service");
+  REQUIRE(missing);
+  CHECK_FALSE(missing.value().has_value());
+  auto conflict = client->set_desired_state("a.service", "launched");
+  REQUIRE_FALSE(conflict);
+  CHECK(conflict.error().message == "googleapi: Error 409: must provide DesiredState");
+  CHECK(conflict.error().code == fleet::Errc::conflict);
+  auto status = client->unit_status("a.service");
+  REQUIRE(status);
+  CHECK(status.value().text == "dead\n");
+  CHECK(status.value().exit_code == 3);
+  client.reset();
+  REQUIRE(server.requests.size() == 5);
+  CHECK(server.requests[0].rfind("GET /fleet/v1/units HTTP/1.1\r\n", 0) == 0);
+  CHECK(server.requests[1].rfind("GET /fleet/v1/units?nextPageToken=ZAACAA%3D%3D ", 0) == 0);
+  CHECK(server.requests[2].rfind("GET /fleet/v1/units/x@1.service ", 0) == 0);
+  CHECK(server.requests[3].rfind("PUT /fleet/v1/units/a.service ", 0) == 0);
+  CHECK(server.requests[3].find("Content-Type: application/json") != std::string::npos);
+  CHECK(server.requests[3].find(R"({"desiredState":"launched","name":"a.service"})") !=
+        std::string::npos);
+}
+
+TEST_CASE("a missing socket is reported like fleetctl reports it") {
+  auto client = client_for("/nonexistent/fleet.sock");
+  auto r = client->list_machines();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == fleet::Errc::unavailable);
+  CHECK(r.error().message ==
+        "Get http://domain-sock/fleet/v1/machines: dial unix /nonexistent/fleet.sock: connect: "
+        "no such file or directory");
+}

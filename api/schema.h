@@ -1,0 +1,129 @@
+#pragma once
+// fleet's HTTP API v1 entities (fleet-spec §8.2) with their JSON codecs. Field names are fleet's;
+// every field is omitted when empty (Go `omitempty`), so an empty page encodes as `{}`.
+// Additions beyond fleet, also omitempty so fleet clients ignore them: Unit::reason (why the
+// engine cannot place the unit) and Machine::version (the fleetd version of that machine).
+
+#include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace fleet::api {
+
+// Desired/current state vocabulary (fleet-spec §2.1).
+inline constexpr std::string_view kStateInactive = "inactive";
+inline constexpr std::string_view kStateLoaded = "loaded";
+inline constexpr std::string_view kStateLaunched = "launched";
+bool is_valid_unit_state(std::string_view s);
+
+struct UnitOption {
+  std::string section;
+  std::string name;
+  std::string value;
+  bool operator==(const UnitOption&) const = default;
+};
+
+struct Unit {
+  std::string name;
+  std::vector<UnitOption> options;
+  std::string desired_state;  // "desiredState"
+  std::string current_state;  // "currentState"
+  std::string machine_id;     // "machineID"
+  std::string reason;         // "reason": unschedulable reason (addition)
+  bool operator==(const Unit&) const = default;
+};
+
+struct UnitState {
+  std::string name;
+  std::string hash;
+  std::string machine_id;            // "machineID"
+  std::string systemd_load_state;    // "systemdLoadState"
+  std::string systemd_active_state;  // "systemdActiveState"
+  std::string systemd_sub_state;     // "systemdSubState"
+  bool operator==(const UnitState&) const = default;
+};
+
+struct Machine {
+  std::string id;
+  std::string primary_ip;                       // "primaryIP"
+  std::map<std::string, std::string> metadata;  // sorted by key
+  std::string version;                          // "version" (addition)
+  bool operator==(const Machine&) const = default;
+};
+
+struct UnitPage {
+  std::vector<Unit> units;
+  std::string next_page_token;  // "nextPageToken"
+  bool operator==(const UnitPage&) const = default;
+};
+
+struct UnitStatePage {
+  std::vector<UnitState> states;
+  std::string next_page_token;
+  bool operator==(const UnitStatePage&) const = default;
+};
+
+struct MachinePage {
+  std::vector<Machine> machines;
+  std::string next_page_token;
+  bool operator==(const MachinePage&) const = default;
+};
+
+// True when the last `[X-Fleet] Global=` value is truthy (fleet-spec §2.5).
+bool is_global(const std::vector<UnitOption>& options);
+
+// The error body `{"error":{"code":N,"message":"..."}}` (fleet-spec §8.1).
+struct ApiError {
+  int code = 0;
+  std::string message;
+  bool operator==(const ApiError&) const = default;
+};
+
+// How googleapi (the Go client fleetctl used) prints an API error:
+// `googleapi: Error <code>: <message>`, or, without a message,
+// `googleapi: got HTTP response code <code> with body: <body>`.
+std::string format_api_error(int code, std::string_view message, std::string_view body);
+// HTTP status → our error vocabulary (404 → not_found, 409 → conflict, 503 → unavailable, ...).
+Errc errc_for_http_status(int code);
+
+// nlohmann ADL codecs. from_json throws nlohmann::json::exception on a type mismatch; use the
+// decode_* functions below for a Result instead.
+void to_json(nlohmann::json& j, const UnitOption& v);
+void from_json(const nlohmann::json& j, UnitOption& v);
+void to_json(nlohmann::json& j, const Unit& v);
+void from_json(const nlohmann::json& j, Unit& v);
+void to_json(nlohmann::json& j, const UnitState& v);
+void from_json(const nlohmann::json& j, UnitState& v);
+void to_json(nlohmann::json& j, const Machine& v);
+void from_json(const nlohmann::json& j, Machine& v);
+void to_json(nlohmann::json& j, const UnitPage& v);
+void from_json(const nlohmann::json& j, UnitPage& v);
+void to_json(nlohmann::json& j, const UnitStatePage& v);
+void from_json(const nlohmann::json& j, UnitStatePage& v);
+void to_json(nlohmann::json& j, const MachinePage& v);
+void from_json(const nlohmann::json& j, MachinePage& v);
+void to_json(nlohmann::json& j, const ApiError& v);  // wraps in {"error":{...}}
+void from_json(const nlohmann::json& j, ApiError& v);
+
+// Compact JSON text of one entity.
+std::string encode(const Unit& v);
+std::string encode(const UnitState& v);
+std::string encode(const Machine& v);
+std::string encode(const UnitPage& v);
+std::string encode(const UnitStatePage& v);
+std::string encode(const MachinePage& v);
+std::string encode(const ApiError& v);
+
+// Parsing; Errc::invalid_argument with the parser's message on malformed input.
+Result<Unit> decode_unit(std::string_view text);
+Result<UnitPage> decode_unit_page(std::string_view text);
+Result<UnitStatePage> decode_unit_state_page(std::string_view text);
+Result<MachinePage> decode_machine_page(std::string_view text);
+Result<ApiError> decode_api_error(std::string_view text);
+
+}  // namespace fleet::api

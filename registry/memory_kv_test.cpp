@@ -1,0 +1,182 @@
+// MemoryKv behaviour beyond the shared contract: its test hooks, options and fake-only details.
+
+#include "registry/memory_kv.h"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "registry/testing/run.h"
+
+using namespace fleet;
+using namespace fleet::registry;
+using namespace std::chrono_literals;
+using testing::run_sync;
+
+namespace {
+
+struct Env {
+  boost::asio::io_context io;
+  MemoryKv kv{io.get_executor()};
+  template <class T>
+  T sync(Task<T> t) {
+    return run_sync(io, std::move(t));
+  }
+};
+
+WatchRequest wreq(std::string key, std::string end = {}, Revision start = 0) {
+  WatchRequest r;
+  r.key = std::move(key);
+  r.range_end = std::move(end);
+  r.start_revision = start;
+  return r;
+}
+
+RangeRequest rreq(std::string key) {
+  RangeRequest r;
+  r.key = std::move(key);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("prefix_end increments the last byte below 0xff") {
+  CHECK(prefix_end("/fleet/job/") == "/fleet/job0");
+  CHECK(prefix_end("a\xff") == "b");
+  CHECK(prefix_end("\xff\xff") == std::string(1, '\0'));
+  CHECK(prefix_end("") == std::string(1, '\0'));
+}
+
+TEST_CASE("a fresh store is at revision 1 and the first write makes it 2") {
+  Env e;
+  CHECK(e.kv.revision() == 1);
+  CHECK(e.sync(e.kv.put("/a", "1")).value() == 2);
+}
+
+TEST_CASE("expire_lease deletes the lease's keys in one revision") {
+  Env e;
+  auto id = e.sync(e.kv.lease_grant(60s)).value();
+  REQUIRE(e.sync(e.kv.put("/m/a", "1", id)).has_value());
+  REQUIRE(e.sync(e.kv.put("/m/b", "1", id)).has_value());
+  auto before = e.kv.revision();
+  WatchRequest wr{"/m/", prefix_end("/m/"), before + 1, true};
+  auto w = e.kv.watch(wr);
+  CHECK(e.kv.expire_lease(id));
+  CHECK_FALSE(e.kv.expire_lease(id));
+  CHECK(e.kv.revision() == before + 1);
+  CHECK(e.kv.lease_count() == 0);
+  auto b = e.sync(w->next()).value();
+  REQUIRE(b.events.size() == 2);
+  CHECK(b.events[0].type == Event::Type::del);
+  CHECK(b.events[1].kv.key == "/m/b");
+  CHECK(e.sync(e.kv.lease_keepalive(id)).error().code == Errc::not_found);
+}
+
+TEST_CASE("a lease without keys expires without using a revision") {
+  Env e;
+  auto id = e.sync(e.kv.lease_grant(60s)).value();
+  auto before = e.kv.revision();
+  CHECK(e.kv.expire_lease(id));
+  CHECK(e.kv.revision() == before);
+}
+
+TEST_CASE("short TTLs are raised to the minimum, keepalive returns the granted TTL") {
+  Env e;
+  auto id = e.sync(e.kv.lease_grant(1s)).value();
+  CHECK(e.sync(e.kv.lease_keepalive(id)).value() == 2s);
+  auto id2 = e.sync(e.kv.lease_grant(7s)).value();
+  CHECK(e.sync(e.kv.lease_keepalive(id2)).value() == 7s);
+  CHECK(id != id2);
+}
+
+TEST_CASE("while unavailable every call fails and watchers stall, then resume losing nothing") {
+  Env e;
+  auto w = e.kv.watch(wreq("/u"));
+  REQUIRE(e.sync(e.kv.put("/u", "1")).has_value());
+  e.kv.set_available(false);
+  CHECK(e.sync(e.kv.put("/u", "2")).error().code == Errc::unavailable);
+  CHECK(e.sync(e.kv.range(rreq("/u"))).error().code == Errc::unavailable);
+  CHECK(e.sync(e.kv.lease_grant(5s)).error().code == Errc::unavailable);
+  auto pending = testing::spawn(e.io, w->next());
+  CHECK_FALSE(testing::run_until(
+      e.io, [&] { return pending->done; }, 30ms));
+  e.kv.set_available(true);
+  REQUIRE(testing::run_until(
+      e.io, [&] { return pending->done; }, 1s));
+  auto b = pending->value->value();
+  REQUIRE(b.events.size() == 1);
+  CHECK(b.events[0].kv.value == "1");
+}
+
+TEST_CASE("fail_next fails exactly that many calls") {
+  Env e;
+  e.kv.fail_next(2, Errc::timeout);
+  CHECK(e.sync(e.kv.put("/f", "1")).error().code == Errc::timeout);
+  CHECK(e.sync(e.kv.del("/f")).error().code == Errc::timeout);
+  CHECK(e.sync(e.kv.put("/f", "1")).has_value());
+}
+
+TEST_CASE("a watcher that falls behind a compaction ends with compact_revision") {
+  Env e;
+  auto w = e.kv.watch(wreq("/s"));
+  auto r1 = e.sync(e.kv.put("/s", "1")).value();
+  auto r2 = e.sync(e.kv.put("/s", "2")).value();
+  REQUIRE(e.kv.compact(r2).has_value());
+  CHECK(e.kv.compact(r2).error().code == Errc::invalid_argument);
+  CHECK(e.kv.compact(r2 + 5).error().code == Errc::invalid_argument);
+  auto b = e.sync(w->next()).value();
+  CHECK(b.compact_revision == r2);
+  CHECK(r1 < r2);
+  CHECK(e.sync(w->next()).error().code == Errc::cancelled);
+}
+
+TEST_CASE("history_limit compacts automatically") {
+  boost::asio::io_context io;
+  MemoryKvOptions o;
+  o.history_limit = 10;
+  MemoryKv kv(io.get_executor(), o);
+  for (int i = 0; i < 50; ++i) REQUIRE(run_sync(io, kv.put("/h", std::to_string(i))).has_value());
+  CHECK(kv.compact_revision() > 0);
+  CHECK(kv.revision() - kv.compact_revision() < 20);
+  RangeRequest old;
+  old.key = "/h";
+  old.revision = 2;
+  CHECK(run_sync(io, kv.range(old)).has_error());
+}
+
+TEST_CASE("a watch from revision 0 starts after the current revision") {
+  Env e;
+  REQUIRE(e.sync(e.kv.put("/z", "old")).has_value());
+  auto w = e.kv.watch(wreq("/z"));
+  REQUIRE(e.sync(e.kv.put("/z", "new")).has_value());
+  auto b = e.sync(w->next()).value();
+  REQUIRE(b.events.size() == 1);
+  CHECK(b.events[0].kv.value == "new");
+}
+
+TEST_CASE("large replays are split into batches without splitting a revision") {
+  boost::asio::io_context io;
+  MemoryKvOptions o;
+  o.max_batch_events = 3;
+  MemoryKv kv(io.get_executor(), o);
+  TxnRequest t;
+  for (int i = 0; i < 5; ++i) t.success.push_back(Op::put("/b/" + std::to_string(i), "v"));
+  REQUIRE(run_sync(io, kv.txn(t)).has_value());
+  REQUIRE(run_sync(io, kv.put("/b/x", "v")).has_value());
+  auto w = kv.watch(wreq("/b/", prefix_end("/b/"), 1));
+  auto b1 = run_sync(io, w->next()).value();
+  CHECK(b1.events.size() == 5);
+  auto b2 = run_sync(io, w->next()).value();
+  CHECK(b2.events.size() == 1);
+}
+
+TEST_CASE("a watcher may outlive its store") {
+  boost::asio::io_context io;
+  std::unique_ptr<Watcher> w;
+  {
+    MemoryKv kv(io.get_executor());
+    w = kv.watch(wreq("/o"));
+  }
+  w->cancel();
+  CHECK(run_sync(io, w->next()).error().code == Errc::cancelled);
+}

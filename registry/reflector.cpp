@@ -1,0 +1,180 @@
+#include "registry/reflector.h"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/log.h"
+
+namespace fleet::registry {
+
+namespace asio = boost::asio;
+
+// The backoff timer lives in the waiting coroutine's frame; cancel() reaches it through here.
+struct Reflector::Waiter {
+  asio::steady_timer* timer = nullptr;
+};
+
+namespace {
+
+Error cancelled_error() { return make_error(Errc::cancelled, "reflector cancelled"); }
+
+Task<bool> op_cancelled() {
+  auto cs = co_await asio::this_coro::cancellation_state;
+  co_return cs.cancelled() != asio::cancellation_type::none;
+}
+
+}  // namespace
+
+Reflector::Reflector(KvStore& kv, std::string prefix, ReflectorOptions opts)
+    : kv_(kv), prefix_(std::move(prefix)), opts_(opts), waiter_(std::make_unique<Waiter>()) {}
+
+Reflector::~Reflector() = default;
+
+void Reflector::cancel() {
+  cancelled_ = true;
+  if (watcher_) watcher_->cancel();
+  if (waiter_->timer != nullptr) waiter_->timer->cancel();
+}
+
+Task<Status> Reflector::backoff() {
+  delay_ = delay_.count() == 0 ? opts_.initial_backoff : std::min(delay_ * 2, opts_.max_backoff);
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+  waiter_->timer = &timer;
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  waiter_->timer = nullptr;
+  if (cancelled_ || co_await op_cancelled()) co_return cancelled_error();
+  co_return ok();
+}
+
+ReflectorBatch Reflector::replace_cache(RangeResponse listing, ReflectorBatch::Kind kind) {
+  std::map<std::string, KeyValue> fresh;
+  for (auto& kv : listing.kvs) {
+    auto key = kv.key;
+    fresh.emplace(std::move(key), std::move(kv));
+  }
+  ReflectorBatch out;
+  out.kind = kind;
+  out.revision = listing.revision;
+  // Walk both sorted maps at once: vanished keys become dels, new or changed keys puts.
+  auto old_it = cache_.begin();
+  auto new_it = fresh.begin();
+  while (old_it != cache_.end() || new_it != fresh.end()) {
+    if (new_it == fresh.end() || (old_it != cache_.end() && old_it->first < new_it->first)) {
+      Change c;
+      c.type = Change::Type::del;
+      c.kv.key = old_it->first;
+      c.kv.mod_revision = out.revision;
+      c.prev = old_it->second;
+      out.changes.push_back(std::move(c));
+      ++old_it;
+    } else if (old_it == cache_.end() || new_it->first < old_it->first) {
+      out.changes.push_back(Change{Change::Type::put, new_it->second, std::nullopt});
+      ++new_it;
+    } else {
+      if (old_it->second.mod_revision != new_it->second.mod_revision)
+        out.changes.push_back(Change{Change::Type::put, new_it->second, old_it->second});
+      ++old_it;
+      ++new_it;
+    }
+  }
+  cache_ = std::move(fresh);
+  revision_ = out.revision;
+  WatchRequest wr;
+  wr.key = prefix_;
+  wr.range_end = prefix_end(prefix_);
+  wr.start_revision = revision_ + 1;
+  watcher_ = kv_.watch(std::move(wr));
+  return out;
+}
+
+Task<Result<ReflectorBatch>> Reflector::list(ReflectorBatch::Kind kind) {
+  for (;;) {
+    if (cancelled_) co_return cancelled_error();
+    RangeRequest req;
+    req.key = prefix_;
+    req.range_end = prefix_end(prefix_);
+    auto r = co_await kv_.range(req);
+    if (!r) {
+      if (cancelled_ || co_await op_cancelled()) co_return cancelled_error();
+      log::warn("registry", "reflector list failed, retrying",
+                {{"prefix", prefix_}, {"error", r.error().describe()}});
+      if (auto s = co_await backoff(); !s) co_return s.error();
+      continue;
+    }
+    delay_ = {};
+    co_return replace_cache(std::move(r).value(), kind);
+  }
+}
+
+void Reflector::apply(const WatchBatch& b, ReflectorBatch& out) {
+  const Revision base = revision_;  // a revision is never split across batches
+  for (const auto& e : b.events) {
+    if (e.kv.mod_revision <= base) continue;  // already applied: never repeat a change
+    revision_ = std::max(revision_, e.kv.mod_revision);
+    auto it = cache_.find(e.kv.key);
+    if (e.type == Event::Type::put) {
+      std::optional<KeyValue> prev;
+      if (it != cache_.end()) prev = it->second;
+      cache_[e.kv.key] = e.kv;
+      out.changes.push_back(Change{Change::Type::put, e.kv, std::move(prev)});
+    } else if (it != cache_.end()) {
+      out.changes.push_back(Change{Change::Type::del, e.kv, it->second});
+      cache_.erase(it);
+    }
+  }
+  out.revision = revision_;
+}
+
+Task<Result<ReflectorBatch>> Reflector::next() {
+  for (;;) {
+    if (cancelled_) co_return cancelled_error();
+    if (revision_ == 0) co_return co_await list(ReflectorBatch::Kind::initial);
+    if (!watcher_) {
+      WatchRequest wr;
+      wr.key = prefix_;
+      wr.range_end = prefix_end(prefix_);
+      wr.start_revision = revision_ + 1;
+      watcher_ = kv_.watch(std::move(wr));
+    }
+    auto b = co_await watcher_->next();
+    if (!b) {
+      if (cancelled_) co_return cancelled_error();
+      // Whatever state the watcher is in now, a fresh one from revision_ + 1 loses nothing.
+      watcher_.reset();
+      if (co_await op_cancelled()) co_return cancelled_error();
+      log::warn("registry", "reflector watch failed, resuming",
+                {{"prefix", prefix_}, {"error", b.error().describe()}});
+      if (auto s = co_await backoff(); !s) co_return s.error();
+      continue;
+    }
+    if (b.value().compact_revision != 0) {
+      watcher_.reset();
+      ++relists_;
+      auto rev = std::to_string(revision_);
+      auto compacted = std::to_string(b.value().compact_revision);
+      log::info("registry", "reflector re-listing after compaction",
+                {{"prefix", prefix_}, {"revision", rev}, {"compact_revision", compacted}});
+      auto r = co_await list(ReflectorBatch::Kind::resync);
+      if (!r || !r.value().changes.empty()) co_return r;
+      continue;
+    }
+    delay_ = {};
+    ReflectorBatch out;
+    out.kind = ReflectorBatch::Kind::update;
+    apply(b.value(), out);
+    if (!out.changes.empty()) co_return out;
+  }
+}
+
+Task<Status> Reflector::run(std::function<void(const ReflectorBatch&)> on_batch) {
+  for (;;) {
+    auto b = co_await next();
+    if (!b) co_return b.error();
+    on_batch(b.value());
+  }
+}
+
+}  // namespace fleet::registry
