@@ -263,4 +263,21 @@ Task<Status> Registry::apply(ScheduleBatch batch, LeaseId fence) {
   co_return ok();
 }
 
+Task<Status> Registry::collect_contents(
+    const std::vector<std::pair<std::string, Revision>>& unused, LeaseId fence) {
+  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops() - 1);
+  for (std::size_t i = 0; i < unused.size(); i += per_txn) {
+    TxnRequest txn;
+    txn.compare.push_back(Compare::lease_is(keys_.leader(), fence));
+    for (std::size_t j = i; j < std::min(unused.size(), i + per_txn); ++j) {
+      txn.compare.push_back(
+          Compare::mod_revision_is(keys_.content(unused[j].first), unused[j].second));
+      txn.success.push_back(Op::del(keys_.content(unused[j].first)));
+    }
+    // A failed compare means a content was reused or leadership moved: the next pass retries.
+    BOOST_OUTCOME_CO_TRY(co_await kv_.txn(std::move(txn)));
+  }
+  co_return ok();
+}
+
 }  // namespace fleet::registry

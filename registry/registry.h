@@ -87,6 +87,10 @@ class Registry {
   // Applies the batch in as few txns as the backend allows, each fenced on still holding the
   // leader lease. Errc::conflict when the fence failed (deposed): nothing further is written.
   Task<Status> apply(ScheduleBatch batch, LeaseId fence);
+  // Deletes unit contents no unit uses, each only if unchanged since `mod_revision` (a unit
+  // created meanwhile with the same content rewrote it). Fenced like apply().
+  Task<Status> collect_contents(const std::vector<std::pair<std::string, Revision>>& unused,
+                                LeaseId fence);
 
  private:
   Task<Result<RangeResponse>> range_prefix(const std::string& prefix);

@@ -1,0 +1,203 @@
+#include "engine/cluster_model.h"
+
+#include "registry/codec.h"
+#include "unitfile/requirements.h"
+#include "unitfile/unit_file.h"
+
+namespace fleet::engine {
+
+using registry::KeyKind;
+
+TargetState to_engine(registry::TargetState s) {
+  switch (s) {
+    case registry::TargetState::inactive: return TargetState::inactive;
+    case registry::TargetState::loaded: return TargetState::loaded;
+    case registry::TargetState::launched: return TargetState::launched;
+  }
+  return TargetState::inactive;
+}
+
+registry::TargetState to_registry(TargetState s) {
+  switch (s) {
+    case TargetState::inactive: return registry::TargetState::inactive;
+    case TargetState::loaded: return registry::TargetState::loaded;
+    case TargetState::launched: return registry::TargetState::launched;
+  }
+  return registry::TargetState::inactive;
+}
+
+UnitSpec unit_spec_from_content(const std::string& name, const std::string& content) {
+  UnitSpec spec;
+  spec.name = name;
+  auto file = unitfile::UnitFile::parse(content);
+  if (!file) return spec;  // stored contents were validated on submission; stay permissive
+  auto req = unitfile::requirements_of(file.value(), name);
+  spec.global = req.global;
+  spec.machine_id = req.machine_id;
+  spec.peers = req.peers;
+  spec.conflicts = req.conflicts;
+  spec.replaces = req.replaces;
+  spec.metadata = req.metadata;
+  return spec;
+}
+
+ClusterModel::ClusterModel(const registry::KeyLayout& keys, SpecParser parser)
+    : keys_(keys), parser_(std::move(parser)) {}
+
+void ClusterModel::clear() {
+  units_.clear();
+  contents_.clear();
+  machines_.clear();
+  dynamic_metadata_.clear();
+  schedule_.clear();
+  assignments_.clear();
+  reasons_.clear();
+}
+
+void ClusterModel::put(const registry::KeyValue& kv) {
+  auto p = keys_.parse(kv.key);
+  if (!p) return;
+  switch (p->kind) {
+    case KeyKind::unit:
+      if (auto u = registry::decode_unit(p->first, kv.value)) {
+        u.value().mod_revision = kv.mod_revision;
+        units_[p->first] = std::move(u).value();
+      } else {
+        units_.erase(p->first);
+      }
+      break;
+    case KeyKind::content: contents_[p->first] = Content{kv.value, kv.mod_revision}; break;
+    case KeyKind::machine:
+      if (auto m = registry::decode_machine(p->first, kv.value)) machines_[p->first] = m.value();
+      break;
+    case KeyKind::metadata: dynamic_metadata_[p->first][p->second] = kv.value; break;
+    case KeyKind::schedule: schedule_[p->first] = kv.value; break;
+    case KeyKind::assignment:
+      if (auto a = registry::decode_assignment(p->first, p->second, kv.value))
+        assignments_[{p->second, p->first}] = a.value();
+      break;
+    case KeyKind::reason: reasons_[p->first] = kv.value; break;
+    case KeyKind::state:
+    case KeyKind::leader: break;
+  }
+}
+
+void ClusterModel::erase(const std::string& key) {
+  auto p = keys_.parse(key);
+  if (!p) return;
+  switch (p->kind) {
+    case KeyKind::unit: {
+      units_.erase(p->first);
+      auto it = spec_cache_.lower_bound({p->first, std::string()});
+      while (it != spec_cache_.end() && it->first.first == p->first) it = spec_cache_.erase(it);
+      break;
+    }
+    case KeyKind::content: contents_.erase(p->first); break;
+    case KeyKind::machine: machines_.erase(p->first); break;
+    case KeyKind::metadata: {
+      auto it = dynamic_metadata_.find(p->first);
+      if (it != dynamic_metadata_.end()) it->second.erase(p->second);
+      break;
+    }
+    case KeyKind::schedule: schedule_.erase(p->first); break;
+    case KeyKind::assignment: assignments_.erase({p->second, p->first}); break;
+    case KeyKind::reason: reasons_.erase(p->first); break;
+    case KeyKind::state:
+    case KeyKind::leader: break;
+  }
+}
+
+const UnitSpec* ClusterModel::spec_of(const registry::UnitRecord& u) const {
+  auto key = std::make_pair(u.name, u.hash);
+  auto it = spec_cache_.find(key);
+  if (it == spec_cache_.end()) {
+    auto c = contents_.find(u.hash);
+    if (c == contents_.end()) return nullptr;  // content not seen yet: skip until it arrives
+    it = spec_cache_.emplace(key, parser_(u.name, c->second.text)).first;
+  }
+  return &it->second;
+}
+
+ClusterSnapshot ClusterModel::snapshot() const {
+  ClusterSnapshot snap;
+  snap.units.reserve(units_.size());
+  std::set<std::string> globals;
+  for (const auto& [name, u] : units_) {
+    const UnitSpec* cached = spec_of(u);
+    if (!cached) continue;
+    UnitSpec spec = *cached;
+    spec.name = name;
+    spec.hash = u.hash;
+    spec.desired = to_engine(u.desired);
+    if (spec.global) globals.insert(name);
+    snap.units.push_back(std::move(spec));
+  }
+  snap.machines.reserve(machines_.size());
+  for (const auto& [id, m] : machines_) {
+    MachineSpec ms{id, m.metadata};
+    if (auto it = dynamic_metadata_.find(id); it != dynamic_metadata_.end())
+      for (const auto& [k, v] : it->second) ms.metadata[k] = v;
+    snap.machines.push_back(std::move(ms));
+  }
+  snap.schedule = schedule_;
+  for (const auto& [key, a] : assignments_)
+    if (globals.count(a.unit)) snap.global_assignments[a.unit].insert(a.machine);
+  snap.reasons = reasons_;
+  return snap;
+}
+
+void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& batch) const {
+  std::map<std::string, std::string> schedule = schedule_;
+  std::set<std::pair<std::string, std::string>> globals;  // (machine, unit)
+  for (const auto& [key, a] : assignments_) {
+    auto u = units_.find(a.unit);
+    if (u != units_.end()) {
+      const UnitSpec* s = spec_of(u->second);
+      if (s && s->global) globals.insert(key);
+    }
+  }
+  for (const auto& t : plan.tasks) {
+    switch (t.kind) {
+      case TaskKind::unschedule:
+        schedule.erase(t.unit);
+        batch.unschedule(t.unit);
+        break;
+      case TaskKind::schedule:
+        schedule[t.unit] = t.machine;
+        batch.schedule(t.unit, t.machine);
+        break;
+      case TaskKind::unassign_global: globals.erase({t.machine, t.unit}); break;
+      case TaskKind::assign_global: globals.insert({t.machine, t.unit}); break;
+      case TaskKind::set_reason: batch.set_reason(t.unit, t.reason); break;
+      case TaskKind::clear_reason: batch.clear_reason(t.unit); break;
+    }
+  }
+
+  // What each agent must run follows from the final schedule and global placements; diffing it
+  // against the current assignments also repairs any assignment left over from earlier leaders.
+  std::map<std::pair<std::string, std::string>, registry::Assignment> want;
+  auto add = [&](const std::string& machine, const std::string& unit) {
+    auto u = units_.find(unit);
+    if (u == units_.end() || u->second.desired == registry::TargetState::inactive) return;
+    want[{machine, unit}] = registry::Assignment{unit, machine, u->second.hash, u->second.desired};
+  };
+  for (const auto& [unit, machine] : schedule) add(machine, unit);
+  for (const auto& [machine, unit] : globals) add(machine, unit);
+  for (const auto& [key, a] : assignments_)
+    if (!want.count(key)) batch.unassign(key.first, key.second);
+  for (const auto& [key, a] : want) {
+    auto it = assignments_.find(key);
+    if (it == assignments_.end() || !(it->second == a)) batch.assign(a);
+  }
+}
+
+std::vector<std::pair<std::string, registry::Revision>> ClusterModel::unused_contents() const {
+  std::set<std::string> used;
+  for (const auto& [name, u] : units_) used.insert(u.hash);
+  std::vector<std::pair<std::string, registry::Revision>> out;
+  for (const auto& [hash, c] : contents_)
+    if (!used.count(hash)) out.emplace_back(hash, c.mod_revision);
+  return out;
+}
+
+}  // namespace fleet::engine

@@ -1,0 +1,71 @@
+#pragma once
+// The engine leader's in-memory model of the cluster, fed by one watch over the registry prefix
+// (through a Reflector). It turns registry keys into the planner's ClusterSnapshot and turns a
+// Plan back into the registry writes (schedule, per-machine assignments, reasons, and collection
+// of unit contents no unit uses any more). Pure: no I/O.
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "engine/cluster_snapshot.h"
+#include "engine/planner.h"
+#include "registry/key_layout.h"
+#include "registry/kv.h"
+#include "registry/records.h"
+#include "registry/registry.h"
+
+namespace fleet::engine {
+
+// Derives a unit's scheduling requirements from its name and canonical content. Injected so the
+// model stays testable; production uses unitfile (see unit_spec_from_content()).
+using SpecParser = std::function<UnitSpec(const std::string& name, const std::string& content)>;
+
+UnitSpec unit_spec_from_content(const std::string& name, const std::string& content);
+
+class ClusterModel {
+ public:
+  ClusterModel(const registry::KeyLayout& keys, SpecParser parser = unit_spec_from_content);
+
+  // Applies one change of a key under the prefix; keys outside the layout are ignored.
+  void put(const registry::KeyValue& kv);
+  void erase(const std::string& key);
+  void clear();
+
+  ClusterSnapshot snapshot() const;
+
+  // The registry writes that realise `plan` on top of the current model. Content collection is
+  // returned separately because it is conditional on each content's revision.
+  void writes_for(const Plan& plan, registry::ScheduleBatch& batch) const;
+  std::vector<std::pair<std::string, registry::Revision>> unused_contents() const;
+
+  std::size_t unit_count() const { return units_.size(); }
+  std::size_t machine_count() const { return machines_.size(); }
+  const std::map<std::string, std::string>& schedule() const { return schedule_; }
+
+ private:
+  struct Content {
+    std::string text;
+    registry::Revision mod_revision = 0;
+  };
+  const UnitSpec* spec_of(const registry::UnitRecord& u) const;
+
+  const registry::KeyLayout& keys_;
+  SpecParser parser_;
+  std::map<std::string, registry::UnitRecord> units_;
+  std::map<std::string, Content> contents_;
+  std::map<std::string, registry::MachineRecord> machines_;
+  std::map<std::string, std::map<std::string, std::string>> dynamic_metadata_;
+  std::map<std::string, std::string> schedule_;
+  std::map<std::pair<std::string, std::string>, registry::Assignment> assignments_;  // (m, u)
+  std::map<std::string, std::string> reasons_;
+  // Parsing unit files is the costly part of a pass: cache by (name, hash); contents are immutable.
+  mutable std::map<std::pair<std::string, std::string>, UnitSpec> spec_cache_;
+};
+
+TargetState to_engine(registry::TargetState s);
+registry::TargetState to_registry(TargetState s);
+
+}  // namespace fleet::engine

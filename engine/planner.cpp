@@ -1,0 +1,370 @@
+#include "engine/planner.h"
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+
+#include "engine/detail/cluster_index.h"
+#include "engine/detail/explain.h"
+
+namespace fleet::engine {
+
+std::string_view to_string(TaskKind k) {
+  switch (k) {
+    case TaskKind::unschedule:
+      return "unschedule";
+    case TaskKind::unassign_global:
+      return "unassign-global";
+    case TaskKind::schedule:
+      return "schedule";
+    case TaskKind::assign_global:
+      return "assign-global";
+    case TaskKind::set_reason:
+      return "set-reason";
+    case TaskKind::clear_reason:
+      return "clear-reason";
+  }
+  return "?";
+}
+
+std::string describe(const Task& t) {
+  std::string out(to_string(t.kind));
+  out += " unit=" + t.unit;
+  if (!t.machine.empty()) out += " machine=" + t.machine;
+  if (!t.reason.empty()) out += " reason=\"" + t.reason + "\"";
+  return out;
+}
+
+namespace reasons {
+std::string machine_went_away(std::string_view machine) {
+  return "target Machine(" + std::string(machine) + ") went away";
+}
+std::string unable_to_run(std::string_view machine, std::string_view why) {
+  return "target Machine(" + std::string(machine) + ") unable to run unit: " + std::string(why);
+}
+std::string not_scheduled(TargetState s) {
+  return "target state " + std::string(to_string(s)) + " and unit not scheduled";
+}
+std::string global_eligible(TargetState s) {
+  return "global unit with target state " + std::string(to_string(s));
+}
+}  // namespace reasons
+
+namespace {
+
+using detail::Check;
+using detail::Index;
+using detail::kNone;
+using detail::Verdict;
+using detail::View;
+
+class Planner {
+ public:
+  explicit Planner(const ClusterSnapshot& s)
+      : s_(s),
+        ix_(s),
+        view_(ix_),
+        initial_(ix_.units.size()),
+        evict_reason_(ix_.units.size()),
+        fail_reason_(ix_.units.size()),
+        waiting_(ix_.units.size()) {}
+
+  Plan run() {
+    validate_schedule();
+    assign_globals();
+    while (!pending_.empty()) {
+      uint32_t u = *pending_.begin();
+      pending_.erase(pending_.begin());
+      if (view_.placed(u) == kNone) try_place(u);
+    }
+    return build_plan();
+  }
+
+ private:
+  // Pass 1: keep every scheduled unit whose machine still exists and can still run it. Units are
+  // confirmed in name order, so of two units that conflict on one machine the first one stays.
+  void validate_schedule() {
+    for (const auto& [name, machine] : s_.schedule) {
+      uint32_t u = ix_.unit(name);
+      if (u == kNone || ix_.units[u].global()) {
+        orphans_.push_back({TaskKind::unschedule, name, machine,
+                            std::string(u == kNone ? reasons::kUnitGone
+                                                   : reasons::kGlobalNotScheduled)});
+        continue;
+      }
+      initial_[u] = machine;
+      uint32_t m = ix_.machine(machine);
+      if (ix_.units[u].active && m != kNone) view_.set_placed(u, m);
+    }
+    for (uint32_t u = 0; u < ix_.units.size(); ++u) {
+      const auto& info = ix_.units[u];
+      if (info.global() || !info.active) continue;
+      if (initial_[u].empty()) pending_.insert(u);
+    }
+    for (uint32_t u = 0; u < ix_.units.size(); ++u) {
+      if (initial_[u].empty()) continue;
+      if (!ix_.units[u].active) {
+        evict_reason_[u] = reasons::kTargetInactive;
+        cascade_followers(u, view_.placed(u));
+        continue;
+      }
+      uint32_t m = ix_.machine(initial_[u]);
+      if (m == kNone) {
+        evict_reason_[u] = reasons::machine_went_away(initial_[u]);
+        pending_.insert(u);
+        continue;
+      }
+      if (view_.placed(u) == kNone) continue;  // already evicted by a peer cascade
+      Check c = view_.able(u, m, false);
+      if (c.verdict != Verdict::ok) {
+        evict(u, reasons::unable_to_run(ix_.machines[m].id(), detail::explain(ix_, u, m, c)));
+        continue;
+      }
+      view_.confirm(u, m);
+      displace_victims(u, m);
+    }
+  }
+
+  // Global units: on each machine, in name order, every active global whose metadata matches and
+  // that conflicts with nothing already there (non-globals first, then earlier globals).
+  void assign_globals() {
+    std::set<std::pair<std::string_view, std::string_view>> previous;
+    for (const auto& [unit, machines] : s_.global_assignments) {
+      for (const auto& m : machines) previous.emplace(unit, m);
+    }
+    for (uint32_t m = 0; m < ix_.machines.size(); ++m) {
+      for (uint32_t g : ix_.globals) {
+        const auto& info = ix_.units[g];
+        if (!info.active) continue;
+        std::string why;
+        if (!ix_.metadata_ok(info.spec->metadata, m)) {
+          why = reasons::kMetadataInsufficient;
+        } else if (uint32_t c = view_.conflict_on(g, m); c != kNone) {
+          why = detail::explain(ix_, g, m, {Verdict::conflict, c});
+        } else {
+          view_.add_global(g, m);
+          continue;
+        }
+        if (previous.count({info.name(), ix_.machines[m].id()})) {
+          unassign_reason_[{g, m}] = reasons::unable_to_run(ix_.machines[m].id(), why);
+        }
+      }
+    }
+  }
+
+  // Pass 2: place pending units in name order; followers wait until their peer is placed.
+  void try_place(uint32_t u) {
+    const auto& info = ix_.units[u];
+    std::string& reason = fail_reason_[u];
+    if (ix_.machines.empty()) {
+      reason = reasons::kNoMachines;
+      return;
+    }
+    if (!info.missing_peers.empty()) {
+      reason = "peer " + info.missing_peers.front() + " does not exist";
+      return;
+    }
+    uint32_t target = kNone;
+    uint32_t target_peer = kNone;
+    for (uint32_t p : info.peers) {
+      if (ix_.units[p].global()) continue;
+      uint32_t pm = view_.placed(p);
+      if (pm == kNone) {
+        waiting_[p].push_back(u);
+        reason = "waiting for peer " + std::string(ix_.units[p].name()) + " to be scheduled";
+        return;
+      }
+      if (target != kNone && pm != target) {
+        reason = "peers " + std::string(ix_.units[target_peer].name()) + " and " +
+                 std::string(ix_.units[p].name()) + " are scheduled on different machines";
+        return;
+      }
+      target = pm;
+      target_peer = p;
+    }
+    if (target != kNone) {
+      Check c = view_.able(u, target, true);
+      if (c.verdict == Verdict::ok) return place(u, target);
+      reason = "cannot run next to peer " + std::string(ix_.units[target_peer].name()) +
+               " on Machine(" + std::string(ix_.machines[target].id()) +
+               "): " + detail::explain(ix_, u, target, c);
+      return;
+    }
+    const std::string& required = info.spec->machine_id;
+    if (!required.empty()) {
+      auto r = ix_.resolve_machine_id(required);
+      if (r.matches == 0) {
+        reason = "MachineID " + required + " matches no machine";
+      } else if (r.matches > 1) {
+        reason = "MachineID " + required + " is ambiguous: matches " + std::to_string(r.matches) +
+                 " machines";
+      } else if (Check c = view_.able(u, r.machine, true); c.verdict == Verdict::ok) {
+        return place(u, r.machine);
+      } else {
+        reason = "required Machine(" + std::string(ix_.machines[r.machine].id()) +
+                 ") cannot run it: " + detail::explain(ix_, u, r.machine, c);
+      }
+      return;
+    }
+    if (view_.candidate_count(u) == 0) {
+      reason = "no machine satisfies MachineMetadata " +
+               detail::format_requirement(info.spec->metadata);
+      return;
+    }
+    std::vector<std::pair<uint32_t, Check>> failures;
+    for (const auto& [load, m] : view_.candidates(u)) {
+      Check c = view_.able(u, m, true);
+      if (c.verdict == Verdict::ok) {
+        uint32_t chosen = m;  // place() reorders the candidate set: leave the loop first
+        return place(u, chosen);
+      }
+      failures.emplace_back(m, c);
+    }
+    reason = detail::summarize(ix_, info.spec->metadata, failures);
+  }
+
+  void place(uint32_t u, uint32_t m) {
+    fail_reason_[u].clear();
+    view_.confirm(u, m);
+    displace_victims(u, m);
+    std::vector<uint32_t> followers = std::move(waiting_[u]);
+    waiting_[u].clear();
+    for (uint32_t f : followers) {
+      if (view_.placed(f) == kNone) pending_.insert(f);
+    }
+  }
+
+  // Replaces: the replaced unit always moves (never the replacing one).
+  void displace_victims(uint32_t u, uint32_t m) {
+    for (uint32_t v : view_.victims(u, m)) {
+      ++view_.replace_evicted[v];
+      evict(v, reasons::unable_to_run(ix_.machines[m].id(),
+                                      "replaced by locally-scheduled Unit(" +
+                                          std::string(ix_.units[u].name()) + ")"));
+    }
+  }
+
+  void evict(uint32_t u, std::string reason) {
+    uint32_t m = view_.placed(u);
+    view_.remove(u);
+    if (evict_reason_[u].empty()) evict_reason_[u] = std::move(reason);
+    if (ix_.units[u].active) pending_.insert(u);
+    cascade_followers(u, m);
+  }
+
+  // A follower cannot stay on a machine its peer left: it follows (re-placed next to the peer).
+  void cascade_followers(uint32_t u, uint32_t m) {
+    if (m == kNone) return;
+    for (uint32_t f : ix_.units[u].followers) {
+      if (view_.placed(f) != m) continue;
+      evict(f, reasons::unable_to_run(ix_.machines[m].id(),
+                                      "required peer Unit(" + std::string(ix_.units[u].name()) +
+                                          ") is not scheduled locally"));
+    }
+  }
+
+  std::string global_reason(uint32_t g) {
+    const auto& info = ix_.units[g];
+    if (ix_.machines.empty()) return std::string(reasons::kNoMachines);
+    auto members = ix_.machines_matching(info.spec->metadata);
+    if (members.empty()) {
+      return "no machine satisfies MachineMetadata " +
+             detail::format_requirement(info.spec->metadata);
+    }
+    std::vector<std::pair<uint32_t, Check>> failures;
+    for (uint32_t m : members) failures.emplace_back(m, Check{Verdict::conflict,
+                                                              view_.conflict_on(g, m)});
+    return detail::summarize(ix_, info.spec->metadata, failures);
+  }
+
+  Plan build_plan();
+
+  const ClusterSnapshot& s_;
+  Index ix_;
+  View view_;
+  std::vector<std::string> initial_;  // machine ID in the snapshot's schedule, or empty
+  std::vector<std::string> evict_reason_, fail_reason_;
+  std::vector<std::vector<uint32_t>> waiting_;  // peer -> followers waiting for it
+  std::set<uint32_t> pending_;                  // units to place, processed in name order
+  std::vector<Task> orphans_;
+  std::map<std::pair<uint32_t, uint32_t>, std::string> unassign_reason_;
+};
+
+Plan Planner::build_plan() {
+  Plan plan;
+  std::vector<Task> unschedule = std::move(orphans_), unassign, schedule, assign, set, clear;
+  for (uint32_t u = 0; u < ix_.units.size(); ++u) {
+    const auto& info = ix_.units[u];
+    if (info.global()) continue;
+    uint32_t m = view_.placed(u);
+    std::string final_machine = m == kNone ? std::string() : std::string(ix_.machines[m].id());
+    std::string name(info.name());
+    if (!initial_[u].empty() && initial_[u] != final_machine) {
+      unschedule.push_back({TaskKind::unschedule, name, initial_[u], evict_reason_[u]});
+    }
+    if (!final_machine.empty() && final_machine != initial_[u]) {
+      schedule.push_back({TaskKind::schedule, name, final_machine,
+                          reasons::not_scheduled(info.spec->desired)});
+    }
+    if (info.active && m == kNone) plan.unschedulable[name] = fail_reason_[u];
+  }
+  for (const auto& [unit, machines] : s_.global_assignments) {
+    uint32_t g = ix_.unit(unit);
+    for (const auto& mid : machines) {
+      uint32_t m = ix_.machine(mid);
+      std::string why;
+      if (g == kNone) {
+        why = reasons::kUnitGone;
+      } else if (!ix_.units[g].global()) {
+        why = "unit is not global";
+      } else if (!ix_.units[g].active) {
+        why = reasons::kTargetInactive;
+      } else if (m == kNone) {
+        why = reasons::machine_went_away(mid);
+      } else if (view_.global_on(g, m)) {
+        continue;
+      } else {
+        why = unassign_reason_[{g, m}];
+      }
+      unassign.push_back({TaskKind::unassign_global, unit, mid, why});
+    }
+  }
+  for (uint32_t g : ix_.globals) {
+    const auto& info = ix_.units[g];
+    if (!info.active) continue;
+    auto it = s_.global_assignments.find(std::string(info.name()));
+    bool any = false;
+    for (uint32_t m = 0; m < ix_.machines.size(); ++m) {
+      if (!view_.global_on(g, m)) continue;
+      any = true;
+      std::string mid(ix_.machines[m].id());
+      if (it != s_.global_assignments.end() && it->second.count(mid)) continue;
+      assign.push_back({TaskKind::assign_global, std::string(info.name()), mid,
+                        reasons::global_eligible(info.spec->desired)});
+    }
+    if (!any) plan.unschedulable[std::string(info.name())] = global_reason(g);
+  }
+  for (const auto& [unit, reason] : plan.unschedulable) {
+    auto it = s_.reasons.find(unit);
+    if (it == s_.reasons.end() || it->second != reason) {
+      set.push_back({TaskKind::set_reason, unit, "", reason});
+    }
+  }
+  for (const auto& [unit, reason] : s_.reasons) {
+    if (!plan.unschedulable.count(unit)) clear.push_back({TaskKind::clear_reason, unit, "", ""});
+  }
+  auto by_unit = [](const Task& a, const Task& b) {
+    return std::tie(a.unit, a.machine) < std::tie(b.unit, b.machine);
+  };
+  for (auto* group : {&unschedule, &unassign, &schedule, &assign, &set, &clear}) {
+    std::sort(group->begin(), group->end(), by_unit);
+    for (auto& t : *group) plan.tasks.push_back(std::move(t));
+  }
+  return plan;
+}
+
+}  // namespace
+
+Plan plan_schedule(const ClusterSnapshot& snapshot) { return Planner(snapshot).run(); }
+
+}  // namespace fleet::engine
