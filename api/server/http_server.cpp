@@ -147,7 +147,7 @@ net::awaitable<void> serve_requests(std::shared_ptr<HttpServer::Impl> s, Stream&
     lowest(stream).expires_after(first ? s->opts.request_timeout : s->opts.idle_timeout);
     first = false;
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-    if (!ec && parser.get()[http::field::expect] == "100-continue") {
+    if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
       auto [wec, wn] = co_await http::async_write(stream, cont, use_tuple);
       ec = wec;
@@ -410,7 +410,8 @@ Status HttpServer::start() {
     }
   }
   for (auto& l : s.listeners) {
-    if (l.tcp_acceptor) net::co_spawn(s.io, accept_tcp(impl_, l.tcp_acceptor, l.tls), net::detached);
+    if (l.tcp_acceptor)
+      net::co_spawn(s.io, accept_tcp(impl_, l.tcp_acceptor, l.tls), net::detached);
     if (l.unix_acceptor) net::co_spawn(s.io, accept_unix(impl_, l.unix_acceptor), net::detached);
     log::info("api", "listening", {{"endpoint", l.endpoint}, {"tls", l.tls ? "true" : "false"}});
   }
