@@ -253,10 +253,30 @@ TEST_CASE("a stale socket file is replaced; a live one is not stolen") {
   CHECK_FALSE(std::filesystem::exists(f.sock_path));
 }
 
+TEST_CASE("an inherited listening socket (fd://N, socket activation) is served") {
+  ApiFixture f;
+  TempDir dir;
+  const std::string path = (dir.path / "activated.sock").string();
+  local::acceptor given(f.io, local::endpoint(path));
+  const int fd = given.release();
+  HttpServerOptions o;
+  o.listen = {"fd://" + std::to_string(fd)};
+  HttpServer server(f.io, f.ctx, o);
+  auto st = server.start();
+  REQUIRE_MESSAGE(st, (st ? "" : st.error().describe()));
+  CHECK(server.endpoints() == std::vector<std::string>{"unix://" + path});
+  local::socket s(f.io);
+  s.connect(local::endpoint(path));
+  beast::flat_buffer buf;
+  CHECK(run_sync(f.io, exchange(s, buf, get("/fleet/v1/units"))).res.result_int() == 200);
+  server.stop();
+  CHECK(std::filesystem::exists(path));  // systemd's file, not ours to remove
+}
+
 TEST_CASE("bad endpoints are reported, not thrown") {
   ApiFixture f;
-  for (std::string ep :
-       {"http://x", "tcp://nohost", "tcp://300.1.1.1:80", "tcp://127.0.0.1:99999", "unix://"}) {
+  for (std::string ep : {"http://x", "tcp://nohost", "tcp://300.1.1.1:80", "tcp://127.0.0.1:99999",
+                         "unix://", "fd://x", "fd://987654"}) {
     HttpServerOptions o;
     o.listen = {ep};
     HttpServer s(f.io, f.ctx, o);
