@@ -1,0 +1,67 @@
+#pragma once
+// ApiContext: everything the API handlers need, borrowed from the composition root (fleetd) or
+// from a test. Handlers are `Task<Response> handle(const Request&, ApiContext&)` (handler.h).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/page_token.h"
+#include "api/schema.h"
+#include "common/result.h"
+
+namespace fleet::registry {
+class Registry;
+}
+
+namespace fleet::api::server {
+
+class Metrics;
+class UnitInspector;
+
+struct ApiOptions {
+  std::uint16_t token_limit = kPageTokenLimit;  // page size and the limit inside page tokens
+  std::string version = FLEET_VERSION;          // `Server: fleetd/<version>`
+};
+
+// A unit content parsed once: contents are immutable per hash, so the parse is cached by hash.
+struct ParsedContent {
+  std::vector<UnitOption> options;
+  bool global = false;
+};
+
+// Bounded cache of parsed unit contents keyed by hash (cleared wholesale when full: entries are
+// cheap to rebuild and the working set is the live units).
+class ContentCache {
+ public:
+  explicit ContentCache(std::size_t capacity = 4096) : capacity_(capacity) {}
+  std::shared_ptr<const ParsedContent> find(const std::string& hash) const;
+  std::shared_ptr<const ParsedContent> insert(const std::string& hash, ParsedContent parsed);
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::size_t capacity_;
+  std::map<std::string, std::shared_ptr<const ParsedContent>> entries_;
+};
+
+struct ApiContext {
+  explicit ApiContext(registry::Registry& r, ApiOptions o = {})
+      : registry(r), options(std::move(o)) {}
+
+  registry::Registry& registry;
+  ApiOptions options;
+  // Serves /units/<name>/status and /journal; null → those answer 501.
+  UnitInspector* inspector = nullptr;
+  // Request counters are recorded here and rendered by /metrics; null → /metrics shows only
+  // the registry-derived gauges.
+  Metrics* metrics = nullptr;
+  // False while fleetd is not registered (fleet-spec §8.8): every request then gets 503.
+  // Empty → always available.
+  std::function<bool()> available;
+  ContentCache contents;
+};
+
+}  // namespace fleet::api::server

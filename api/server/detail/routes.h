@@ -1,0 +1,42 @@
+#pragma once
+// Folder-private: the per-resource handlers handler.cpp routes to, and their shared helpers.
+
+#include <cstddef>
+#include <string>
+
+#include "api/page_token.h"
+#include "api/server/api_context.h"
+#include "api/server/http_message.h"
+#include "common/result.h"
+
+namespace fleet::api::server::detail {
+
+// units.cpp
+Task<Response> units_collection(const Request& req, ApiContext& ctx);
+Task<Response> unit_item(const Request& req, ApiContext& ctx, const std::string& name);
+// inspect.cpp
+Task<Response> unit_status(const Request& req, ApiContext& ctx, const std::string& name);
+Task<Response> unit_journal(const Request& req, ApiContext& ctx, const std::string& name);
+// state_machines.cpp
+Task<Response> state_collection(const Request& req, ApiContext& ctx);
+Task<Response> state_item(const Request& req, ApiContext& ctx, const std::string& name);
+Task<Response> machines(const Request& req, ApiContext& ctx);
+Response discovery(const Request& req);
+Task<Response> metrics(const Request& req, ApiContext& ctx);
+
+// A failed registry call: 503 when the backend is unreachable (retrying helps), else 500.
+Response registry_error(const Error& e);
+
+// The page a request asks for (`?nextPageToken=`, fleet-spec §8.3); the error is the 400 text.
+Result<PageToken> requested_page(const Request& req, const ApiContext& ctx);
+
+// Items [begin, end) of a list of `total` items for `page`, and the next page's token ("" when
+// the page was not full).
+struct PageSlice {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::string next_token;
+};
+PageSlice slice_page(const PageToken& page, std::size_t total);
+
+}  // namespace fleet::api::server::detail

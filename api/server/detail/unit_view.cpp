@@ -1,0 +1,125 @@
+#include "api/server/detail/unit_view.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "registry/codec.h"
+#include "registry/registry.h"
+#include "unitfile/requirements.h"
+#include "unitfile/unit_file.h"
+
+namespace fleet::api::server::detail {
+
+using registry::KeyKind;
+using registry::Op;
+using registry::TxnRequest;
+
+ParsedContent parse_content(std::string_view text, bool* ok) {
+  ParsedContent out;
+  auto uf = unitfile::UnitFile::parse(text);
+  if (ok) *ok = bool(uf);
+  if (!uf) return out;
+  for (const auto& o : uf.value().options()) out.options.push_back({o.section, o.name, o.value});
+  out.global = unitfile::requirements_of(uf.value(), "").global;
+  return out;
+}
+
+Task<Result<UnitsSnapshot>> read_units(registry::Registry& reg,
+                                       const std::optional<std::string>& name) {
+  const auto& keys = reg.keys();
+  auto prefix = [](std::string k) { return Op::get(k, registry::prefix_end(k)); };
+  // One txn, so units, schedules, states and reasons are read at the same revision.
+  TxnRequest txn;
+  if (name) {
+    txn.success.push_back(Op::get(keys.unit(*name)));
+    txn.success.push_back(Op::get(keys.schedule(*name)));
+    txn.success.push_back(prefix(keys.states_of(*name)));
+    txn.success.push_back(Op::get(keys.reason(*name)));
+  } else {
+    txn.success.push_back(prefix(keys.units()));
+    txn.success.push_back(prefix(keys.schedules()));
+    txn.success.push_back(prefix(keys.states()));
+    txn.success.push_back(prefix(keys.reasons()));
+  }
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await reg.kv().txn(std::move(txn)));
+  if (resp.results.size() != 4) co_return fail(Errc::internal, "short txn response");
+  UnitsSnapshot snap;
+  for (const auto& kv : resp.results[0].range.kvs) {
+    auto p = keys.parse(kv.key);
+    if (!p || p->kind != KeyKind::unit) continue;
+    auto u = registry::decode_unit(p->first, kv.value);
+    if (!u) {
+      log::warn("api", "skipping unreadable unit record", {{"unit", p->first}});
+      continue;
+    }
+    u.value().mod_revision = kv.mod_revision;
+    snap.units.push_back(std::move(u).value());
+  }
+  std::sort(snap.units.begin(), snap.units.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  for (const auto& kv : resp.results[1].range.kvs)
+    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::schedule)
+      snap.schedule[p->first] = kv.value;
+  for (const auto& kv : resp.results[2].range.kvs)
+    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::state)
+      snap.reported.emplace(p->first, p->second);
+  for (const auto& kv : resp.results[3].range.kvs)
+    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::reason)
+      snap.reasons[p->first] = kv.value;
+  co_return snap;
+}
+
+Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,
+                           const std::vector<std::string>& hashes) {
+  std::vector<std::string> missing;
+  for (const auto& h : hashes)
+    if (!cache.find(h) && std::find(missing.begin(), missing.end(), h) == missing.end())
+      missing.push_back(h);
+  const std::size_t per_txn = std::max<std::size_t>(1, reg.kv().max_txn_ops());
+  for (std::size_t i = 0; i < missing.size(); i += per_txn) {
+    TxnRequest txn;
+    const std::size_t end = std::min(missing.size(), i + per_txn);
+    for (std::size_t j = i; j < end; ++j)
+      txn.success.push_back(Op::get(reg.keys().content(missing[j])));
+    BOOST_OUTCOME_CO_TRY(auto resp, co_await reg.kv().txn(std::move(txn)));
+    for (std::size_t j = i; j < end; ++j) {
+      const auto idx = j - i;
+      if (idx >= resp.results.size() || resp.results[idx].range.kvs.empty()) {
+        // Not cached: the content may still be on its way (never for a committed unit).
+        log::warn("api", "unit content missing", {{"hash", missing[j]}});
+        continue;
+      }
+      bool ok = true;
+      auto parsed = parse_content(resp.results[idx].range.kvs[0].value, &ok);
+      if (!ok) log::warn("api", "unit content unparseable", {{"hash", missing[j]}});
+      cache.insert(missing[j], std::move(parsed));
+    }
+  }
+  co_return ok();
+}
+
+Unit unit_view(const registry::UnitRecord& rec, const UnitsSnapshot& snap,
+               const ParsedContent* content) {
+  Unit u;
+  u.name = rec.name;
+  u.desired_state = std::string(registry::to_string(rec.desired));
+  if (content) u.options = content->options;
+  if (content && content->global) return u;
+  auto it = snap.schedule.find(rec.name);
+  if (it == snap.schedule.end() || it->second.empty()) {
+    u.current_state = std::string(kStateInactive);
+    if (auto r = snap.reasons.find(rec.name); r != snap.reasons.end()) u.reason = r->second;
+    return u;
+  }
+  u.machine_id = it->second;
+  if (!snap.reported.contains({rec.name, it->second})) {
+    u.current_state = std::string(kStateInactive);
+  } else if (rec.desired == registry::TargetState::launched) {
+    u.current_state = std::string(kStateLaunched);
+  } else {
+    u.current_state = std::string(kStateLoaded);
+  }
+  return u;
+}
+
+}  // namespace fleet::api::server::detail

@@ -1,0 +1,75 @@
+#pragma once
+// HttpServer: serves the API handler (handler.h) over HTTP/1.1 with Boost.Beast on fleetd's
+// io_context: unix sockets (`unix:///var/run/fleet.sock`, mode 0660, a stale socket file is
+// replaced) and TCP (`tcp://127.0.0.1:49153`), TCP optionally with TLS and client-certificate
+// verification. Beast stays inside http_server.cpp.
+//
+// Robustness: every request has a header and body size limit and a read deadline; a malformed
+// request gets a 4xx JSON error and its connection is closed; an idle keep-alive connection is
+// closed after `idle_timeout`; at most `max_connections` are served at once (more wait in the
+// kernel backlog). Loop affinity: construct, start() and stop() on the io_context thread.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/server/api_context.h"
+#include "common/result.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace fleet::api::server {
+
+struct TlsOptions {
+  std::string cert_file;  // PEM server certificate (chain)
+  std::string key_file;   // PEM private key
+  std::string ca_file;    // PEM CA bundle for client certificates; empty = no client auth
+  // With a CA: reject clients without a certificate signed by it (fleet never verified, §14/23).
+  bool require_client_cert = true;
+};
+
+struct HttpServerOptions {
+  // "unix:///path", "tcp://host:port" (port 0 = any free port; see endpoints()) or "fd://N"
+  // (an already listening unix or TCP socket, e.g. from systemd socket activation; adopted,
+  // and its socket file is left alone).
+  std::vector<std::string> listen;
+  std::optional<TlsOptions> tls;  // applies to every tcp:// endpoint
+  std::size_t body_limit = 1024 * 1024;
+  std::size_t header_limit = 16 * 1024;
+  std::chrono::milliseconds request_timeout{30000};  // to read one whole request
+  std::chrono::milliseconds idle_timeout{120000};    // keep-alive wait for the next request
+  std::chrono::milliseconds write_timeout{30000};    // per response (per chunk when streaming)
+  std::size_t max_connections = 256;
+  int unix_socket_mode = 0660;
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, ApiContext& ctx, HttpServerOptions opts);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds every endpoint and starts accepting. Errc::invalid_argument for a malformed endpoint
+  // or TLS file, Errc::already_exists when a live server owns a unix socket path,
+  // Errc::unavailable when an address cannot be bound. Nothing is left listening on failure.
+  Status start();
+  // Stops accepting and closes every connection; removes the unix socket files it created.
+  void stop();
+
+  // The bound endpoints, with real ports (e.g. "tcp://127.0.0.1:41234").
+  std::vector<std::string> endpoints() const;
+  std::size_t connection_count() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace fleet::api::server

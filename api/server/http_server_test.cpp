@@ -1,0 +1,364 @@
+// The Beast listener over real sockets: a unix socket in a temp dir and a TCP loopback port.
+
+#include "api/server/http_server.h"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+#include <filesystem>
+
+#include "api/server/api_test_fixture.h"
+
+using namespace fleet::api::server;
+using namespace fleet::api::server::testing;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using net::ip::tcp;
+using local = net::local::stream_protocol;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "api-server-test-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+struct Reply {
+  beast::error_code ec;
+  http::response<http::string_body> res;
+};
+
+// Sends raw bytes and reads one response (or the error that ended the connection).
+template <class Socket>
+net::awaitable<Reply> exchange(Socket& sock, beast::flat_buffer& buf, std::string raw) {
+  Reply r;
+  auto [wec, wn] = co_await net::async_write(sock, net::buffer(raw), use_tuple);
+  if (wec) {
+    r.ec = wec;
+    co_return r;
+  }
+  http::response_parser<http::string_body> p;
+  p.body_limit(boost::none);
+  auto [ec, n] = co_await http::async_read(sock, buf, p, use_tuple);
+  r.ec = ec;
+  if (!ec) r.res = p.release();
+  co_return r;
+}
+
+// True when the server closed the connection (a read returns EOF rather than data).
+template <class Socket>
+net::awaitable<bool> closed_by_peer(Socket& sock) {
+  char c;
+  auto [ec, n] = co_await sock.async_read_some(net::buffer(&c, 1), use_tuple);
+  co_return ec == net::error::eof || ec == net::error::connection_reset;
+}
+
+std::string get(const std::string& target, bool close = false) {
+  return "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + (close ? "Connection: close\r\n" : "") +
+         "\r\n";
+}
+
+struct ServerFixture : ApiFixture {
+  TempDir dir;
+  std::string sock_path = (dir.path / "fleet.sock").string();
+  HttpServerOptions opts;
+  std::unique_ptr<HttpServer> server;
+  tcp::endpoint tcp_ep;
+
+  ServerFixture() {
+    opts.listen = {"unix://" + sock_path, "tcp://127.0.0.1:0"};
+    opts.body_limit = 64 * 1024;
+  }
+  void start() {
+    server = std::make_unique<HttpServer>(io, ctx, opts);
+    auto st = server->start();
+    REQUIRE_MESSAGE(st, (st ? "" : st.error().describe()));
+    auto eps = server->endpoints();
+    REQUIRE(eps.size() == 2);
+    auto port = std::stoi(eps[1].substr(eps[1].rfind(':') + 1));
+    tcp_ep = tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
+  }
+  tcp::socket connect_tcp() {
+    tcp::socket s(io);
+    s.connect(tcp_ep);  // loopback connect completes against the kernel backlog
+    return s;
+  }
+  local::socket connect_unix() {
+    local::socket s(io);
+    s.connect(local::endpoint(sock_path));
+    return s;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("serves the API on a unix socket (mode 0660) and on TCP") {
+  ServerFixture f;
+  f.create("a.service", "launched");
+  f.start();
+  CHECK(f.server->endpoints()[0] == "unix://" + f.sock_path);
+  struct stat st {};
+  REQUIRE(::stat(f.sock_path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+
+  auto us = f.connect_unix();
+  beast::flat_buffer ubuf;
+  auto r = run_sync(f.io, exchange(us, ubuf, get("/fleet/v1/units/a.service")));
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.res.result_int() == 200);
+  CHECK(r.res[http::field::server] == "fleetd/test");
+  CHECK(r.res[http::field::content_type] == "application/json");
+  CHECK(nlohmann::json::parse(r.res.body())["desiredState"] == "launched");
+
+  auto ts = f.connect_tcp();
+  beast::flat_buffer tbuf;
+  auto t = run_sync(f.io, exchange(ts, tbuf, get("/fleet/v1/units")));
+  REQUIRE_FALSE(t.ec);
+  CHECK(t.res.result_int() == 200);
+}
+
+TEST_CASE("keep-alive: several requests on one connection, PUT with a body included") {
+  ServerFixture f;
+  f.start();
+  auto s = f.connect_tcp();
+  beast::flat_buffer buf;
+  const std::string body =
+      R"({"options":[{"section":"Service","name":"ExecStart","value":"/bin/true"}]})";
+  auto put = run_sync(f.io, exchange(s, buf,
+                                     "PUT /fleet/v1/units/k.service HTTP/1.1\r\nHost: x\r\n"
+                                     "Content-Type: application/json\r\nContent-Length: " +
+                                         std::to_string(body.size()) + "\r\n\r\n" + body));
+  REQUIRE_FALSE(put.ec);
+  CHECK(put.res.result_int() == 201);
+  CHECK(put.res.keep_alive());
+  auto g = run_sync(f.io, exchange(s, buf, get("/fleet/v1/units/k.service")));
+  REQUIRE_FALSE(g.ec);
+  CHECK(g.res.result_int() == 200);
+  auto last = run_sync(f.io, exchange(s, buf, get("/fleet/v1/units", true)));
+  REQUIRE_FALSE(last.ec);
+  CHECK_FALSE(last.res.keep_alive());
+  CHECK(run_sync(f.io, closed_by_peer(s)));
+}
+
+TEST_CASE("a malformed request gets a 400 JSON error and does not wedge the server") {
+  ServerFixture f;
+  f.start();
+  for (std::string garbage :
+       {"GARBAGE\r\n\r\n", "GET / HTTX/1.1\r\n\r\n",
+        "GET /fleet/v1/units HTTP/1.1\r\nBad Header\r\n\r\n",
+        "PUT /fleet/v1/units/a.service HTTP/1.1\r\nContent-Length: x\r\n\r\n"}) {
+    CAPTURE(garbage);
+    auto s = f.connect_tcp();
+    beast::flat_buffer buf;
+    auto r = run_sync(f.io, exchange(s, buf, garbage));
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.result_int() == 400);
+    CHECK(r.res[http::field::content_type] == "application/json");
+    CHECK(nlohmann::json::parse(r.res.body())["error"]["code"] == 400);
+    CHECK(run_sync(f.io, closed_by_peer(s)));
+  }
+  auto s = f.connect_unix();
+  beast::flat_buffer buf;
+  auto ok = run_sync(f.io, exchange(s, buf, get("/fleet/v1/units")));
+  REQUIRE_FALSE(ok.ec);
+  CHECK(ok.res.result_int() == 200);
+}
+
+TEST_CASE("a body over the limit is refused with 413 before it is read") {
+  ServerFixture f;
+  f.start();
+  auto s = f.connect_tcp();
+  beast::flat_buffer buf;
+  auto r = run_sync(f.io,
+                    exchange(s, buf,
+                             "PUT /fleet/v1/units/a.service HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"));
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.res.result_int() == 413);
+  CHECK(nlohmann::json::parse(r.res.body())["error"]["code"] == 413);
+  auto big_header =
+      get("/fleet/v1/units").insert(30, "X-Big: " + std::string(64 * 1024, 'a') + "\r\n");
+  auto s2 = f.connect_tcp();
+  beast::flat_buffer buf2;
+  auto h = run_sync(f.io, exchange(s2, buf2, big_header));
+  CHECK((h.ec || h.res.result_int() == 431));
+}
+
+TEST_CASE("a client that stops mid-request is disconnected at the deadline") {
+  ServerFixture f;
+  f.opts.request_timeout = std::chrono::milliseconds(200);
+  f.start();
+  auto s = f.connect_tcp();
+  std::string half = "GET /fleet/v1/units HTTP/1.1\r\nHost:";
+  net::write(s, net::buffer(half));
+  CHECK(run_sync(f.io, closed_by_peer(s), std::chrono::seconds(5)));
+  CHECK(
+      fleet::registry::testing::run_until(f.io, [&] { return f.server->connection_count() == 0; }));
+}
+
+TEST_CASE("journal responses are streamed chunked") {
+  ServerFixture f;
+  f.create("a.service", "launched");
+  f.schedule("a.service", "m1");
+  f.inspector.set_journal("a.service", "m1", {"one\n", "", "two\n"});
+  f.start();
+  auto s = f.connect_unix();
+  beast::flat_buffer buf;
+  auto r = run_sync(f.io, exchange(s, buf, get("/fleet/v1/units/a.service/journal?follow=1")));
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.res.result_int() == 200);
+  CHECK(r.res.chunked());
+  CHECK(r.res.body() == "one\ntwo\n");
+}
+
+TEST_CASE("a stale socket file is replaced; a live one is not stolen") {
+  ServerFixture f;
+  {
+    local::acceptor stale(f.io, local::endpoint(f.sock_path));  // leaves the file behind
+  }
+  REQUIRE(std::filesystem::exists(f.sock_path));
+  f.start();
+  auto s = f.connect_unix();
+  beast::flat_buffer buf;
+  CHECK(run_sync(f.io, exchange(s, buf, get("/fleet/v1/units"))).res.result_int() == 200);
+
+  HttpServerOptions again;
+  again.listen = {"unix://" + f.sock_path};
+  HttpServer second(f.io, f.ctx, again);
+  auto st = second.start();
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == fleet::Errc::already_exists);
+
+  f.server->stop();
+  CHECK_FALSE(std::filesystem::exists(f.sock_path));
+}
+
+TEST_CASE("an inherited listening socket (fd://N, socket activation) is served") {
+  ApiFixture f;
+  TempDir dir;
+  const std::string path = (dir.path / "activated.sock").string();
+  local::acceptor given(f.io, local::endpoint(path));
+  const int fd = given.release();
+  HttpServerOptions o;
+  o.listen = {"fd://" + std::to_string(fd)};
+  HttpServer server(f.io, f.ctx, o);
+  auto st = server.start();
+  REQUIRE_MESSAGE(st, (st ? "" : st.error().describe()));
+  CHECK(server.endpoints() == std::vector<std::string>{"unix://" + path});
+  local::socket s(f.io);
+  s.connect(local::endpoint(path));
+  beast::flat_buffer buf;
+  CHECK(run_sync(f.io, exchange(s, buf, get("/fleet/v1/units"))).res.result_int() == 200);
+  server.stop();
+  CHECK(std::filesystem::exists(path));  // systemd's file, not ours to remove
+}
+
+TEST_CASE("bad endpoints are reported, not thrown") {
+  ApiFixture f;
+  for (std::string ep : {"http://x", "tcp://nohost", "tcp://300.1.1.1:80", "tcp://127.0.0.1:99999",
+                         "unix://", "fd://x", "fd://987654"}) {
+    HttpServerOptions o;
+    o.listen = {ep};
+    HttpServer s(f.io, f.ctx, o);
+    auto st = s.start();
+    CAPTURE(ep);
+    CHECK_FALSE(st);
+  }
+  HttpServerOptions tls;
+  tls.listen = {"tcp://127.0.0.1:0"};
+  tls.tls = TlsOptions{"/nonexistent.pem", "/nonexistent.key", "", true};
+  HttpServer s(f.io, f.ctx, tls);
+  auto st = s.start();
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == fleet::Errc::invalid_argument);
+}
+
+namespace {
+
+// A throw-away CA with a server and a client certificate, made with the openssl CLI.
+bool make_certs(const std::filesystem::path& dir) {
+  const std::string d = dir.string();
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
+  const std::string q = " >/dev/null 2>&1";
+  std::string script =
+      "cd '" + d + "' && openssl req -x509" + ec + "-keyout ca.key -out ca.pem -days 1 " +
+      "-subj /CN=test-ca" + q + " && openssl req" + ec +
+      "-keyout server.key -out server.csr -subj /CN=127.0.0.1" + q +
+      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial " +
+      "-out server.pem -days 1" + q + " && openssl req" + ec +
+      "-keyout client.key -out client.csr -subj /CN=client" + q +
+      " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial " +
+      "-out client.pem -days 1" + q;
+  return std::system(script.c_str()) == 0;
+}
+
+net::awaitable<Reply> tls_get(tcp::endpoint ep, net::ssl::context& ctx, std::string target) {
+  Reply r;
+  net::ssl::stream<tcp::socket> s(co_await net::this_coro::executor, ctx);
+  auto [cec] = co_await s.next_layer().async_connect(ep, use_tuple);
+  if (cec) {
+    r.ec = cec;
+    co_return r;
+  }
+  auto [hec] = co_await s.async_handshake(net::ssl::stream_base::client, use_tuple);
+  if (hec) {
+    r.ec = hec;
+    co_return r;
+  }
+  beast::flat_buffer buf;
+  co_return co_await exchange(s, buf, get(target, true));
+}
+
+}  // namespace
+
+TEST_CASE("TLS on TCP verifies client certificates") {
+  ServerFixture f;
+  if (!make_certs(f.dir.path)) {
+    MESSAGE("openssl CLI unavailable: TLS test skipped");
+    return;
+  }
+  const auto p = [&](const char* n) { return (f.dir.path / n).string(); };
+  f.opts.listen = {"unix://" + f.sock_path, "tcp://127.0.0.1:0"};
+  f.opts.tls = TlsOptions{p("server.pem"), p("server.key"), p("ca.pem"), true};
+  f.start();
+
+  net::ssl::context good(net::ssl::context::tls_client);
+  good.load_verify_file(p("ca.pem"));
+  good.set_verify_mode(net::ssl::verify_peer);
+  good.use_certificate_file(p("client.pem"), net::ssl::context::pem);
+  good.use_private_key_file(p("client.key"), net::ssl::context::pem);
+  auto ok = run_sync(f.io, tls_get(f.tcp_ep, good, "/fleet/v1/units"));
+  REQUIRE_FALSE(ok.ec);
+  CHECK(ok.res.result_int() == 200);
+  CHECK(ok.res[http::field::server] == "fleetd/test");
+
+  net::ssl::context anonymous(net::ssl::context::tls_client);
+  anonymous.load_verify_file(p("ca.pem"));
+  auto denied = run_sync(f.io, tls_get(f.tcp_ep, anonymous, "/fleet/v1/units"));
+  CHECK(denied.ec);  // the handshake or the first read fails: no certificate, no API
+
+  // The unix socket stays plain HTTP.
+  auto s = f.connect_unix();
+  beast::flat_buffer buf;
+  CHECK(run_sync(f.io, exchange(s, buf, get("/fleet/v1/units"))).res.result_int() == 200);
+}

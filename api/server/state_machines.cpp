@@ -1,0 +1,201 @@
+// /fleet/v1/state (§8.5), /fleet/v1/machines (§8.6) and /metrics (§7.7).
+
+#include <nlohmann/json.hpp>
+
+#include "api/server/detail/routes.h"
+#include "api/server/metrics.h"
+#include "common/log.h"
+#include "registry/codec.h"
+#include "registry/registry.h"
+
+namespace fleet::api::server::detail {
+
+namespace {
+
+UnitState state_view(const registry::UnitStateRecord& s) {
+  return UnitState{s.unit, s.hash, s.machine, s.load_state, s.active_state, s.sub_state};
+}
+
+std::string first_value(const Request& req, std::string_view name) {
+  auto v = req.query_values(name);
+  return v.empty() ? std::string() : v.front();
+}
+
+Task<Response> list_machines(const Request& req, ApiContext& ctx) {
+  auto page = requested_page(req, ctx);
+  if (!page) co_return error_response(400, page.error().message);
+  auto machines = co_await ctx.registry.list_machines();
+  if (!machines) co_return registry_error(machines.error());
+  const auto& all = machines.value();
+  const auto slice = slice_page(page.value(), all.size());
+  MachinePage out;
+  for (std::size_t i = slice.begin; i < slice.end; ++i) {
+    Machine m{all[i].id, all[i].public_ip, {}, all[i].version};
+    // A dynamic empty value removes the key (fleet-spec §4.5: PATCH remove stores "").
+    for (const auto& [k, v] : all[i].metadata)
+      if (!v.empty()) m.metadata.emplace(k, v);
+    out.machines.push_back(std::move(m));
+  }
+  out.next_page_token = slice.next_token;
+  co_return json_response(200, encode(out));
+}
+
+struct MetadataOp {
+  std::string op;
+  std::string machine;
+  std::string key;
+  std::string value;
+};
+
+// `^/([^/]+)/metadata/([A-Za-z0-9_.-]+)$`
+bool parse_metadata_path(std::string_view path, std::string& machine, std::string& key) {
+  constexpr std::string_view kMiddle = "/metadata/";
+  if (path.empty() || path.front() != '/') return false;
+  path.remove_prefix(1);
+  auto slash = path.find('/');
+  if (slash == 0 || slash == std::string_view::npos) return false;
+  if (path.substr(slash, kMiddle.size()) != kMiddle) return false;
+  std::string_view k = path.substr(slash + kMiddle.size());
+  if (k.empty()) return false;
+  for (char c : k) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  machine = std::string(path.substr(0, slash));
+  key = std::string(k);
+  return true;
+}
+
+// Decodes and validates the whole PATCH body before anything is applied (fleet-spec §8.6).
+Result<std::vector<MetadataOp>> parse_patch(std::string_view body) {
+  using nlohmann::json;
+  auto j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return fail(Errc::invalid_argument, "unable to decode body: invalid JSON");
+  if (!j.is_array())
+    return fail(Errc::invalid_argument, "unable to decode body: expected an array of operations");
+  std::vector<MetadataOp> ops;
+  auto str = [](const json& o, const char* key, std::string& out) -> bool {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return true;
+    if (!it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+  };
+  for (const auto& e : j) {
+    MetadataOp op;
+    std::string path;
+    if (!e.is_object() || !str(e, "op", op.op) || !str(e, "path", path))
+      return fail(Errc::invalid_argument, "unable to decode body: malformed operation");
+    if (auto v = e.find("value"); v != e.end() && !v->is_null()) {
+      if (!v->is_object() || !str(*v, "value", op.value))
+        return fail(Errc::invalid_argument,
+                    "unable to decode body: value must be an object {\"value\": string}");
+    }
+    if (op.op != "add" && op.op != "remove" && op.op != "replace")
+      return fail(Errc::invalid_argument, "invalid op: expect add, remove, or replace");
+    if (!parse_metadata_path(path, op.machine, op.key))
+      return fail(Errc::invalid_argument, "machine metadata path invalid");
+    if (op.op != "remove" && op.value.empty())
+      return fail(Errc::invalid_argument, "invalid value: add and replace require a value");
+    ops.push_back(std::move(op));
+  }
+  return ops;
+}
+
+Task<Response> patch_machines(const Request& req, ApiContext& ctx) {
+  auto ops = parse_patch(req.body);
+  if (!ops) co_return error_response(400, ops.error().message);
+  for (const auto& op : ops.value()) {
+    // remove stores "" rather than deleting, so it also hides a key from the machine's config.
+    // Arguments are named variables: GCC 12 mishandles a ?: temporary inside co_await.
+    std::string value = op.op == "remove" ? std::string() : op.value;
+    auto st = co_await ctx.registry.set_metadata(op.machine, op.key, std::move(value));
+    if (!st) co_return registry_error(st.error());
+    log::info("api", "machine metadata " + op.op,
+              {{"machine", op.machine}, {"key", op.key}, {"value", op.value}});
+  }
+  Response r = empty_response(204);
+  r.headers.push_back({"Content-Type", "application/json"});
+  co_return r;
+}
+
+}  // namespace
+
+Task<Response> state_collection(const Request& req, ApiContext& ctx) {
+  if (req.method != "GET")
+    co_return error_response(405, "only GET supported against this resource");
+  auto page = requested_page(req, ctx);
+  if (!page) co_return error_response(400, page.error().message);
+  auto states = co_await ctx.registry.list_states();
+  if (!states) co_return registry_error(states.error());
+  const std::string machine = first_value(req, "machineID");
+  const std::string unit = first_value(req, "unitName");
+  std::vector<UnitState> all;
+  for (const auto& s : states.value()) {
+    if (!machine.empty() && s.machine != machine) continue;
+    if (!unit.empty() && s.unit != unit) continue;
+    all.push_back(state_view(s));
+  }
+  const auto slice = slice_page(page.value(), all.size());
+  UnitStatePage out;
+  out.states.assign(all.begin() + static_cast<std::ptrdiff_t>(slice.begin),
+                    all.begin() + static_cast<std::ptrdiff_t>(slice.end));
+  out.next_page_token = slice.next_token;
+  co_return json_response(200, encode(out));
+}
+
+Task<Response> state_item(const Request& req, ApiContext& ctx, const std::string& name) {
+  if (req.method != "GET")
+    co_return error_response(405, "only GET supported against this resource");
+  const auto& keys = ctx.registry.keys();
+  registry::RangeRequest range;
+  range.key = keys.states_of(name);
+  range.range_end = registry::prefix_end(range.key);
+  auto resp = co_await ctx.registry.kv().range(std::move(range));
+  if (!resp) co_return registry_error(resp.error());
+  for (const auto& kv : resp.value().kvs) {
+    auto p = keys.parse(kv.key);
+    if (!p || p->kind != registry::KeyKind::state) continue;
+    if (auto s = registry::decode_state(p->first, p->second, kv.value))
+      co_return json_response(200, encode(state_view(s.value())));
+  }
+  // fleet v1.0 panicked here (§14 row 14); its intended answer:
+  co_return error_response(404, "unit state does not exist");
+}
+
+Task<Response> machines(const Request& req, ApiContext& ctx) {
+  if (req.method == "GET") co_return co_await list_machines(req, ctx);
+  if (req.method == "PATCH") co_return co_await patch_machines(req, ctx);
+  co_return error_response(405, "only GET and PATCH supported against this resource");
+}
+
+Task<Response> metrics(const Request& req, ApiContext& ctx) {
+  if (req.method != "GET")
+    co_return error_response(405, "only GET supported against this resource");
+  // Registry-derived gauges are computed per scrape, in a registry of their own so they never
+  // clash with what the composition root feeds into ctx.metrics.
+  Metrics derived;
+  derived.describe("fleet_units", Metrics::Type::gauge, "Units by desired state.");
+  derived.describe("fleet_machines", Metrics::Type::gauge, "Machines currently registered.");
+  derived.describe("fleet_api_registry_up", Metrics::Type::gauge,
+                   "1 when this scrape could read the registry.");
+  auto units = co_await ctx.registry.list_units();
+  auto machines = co_await ctx.registry.list_machines();
+  derived.set("fleet_api_registry_up", units && machines ? 1 : 0);
+  if (units) {
+    std::map<std::string, double> by_state{{"inactive", 0}, {"loaded", 0}, {"launched", 0}};
+    for (const auto& u : units.value()) by_state[std::string(registry::to_string(u.desired))] += 1;
+    for (const auto& [state, n] : by_state)
+      derived.set("fleet_units", n, {{"desired_state", state}});
+  }
+  if (machines) derived.set("fleet_machines", static_cast<double>(machines.value().size()));
+  Response r;
+  r.status = 200;
+  r.headers.push_back({"Content-Type", "text/plain; version=0.0.4; charset=utf-8"});
+  r.body = derived.render();
+  if (ctx.metrics) r.body += ctx.metrics->render();
+  co_return r;
+}
+
+}  // namespace fleet::api::server::detail

@@ -1,0 +1,184 @@
+// /fleet/v1/units and /fleet/v1/units/<name> (fleet-spec §8.4).
+
+#include "api/server/detail/routes.h"
+#include "api/server/detail/unit_view.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "registry/registry.h"
+#include "unitfile/requirements.h"
+#include "unitfile/unit_file.h"
+#include "unitfile/unit_name.h"
+
+namespace fleet::api::server::detail {
+
+namespace {
+
+using registry::TargetState;
+using registry::UnitRecord;
+
+Task<Response> list_units(const Request& req, ApiContext& ctx) {
+  auto page = requested_page(req, ctx);
+  if (!page) co_return error_response(400, page.error().message);
+  auto snap = co_await read_units(ctx.registry, std::nullopt);
+  if (!snap) co_return registry_error(snap.error());
+  const auto slice = slice_page(page.value(), snap.value().units.size());
+  std::vector<std::string> hashes;
+  for (std::size_t i = slice.begin; i < slice.end; ++i)
+    hashes.push_back(snap.value().units[i].hash);
+  if (auto st = co_await load_contents(ctx.registry, ctx.contents, hashes); !st)
+    co_return registry_error(st.error());
+  UnitPage out;
+  for (std::size_t i = slice.begin; i < slice.end; ++i) {
+    const auto& rec = snap.value().units[i];
+    auto content = ctx.contents.find(rec.hash);
+    out.units.push_back(unit_view(rec, snap.value(), content.get()));
+  }
+  out.next_page_token = slice.next_token;
+  co_return json_response(200, encode(out));
+}
+
+Task<Response> get_unit(ApiContext& ctx, const std::string& name) {
+  auto snap = co_await read_units(ctx.registry, name);
+  if (!snap) co_return registry_error(snap.error());
+  if (snap.value().units.empty()) co_return error_response(404, "unit does not exist");
+  const auto& rec = snap.value().units.front();
+  // (named vector: GCC 12 miscompiles a braced list inside co_await)
+  const std::vector<std::string> hashes(1, rec.hash);
+  if (auto st = co_await load_contents(ctx.registry, ctx.contents, hashes); !st)
+    co_return registry_error(st.error());
+  auto content = ctx.contents.find(rec.hash);
+  co_return json_response(200, encode(unit_view(rec, snap.value(), content.get())));
+}
+
+Task<Response> delete_unit(ApiContext& ctx, const std::string& name) {
+  auto st = co_await ctx.registry.destroy_unit(name);
+  if (!st) {
+    if (st.error().code == Errc::not_found) co_return error_response(404, "unit does not exist");
+    co_return registry_error(st.error());
+  }
+  log::info("api", "destroyed unit", {{"unit", name}});
+  co_return empty_response(204);
+}
+
+// fleet-spec §8.4 step 1: exactly one Content-Type whose media type is application/json.
+std::optional<Response> check_content_type(const Request& req) {
+  auto values = req.header_values("Content-Type");
+  if (values.size() != 1)
+    return error_response(415, "expected 1 Content-Type, got " + std::to_string(values.size()));
+  std::string_view media = values[0].substr(0, values[0].find(';'));
+  if (!iequals(trim(media), "application/json"))
+    return error_response(415, "only acceptable Content-Type is application/json");
+  return std::nullopt;
+}
+
+bool is_template(const std::string& name) {
+  auto info = unitfile::parse_unit_name(name);
+  return info && info->is_template();
+}
+
+struct NewContent {
+  std::string text;
+  std::string hash;
+  Status valid;  // fleet-spec §3.9 ValidateOptions
+};
+
+NewContent build_content(const Unit& unit) {
+  std::vector<unitfile::UnitOption> opts;
+  opts.reserve(unit.options.size());
+  for (const auto& o : unit.options) opts.push_back({o.section, o.name, o.value});
+  auto uf = unitfile::UnitFile::from_options(std::move(opts));
+  return NewContent{uf.serialize(), uf.hash(), unitfile::validate_options(uf, unit.name)};
+}
+
+Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& name) {
+  if (auto bad = check_content_type(req)) co_return std::move(*bad);
+  auto decoded = decode_unit(req.body);
+  if (!decoded) co_return error_response(400, "unable to decode body: " + decoded.error().message);
+  Unit unit = std::move(decoded).value();
+  if (unit.name.empty()) unit.name = name;
+  if (unit.name != name)
+    co_return error_response(400, "name in URL \"" + name +
+                                      "\" differs from unit name in request body \"" + unit.name +
+                                      "\"");
+  if (auto st = unitfile::validate_unit_name(name); !st)
+    co_return error_response(400, st.error().message);
+  // fleet stored an invalid desiredState verbatim (§14 row 15); we reject it on every path.
+  std::optional<TargetState> desired;
+  if (!unit.desired_state.empty()) {
+    desired = registry::parse_target_state(unit.desired_state);
+    if (!desired)
+      co_return error_response(400, "invalid value \"" + unit.desired_state + "\" for JobState");
+  }
+  // Templates are never activated (fleet-spec §3.8), whichever path the request takes.
+  if (desired && *desired != TargetState::inactive && is_template(name))
+    co_return error_response(400, "cannot activate template \"" + name + "\"");
+
+  auto existing = co_await ctx.registry.get_unit(name);
+  if (!existing) co_return registry_error(existing.error());
+
+  if (!existing.value()) {
+    if (unit.options.empty())
+      co_return error_response(409, "unit does not exist and options field empty");
+    auto content = build_content(unit);
+    if (!content.valid) co_return error_response(400, content.valid.error().message);
+    UnitRecord rec{name, content.hash, desired.value_or(TargetState::inactive), 0};
+    auto st = co_await ctx.registry.create_unit(rec, std::move(content.text));
+    if (!st) {
+      if (st.error().code == Errc::already_exists)
+        co_return error_response(409, "unit " + name + " was created concurrently");
+      co_return registry_error(st.error());
+    }
+    log::info("api", "created unit",
+              {{"unit", name}, {"desired", registry::to_string(rec.desired)}});
+    co_return empty_response(201);
+  }
+
+  const UnitRecord& cur = *existing.value();
+  if (!unit.options.empty()) {
+    // fleet skipped ValidateOptions when replacing (§14 row 16); we validate on every path.
+    auto content = build_content(unit);
+    if (content.hash != cur.hash) {
+      if (!content.valid) co_return error_response(400, content.valid.error().message);
+      UnitRecord rec{name, content.hash, desired.value_or(TargetState::inactive), 0};
+      auto st = co_await ctx.registry.replace_unit(cur, rec, std::move(content.text));
+      if (!st) {
+        if (st.error().code == Errc::not_found)
+          co_return error_response(404, "unit does not exist");
+        if (st.error().code == Errc::conflict)
+          co_return error_response(409, "unit " + name + " changed concurrently");
+        co_return registry_error(st.error());
+      }
+      log::info("api", "replaced unit",
+                {{"unit", name}, {"desired", registry::to_string(rec.desired)}});
+      co_return empty_response(201);
+    }
+  }
+
+  if (!desired) co_return error_response(409, "must provide DesiredState to update existing unit");
+  auto st = co_await ctx.registry.set_desired_state(name, *desired);
+  if (!st) {
+    if (st.error().code == Errc::not_found) co_return error_response(404, "unit does not exist");
+    co_return registry_error(st.error());
+  }
+  if (*desired != cur.desired)
+    log::info("api", "set desired state",
+              {{"unit", name}, {"desired", registry::to_string(*desired)}});
+  co_return empty_response(204);
+}
+
+}  // namespace
+
+Task<Response> units_collection(const Request& req, ApiContext& ctx) {
+  if (req.method != "GET")
+    co_return error_response(405, "only GET supported against this resource");
+  co_return co_await list_units(req, ctx);
+}
+
+Task<Response> unit_item(const Request& req, ApiContext& ctx, const std::string& name) {
+  if (req.method == "GET") co_return co_await get_unit(ctx, name);
+  if (req.method == "PUT") co_return co_await put_unit(req, ctx, name);
+  if (req.method == "DELETE") co_return co_await delete_unit(ctx, name);
+  co_return error_response(405, "only GET, PUT and DELETE supported against this resource");
+}
+
+}  // namespace fleet::api::server::detail

@@ -1,0 +1,229 @@
+// /fleet/v1/units: fleet-spec §8.4 create/replace/desired-state rules, views and current state.
+
+#include <doctest/doctest.h>
+
+#include "api/server/api_test_fixture.h"
+
+using namespace fleet::api::server;
+using namespace fleet::api::server::testing;
+
+namespace {
+const std::string kHello =
+    R"([{"section":"Unit","name":"Description","value":"Hello"},)"
+    R"({"section":"Service","name":"ExecStart","value":"/bin/sh -c 'echo hi'"}])";
+}
+
+TEST_CASE("create then get a unit, byte for byte") {
+  ApiFixture f;
+  auto r = f.put_json("/fleet/v1/units/hello.service",
+                      R"({"name":"hello.service","options":)" + kHello + "}");
+  CHECK(r.status == 201);
+  CHECK(r.body.empty());
+  auto g = f.get("/fleet/v1/units/hello.service");
+  CHECK(g.status == 200);
+  CHECK(*g.header("Content-Type") == "application/json");
+  CHECK(g.body == R"({"currentState":"inactive","desiredState":"inactive","name":"hello.service",)"
+                  R"("options":[{"name":"Description","section":"Unit","value":"Hello"},)"
+                  R"({"name":"ExecStart","section":"Service","value":"/bin/sh -c 'echo hi'"}]})");
+  // Served again from the content cache: same answer.
+  CHECK(f.get("/fleet/v1/units/hello.service").body == g.body);
+  CHECK(f.ctx.contents.size() == 1);
+}
+
+TEST_CASE("the stored content is the canonical unit text") {
+  ApiFixture f;
+  f.create("hello.service", "", kHello);
+  auto u = run_sync(f.io, f.reg.get_unit("hello.service"));
+  REQUIRE(u);
+  REQUIRE(u.value());
+  auto content = run_sync(f.io, f.reg.get_content(u.value()->hash));
+  REQUIRE(content);
+  CHECK(content.value() ==
+        "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/bin/sh -c 'echo hi'\n");
+}
+
+TEST_CASE("create takes the desired state from the body, inactive by default") {
+  ApiFixture f;
+  f.create("a.service");
+  f.create("b.service", "launched");
+  CHECK(body_json(f.get("/fleet/v1/units/a.service"))["desiredState"] == "inactive");
+  CHECK(body_json(f.get("/fleet/v1/units/b.service"))["desiredState"] == "launched");
+}
+
+TEST_CASE("PUT errors carry fleet's status codes and messages") {
+  ApiFixture f;
+  auto check = [&](const std::string& name, const std::string& body, int code,
+                   const std::string& msg) {
+    auto r = f.put_json("/fleet/v1/units/" + name, body);
+    CAPTURE(body);
+    CHECK(r.status == code);
+    CHECK(r.body == error_body(code, msg));
+  };
+  check("a.service", R"({"desiredState":"launched"})", 409,
+        "unit does not exist and options field empty");
+  check("a.service", R"({"name":"b.service","options":)" + kHello + "}", 400,
+        R"(name in URL "a.service" differs from unit name in request body "b.service")");
+  check("foo", R"({"options":)" + kHello + "}", 400, R"(unit name must contain ".")");
+  check("foo.servICE", R"({"options":)" + kHello + "}", 400, R"(invalid unit type: "servICE")");
+  check("a.service", R"({"desiredState":"running","options":)" + kHello + "}", 400,
+        R"(invalid value "running" for JobState)");
+  check("a.service",
+        R"({"options":[{"section":"X-Fleet","name":"MachineID","value":"m1"},)"
+        R"({"section":"X-Fleet","name":"Global","value":"true"}]})",
+        400, "MachineID cannot be used with Global");
+  CHECK(f.get("/fleet/v1/units").body == "{}");
+
+  f.create("a.service");
+  check("a.service", "{}", 409, "must provide DesiredState to update existing unit");
+  check("a.service", R"({"options":)" + kHello + R"(,"desiredState":"bogus"})", 400,
+        R"(invalid value "bogus" for JobState)");
+  check("a.service", R"({"desiredState":"bogus"})", 400, R"(invalid value "bogus" for JobState)");
+  // The bad requests changed nothing.
+  CHECK(body_json(f.get("/fleet/v1/units/a.service"))["desiredState"] == "inactive");
+}
+
+TEST_CASE("PUT with only a desired state updates an existing unit (204)") {
+  ApiFixture f;
+  f.create("a.service");
+  for (auto s : {"launched", "loaded", "inactive", "launched"}) {
+    auto r =
+        f.put_json("/fleet/v1/units/a.service", std::string(R"({"desiredState":")") + s + "\"}");
+    CHECK(r.status == 204);
+    CHECK(r.body.empty());
+    CHECK(body_json(f.get("/fleet/v1/units/a.service"))["desiredState"] == s);
+  }
+  // Same options as stored + desired state: an update, not a replace.
+  auto same = f.put_json(
+      "/fleet/v1/units/a.service",
+      R"({"desiredState":"loaded","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"}]})");
+  CHECK(same.status == 204);
+  // Same options without a desired state is still "nothing to do" for fleet: 409.
+  auto none =
+      f.put_json("/fleet/v1/units/a.service",
+                 R"({"options":[{"section":"Service","name":"ExecStart","value":"/bin/true"}]})");
+  CHECK(none.status == 409);
+}
+
+TEST_CASE("PUT with different options replaces the unit (201) and validates them") {
+  ApiFixture f;
+  f.create("a.service", "launched");
+  auto r = f.put_json("/fleet/v1/units/a.service", R"({"options":)" + kHello + "}");
+  CHECK(r.status == 201);
+  auto u = body_json(f.get("/fleet/v1/units/a.service"));
+  CHECK(u["options"].size() == 2);
+  CHECK(u["desiredState"] == "inactive");  // reset to the body's value or inactive
+  auto r2 = f.put_json(
+      "/fleet/v1/units/a.service",
+      R"({"desiredState":"loaded","options":[{"section":"Service","name":"ExecStart","value":"/bin/false"}]})");
+  CHECK(r2.status == 201);
+  CHECK(body_json(f.get("/fleet/v1/units/a.service"))["desiredState"] == "loaded");
+  // fleet skipped validation here (§14 row 16); we do not.
+  auto bad =
+      f.put_json("/fleet/v1/units/a.service",
+                 R"({"options":[{"section":"X-Fleet","name":"MachineOf","value":"b.service"},)"
+                 R"({"section":"X-Fleet","name":"Conflicts","value":"b.*"}]})");
+  CHECK(bad.status == 400);
+  CHECK(bad.body ==
+        error_body(400, R"(unresolvable requirements: peer "b.service" matches conflict "b.*")"));
+}
+
+TEST_CASE("templates can be submitted but never activated") {
+  ApiFixture f;
+  auto r = f.put_json("/fleet/v1/units/hello@.service", R"({"options":)" + kHello + "}");
+  CHECK(r.status == 201);
+  for (auto s : {"loaded", "launched"}) {
+    auto a = f.put_json("/fleet/v1/units/hello@.service",
+                        std::string(R"({"desiredState":")") + s + "\"}");
+    CHECK(a.status == 400);
+    CHECK(a.body == error_body(400, R"(cannot activate template "hello@.service")"));
+  }
+  CHECK(f.put_json("/fleet/v1/units/hello@.service", R"({"desiredState":"inactive"})").status ==
+        204);
+  auto create = f.put_json("/fleet/v1/units/other@.service",
+                           R"({"desiredState":"launched","options":)" + kHello + "}");
+  CHECK(create.status == 400);
+  // Instances are ordinary units.
+  CHECK(f.put_json("/fleet/v1/units/hello@1.service",
+                   R"({"desiredState":"launched","options":)" + kHello + "}")
+            .status == 201);
+}
+
+TEST_CASE("DELETE destroys a unit once") {
+  ApiFixture f;
+  f.create("a.service");
+  auto d = f.call("DELETE", "/fleet/v1/units/a.service");
+  CHECK(d.status == 204);
+  CHECK(d.body.empty());
+  auto again = f.call("DELETE", "/fleet/v1/units/a.service");
+  CHECK(again.status == 404);
+  CHECK(again.body == error_body(404, "unit does not exist"));
+  CHECK(f.get("/fleet/v1/units/a.service").body == error_body(404, "unit does not exist"));
+}
+
+TEST_CASE("current state and machine derive from the schedule and reported state") {
+  ApiFixture f;
+  f.create("a.service", "launched");
+  SUBCASE("unscheduled: inactive, no machine, the engine's reason") {
+    f.reason("a.service", "no machine satisfies MachineMetadata");
+    auto u = body_json(f.get("/fleet/v1/units/a.service"));
+    CHECK(u["currentState"] == "inactive");
+    CHECK_FALSE(u.contains("machineID"));
+    CHECK(u["reason"] == "no machine satisfies MachineMetadata");
+  }
+  SUBCASE("scheduled but not reported yet: inactive on that machine") {
+    f.schedule("a.service", "m1");
+    auto u = body_json(f.get("/fleet/v1/units/a.service"));
+    CHECK(u["currentState"] == "inactive");
+    CHECK(u["machineID"] == "m1");
+  }
+  SUBCASE("reported by the scheduled machine: launched") {
+    f.schedule("a.service", "m1");
+    f.report("a.service", "m1");
+    CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "launched");
+    f.put_json("/fleet/v1/units/a.service", R"({"desiredState":"loaded"})");
+    CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "loaded");
+  }
+  SUBCASE("reported only by another machine: inactive") {
+    f.schedule("a.service", "m1");
+    f.report("a.service", "m2");
+    CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "inactive");
+  }
+  SUBCASE("the list agrees with GET") {
+    f.schedule("a.service", "m1");
+    f.report("a.service", "m1");
+    auto list = body_json(f.get("/fleet/v1/units"));
+    CHECK(list["units"][0] == body_json(f.get("/fleet/v1/units/a.service")));
+  }
+}
+
+TEST_CASE("global units have no current state or machine, in lists and GET alike") {
+  ApiFixture f;
+  f.create("g.service", "launched",
+           R"([{"section":"Service","name":"ExecStart","value":"/bin/true"},)"
+           R"({"section":"X-Fleet","name":"Global","value":"true"}])");
+  f.report("g.service", "m1");
+  auto one = body_json(f.get("/fleet/v1/units/g.service"));
+  CHECK_FALSE(one.contains("currentState"));
+  CHECK_FALSE(one.contains("machineID"));
+  auto list = body_json(f.get("/fleet/v1/units"));
+  CHECK(list["units"][0] == one);
+}
+
+TEST_CASE("the unit list is sorted by name with an empty page as {}") {
+  ApiFixture f;
+  CHECK(f.get("/fleet/v1/units").body == "{}");
+  for (auto n : {"c.service", "a.service", "b.socket"}) f.create(n);
+  auto list = body_json(f.get("/fleet/v1/units"));
+  REQUIRE(list["units"].size() == 3);
+  CHECK(list["units"][0]["name"] == "a.service");
+  CHECK(list["units"][1]["name"] == "b.socket");
+  CHECK(list["units"][2]["name"] == "c.service");
+  CHECK_FALSE(list.contains("nextPageToken"));
+}
+
+TEST_CASE("percent-encoded unit names are decoded") {
+  ApiFixture f;
+  CHECK(f.put_json("/fleet/v1/units/hello%401.service", R"({"options":)" + kHello + "}").status ==
+        201);
+  CHECK(body_json(f.get("/fleet/v1/units/hello@1.service"))["name"] == "hello@1.service");
+}
