@@ -10,18 +10,24 @@ using registry::KeyKind;
 
 TargetState to_engine(registry::TargetState s) {
   switch (s) {
-    case registry::TargetState::inactive: return TargetState::inactive;
-    case registry::TargetState::loaded: return TargetState::loaded;
-    case registry::TargetState::launched: return TargetState::launched;
+    case registry::TargetState::inactive:
+      return TargetState::inactive;
+    case registry::TargetState::loaded:
+      return TargetState::loaded;
+    case registry::TargetState::launched:
+      return TargetState::launched;
   }
   return TargetState::inactive;
 }
 
 registry::TargetState to_registry(TargetState s) {
   switch (s) {
-    case TargetState::inactive: return registry::TargetState::inactive;
-    case TargetState::loaded: return registry::TargetState::loaded;
-    case TargetState::launched: return registry::TargetState::launched;
+    case TargetState::inactive:
+      return registry::TargetState::inactive;
+    case TargetState::loaded:
+      return registry::TargetState::loaded;
+    case TargetState::launched:
+      return registry::TargetState::launched;
   }
   return registry::TargetState::inactive;
 }
@@ -66,19 +72,28 @@ void ClusterModel::put(const registry::KeyValue& kv) {
         units_.erase(p->first);
       }
       break;
-    case KeyKind::content: contents_[p->first] = Content{kv.value, kv.mod_revision}; break;
+    case KeyKind::content:
+      contents_[p->first] = Content{kv.value, kv.mod_revision};
+      break;
     case KeyKind::machine:
       if (auto m = registry::decode_machine(p->first, kv.value)) machines_[p->first] = m.value();
       break;
-    case KeyKind::metadata: dynamic_metadata_[p->first][p->second] = kv.value; break;
-    case KeyKind::schedule: schedule_[p->first] = kv.value; break;
+    case KeyKind::metadata:
+      dynamic_metadata_[p->first][p->second] = kv.value;
+      break;
+    case KeyKind::schedule:
+      schedule_[p->first] = kv.value;
+      break;
     case KeyKind::assignment:
       if (auto a = registry::decode_assignment(p->first, p->second, kv.value))
         assignments_[{p->second, p->first}] = a.value();
       break;
-    case KeyKind::reason: reasons_[p->first] = kv.value; break;
+    case KeyKind::reason:
+      reasons_[p->first] = kv.value;
+      break;
     case KeyKind::state:
-    case KeyKind::leader: break;
+    case KeyKind::leader:
+      break;
   }
 }
 
@@ -92,18 +107,29 @@ void ClusterModel::erase(const std::string& key) {
       while (it != spec_cache_.end() && it->first.first == p->first) it = spec_cache_.erase(it);
       break;
     }
-    case KeyKind::content: contents_.erase(p->first); break;
-    case KeyKind::machine: machines_.erase(p->first); break;
+    case KeyKind::content:
+      contents_.erase(p->first);
+      break;
+    case KeyKind::machine:
+      machines_.erase(p->first);
+      break;
     case KeyKind::metadata: {
       auto it = dynamic_metadata_.find(p->first);
       if (it != dynamic_metadata_.end()) it->second.erase(p->second);
       break;
     }
-    case KeyKind::schedule: schedule_.erase(p->first); break;
-    case KeyKind::assignment: assignments_.erase({p->second, p->first}); break;
-    case KeyKind::reason: reasons_.erase(p->first); break;
+    case KeyKind::schedule:
+      schedule_.erase(p->first);
+      break;
+    case KeyKind::assignment:
+      assignments_.erase({p->second, p->first});
+      break;
+    case KeyKind::reason:
+      reasons_.erase(p->first);
+      break;
     case KeyKind::state:
-    case KeyKind::leader: break;
+    case KeyKind::leader:
+      break;
   }
 }
 
@@ -166,10 +192,18 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& batch) 
         schedule[t.unit] = t.machine;
         batch.schedule(t.unit, t.machine);
         break;
-      case TaskKind::unassign_global: globals.erase({t.machine, t.unit}); break;
-      case TaskKind::assign_global: globals.insert({t.machine, t.unit}); break;
-      case TaskKind::set_reason: batch.set_reason(t.unit, t.reason); break;
-      case TaskKind::clear_reason: batch.clear_reason(t.unit); break;
+      case TaskKind::unassign_global:
+        globals.erase({t.machine, t.unit});
+        break;
+      case TaskKind::assign_global:
+        globals.insert({t.machine, t.unit});
+        break;
+      case TaskKind::set_reason:
+        batch.set_reason(t.unit, t.reason);
+        break;
+      case TaskKind::clear_reason:
+        batch.clear_reason(t.unit);
+        break;
     }
   }
 

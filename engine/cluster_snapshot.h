@@ -18,8 +18,8 @@ struct UnitSpec {
   TargetState desired = TargetState::inactive;
   std::string hash;  // content hash; not used for placement, carried for the caller's convenience
   bool global = false;
-  std::string machine_id;           // required MachineID: full ID or 8-char short ID; empty = none
-  std::vector<std::string> peers;   // MachineOf: exact unit names that must share the machine
+  std::string machine_id;          // required MachineID: full ID or 8-char short ID; empty = none
+  std::vector<std::string> peers;  // MachineOf: exact unit names that must share the machine
   std::vector<std::string> conflicts;  // Conflicts globs (Go path.Match), matched both ways
   std::vector<std::string> replaces;   // Replaces globs: matched units are moved away
   // MachineMetadata: same key = any of the values, different keys = all of them.

@@ -1,6 +1,9 @@
 #include "engine/planner.h"
 
 #include <algorithm>
+#include <functional>
+#include <iterator>
+#include <queue>
 #include <set>
 #include <tuple>
 
@@ -65,17 +68,28 @@ class Planner {
         ix_(s),
         view_(ix_),
         initial_(ix_.units.size()),
+        initial_machine_(ix_.units.size(), kNone),
         evict_reason_(ix_.units.size()),
         fail_reason_(ix_.units.size()),
-        waiting_(ix_.units.size()) {}
+        waiting_(ix_.units.size()),
+        queued_(ix_.units.size(), 0) {}
 
   Plan run() {
     validate_schedule();
     assign_globals();
-    while (!pending_.empty()) {
-      uint32_t u = *pending_.begin();
-      pending_.erase(pending_.begin());
-      if (view_.placed(u) == kNone) try_place(u);
+    drain();
+    // Settle: a unit that failed early may fit after later evictions, globals may fit where a
+    // displaced unit left, and reasons must describe the final view, or the next plan would
+    // differ from this one. Typically one quiet round.
+    for (int round = 0; round < kMaxSettleRounds; ++round) {
+      bool globals_changed = assign_globals();
+      size_t before = placements_;
+      for (uint32_t u = 0; u < ix_.units.size(); ++u) {
+        const auto& info = ix_.units[u];
+        if (!info.global() && info.active && view_.placed(u) == kNone) try_place(u);
+      }
+      drain();
+      if (!globals_changed && placements_ == before) break;
     }
     return build_plan();
   }
@@ -84,22 +98,27 @@ class Planner {
   // Pass 1: keep every scheduled unit whose machine still exists and can still run it. Units are
   // confirmed in name order, so of two units that conflict on one machine the first one stays.
   void validate_schedule() {
+    // The schedule map and the unit index are both in name order: merge instead of hashing.
+    uint32_t next = 0;
     for (const auto& [name, machine] : s_.schedule) {
-      uint32_t u = ix_.unit(name);
+      while (next < ix_.units.size() && ix_.units[next].name() < name) ++next;
+      uint32_t u = next < ix_.units.size() && ix_.units[next].name() == name ? next : kNone;
       if (u == kNone || ix_.units[u].global()) {
-        orphans_.push_back({TaskKind::unschedule, name, machine,
-                            std::string(u == kNone ? reasons::kUnitGone
-                                                   : reasons::kGlobalNotScheduled)});
+        orphans_.push_back(
+            {TaskKind::unschedule, name, machine,
+             std::string(u == kNone ? reasons::kUnitGone : reasons::kGlobalNotScheduled)});
         continue;
       }
       initial_[u] = machine;
-      uint32_t m = ix_.machine(machine);
-      if (ix_.units[u].active && m != kNone) view_.set_placed(u, m);
+      initial_machine_[u] = ix_.machine(machine);
+      if (ix_.units[u].active && initial_machine_[u] != kNone) {
+        view_.set_placed(u, initial_machine_[u]);
+      }
     }
     for (uint32_t u = 0; u < ix_.units.size(); ++u) {
       const auto& info = ix_.units[u];
       if (info.global() || !info.active) continue;
-      if (initial_[u].empty()) pending_.insert(u);
+      if (initial_[u].empty()) enqueue(u);
     }
     for (uint32_t u = 0; u < ix_.units.size(); ++u) {
       if (initial_[u].empty()) continue;
@@ -108,10 +127,10 @@ class Planner {
         cascade_followers(u, view_.placed(u));
         continue;
       }
-      uint32_t m = ix_.machine(initial_[u]);
+      uint32_t m = initial_machine_[u];
       if (m == kNone) {
         evict_reason_[u] = reasons::machine_went_away(initial_[u]);
-        pending_.insert(u);
+        enqueue(u);
         continue;
       }
       if (view_.placed(u) == kNone) continue;  // already evicted by a peer cascade
@@ -125,9 +144,27 @@ class Planner {
     }
   }
 
-  // Global units: on each machine, in name order, every active global whose metadata matches and
-  // that conflicts with nothing already there (non-globals first, then earlier globals).
-  void assign_globals() {
+  void enqueue(uint32_t u) {
+    if (queued_[u]) return;
+    queued_[u] = 1;
+    pending_.push(u);
+  }
+
+  void drain() {
+    while (!pending_.empty()) {
+      uint32_t u = pending_.top();
+      pending_.pop();
+      queued_[u] = 0;
+      if (view_.placed(u) == kNone) try_place(u);
+    }
+  }
+
+  // Global units, recomputed from scratch: on each machine, in name order, every active global
+  // whose metadata matches and that conflicts with nothing already there (non-globals first,
+  // then earlier globals). Returns whether the assignment changed.
+  bool assign_globals() {
+    auto old = view_.clear_globals();
+    unassign_reason_.clear();
     std::set<std::pair<std::string_view, std::string_view>> previous;
     for (const auto& [unit, machines] : s_.global_assignments) {
       for (const auto& m : machines) previous.emplace(unit, m);
@@ -150,6 +187,7 @@ class Planner {
         }
       }
     }
+    return old != view_.global_pairs();
   }
 
   // Pass 2: place pending units in name order; followers wait until their peer is placed.
@@ -207,8 +245,8 @@ class Planner {
       return;
     }
     if (view_.candidate_count(u) == 0) {
-      reason = "no machine satisfies MachineMetadata " +
-               detail::format_requirement(info.spec->metadata);
+      reason =
+          "no machine satisfies MachineMetadata " + detail::format_requirement(info.spec->metadata);
       return;
     }
     std::vector<std::pair<uint32_t, Check>> failures;
@@ -224,13 +262,14 @@ class Planner {
   }
 
   void place(uint32_t u, uint32_t m) {
+    ++placements_;
     fail_reason_[u].clear();
     view_.confirm(u, m);
     displace_victims(u, m);
     std::vector<uint32_t> followers = std::move(waiting_[u]);
     waiting_[u].clear();
     for (uint32_t f : followers) {
-      if (view_.placed(f) == kNone) pending_.insert(f);
+      if (view_.placed(f) == kNone) enqueue(f);
     }
   }
 
@@ -238,9 +277,9 @@ class Planner {
   void displace_victims(uint32_t u, uint32_t m) {
     for (uint32_t v : view_.victims(u, m)) {
       ++view_.replace_evicted[v];
-      evict(v, reasons::unable_to_run(ix_.machines[m].id(),
-                                      "replaced by locally-scheduled Unit(" +
-                                          std::string(ix_.units[u].name()) + ")"));
+      evict(v, reasons::unable_to_run(
+                   ix_.machines[m].id(),
+                   "replaced by locally-scheduled Unit(" + std::string(ix_.units[u].name()) + ")"));
     }
   }
 
@@ -248,7 +287,7 @@ class Planner {
     uint32_t m = view_.placed(u);
     view_.remove(u);
     if (evict_reason_[u].empty()) evict_reason_[u] = std::move(reason);
-    if (ix_.units[u].active) pending_.insert(u);
+    if (ix_.units[u].active) enqueue(u);
     cascade_followers(u, m);
   }
 
@@ -257,9 +296,9 @@ class Planner {
     if (m == kNone) return;
     for (uint32_t f : ix_.units[u].followers) {
       if (view_.placed(f) != m) continue;
-      evict(f, reasons::unable_to_run(ix_.machines[m].id(),
-                                      "required peer Unit(" + std::string(ix_.units[u].name()) +
-                                          ") is not scheduled locally"));
+      evict(f, reasons::unable_to_run(ix_.machines[m].id(), "required peer Unit(" +
+                                                                std::string(ix_.units[u].name()) +
+                                                                ") is not scheduled locally"));
     }
   }
 
@@ -272,8 +311,8 @@ class Planner {
              detail::format_requirement(info.spec->metadata);
     }
     std::vector<std::pair<uint32_t, Check>> failures;
-    for (uint32_t m : members) failures.emplace_back(m, Check{Verdict::conflict,
-                                                              view_.conflict_on(g, m)});
+    for (uint32_t m : members)
+      failures.emplace_back(m, Check{Verdict::conflict, view_.conflict_on(g, m)});
     return detail::summarize(ix_, info.spec->metadata, failures);
   }
 
@@ -282,31 +321,39 @@ class Planner {
   const ClusterSnapshot& s_;
   Index ix_;
   View view_;
-  std::vector<std::string> initial_;  // machine ID in the snapshot's schedule, or empty
+  std::vector<std::string_view> initial_;  // machine ID in the snapshot's schedule, or empty
+  std::vector<uint32_t> initial_machine_;  // that machine's index, kNone when it is gone
   std::vector<std::string> evict_reason_, fail_reason_;
   std::vector<std::vector<uint32_t>> waiting_;  // peer -> followers waiting for it
-  std::set<uint32_t> pending_;                  // units to place, processed in name order
+  // Units to place, smallest (alphabetically first) first; queued_ avoids duplicates.
+  std::priority_queue<uint32_t, std::vector<uint32_t>, std::greater<>> pending_;
+  std::vector<char> queued_;
   std::vector<Task> orphans_;
   std::map<std::pair<uint32_t, uint32_t>, std::string> unassign_reason_;
+  size_t placements_ = 0;
+  static constexpr int kMaxSettleRounds = 4;
 };
 
 Plan Planner::build_plan() {
   Plan plan;
   std::vector<Task> unschedule = std::move(orphans_), unassign, schedule, assign, set, clear;
+  const std::string schedule_reason[] = {reasons::not_scheduled(TargetState::inactive),
+                                         reasons::not_scheduled(TargetState::loaded),
+                                         reasons::not_scheduled(TargetState::launched)};
   for (uint32_t u = 0; u < ix_.units.size(); ++u) {
     const auto& info = ix_.units[u];
     if (info.global()) continue;
     uint32_t m = view_.placed(u);
-    std::string final_machine = m == kNone ? std::string() : std::string(ix_.machines[m].id());
-    std::string name(info.name());
+    std::string_view final_machine = m == kNone ? std::string_view() : ix_.machines[m].id();
     if (!initial_[u].empty() && initial_[u] != final_machine) {
-      unschedule.push_back({TaskKind::unschedule, name, initial_[u], evict_reason_[u]});
+      unschedule.push_back({TaskKind::unschedule, std::string(info.name()),
+                            std::string(initial_[u]), evict_reason_[u]});
     }
     if (!final_machine.empty() && final_machine != initial_[u]) {
-      schedule.push_back({TaskKind::schedule, name, final_machine,
-                          reasons::not_scheduled(info.spec->desired)});
+      schedule.push_back({TaskKind::schedule, std::string(info.name()), std::string(final_machine),
+                          schedule_reason[static_cast<int>(info.spec->desired)]});
     }
-    if (info.active && m == kNone) plan.unschedulable[name] = fail_reason_[u];
+    if (info.active && m == kNone) plan.unschedulable[std::string(info.name())] = fail_reason_[u];
   }
   for (const auto& [unit, machines] : s_.global_assignments) {
     uint32_t g = ix_.unit(unit);
@@ -356,9 +403,15 @@ Plan Planner::build_plan() {
   auto by_unit = [](const Task& a, const Task& b) {
     return std::tie(a.unit, a.machine) < std::tie(b.unit, b.machine);
   };
-  for (auto* group : {&unschedule, &unassign, &schedule, &assign, &set, &clear}) {
-    std::sort(group->begin(), group->end(), by_unit);
-    for (auto& t : *group) plan.tasks.push_back(std::move(t));
+  auto groups = {&unschedule, &unassign, &schedule, &assign, &set, &clear};
+  size_t total = 0;
+  for (auto* group : groups) total += group->size();
+  plan.tasks.reserve(total);
+  for (auto* group : groups) {
+    if (!std::is_sorted(group->begin(), group->end(), by_unit)) {
+      std::sort(group->begin(), group->end(), by_unit);
+    }
+    std::move(group->begin(), group->end(), std::back_inserter(plan.tasks));
   }
   return plan;
 }

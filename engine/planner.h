@@ -68,7 +68,7 @@ inline constexpr std::string_view kNoMachines = "no machines available";
 inline constexpr std::string_view kMetadataInsufficient = "local Machine metadata insufficient";
 std::string machine_went_away(std::string_view machine);  // target Machine(<id>) went away
 std::string unable_to_run(std::string_view machine, std::string_view why);
-std::string not_scheduled(TargetState s);  // target state <s> and unit not scheduled
+std::string not_scheduled(TargetState s);    // target state <s> and unit not scheduled
 std::string global_eligible(TargetState s);  // global unit with target state <s>
 }  // namespace reasons
 

@@ -92,9 +92,9 @@ std::string summarize(const Index& ix, const Requirement& req,
   // (verdict, blocker) -> number of machines; blockers in name order.
   std::map<std::pair<Verdict, uint32_t>, size_t> groups;
   for (const auto& [m, c] : failures) ++groups[{c.verdict, c.blocker}];
-  std::string where = req.empty() ? "every machine"
-                                  : "every machine matching MachineMetadata " +
-                                        format_requirement(req);
+  std::string where = req.empty()
+                          ? "every machine"
+                          : "every machine matching MachineMetadata " + format_requirement(req);
   std::string total = machines_count(failures.size());
   if (groups.empty()) return "no machines available";
   Verdict first = groups.begin()->first.first;

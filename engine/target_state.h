@@ -1,6 +1,6 @@
 #pragma once
-// The desired ("target") state of a unit, fleet §2.1. Lives in engine/ for now; the lead may move it
-// to a shared folder once registry records need it too.
+// The desired ("target") state of a unit, fleet §2.1. Lives in engine/ for now; the lead may move
+// it to a shared folder once registry records need it too.
 
 #include <optional>
 #include <string_view>

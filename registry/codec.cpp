@@ -58,6 +58,7 @@ std::string encode(const MachineRecord& r) {
   j["metadata"] = json::object();
   for (const auto& [k, v] : r.metadata) j["metadata"][k] = v;
   if (r.disable_engine) j["disableEngine"] = true;
+  if (!r.api_url.empty()) j["apiURL"] = r.api_url;
   return j.dump();
 }
 
@@ -89,6 +90,7 @@ Result<MachineRecord> decode_machine(std::string_view id, std::string_view text)
   r.id = std::string(id);
   r.public_ip = str(j, "publicIP");
   r.version = str(j, "version");
+  r.api_url = str(j, "apiURL");
   if (auto it = j.find("metadata"); it != j.end() && it->is_object())
     for (const auto& [k, v] : it->items())
       if (v.is_string()) r.metadata[k] = v.get<std::string>();

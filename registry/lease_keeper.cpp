@@ -77,6 +77,20 @@ void LeaseKeeper::lose(std::string reason) {
   set_state(State::lost);
 }
 
+Task<Result<LeaseId>> LeaseKeeper::adopt(LeaseId id) {
+  auto sent = Clock::now();
+  auto r = co_await kv_.lease_keepalive(id);
+  if (!r) co_return r.error();
+  id_ = id;
+  ++generation_;
+  expires_at_ = sent + std::min<std::chrono::milliseconds>(local_ttl(), r.value());
+  renew_at_ = sent + local_ttl() / 3;
+  delay_ = {};
+  log::info("registry", "lease adopted", {{"lease", std::to_string(id_)}});
+  set_state(State::held);
+  co_return id_;
+}
+
 Task<Result<LeaseId>> LeaseKeeper::grant() {
   // Our clock starts before the request: the server's TTL cannot have started earlier.
   auto sent = Clock::now();

@@ -51,6 +51,10 @@ class LeaseKeeper {
   // TTL; revoke() it first to end it now). Errors are the store's; no retry here.
   Task<Result<LeaseId>> grant();
 
+  // Takes over a lease granted earlier (by a previous run of this process) if the store still
+  // has it: one keep-alive decides. Errc::not_found when it expired meanwhile.
+  Task<Result<LeaseId>> adopt(LeaseId id);
+
   // Keeps the held lease alive; idles while none is held. Returns ok after stop(), cancelled
   // when the awaiting operation is cancelled.
   Task<Status> run();

@@ -32,6 +32,8 @@ struct MachineRecord {
   std::map<std::string, std::string> metadata;
   std::string version;
   bool disable_engine = false;
+  // Where this machine's fleetd API answers other fleetds (status/journal proxying); may be empty.
+  std::string api_url;
   bool operator==(const MachineRecord&) const = default;
 };
 

@@ -41,14 +41,13 @@ bool any_matches(const std::vector<Pattern>& patterns, std::string_view name) {
 }
 
 Index::Index(const ClusterSnapshot& s) {
-  units.reserve(s.units.size());
-  for (const auto& spec : s.units) {
-    UnitInfo info;
-    info.spec = &spec;
-    units.push_back(std::move(info));
-  }
-  std::sort(units.begin(), units.end(),
-            [](const UnitInfo& a, const UnitInfo& b) { return a.name() < b.name(); });
+  std::vector<const UnitSpec*> sorted;
+  sorted.reserve(s.units.size());
+  for (const auto& spec : s.units) sorted.push_back(&spec);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const UnitSpec* a, const UnitSpec* b) { return a->name < b->name; });
+  units.resize(sorted.size());
+  for (size_t i = 0; i < sorted.size(); ++i) units[i].spec = sorted[i];
   unit_by_name_.reserve(units.size());
   for (uint32_t u = 0; u < units.size(); ++u) unit_by_name_.emplace(units[u].name(), u);
 
@@ -56,7 +55,6 @@ Index::Index(const ClusterSnapshot& s) {
     UnitInfo& info = units[u];
     const UnitSpec& spec = *info.spec;
     info.active = spec.desired != TargetState::inactive;
-    info.conflicts = make_patterns(spec.conflicts);
     info.replaces = make_patterns(spec.replaces);
     if (spec.global) globals.push_back(u);
     for (const auto& p : spec.peers) {
@@ -78,6 +76,7 @@ Index::Index(const ClusterSnapshot& s) {
   }
 
   find_replace_cycles();
+  resolve_conflicts();
 
   machines.reserve(s.machines.size());
   for (const auto& m : s.machines) machines.push_back(MachineInfo{&m});
@@ -102,6 +101,47 @@ void Index::for_each_match(const Pattern& p, F&& f) const {
                              [](const UnitInfo& a, std::string_view b) { return a.name() < b; });
   for (; it != units.end() && it->name().substr(0, prefix.size()) == prefix; ++it) {
     if (p.matches(it->name())) f(static_cast<uint32_t>(it - units.begin()));
+  }
+}
+
+size_t Index::prefix_range_size(const Pattern& p) const {
+  std::string_view prefix = std::string_view(p.text).substr(0, p.prefix_len);
+  auto less = [](const UnitInfo& a, std::string_view b) { return a.name() < b; };
+  auto lo = std::lower_bound(units.begin(), units.end(), prefix, less);
+  auto hi = lo;
+  while (hi != units.end() && hi->name().substr(0, prefix.size()) == prefix) {
+    if (hi - lo > static_cast<long>(kWidePatternLimit)) break;
+    ++hi;
+  }
+  return static_cast<size_t>(hi - lo);
+}
+
+void Index::resolve_conflicts() {
+  std::unordered_map<std::string_view, uint32_t> ids;  // pattern text -> id, kNone when wide
+  for (uint32_t u = 0; u < units.size(); ++u) {
+    for (const auto& text : units[u].spec->conflicts) {
+      auto it = ids.find(text);
+      if (it == ids.end()) {
+        Pattern p(text);
+        bool wide = !p.literal && prefix_range_size(p) > kWidePatternLimit;
+        it =
+            ids.emplace(text, wide ? kNone : static_cast<uint32_t>(conflict_patterns.size())).first;
+        if (!wide) conflict_patterns.push_back(std::move(p));
+      }
+      if (it->second == kNone) {
+        units[u].wide_conflicts.emplace_back(text);
+      } else {
+        units[u].conflict_ids.push_back(it->second);
+      }
+    }
+  }
+  for (uint32_t id = 0; id < conflict_patterns.size(); ++id) {
+    for_each_match(conflict_patterns[id], [&](uint32_t v) { units[v].matched_by.push_back(id); });
+  }
+  for (auto& info : units) {
+    std::sort(info.conflict_ids.begin(), info.conflict_ids.end());
+    info.conflict_ids.erase(std::unique(info.conflict_ids.begin(), info.conflict_ids.end()),
+                            info.conflict_ids.end());
   }
 }
 
@@ -234,13 +274,20 @@ View::View(const Index& ix)
       placed_(ix.units.size(), kNone),
       in_view_(ix.units.size(), false),
       machines_(ix.machines.size()),
-      unit_class_(ix.units.size(), kNone) {}
+      unit_class_(ix.units.size(), kNone),
+      global_slot_(ix.units.size(), kNone) {
+  for (uint32_t g : ix.globals) {
+    global_slot_[g] = static_cast<uint32_t>(global_on_.size());
+    global_on_.emplace_back(ix.machines.size(), 0);
+  }
+}
 
 void View::add_to_view(uint32_t u, uint32_t m) {
   MachineView& mv = machines_[m];
   const UnitInfo& info = ix_.units[u];
   mv.units.push_back(u);
-  if (!info.conflicts.empty()) mv.conflictors.push_back(u);
+  if (!info.wide_conflicts.empty()) mv.wide_conflictors.push_back(u);
+  count_patterns(u, mv, 1);
   if (!info.global() && !info.replaces.empty()) mv.replacers.push_back(u);
   set_load(m, mv.load + 1);
 }
@@ -258,17 +305,33 @@ void View::remove(uint32_t u) {
   in_view_[u] = false;
   MachineView& mv = machines_[m];
   erase_value(mv.units, u);
-  erase_value(mv.conflictors, u);
+  erase_value(mv.wide_conflictors, u);
+  count_patterns(u, mv, -1);
   erase_value(mv.replacers, u);
   set_load(m, mv.load - 1);
 }
 
 void View::add_global(uint32_t g, uint32_t m) {
   global_pairs_.emplace(g, m);
+  global_on_[global_slot_[g]][m] = 1;
   add_to_view(g, m);
 }
 
-bool View::global_on(uint32_t g, uint32_t m) const { return global_pairs_.count({g, m}) > 0; }
+std::set<std::pair<uint32_t, uint32_t>> View::clear_globals() {
+  for (const auto& [g, m] : global_pairs_) {
+    MachineView& mv = machines_[m];
+    erase_value(mv.units, g);
+    erase_value(mv.wide_conflictors, g);
+    count_patterns(g, mv, -1);
+    set_load(m, mv.load - 1);
+    global_on_[global_slot_[g]][m] = 0;
+  }
+  return std::exchange(global_pairs_, {});
+}
+
+bool View::global_on(uint32_t g, uint32_t m) const {
+  return global_slot_[g] != kNone && global_on_[global_slot_[g]][m] != 0;
+}
 
 bool View::on_machine(uint32_t u, uint32_t m) const {
   if (ix_.units[u].global()) return global_on(u, m);
@@ -308,22 +371,48 @@ Check View::able(uint32_t u, uint32_t m, bool pass2) const {
   return {};
 }
 
+void View::count_patterns(uint32_t u, MachineView& mv, int delta) {
+  const UnitInfo& info = ix_.units[u];
+  auto bump = [delta](std::unordered_map<uint32_t, uint32_t>& counts, uint32_t id) {
+    uint32_t& n = counts[id];
+    n = static_cast<uint32_t>(static_cast<int>(n) + delta);
+    if (n == 0) counts.erase(id);
+  };
+  for (uint32_t id : info.conflict_ids) bump(mv.holders, id);
+  for (uint32_t id : info.matched_by) bump(mv.matched, id);
+}
+
+bool View::conflicts_with(uint32_t u, uint32_t e) const {
+  const UnitInfo& a = ix_.units[u];
+  const UnitInfo& b = ix_.units[e];
+  auto intersects = [](const std::vector<uint32_t>& x, const std::vector<uint32_t>& y) {
+    auto i = x.begin();
+    auto j = y.begin();
+    while (i != x.end() && j != y.end()) {
+      if (*i == *j) return true;
+      *i < *j ? ++i : ++j;
+    }
+    return false;
+  };
+  return intersects(a.conflict_ids, b.matched_by) || intersects(b.conflict_ids, a.matched_by) ||
+         any_matches(a.wide_conflicts, b.name()) || any_matches(b.wide_conflicts, a.name());
+}
+
 uint32_t View::conflict_on(uint32_t u, uint32_t m) const {
   const UnitInfo& info = ix_.units[u];
   const MachineView& mv = machines_[m];
-  uint32_t best = kNone;
-  for (uint32_t e : mv.conflictors) {
-    if (e != u && e < best && any_matches(ix_.units[e].conflicts, info.name())) best = e;
+  // Fast path: per-machine pattern counts say whether any conflict exists at all.
+  bool found = false;
+  for (uint32_t id : info.conflict_ids) found = found || mv.matched.count(id) > 0;
+  for (uint32_t id : info.matched_by) found = found || mv.holders.count(id) > 0;
+  for (uint32_t e : mv.wide_conflictors) {
+    found = found || (e != u && any_matches(ix_.units[e].wide_conflicts, info.name()));
   }
-  for (const Pattern& p : info.conflicts) {
-    if (p.literal) {
-      uint32_t e = ix_.unit(p.text);
-      if (e != kNone && e != u && e < best && on_machine(e, m)) best = e;
-      continue;
-    }
-    for (uint32_t e : mv.units) {
-      if (e != u && e < best && p.matches(ix_.units[e].name())) best = e;
-    }
+  if (!found && info.wide_conflicts.empty()) return kNone;
+  // Slow path, only when there is a conflict (or a wide pattern): name the first culprit.
+  uint32_t best = kNone;
+  for (uint32_t e : mv.units) {
+    if (e != u && e < best && conflicts_with(u, e)) best = e;
   }
   return best;
 }

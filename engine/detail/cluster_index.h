@@ -20,6 +20,9 @@
 namespace fleet::engine::detail {
 
 inline constexpr uint32_t kNone = UINT32_MAX;
+// A glob whose literal prefix is shared by more unit names than this is matched at placement
+// time instead of being expanded into per-unit neighbor lists.
+inline constexpr size_t kWidePatternLimit = 1024;
 using Requirement = std::map<std::string, std::set<std::string>>;
 
 struct Pattern {
@@ -36,7 +39,13 @@ bool any_matches(const std::vector<Pattern>& patterns, std::string_view name);
 struct UnitInfo {
   const UnitSpec* spec = nullptr;
   bool active = false;  // desired state != inactive
-  std::vector<Pattern> conflicts, replaces;
+  std::vector<Pattern> replaces;
+  // Conflicts are pre-resolved against the distinct patterns of the snapshot: `conflict_ids` are
+  // this unit's own patterns, `matched_by` the patterns matching its name (sorted ids into
+  // Index::conflict_patterns). Only "wide" globs, whose literal prefix covers too many names to
+  // enumerate, are matched during placement (`wide_conflicts`).
+  std::vector<uint32_t> conflict_ids, matched_by;
+  std::vector<Pattern> wide_conflicts;
   std::vector<uint32_t> peers;             // existing peer units, sorted
   std::vector<std::string> missing_peers;  // MachineOf names that are not units
   std::vector<uint32_t> followers;         // units listing this one in MachineOf
@@ -53,9 +62,10 @@ class Index {
  public:
   explicit Index(const ClusterSnapshot& s);
 
-  std::vector<UnitInfo> units;        // sorted by name
-  std::vector<MachineInfo> machines;  // sorted by ID
-  std::vector<uint32_t> globals;      // global unit ids, sorted
+  std::vector<UnitInfo> units;             // sorted by name
+  std::vector<MachineInfo> machines;       // sorted by ID
+  std::vector<uint32_t> globals;           // global unit ids, sorted
+  std::vector<Pattern> conflict_patterns;  // distinct narrow Conflicts patterns
 
   uint32_t unit(std::string_view name) const;
   uint32_t machine(std::string_view id) const;
@@ -82,6 +92,8 @@ class Index {
   // Units whose names a pattern can match (names sharing its literal prefix), in name order.
   template <class F>
   void for_each_match(const Pattern& p, F&& f) const;
+  size_t prefix_range_size(const Pattern& p) const;
+  void resolve_conflicts();
   void find_replace_cycles();
 };
 
@@ -105,14 +117,18 @@ class View {
   // Removes a non-global unit from its machine (placement and view).
   void remove(uint32_t u);
   void add_global(uint32_t g, uint32_t m);
+  // Removes every global assignment; returns the removed (unit, machine) pairs.
+  std::set<std::pair<uint32_t, uint32_t>> clear_globals();
+  const std::set<std::pair<uint32_t, uint32_t>>& global_pairs() const { return global_pairs_; }
   bool global_on(uint32_t g, uint32_t m) const;
   bool on_machine(uint32_t u, uint32_t m) const;
 
   // fleet's AbleToRun for unit `u` on machine `m` against the current view. `pass2` adds the
   // guard that a replacing unit may not displace a unit that was already displaced.
   Check able(uint32_t u, uint32_t m, bool pass2) const;
-  uint32_t conflict_on(uint32_t u, uint32_t m) const;  // alphabetically first, or kNone
-  uint32_t replaced_by(uint32_t u, uint32_t m) const;  // alphabetically first, or kNone
+  // The alphabetically first unit on `m` in conflict with `u`, or kNone; `u` must not be on `m`.
+  uint32_t conflict_on(uint32_t u, uint32_t m) const;
+  uint32_t replaced_by(uint32_t u, uint32_t m) const;           // alphabetically first, or kNone
   std::vector<uint32_t> victims(uint32_t u, uint32_t m) const;  // units `u` replaces on `m`
 
   uint32_t load(uint32_t m) const { return machines_[m].load; }
@@ -124,7 +140,9 @@ class View {
 
  private:
   struct MachineView {
-    std::vector<uint32_t> units, conflictors, replacers;
+    std::vector<uint32_t> units, wide_conflictors, replacers;
+    // Narrow pattern id -> number of units here holding it / matched by it.
+    std::unordered_map<uint32_t, uint32_t> holders, matched;
     std::vector<uint32_t> classes;  // metadata classes containing this machine
     uint32_t load = 0;
   };
@@ -137,6 +155,8 @@ class View {
   };
 
   void add_to_view(uint32_t u, uint32_t m);
+  void count_patterns(uint32_t u, MachineView& mv, int delta);
+  bool conflicts_with(uint32_t u, uint32_t e) const;
   void set_load(uint32_t m, uint32_t load);
   uint32_t class_of(uint32_t u);
 
@@ -148,6 +168,8 @@ class View {
   std::vector<MetaClass> classes_;
   std::map<const Requirement*, uint32_t, ReqLess> class_by_req_;
   std::set<std::pair<uint32_t, uint32_t>> global_pairs_;  // (global unit, machine)
+  std::vector<uint32_t> global_slot_;                     // unit -> row in global_on_
+  std::vector<std::vector<char>> global_on_;              // [slot][machine]
 };
 
 }  // namespace fleet::engine::detail

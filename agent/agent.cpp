@@ -1,0 +1,338 @@
+#include "agent/agent.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "agent/agent_plan.h"
+#include "agent/unit_manager.h"
+#include "common/log.h"
+#include "registry/lease_keeper.h"
+#include "registry/reflector.h"
+#include "registry/registry.h"
+#include "unitfile/unit_file.h"
+
+namespace fleet::agent {
+
+namespace net = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+using registry::Task;
+
+struct Agent::Impl {
+  Impl(registry::KvStore& kv, std::chrono::seconds ttl)
+      : keeper(kv, registry::LeaseKeeperOptions{ttl}) {}
+  registry::LeaseKeeper keeper;
+  bool stopping = false;
+  bool dirty = true;
+  std::unique_ptr<net::steady_timer> wake;        // reconcile signal
+  std::unique_ptr<net::steady_timer> publish;     // state flush signal
+  std::unique_ptr<net::steady_timer> stop_timer;  // cancelled by stop()
+};
+
+namespace {
+
+Task<void> sleep_for(std::chrono::milliseconds d) {
+  net::steady_timer t(co_await net::this_coro::executor, d);
+  co_await t.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+// Empty when the file cannot be read.
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> names_of(const std::vector<AgentTask>& tasks, TaskKind kind) {
+  std::vector<std::string> out;
+  for (const auto& t : tasks)
+    if (t.kind == kind) out.push_back(t.unit);
+  return out;
+}
+
+}  // namespace
+
+Agent::Agent(registry::Registry& registry, UnitManager& units, AgentOptions opts)
+    : registry_(registry),
+      units_(units),
+      opts_(std::move(opts)),
+      impl_(std::make_unique<Impl>(registry.kv(), opts_.ttl)) {}
+
+Agent::~Agent() { units_.on_state_change(nullptr); }
+
+void Agent::stop() {
+  impl_->stopping = true;
+  if (impl_->stop_timer) impl_->stop_timer->cancel();
+  impl_->keeper.stop();
+}
+
+Task<void> Agent::acquire_lease() {
+  // A lease that outlived a fleetd restart still carries our machine record and states:
+  // resuming it is what lets the restart go unnoticed by the engine.
+  std::string saved = read_file(opts_.lease_file);
+  if (!saved.empty()) {
+    registry::LeaseId id = 0;
+    try {
+      id = std::stoll(saved);
+    } catch (...) {
+      id = 0;
+    }
+    if (id != 0) {
+      auto resumed = co_await impl_->keeper.adopt(id);
+      if (resumed) {
+        log::info("agent", "resumed machine lease", {{"machine", opts_.machine.id}});
+        co_return;
+      }
+    }
+  }
+  auto backoff = std::chrono::milliseconds(100);
+  while (!impl_->stopping) {
+    auto granted = co_await impl_->keeper.grant();
+    if (granted) {
+      std::filesystem::create_directories(std::filesystem::path(opts_.lease_file).parent_path());
+      std::ofstream(opts_.lease_file, std::ios::trunc) << granted.value() << '\n';
+      log::info("agent", "machine lease granted", {{"machine", opts_.machine.id}});
+      co_return;
+    }
+    log::warn("agent", "cannot obtain a machine lease",
+              {{"machine", opts_.machine.id}, {"error", granted.error().describe()}});
+    co_await sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+Task<void> Agent::announce() {
+  auto backoff = std::chrono::milliseconds(100);
+  while (!impl_->stopping && impl_->keeper.held()) {
+    auto st = co_await registry_.put_machine(opts_.machine, impl_->keeper.id());
+    if (st) co_return;
+    log::warn("agent", "cannot announce machine",
+              {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+    co_await sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
+void Agent::observe(const UnitStatus& s) {
+  auto it = file_hash_.find(s.name);
+  if (it == file_hash_.end()) return;  // not a unit of ours
+  registry::UnitStateRecord rec{s.name,       opts_.machine.id, it->second,
+                                s.load_state, s.active_state,   s.sub_state};
+  auto pub = published_.find(s.name);
+  if (pub != published_.end() && pub->second == rec) {
+    pending_.erase(s.name);
+    return;
+  }
+  pending_[s.name] = std::move(rec);
+  if (impl_->publish) impl_->publish->cancel();
+}
+
+Task<void> Agent::flush_states() {
+  if (pending_.empty() || !impl_->keeper.held()) co_return;
+  std::vector<registry::UnitStateRecord> batch;
+  batch.reserve(pending_.size());
+  for (auto& [name, rec] : pending_) batch.push_back(rec);
+  auto st = co_await registry_.put_states(batch, impl_->keeper.id());
+  if (!st) {
+    log::warn("agent", "publishing unit states failed",
+              {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+    co_return;  // kept pending; retried on the next flush
+  }
+  for (auto& rec : batch) {
+    auto it = pending_.find(rec.unit);
+    if (it != pending_.end() && it->second == rec) pending_.erase(it);
+    published_[rec.unit] = std::move(rec);
+  }
+  stats_.states_published += batch.size();
+}
+
+Task<void> Agent::reconcile_pass() {
+  // Contents are immutable per hash: fetch each one once.
+  for (const auto& [name, a] : desired_) {
+    if (a.desired == registry::TargetState::inactive || contents_.count(a.hash)) continue;
+    auto c = co_await registry_.get_content(a.hash);
+    if (!c) {
+      log::warn("agent", "cannot fetch unit content",
+                {{"unit", name}, {"machine", opts_.machine.id}, {"error", c.error().describe()}});
+      impl_->dirty = true;
+      co_return;
+    }
+    contents_[a.hash] = std::move(c).value();
+  }
+
+  for (const auto& name : units_.files_on_disk()) {
+    if (file_hash_.count(name)) continue;
+    // An unreadable file has an unknown hash: it is adopted rather than replaced.
+    std::string text = read_file(opts_.units_dir + "/" + name);
+    file_hash_[name] = text.empty() ? std::string() : unitfile::sha1_hex(text);
+  }
+
+  std::vector<std::string> names;
+  for (const auto& [name, h] : file_hash_) names.push_back(name);
+  std::map<std::string, CurrentUnit> current;
+  if (!names.empty()) {
+    auto listed = co_await units_.list(names);
+    if (!listed) {
+      log::warn("agent", "cannot list units", {{"error", listed.error().describe()}});
+      impl_->dirty = true;
+      co_return;
+    }
+    for (const auto& s : listed.value()) {
+      CurrentUnit cu{file_hash_[s.name], s.active_state, start_requested_.count(s.name) > 0};
+      // Adoption after a restart: a unit already running counts as started by us.
+      if (is_running_state(s.active_state)) start_requested_.insert(s.name);
+      current[s.name] = cu;
+      observe(s);
+    }
+  }
+
+  std::map<std::string, DesiredUnit> want;
+  for (const auto& [name, a] : desired_) want[name] = DesiredUnit{a.hash, a.desired};
+  auto tasks = plan_agent(want, current);
+  ++stats_.passes;
+  if (tasks.empty()) co_return;
+  for (const auto& t : tasks)
+    log::info("agent", std::string(to_string(t.kind)),
+              {{"unit", t.unit}, {"machine", opts_.machine.id}, {"reason", t.reason}});
+
+  auto report = [&](const Status& st, std::string_view what) {
+    if (st) return;
+    ++stats_.task_failures;
+    log::warn("agent", std::string(what) + " failed",
+              {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+  };
+
+  if (auto unload = names_of(tasks, TaskKind::unload); !unload.empty()) {
+    report(co_await units_.unload(unload), "unload");
+    std::vector<std::string> gone;
+    for (const auto& n : unload) {
+      start_requested_.erase(n);
+      file_hash_.erase(n);
+      published_.erase(n);
+      pending_.erase(n);
+      gone.push_back(n);
+    }
+    report(co_await registry_.delete_states(opts_.machine.id, gone), "removing unit states");
+  }
+  if (auto load = names_of(tasks, TaskKind::load); !load.empty()) {
+    std::vector<UnitFileSpec> specs;
+    for (const auto& n : load) {
+      const auto& a = desired_.at(n);
+      specs.push_back({n, contents_.at(a.hash)});
+      file_hash_[n] = a.hash;
+    }
+    report(co_await units_.load(std::move(specs)), "load");
+  }
+  if (auto stop = names_of(tasks, TaskKind::stop); !stop.empty()) {
+    for (const auto& n : stop) start_requested_.erase(n);
+    report(co_await units_.stop(stop), "stop");
+  }
+  if (auto start = names_of(tasks, TaskKind::start); !start.empty()) {
+    // Marked before the call: a unit that fails to start is reported failed, not retried in a loop.
+    for (const auto& n : start) start_requested_.insert(n);
+    report(co_await units_.start(start), "start");
+  }
+
+  // Signals cover later changes; one listing makes the new states visible right away.
+  std::vector<std::string> touched;
+  for (const auto& [name, h] : file_hash_) touched.push_back(name);
+  if (!touched.empty())
+    if (auto listed = co_await units_.list(touched))
+      for (const auto& s : listed.value()) observe(s);
+  stats_.units = file_hash_.size();
+}
+
+Task<void> Agent::run() {
+  auto ex = co_await net::this_coro::executor;
+  impl_->wake = std::make_unique<net::steady_timer>(ex);
+  impl_->publish = std::make_unique<net::steady_timer>(ex);
+  impl_->stop_timer = std::make_unique<net::steady_timer>(ex, net::steady_timer::time_point::max());
+  units_.on_state_change([this](const UnitStatus& s) { observe(s); });
+
+  co_await acquire_lease();
+  if (impl_->stopping) co_return;
+  co_await announce();
+  stats_.lease_held = impl_->keeper.held();
+
+  registry::Reflector reflector(registry_.kv(), registry_.keys().assignments(opts_.machine.id));
+
+  auto signal = [this] {
+    impl_->dirty = true;
+    impl_->wake->cancel();
+  };
+
+  auto follow = [&]() -> Task<void> {
+    while (true) {
+      auto batch = co_await reflector.next();
+      if (!batch) co_return;
+      for (const auto& c : batch.value().changes) {
+        auto p = registry_.keys().parse(c.kv.key);
+        if (!p || p->kind != registry::KeyKind::assignment) continue;
+        if (c.type == registry::Change::Type::del) {
+          desired_.erase(p->first);
+        } else if (auto a = registry::decode_assignment(p->first, p->second, c.kv.value)) {
+          desired_[p->first] = a.value();
+        }
+      }
+      signal();
+    }
+  };
+
+  auto reconcile = [&]() -> Task<void> {
+    while (true) {
+      if (!impl_->dirty) {
+        impl_->wake->expires_after(opts_.resync_interval);
+        auto [ec] = co_await impl_->wake->async_wait(net::as_tuple(net::use_awaitable));
+        if (!ec) published_.clear();  // the periodic resync republishes every state
+      }
+      if (!reflector.synced()) continue;
+      impl_->dirty = false;
+      co_await reconcile_pass();
+    }
+  };
+
+  auto publish = [&]() -> Task<void> {
+    while (true) {
+      if (pending_.empty()) {
+        impl_->publish->expires_at(net::steady_timer::time_point::max());
+        co_await impl_->publish->async_wait(net::as_tuple(net::use_awaitable));
+      }
+      co_await sleep_for(opts_.publish_delay);
+      co_await flush_states();
+      if (!pending_.empty()) co_await sleep_for(std::chrono::milliseconds(500));
+    }
+  };
+
+  auto keep_lease = [&]() -> Task<void> {
+    while (true) {
+      (void)co_await impl_->keeper.wait_lost();
+      stats_.lease_held = false;
+      if (impl_->stopping) co_return;
+      log::warn("agent", "machine lease lost",
+                {{"machine", opts_.machine.id}, {"reason", impl_->keeper.loss_reason()}});
+      co_await acquire_lease();
+      co_await announce();
+      stats_.lease_held = impl_->keeper.held();
+      published_.clear();  // states vanished with the old lease
+      signal();
+    }
+  };
+
+  auto stopped = [this]() -> Task<void> {
+    co_await impl_->stop_timer->async_wait(net::as_tuple(net::use_awaitable));
+  };
+
+  co_await (follow() || reconcile() || publish() || keep_lease() || impl_->keeper.run() ||
+            stopped());
+  reflector.cancel();
+  units_.on_state_change(nullptr);
+}
+
+}  // namespace fleet::agent

@@ -1,0 +1,88 @@
+#pragma once
+// Agent: the part of fleetd that runs this machine's units. It announces the machine under a
+// lease, follows only its own assignments (assign/<machine>/), drives the UnitManager through
+// the pure planner, and publishes unit states from systemd's signals, batched and attached to
+// the machine's lease.
+//
+// Restart safety: the lease ID is kept in a file under /run, so a fleetd restarted within the
+// TTL resumes the same lease and adopts the units already running (nothing is restarted). After
+// a longer absence the engine has moved the units elsewhere; the returning agent sees they are
+// no longer assigned to it and stops its stale copies. Stopping fleetd leaves units running.
+//
+// Loop affinity: run() and accessors on the io_context thread.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "registry/kv.h"
+#include "registry/records.h"
+
+namespace fleet::registry {
+class Registry;
+}
+
+namespace fleet::agent {
+
+class UnitManager;
+struct UnitStatus;
+
+struct AgentOptions {
+  registry::MachineRecord machine;
+  std::chrono::seconds ttl{30};
+  std::string units_dir = "/run/fleet/units";
+  std::string lease_file = "/run/fleet/machine.lease";
+  // A slow full pass repairs anything a lost signal or event left behind.
+  std::chrono::milliseconds resync_interval{std::chrono::seconds(60)};
+  // States arriving within this window are written in one transaction.
+  std::chrono::milliseconds publish_delay{50};
+};
+
+struct AgentStats {
+  std::uint64_t passes = 0;
+  std::uint64_t task_failures = 0;
+  std::uint64_t states_published = 0;
+  std::size_t units = 0;
+  bool lease_held = false;
+};
+
+class Agent {
+ public:
+  Agent(registry::Registry& registry, UnitManager& units, AgentOptions opts);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Runs until stop() or cancellation. Leaves the units and the lease as they are.
+  registry::Task<void> run();
+  void stop();
+
+  const AgentStats& stats() const { return stats_; }
+  const std::string& machine_id() const { return opts_.machine.id; }
+  // Units this agent has assigned right now (unit -> desired state), for status queries.
+  const std::map<std::string, registry::Assignment>& assignments() const { return desired_; }
+
+ private:
+  struct Impl;
+  registry::Task<void> acquire_lease();
+  registry::Task<void> announce();
+  registry::Task<void> reconcile_pass();
+  registry::Task<void> flush_states();
+  void observe(const UnitStatus& s);
+
+  registry::Registry& registry_;
+  UnitManager& units_;
+  AgentOptions opts_;
+  AgentStats stats_;
+  std::map<std::string, registry::Assignment> desired_;
+  std::map<std::string, std::string> file_hash_;  // units we manage -> content hash
+  std::set<std::string> start_requested_;
+  std::map<std::string, std::string> contents_;  // hash -> canonical text
+  std::map<std::string, registry::UnitStateRecord> published_, pending_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fleet::agent

@@ -1,0 +1,164 @@
+#include "agent/agent.h"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+
+#include "agent/fake_unit_manager.h"
+#include "registry/memory_kv.h"
+#include "registry/registry.h"
+#include "registry/testing/run.h"
+
+using namespace fleet;
+using namespace fleet::agent;
+using namespace fleet::registry;
+using fleet::registry::testing::run_sync;
+using fleet::registry::testing::run_until;
+using fleet::registry::testing::spawn;
+
+namespace {
+const std::string kContent = "[Service]\nExecStart=/bin/sleep 1000\n";
+
+struct World {
+  boost::asio::io_context io;
+  MemoryKv kv{io.get_executor()};
+  Registry reg{kv, KeyLayout("/t/")};
+  std::string dir;
+  LeaseId engine_lease = 0;
+
+  World() {
+    dir = (std::filesystem::temp_directory_path() /
+           ("agent-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++)))
+              .string();
+    std::filesystem::create_directories(dir);
+    engine_lease = run_sync(io, kv.lease_grant(std::chrono::seconds(60))).value();
+    REQUIRE(run_sync(io, reg.campaign("engine", engine_lease)).value());
+  }
+  ~World() { std::filesystem::remove_all(dir); }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+
+  AgentOptions options() {
+    AgentOptions o;
+    o.machine = MachineRecord{"m1", "127.0.0.11", {{"role", "web"}}, "test", false, {}};
+    o.ttl = std::chrono::seconds(10);
+    o.units_dir = dir + "/units";
+    o.lease_file = dir + "/lease";
+    o.publish_delay = std::chrono::milliseconds(1);
+    return o;
+  }
+  void assign(const std::string& unit, TargetState s) {
+    ScheduleBatch b(reg.keys());
+    b.assign({unit, "m1", sha(), s});
+    REQUIRE(run_sync(io, reg.apply(std::move(b), engine_lease)));
+  }
+  void unassign(const std::string& unit) {
+    ScheduleBatch b(reg.keys());
+    b.unassign("m1", unit);
+    REQUIRE(run_sync(io, reg.apply(std::move(b), engine_lease)));
+  }
+  std::string sha() { return "c0ffee"; }
+  void store_content() { REQUIRE(run_sync(io, kv.put(reg.keys().content(sha()), kContent))); }
+  std::optional<UnitStateRecord> state(const std::string& unit) {
+    for (auto& s : run_sync(io, reg.list_states()).value())
+      if (s.unit == unit && s.machine == "m1") return s;
+    return std::nullopt;
+  }
+  bool machine_listed() {
+    auto ms = run_sync(io, reg.list_machines()).value();
+    return ms.size() == 1 && ms[0].id == "m1";
+  }
+};
+
+int count(const std::vector<std::string>& calls, const std::string& call) {
+  return static_cast<int>(std::count(calls.begin(), calls.end(), call));
+}
+}  // namespace
+
+TEST_CASE("an assigned unit is loaded, started and reported active running") {
+  World w;
+  w.store_content();
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
+  w.assign("a.service", TargetState::launched);
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active" && s->sub_state == "running";
+  }));
+  CHECK(units.content("a.service") == kContent);
+  CHECK(w.state("a.service")->hash == w.sha());
+
+  SUBCASE("a unit whose desired state becomes loaded is stopped") {
+    w.assign("a.service", TargetState::loaded);
+    REQUIRE(run_until(w.io, [&] { return w.state("a.service")->active_state == "inactive"; }));
+  }
+  SUBCASE("a unit no longer assigned is unloaded and its state removed") {
+    w.unassign("a.service");
+    REQUIRE(run_until(w.io, [&] { return !w.state("a.service") && !units.content("a.service"); }));
+  }
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
+
+TEST_CASE("a failing unit is reported failed and not restarted in a loop") {
+  World w;
+  w.store_content();
+  FakeUnitManager units;
+  units.set_failure("bad.service", FakeUnitManager::Failure::process_exits);
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  w.assign("bad.service", TargetState::launched);
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("bad.service");
+    return s && s->active_state == "failed";
+  }));
+  CHECK(count(units.calls(), "start bad.service") == 1);
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
+
+TEST_CASE("a restarted agent resumes its lease and adopts running units without restarting") {
+  World w;
+  w.store_content();
+  FakeUnitManager units;
+  {
+    Agent first(w.reg, units, w.options());
+    auto done = spawn(w.io, first.run());
+    w.assign("a.service", TargetState::launched);
+    REQUIRE(run_until(w.io, [&] {
+      auto s = w.state("a.service");
+      return s && s->active_state == "active";
+    }));
+    first.stop();
+    REQUIRE(run_until(w.io, [&] { return done->done; }));
+  }
+  CHECK(w.machine_listed());  // the lease outlives the process
+  auto pid_before = run_sync(w.io, units.list({"a.service"})).value().at(0).main_pid;
+  Agent second(w.reg, units, w.options());
+  auto done = spawn(w.io, second.run());
+  REQUIRE(run_until(w.io, [&] { return second.stats().passes >= 1; }));
+  CHECK(count(units.calls(), "start a.service") == 1);
+  CHECK(run_sync(w.io, units.list({"a.service"})).value().at(0).main_pid == pid_before);
+  CHECK(w.state("a.service")->active_state == "active");
+  second.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
+
+TEST_CASE("a lost machine lease is replaced and the machine announced again") {
+  World w;
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
+  auto ls = run_sync(w.io, w.kv.range(RangeRequest{w.reg.keys().machine("m1")})).value();
+  REQUIRE(w.kv.expire_lease(ls.kvs.at(0).lease));
+  CHECK_FALSE(w.machine_listed());
+  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}

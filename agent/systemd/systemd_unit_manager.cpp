@@ -1,0 +1,534 @@
+#include "agent/systemd/systemd_unit_manager.h"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <tuple>
+
+#include "agent/systemd/detail/sdbus_pump.h"
+#include "common/log.h"
+
+namespace fleet::agent {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr const char* kDest = "org.freedesktop.systemd1";
+constexpr const char* kPath = "/org/freedesktop/systemd1";
+constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
+constexpr const char* kUnitIface = "org.freedesktop.systemd1.Unit";
+constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
+constexpr const char* kProps = "org.freedesktop.DBus.Properties";
+constexpr std::string_view kUnitPathPrefix = "/org/freedesktop/systemd1/unit/";
+constexpr size_t kMaxJobResults = 65536;
+constexpr size_t kMaxInFlight = 64;
+
+// ListUnits* row: name, description, load, active, sub, following, path, job id/type/path.
+using ListedUnit =
+    sdbus::Struct<std::string, std::string, std::string, std::string, std::string, std::string,
+                  sdbus::ObjectPath, uint32_t, std::string, sdbus::ObjectPath>;
+using FileChange = sdbus::Struct<std::string, std::string, std::string>;
+
+Error from_sdbus(const sdbus::Error& e) {
+  const std::string& n = e.getName();
+  Errc c = Errc::internal;
+  if (n == "org.freedesktop.systemd1.NoSuchUnit") c = Errc::not_found;
+  if (n == "org.freedesktop.DBus.Error.InvalidArgs") c = Errc::invalid_argument;
+  if (n == "org.freedesktop.DBus.Error.Timeout" || n == "org.freedesktop.DBus.Error.NoReply" ||
+      n == "org.freedesktop.DBus.Error.TimedOut")
+    c = Errc::timeout;
+  if (n == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+      n == "org.freedesktop.DBus.Error.Disconnected" || n == "org.freedesktop.DBus.Error.NoServer")
+    c = Errc::unavailable;
+  return make_error(c, n + ": " + e.getMessage());
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+std::string unescape_bus_label(std::string_view label) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < label.size(); ++i) {
+    if (label[i] == '_' && i + 2 < label.size() && hex(label[i + 1]) >= 0 &&
+        hex(label[i + 2]) >= 0) {
+      out += static_cast<char>(hex(label[i + 1]) * 16 + hex(label[i + 2]));
+      i += 2;
+    } else {
+      out += label[i];
+    }
+  }
+  return out;
+}
+
+struct SystemdUnitManager::Impl {
+  struct CallbackBox {
+    StateCallback cb;
+  };
+
+  Impl(asio::any_io_executor e, SystemdOptions o) : ex(e), opts(std::move(o)), notifier(e) {}
+  ~Impl() {
+    callback_box->cb = nullptr;
+    if (pump) pump->stop();
+  }
+
+  // --- D-Bus calls. -------------------------------------------------------------------------
+
+  // Sends one asynchronous call; `cb(const sdbus::Error*, results...)` runs on the loop.
+  template <class Callback, class... A>
+  Status send(sdbus::IProxy& proxy, const char* iface, const std::string& method, Callback&& cb,
+              A&&... args) {
+    if (broken) return fail(Errc::unavailable, "system bus connection lost: " + broken_reason);
+    try {
+      proxy.callMethodAsync(method)
+          .onInterface(iface)
+          .withTimeout(opts.call_timeout)
+          .withArguments(std::forward<A>(args)...)
+          .uponReplyInvoke(std::forward<Callback>(cb));
+    } catch (const sdbus::Error& e) {
+      return from_sdbus(e);
+    }
+    ++in_flight;
+    pump->kick();
+    return ok();
+  }
+
+  // Every reply callback ends with this: frees a window slot and wakes waiters.
+  void reply_done() {
+    --in_flight;
+    notifier.notify();
+  }
+
+  // dbus-daemon refuses more than max_replies_per_connection (128 on the system bus) pending
+  // calls with LimitsExceeded, so batches keep at most kMaxInFlight outstanding.
+  Task<void> window() {
+    co_await notifier.wait([&] { return broken || in_flight < kMaxInFlight; },
+                           Clock::now() + opts.call_timeout + 2s);
+  }
+
+  // One call, awaited: the reply's values as a tuple.
+  template <class... R, class... A>
+  Task<Result<std::tuple<R...>>> call(sdbus::IProxy& proxy, const char* iface, std::string method,
+                                      A... args) {
+    struct State {
+      bool done = false;
+      std::optional<Error> error;
+      std::tuple<R...> values;
+    };
+    auto st = std::make_shared<State>();
+    auto on_reply = [st, this](const sdbus::Error* e, R... r) {
+      if (e)
+        st->error = from_sdbus(*e);
+      else
+        st->values = std::tuple<R...>(std::move(r)...);
+      st->done = true;
+      reply_done();
+    };
+    co_await window();
+    if (auto sent = send(proxy, iface, method, on_reply, std::move(args)...); !sent)
+      co_return sent.error();
+    co_await notifier.wait([&] { return st->done || broken; },
+                           Clock::now() + opts.call_timeout + 2s);
+    if (!st->done)
+      co_return fail(broken ? Errc::unavailable : Errc::timeout, method + ": no reply");
+    if (st->error) co_return *st->error;
+    co_return std::move(st->values);
+  }
+
+  // Sends `method(name, "replace")` for every name at once, then waits for every job's
+  // JobRemoved. Returns the per-unit failures.
+  Task<std::vector<std::pair<std::string, Error>>> run_jobs(std::string method,
+                                                            std::vector<std::string> names,
+                                                            bool quiet_not_found = false) {
+    struct Slot {
+      bool replied = false;
+      std::string job;
+      std::optional<Error> error;
+    };
+    auto slots = std::make_shared<std::vector<Slot>>(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto on_reply = [slots, i, this](const sdbus::Error* e, sdbus::ObjectPath job) {
+        Slot& s = (*slots)[i];
+        s.replied = true;
+        if (e)
+          s.error = from_sdbus(*e);
+        else
+          s.job = std::move(job);
+        reply_done();
+      };
+      co_await window();
+      if (auto sent = send(*mgr, kManager, method, on_reply, names[i], std::string("replace"));
+          !sent) {
+        (*slots)[i].replied = true;
+        (*slots)[i].error = sent.error();
+      }
+    }
+    auto all_replied = [&] {
+      for (const auto& s : *slots)
+        if (!s.replied) return false;
+      return true;
+    };
+    co_await notifier.wait([&] { return broken || all_replied(); },
+                           Clock::now() + opts.call_timeout + 2s);
+    auto all_done = [&] {
+      for (const auto& s : *slots)
+        if (!s.job.empty() && !job_results.count(s.job)) return false;
+      return true;
+    };
+    co_await notifier.wait([&] { return broken || all_done(); }, Clock::now() + opts.job_timeout);
+
+    std::vector<std::pair<std::string, Error>> failures;
+    for (size_t i = 0; i < names.size(); ++i) {
+      Slot& s = (*slots)[i];
+      if (s.error) {
+        failures.emplace_back(names[i], *s.error);
+      } else if (!s.replied) {
+        failures.emplace_back(names[i], make_error(Errc::timeout, method + ": no reply"));
+      } else if (auto it = job_results.find(s.job); it == job_results.end()) {
+        failures.emplace_back(names[i], make_error(broken ? Errc::unavailable : Errc::timeout,
+                                                   method + " job did not finish"));
+      } else {
+        // "done" means the job ran, not that a process keeps running (Type=simple).
+        if (it->second != "done" && it->second != "skipped")
+          failures.emplace_back(names[i],
+                                make_error(Errc::internal, method + " job " + it->second));
+        job_results.erase(it);
+      }
+    }
+    for (const auto& f : failures)
+      if (!quiet_not_found || f.second.code != Errc::not_found)
+        log::warn("agent", "job failed",
+                  {{"unit", f.first}, {"op", method}, {"error", f.second.message}});
+    co_return failures;
+  }
+
+  // Calls method(name) for each name at once and waits for all replies; errors ignored.
+  Task<void> for_each_ignoring_errors(std::string method, std::vector<std::string> names) {
+    auto pending = std::make_shared<size_t>(0);
+    for (const auto& n : names) {
+      auto on_reply = [pending, this](const sdbus::Error*) {
+        --*pending;
+        reply_done();
+      };
+      co_await window();
+      if (send(*mgr, kManager, method, on_reply, n)) ++*pending;
+    }
+    co_await notifier.wait([&] { return broken || *pending == 0; },
+                           Clock::now() + opts.call_timeout + 2s);
+  }
+
+  // --- Signals. -----------------------------------------------------------------------------
+
+  void on_job_removed(const std::string& job, const std::string& result) {
+    job_results[job] = result;
+    job_order.push_back(job);
+    while (job_order.size() > kMaxJobResults) {
+      job_results.erase(job_order.front());
+      job_order.pop_front();
+    }
+    notifier.notify();
+  }
+
+  void on_properties_changed(sdbus::Message& msg) {
+    std::string path = msg.getPath();
+    if (path.rfind(kUnitPathPrefix, 0) != 0) return;
+    std::string name = unescape_bus_label(std::string_view(path).substr(kUnitPathPrefix.size()));
+    if (!tracked.count(name)) return;
+    std::string iface;
+    std::map<std::string, sdbus::Variant> changed;
+    std::vector<std::string> invalidated;
+    try {
+      msg >> iface >> changed >> invalidated;
+      if (iface == kServiceIface) {
+        if (auto it = changed.find("MainPID"); it != changed.end())
+          main_pids[name] = it->second.get<uint32_t>();
+        return;
+      }
+      if (iface != kUnitIface) return;
+      UnitStatus& s = cache[name];
+      s.name = name;
+      if (auto it = changed.find("LoadState"); it != changed.end())
+        s.load_state = it->second.get<std::string>();
+      if (auto it = changed.find("ActiveState"); it != changed.end())
+        s.active_state = it->second.get<std::string>();
+      if (auto it = changed.find("SubState"); it != changed.end())
+        s.sub_state = it->second.get<std::string>();
+    } catch (const sdbus::Error& e) {
+      log::warn("agent", "bad PropertiesChanged", {{"unit", name}, {"error", e.getMessage()}});
+      return;
+    }
+    UnitStatus s = cache[name];
+    // LoadState is not in these signals; a unit whose state changes is loaded unless we know
+    // better (from list()).
+    if (s.load_state.empty()) s.load_state = "loaded";
+    auto pid = main_pids.find(name);
+    s.main_pid = pid != main_pids.end() && s.active_state != "inactive" ? pid->second : 0;
+    // Deliver from the loop, never from inside sd-bus dispatch.
+    asio::post(ex, [box = callback_box, s = std::move(s)] {
+      if (box->cb) box->cb(s);
+    });
+  }
+
+  // --- Operations. --------------------------------------------------------------------------
+
+  Task<Status> load(std::vector<UnitFileSpec> units);
+  Task<Status> unload(std::vector<std::string> names);
+  Task<Result<std::vector<UnitStatus>>> list(std::vector<std::string> names);
+  Task<void> fill_main_pids(std::vector<UnitStatus>& out, const std::vector<std::string>& paths);
+  std::vector<std::string> files_on_disk() const;
+
+  asio::any_io_executor ex;
+  SystemdOptions opts;
+  detail::Notifier notifier;
+  std::shared_ptr<CallbackBox> callback_box = std::make_shared<CallbackBox>();
+  std::map<std::string, std::string> job_results;  // job path -> JobRemoved result
+  std::deque<std::string> job_order;
+  std::set<std::string> tracked;  // units this agent manages: loaded by it or found on disk
+  std::map<std::string, UnitStatus> cache;    // last state seen in PropertiesChanged
+  std::map<std::string, uint32_t> main_pids;  // from Service PropertiesChanged or Get
+  size_t in_flight = 0;                       // calls sent and not yet answered
+  bool broken = false;
+  std::string broken_reason;
+  // Destroyed in reverse order: match slot, pump and proxy before the connection.
+  std::unique_ptr<sdbus::IConnection> conn;
+  std::unique_ptr<sdbus::IProxy> mgr;
+  std::shared_ptr<detail::SdbusPump> pump;
+  sdbus::Slot props_slot;
+};
+
+std::vector<std::string> SystemdUnitManager::Impl::files_on_disk() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(opts.units_dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (e.is_regular_file(ec) && check_unit_name(n)) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Task<Status> SystemdUnitManager::Impl::load(std::vector<UnitFileSpec> units) {
+  for (const auto& f : units)
+    if (auto st = check_unit_name(f.name); !st) co_return st;
+  if (units.empty()) co_return ok();
+  std::error_code ec;
+  fs::create_directories(opts.units_dir, ec);
+  if (ec) co_return fail(Errc::internal, "create " + opts.units_dir + ": " + ec.message());
+  // Small local files under /run: the one kind of synchronous I/O allowed on the loop.
+  std::vector<std::string> paths;
+  for (const auto& f : units) {
+    std::string path = opts.units_dir + "/" + f.name;
+    std::string tmp = opts.units_dir + "/." + f.name + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << f.content;
+      if (!out.flush()) co_return fail(Errc::internal, "write " + tmp);
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) co_return fail(Errc::internal, "rename " + tmp + ": " + ec.message());
+    paths.push_back(path);
+  }
+  auto linked =
+      co_await call<std::vector<FileChange>>(*mgr, kManager, "LinkUnitFiles", paths, true, true);
+  if (!linked) co_return fail(linked.error().code, "link: " + linked.error().message);
+  auto reloaded = co_await call<>(*mgr, kManager, "Reload");
+  if (!reloaded) co_return fail(reloaded.error().code, "reload: " + reloaded.error().message);
+  for (const auto& f : units) {
+    tracked.insert(f.name);
+    log::info("agent", "loaded unit", {{"unit", f.name}});
+  }
+  co_return ok();
+}
+
+Task<Status> SystemdUnitManager::Impl::unload(std::vector<std::string> names) {
+  for (const auto& n : names)
+    if (auto st = check_unit_name(n); !st) co_return st;
+  if (names.empty()) co_return ok();
+  std::vector<std::pair<std::string, Error>> failures;
+  for (auto& f : co_await run_jobs("StopUnit", names, true))
+    if (f.second.code != Errc::not_found) failures.push_back(std::move(f));
+  auto disabled =
+      co_await call<std::vector<FileChange>>(*mgr, kManager, "DisableUnitFiles", names, true);
+  if (!disabled && disabled.error().code != Errc::not_found)
+    failures.emplace_back("disable", disabled.error());
+  co_await for_each_ignoring_errors("ResetFailedUnit", names);
+  for (const auto& n : names) {
+    std::error_code ec;
+    fs::remove(opts.units_dir + "/" + n, ec);
+    if (ec) failures.emplace_back(n, make_error(Errc::internal, "remove: " + ec.message()));
+  }
+  auto reloaded = co_await call<>(*mgr, kManager, "Reload");
+  if (!reloaded) failures.emplace_back("reload", reloaded.error());
+  for (const auto& n : names) {
+    tracked.erase(n);
+    cache.erase(n);
+    main_pids.erase(n);
+    log::info("agent", "unloaded unit", {{"unit", n}});
+  }
+  co_return batch_status("unload", failures);
+}
+
+Task<Result<std::vector<UnitStatus>>> SystemdUnitManager::Impl::list(
+    std::vector<std::string> names) {
+  if (names.empty()) names.assign(tracked.begin(), tracked.end());
+  if (names.empty()) co_return std::vector<UnitStatus>{};
+  auto r = co_await call<std::vector<ListedUnit>>(*mgr, kManager, "ListUnitsByNames", names);
+  if (!r) co_return r.error();
+  std::map<std::string, const ListedUnit*> by_name;
+  for (const auto& row : std::get<0>(r.value())) by_name[row.get<0>()] = &row;
+  std::vector<UnitStatus> out;
+  std::vector<std::string> paths;  // unit object path per entry ("" = none)
+  for (const auto& n : names) {
+    auto it = by_name.find(n);
+    if (it == by_name.end()) {
+      out.push_back(not_found_status(n));
+      paths.emplace_back();
+      continue;
+    }
+    const ListedUnit& row = *it->second;
+    out.push_back(UnitStatus{n, row.get<2>(), row.get<3>(), row.get<4>(), 0});
+    paths.push_back(row.get<6>());
+    if (tracked.count(n)) cache[n] = out.back();
+  }
+  co_await fill_main_pids(out, paths);
+  co_return out;
+}
+
+// MainPID from the signal cache; units never seen in a signal (adopted after a restart) get one
+// Properties.Get each, all sent at once.
+Task<void> SystemdUnitManager::Impl::fill_main_pids(std::vector<UnitStatus>& out,
+                                                    const std::vector<std::string>& paths) {
+  struct Pending {
+    size_t left = 0;
+    std::vector<std::unique_ptr<sdbus::IProxy>> proxies;  // alive until their replies
+  };
+  auto pending = std::make_shared<Pending>();
+  for (size_t i = 0; i < out.size(); ++i) {
+    UnitStatus& s = out[i];
+    bool running = s.active_state == "active" || s.active_state == "activating" ||
+                   s.active_state == "deactivating" || s.active_state == "reloading";
+    if (!running || !ends_with(s.name, ".service") || paths[i].empty()) continue;
+    if (auto it = main_pids.find(s.name); it != main_pids.end()) {
+      s.main_pid = it->second;
+      continue;
+    }
+    try {
+      pending->proxies.push_back(sdbus::createProxy(*conn, kDest, paths[i]));
+    } catch (const sdbus::Error&) {
+      continue;
+    }
+    auto on_reply = [pending, &out, i, this](const sdbus::Error* e, sdbus::Variant v) {
+      --pending->left;
+      reply_done();
+      if (e) return;
+      try {
+        out[i].main_pid = v.get<uint32_t>();
+      } catch (const sdbus::Error&) {
+      }
+    };
+    co_await window();
+    if (send(*pending->proxies.back(), kProps, "Get", on_reply, std::string(kServiceIface),
+             std::string("MainPID")))
+      ++pending->left;
+  }
+  if (pending->left == 0) co_return;
+  bool done = co_await notifier.wait([&] { return broken || pending->left == 0; },
+                                     Clock::now() + opts.call_timeout + 2s);
+  if (!done) {
+    // Replies still outstanding would write into `out`: drop them with their proxies.
+    in_flight -= pending->left;
+    pending->proxies.clear();
+  }
+}
+
+// --- SystemdUnitManager. ------------------------------------------------------------------
+
+SystemdUnitManager::SystemdUnitManager(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SystemdUnitManager::~SystemdUnitManager() = default;
+
+Task<Result<std::unique_ptr<SystemdUnitManager>>> SystemdUnitManager::connect(SystemdOptions opts) {
+  auto ex = co_await asio::this_coro::executor;
+  auto impl = std::make_unique<Impl>(ex, std::move(opts));
+  Impl* p = impl.get();
+  try {
+    p->conn = sdbus::createSystemBusConnection();
+    p->mgr = sdbus::createProxy(*p->conn, kDest, kPath);
+    p->mgr->uponSignal("JobRemoved")
+        .onInterface(kManager)
+        .call([p](uint32_t, sdbus::ObjectPath job, std::string, std::string result) {
+          p->on_job_removed(job, result);
+        });
+    p->mgr->finishRegistration();
+    p->props_slot = p->conn->addMatch(
+        "type='signal',sender='org.freedesktop.systemd1',"
+        "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+        "path_namespace='/org/freedesktop/systemd1/unit'",
+        [p](sdbus::Message& m) { p->on_properties_changed(m); });
+  } catch (const sdbus::Error& e) {
+    co_return fail(Errc::unavailable, "system bus: " + e.getName() + ": " + e.getMessage());
+  }
+  p->pump = std::make_shared<detail::SdbusPump>(ex, *p->conn, [p](const std::string& why) {
+    p->broken = true;
+    p->broken_reason = why;
+    log::error("agent", "system bus connection lost", {{"error", why}});
+    p->notifier.notify();
+  });
+  p->pump->arm();
+  // systemd sends JobRemoved and PropertiesChanged only to subscribed connections.
+  auto sub = co_await p->call<>(*p->mgr, kManager, "Subscribe");
+  if (!sub) co_return fail(Errc::unavailable, "subscribe: " + sub.error().describe());
+  for (auto& n : p->files_on_disk()) p->tracked.insert(n);
+  co_return std::unique_ptr<SystemdUnitManager>(new SystemdUnitManager(std::move(impl)));
+}
+
+Task<Status> SystemdUnitManager::load(std::vector<UnitFileSpec> units) {
+  return impl_->load(std::move(units));
+}
+
+Task<Status> SystemdUnitManager::unload(std::vector<std::string> names) {
+  return impl_->unload(std::move(names));
+}
+
+Task<Status> SystemdUnitManager::start(std::vector<std::string> names) {
+  auto failures = co_await impl_->run_jobs("StartUnit", std::move(names));
+  co_return batch_status("start", failures);
+}
+
+Task<Status> SystemdUnitManager::stop(std::vector<std::string> names) {
+  auto failures = co_await impl_->run_jobs("StopUnit", std::move(names));
+  co_return batch_status("stop", failures);
+}
+
+Task<Result<std::vector<UnitStatus>>> SystemdUnitManager::list(std::vector<std::string> names) {
+  return impl_->list(std::move(names));
+}
+
+void SystemdUnitManager::on_state_change(StateCallback cb) {
+  impl_->callback_box->cb = std::move(cb);
+}
+
+std::vector<std::string> SystemdUnitManager::files_on_disk() const {
+  return impl_->files_on_disk();
+}
+
+bool SystemdUnitManager::connected() const { return !impl_->broken; }
+
+}  // namespace fleet::agent

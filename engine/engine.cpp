@@ -1,0 +1,218 @@
+#include "engine/engine.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/log.h"
+#include "engine/cluster_model.h"
+#include "engine/planner.h"
+#include "registry/lease_keeper.h"
+#include "registry/reflector.h"
+#include "registry/registry.h"
+
+namespace fleet::engine {
+
+namespace net = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+using registry::Task;
+
+struct Engine::Impl {
+  Impl(registry::KvStore& kv, std::chrono::seconds ttl)
+      : keeper(kv, registry::LeaseKeeperOptions{ttl}) {}
+  registry::LeaseKeeper keeper;
+  bool stopping = false;
+  std::unique_ptr<net::steady_timer> stop_timer;  // never expires; cancelled by stop()
+};
+
+namespace {
+
+Task<void> sleep_for(std::chrono::milliseconds d) {
+  net::steady_timer t(co_await net::this_coro::executor, d);
+  co_await t.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+void apply_locally(ClusterModel& model, const std::vector<registry::Op>& ops) {
+  // Our own writes echo back through the watch later; applying them now keeps the next pass from
+  // planning on a model that does not know them yet (which could move a unit twice).
+  for (const auto& op : ops) {
+    if (op.kind == registry::Op::Kind::put) {
+      registry::KeyValue kv;
+      kv.key = op.key;
+      kv.value = op.value;
+      model.put(kv);
+    } else if (op.kind == registry::Op::Kind::del) {
+      model.erase(op.key);
+    }
+  }
+}
+
+}  // namespace
+
+Engine::Engine(registry::Registry& registry, EngineOptions opts)
+    : registry_(registry),
+      opts_(std::move(opts)),
+      impl_(std::make_unique<Impl>(registry.kv(), opts_.lease_ttl)) {}
+
+Engine::~Engine() = default;
+
+void Engine::stop() {
+  impl_->stopping = true;
+  if (impl_->stop_timer) impl_->stop_timer->cancel();
+  impl_->keeper.stop();
+}
+
+Task<void> Engine::run() {
+  auto ex = co_await net::this_coro::executor;
+  impl_->stop_timer = std::make_unique<net::steady_timer>(ex, net::steady_timer::time_point::max());
+  auto stopped = [this]() -> Task<void> {
+    co_await impl_->stop_timer->async_wait(net::as_tuple(net::use_awaitable));
+  };
+  auto campaign_loop = [this]() -> Task<void> {
+    auto backoff = std::chrono::milliseconds(100);
+    while (!impl_->stopping) {
+      if (!impl_->keeper.held()) {
+        auto granted = co_await impl_->keeper.grant();
+        if (!granted) {
+          log::warn("engine", "cannot obtain a lease", {{"error", granted.error().describe()}});
+          co_await sleep_for(backoff);
+          backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+          continue;
+        }
+      }
+      auto won = co_await registry_.campaign(opts_.machine_id, impl_->keeper.id());
+      if (!won) {
+        log::warn("engine", "campaign failed", {{"error", won.error().describe()}});
+        co_await sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        continue;
+      }
+      backoff = std::chrono::milliseconds(100);
+      if (won.value()) {
+        co_await lead();
+      } else {
+        co_await follow();
+      }
+    }
+  };
+  co_await (campaign_loop() || impl_->keeper.run() || stopped());
+  if (impl_->keeper.held()) {
+    (void)co_await registry_.resign(impl_->keeper.id());
+    (void)co_await impl_->keeper.revoke();
+  }
+  stats_.leader = false;
+}
+
+Task<void> Engine::follow() {
+  // Campaign again as soon as the leader key goes away, or after a second in case the watch
+  // missed it (started after the deletion) — campaigning is one cheap txn.
+  registry::WatchRequest req;
+  req.key = registry_.keys().leader();
+  auto watcher = registry_.kv().watch(std::move(req));
+  net::steady_timer timer(co_await net::this_coro::executor, std::chrono::seconds(1));
+  (void)co_await (watcher->next() || timer.async_wait(net::use_awaitable));
+  watcher->cancel();
+}
+
+Task<void> Engine::lead() {
+  auto ex = co_await net::this_coro::executor;
+  const registry::LeaseId lease = impl_->keeper.id();
+  stats_.leader = true;
+  stats_.leader_since_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  log::info("engine", "leadership acquired", {{"machine", opts_.machine_id}});
+
+  registry::Reflector reflector(registry_.kv(), registry_.keys().prefix());
+  ClusterModel model(registry_.keys());
+  net::steady_timer wake(ex);
+  bool dirty = false;
+  bool deposed = false;
+
+  auto read = [&]() -> Task<void> {
+    while (true) {
+      auto batch = co_await reflector.next();
+      if (!batch) co_return;
+      for (const auto& c : batch.value().changes) {
+        if (c.type == registry::Change::Type::put)
+          model.put(c.kv);
+        else
+          model.erase(c.kv.key);
+      }
+      dirty = true;
+      wake.cancel();
+    }
+  };
+
+  auto reconcile = [&]() -> Task<void> {
+    while (true) {
+      if (!dirty) {
+        wake.expires_after(opts_.reconcile_interval);
+        co_await wake.async_wait(net::as_tuple(net::use_awaitable));
+      }
+      if (!reflector.synced()) continue;
+      dirty = false;
+      auto t0 = std::chrono::steady_clock::now();
+      Plan plan = plan_schedule(model.snapshot());
+      registry::ScheduleBatch batch(registry_.keys());
+      model.writes_for(plan, batch);
+      stats_.units = model.unit_count();
+      stats_.unschedulable = plan.unschedulable.size();
+      bool verbose = plan.tasks.size() <= 50;
+      for (const auto& t : plan.tasks) {
+        if (verbose)
+          log::info("engine", describe(t));
+        else
+          log::debug("engine", describe(t));
+      }
+      if (!batch.empty()) {
+        registry::ScheduleBatch copy = batch;
+        auto ops = copy.take();
+        auto st = co_await registry_.apply(std::move(batch), lease);
+        if (!st) {
+          if (st.error().code == Errc::conflict) {
+            log::warn("engine", "leadership lost: writes fenced off",
+                      {{"machine", opts_.machine_id}});
+            deposed = true;
+            co_return;
+          }
+          ++stats_.pass_failures;
+          log::warn("engine", "writing the plan failed", {{"error", st.error().describe()}});
+          dirty = true;
+          co_await sleep_for(std::chrono::milliseconds(200));
+          continue;
+        }
+        stats_.writes += ops.size();
+        apply_locally(model, ops);
+        if (!verbose)
+          log::info("engine", "pass applied",
+                    {{"tasks", std::to_string(plan.tasks.size())},
+                     {"writes", std::to_string(ops.size())}});
+      }
+      auto unused = model.unused_contents();
+      if (!unused.empty()) {
+        auto st = co_await registry_.collect_contents(unused, lease);
+        if (!st)
+          log::debug("engine", "content collection deferred", {{"error", st.error().describe()}});
+      }
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++stats_.passes;
+      stats_.last_pass_seconds = secs;
+      stats_.total_pass_seconds += secs;
+      co_await sleep_for(opts_.batch_window);
+    }
+  };
+
+  auto lost = [&]() -> Task<void> { (void)co_await impl_->keeper.wait_lost(); };
+
+  co_await (read() || reconcile() || lost());
+  reflector.cancel();
+  stats_.leader = false;
+  if (!impl_->stopping)
+    log::warn("engine", deposed ? "deposed" : "leadership lost",
+              {{"machine", opts_.machine_id}, {"reason", impl_->keeper.loss_reason()}});
+}
+
+}  // namespace fleet::engine

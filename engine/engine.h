@@ -1,0 +1,68 @@
+#pragma once
+// Engine: every fleetd runs one; the holder of the leader lease schedules. As leader it keeps a
+// ClusterModel fed by one Reflector over the registry prefix, and on every change (coalesced over
+// a short window) plans and writes the result in fenced, batched transactions. A slow periodic
+// pass is only a safety net. As follower it waits for the leader key to vanish and campaigns.
+//
+// Loop affinity: run() and the accessors on the io_context thread.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "registry/kv.h"
+
+namespace fleet::registry {
+class Registry;
+}
+
+namespace fleet::engine {
+
+struct EngineOptions {
+  std::string machine_id;
+  std::chrono::seconds lease_ttl{5};
+  // Safety-net period of a full pass; passes are normally driven by watch events.
+  std::chrono::milliseconds reconcile_interval{std::chrono::seconds(30)};
+  // How long a pass waits after the last one, so a burst of events yields one pass.
+  std::chrono::milliseconds batch_window{20};
+};
+
+struct EngineStats {
+  bool leader = false;
+  std::uint64_t passes = 0;
+  std::uint64_t pass_failures = 0;
+  std::uint64_t writes = 0;  // ops written
+  double last_pass_seconds = 0;
+  double total_pass_seconds = 0;
+  std::int64_t leader_since_unix = 0;
+  std::size_t units = 0;
+  std::size_t unschedulable = 0;
+};
+
+class Engine {
+ public:
+  Engine(registry::Registry& registry, EngineOptions opts);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Campaigns and leads until stop() or cancellation; resigns the leadership on the way out.
+  registry::Task<void> run();
+  void stop();
+
+  bool leader() const { return stats_.leader; }
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  struct Impl;
+  registry::Task<void> follow();
+  registry::Task<void> lead();
+
+  registry::Registry& registry_;
+  EngineOptions opts_;
+  EngineStats stats_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fleet::engine

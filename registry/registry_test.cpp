@@ -1,0 +1,159 @@
+#include "registry/registry.h"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "registry/key_layout.h"
+#include "registry/memory_kv.h"
+#include "registry/testing/run.h"
+
+using namespace fleet;
+using namespace fleet::registry;
+using testing::run_sync;
+
+namespace {
+struct Fixture {
+  boost::asio::io_context io;
+  MemoryKv kv{io.get_executor()};
+  Registry reg{kv, KeyLayout("/test/")};
+
+  template <class T>
+  T run(boost::asio::awaitable<T> a) {
+    return run_sync(io, std::move(a));
+  }
+};
+}  // namespace
+
+TEST_CASE("key layout classifies every key it makes and nothing else") {
+  KeyLayout k("fleet");
+  CHECK(k.prefix() == "/fleet/");
+  auto a = k.parse(k.assignment("m1", "web@1.service"));
+  REQUIRE(a);
+  CHECK(a->kind == KeyKind::assignment);
+  CHECK(a->first == "web@1.service");
+  CHECK(a->second == "m1");
+  auto s = k.parse(k.state("u.service", "m2"));
+  REQUIRE(s);
+  CHECK(s->kind == KeyKind::state);
+  CHECK(s->first == "u.service");
+  CHECK(s->second == "m2");
+  CHECK(k.parse(k.unit("x.service"))->kind == KeyKind::unit);
+  CHECK(k.parse(k.leader())->kind == KeyKind::leader);
+  CHECK_FALSE(k.parse("/other/units/x.service"));
+  CHECK_FALSE(k.parse("/fleet/units/"));
+  CHECK_FALSE(k.parse("/fleet/assign/m1/"));
+  CHECK_FALSE(k.parse("/fleet/bogus/x"));
+}
+
+TEST_CASE("a created unit is listed with its content and a second create is refused") {
+  Fixture f;
+  UnitRecord u{"hello.service", "abc", TargetState::inactive, 0};
+  REQUIRE(f.run(f.reg.create_unit(u, "[Service]\nExecStart=/bin/true\n")));
+  auto again = f.run(f.reg.create_unit(u, "x"));
+  REQUIRE(again.has_error());
+  CHECK(again.error().code == Errc::already_exists);
+  auto units = f.run(f.reg.list_units()).value();
+  REQUIRE(units.size() == 1);
+  CHECK(units[0].name == "hello.service");
+  CHECK(units[0].desired == TargetState::inactive);
+  CHECK(f.run(f.reg.get_content("abc")).value() == "[Service]\nExecStart=/bin/true\n");
+  CHECK(f.run(f.reg.get_content("nope")).error().code == Errc::not_found);
+}
+
+TEST_CASE("desired state changes and destroy report unknown units") {
+  Fixture f;
+  REQUIRE(f.run(f.reg.create_unit({"a.service", "h", TargetState::inactive, 0}, "c")));
+  REQUIRE(f.run(f.reg.set_desired_state("a.service", TargetState::launched)));
+  CHECK(f.run(f.reg.get_unit("a.service")).value()->desired == TargetState::launched);
+  CHECK(f.run(f.reg.set_desired_state("b.service", TargetState::loaded)).error().code ==
+        Errc::not_found);
+  REQUIRE(f.run(f.reg.destroy_unit("a.service")));
+  CHECK_FALSE(f.run(f.reg.get_unit("a.service")).value().has_value());
+  CHECK(f.run(f.reg.destroy_unit("a.service")).error().code == Errc::not_found);
+}
+
+TEST_CASE("replacing a unit fails when it changed since it was read") {
+  Fixture f;
+  REQUIRE(f.run(f.reg.create_unit({"a.service", "h1", TargetState::inactive, 0}, "c1")));
+  auto read = *f.run(f.reg.get_unit("a.service")).value();
+  REQUIRE(f.run(f.reg.set_desired_state("a.service", TargetState::loaded)));
+  auto r = f.run(f.reg.replace_unit(read, {"a.service", "h2", TargetState::inactive, 0}, "c2"));
+  CHECK(r.error().code == Errc::conflict);
+  auto fresh = *f.run(f.reg.get_unit("a.service")).value();
+  REQUIRE(f.run(f.reg.replace_unit(fresh, {"a.service", "h2", TargetState::inactive, 0}, "c2")));
+  CHECK(f.run(f.reg.get_unit("a.service")).value()->hash == "h2");
+}
+
+TEST_CASE("machines vanish with their lease and carry dynamic metadata") {
+  Fixture f;
+  auto lease = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
+  MachineRecord m{"m1", "127.0.0.11", {{"role", "web"}}, "v1", false};
+  REQUIRE(f.run(f.reg.put_machine(m, lease)));
+  REQUIRE(f.run(f.reg.set_metadata("m1", "zone", "a")));
+  auto ms = f.run(f.reg.list_machines()).value();
+  REQUIRE(ms.size() == 1);
+  CHECK(ms[0].public_ip == "127.0.0.11");
+  CHECK(ms[0].metadata == std::map<std::string, std::string>{{"role", "web"}, {"zone", "a"}});
+  REQUIRE(
+      f.run(f.reg.put_states({{"u.service", "m1", "h", "loaded", "active", "running"}}, lease)));
+  CHECK(f.run(f.reg.list_states()).value().size() == 1);
+  REQUIRE(f.kv.expire_lease(lease));
+  CHECK(f.run(f.reg.list_machines()).value().empty());
+  CHECK(f.run(f.reg.list_states()).value().empty());
+}
+
+TEST_CASE("only the lease holder is leader and a deposed leader's writes are fenced off") {
+  Fixture f;
+  auto l1 = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
+  auto l2 = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
+  CHECK(f.run(f.reg.campaign("m1", l1)).value());
+  CHECK_FALSE(f.run(f.reg.campaign("m2", l2)).value());
+  CHECK(f.run(f.reg.campaign("m1", l1)).value());
+  CHECK(*f.run(f.reg.leader()).value() == "m1");
+
+  ScheduleBatch b(f.reg.keys());
+  b.schedule("a.service", "m1");
+  b.assign({"a.service", "m1", "h", TargetState::launched});
+  REQUIRE(f.run(f.reg.apply(std::move(b), l1)));
+  CHECK(*f.run(f.reg.get_schedule("a.service")).value() == "m1");
+  CHECK(f.run(f.reg.list_assignments("m1")).value().size() == 1);
+
+  REQUIRE(f.kv.expire_lease(l1));
+  CHECK(f.run(f.reg.campaign("m2", l2)).value());
+  ScheduleBatch stale(f.reg.keys());
+  stale.schedule("a.service", "m9");
+  CHECK(f.run(f.reg.apply(std::move(stale), l1)).error().code == Errc::conflict);
+  CHECK(*f.run(f.reg.get_schedule("a.service")).value() == "m1");
+}
+
+TEST_CASE("a large schedule batch is split into transactions etcd accepts") {
+  Fixture f;
+  auto l = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
+  REQUIRE(f.run(f.reg.campaign("m1", l)).value());
+  ScheduleBatch b(f.reg.keys());
+  for (int i = 0; i < 1000; ++i) b.schedule("u" + std::to_string(i) + ".service", "m1");
+  b.unschedule("u5.service");  // a later write to the same key replaces the earlier one
+  CHECK(b.size() == 1000);
+  REQUIRE(f.run(f.reg.apply(std::move(b), l)));
+  CHECK_FALSE(f.run(f.reg.get_schedule("u5.service")).value().has_value());
+  CHECK(f.run(f.reg.get_schedule("u999.service")).value().value() == "m1");
+}
+
+TEST_CASE("unused contents are collected unless a unit reused them meanwhile") {
+  Fixture f;
+  auto l = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
+  REQUIRE(f.run(f.reg.campaign("m1", l)).value());
+  REQUIRE(f.run(f.reg.create_unit({"a.service", "h", TargetState::inactive, 0}, "c")));
+  RangeRequest rq;
+  rq.key = f.reg.keys().content("h");
+  auto rev = f.run(f.kv.range(rq)).value().kvs.at(0).mod_revision;
+  REQUIRE(f.run(f.reg.destroy_unit("a.service")));
+  REQUIRE(f.run(f.reg.create_unit({"b.service", "h", TargetState::inactive, 0}, "c")));
+  REQUIRE(f.run(f.reg.collect_contents({{"h", rev}}, l)));
+  CHECK(f.run(f.reg.get_content("h")).has_value());  // reused: kept
+  auto rev2 = f.run(f.kv.range(rq)).value().kvs.at(0).mod_revision;
+  REQUIRE(f.run(f.reg.destroy_unit("b.service")));
+  REQUIRE(f.run(f.reg.collect_contents({{"h", rev2}}, l)));
+  CHECK(f.run(f.reg.get_content("h")).error().code == Errc::not_found);
+}

@@ -1,0 +1,152 @@
+// SystemdUnitManager against a real systemd: agent_probe runs inside a test host (it needs that
+// host's /run/dbus/system_bus_socket) and prints what it saw; these tests assert on that output
+// and cross-check with the host's own systemctl.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "tests/harness/host/host.h"
+
+#ifndef AGENT_PROBE
+#error "AGENT_PROBE must be the path of the agent_probe executable"
+#endif
+
+using namespace std::chrono_literals;
+using fleet::testing::Host;
+
+namespace {
+
+std::unique_ptr<Host> boot(const std::string& name) {
+  fleet::testing::HostOptions o;
+  o.name = name;
+  o.ip = fleet::testing::host_ip(1);
+  auto h = Host::boot(std::move(o));
+  if (!h) FAIL("boot " << name << ": " << h.error().describe());
+  return std::move(h).value();
+}
+
+Host::Exec probe(const Host& h, std::vector<std::string> args,
+                 std::chrono::milliseconds timeout = 90s) {
+  args.insert(args.begin(), AGENT_PROBE);
+  auto r = h.run(args, timeout);
+  std::string shown = r.out.size() > 1500
+                          ? r.out.substr(0, 700) + "\n...\n" + r.out.substr(r.out.size() - 700)
+                          : r.out;
+  MESSAGE("probe " << args[1] << " exit=" << r.exit << "\n" << shown << r.err.substr(0, 1500));
+  return r;
+}
+
+bool has_line(const std::string& out, const std::string& prefix) {
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+size_t count_lines(const std::string& out, const std::string& prefix) {
+  std::istringstream in(out);
+  size_t n = 0;
+  for (std::string l; std::getline(in, l);) n += l.rfind(prefix, 0) == 0 ? 1 : 0;
+  return n;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a unit is loaded, started, stopped and unloaded") {
+  auto h = boot("um-basic");
+  auto r = probe(*h, {"load", "hello.service=[Service]\\nExecStart=/bin/sleep 600\\n"});
+  REQUIRE(r.exit == 0);
+  CHECK(has_line(probe(*h, {"files"}).out, "file hello.service"));
+  CHECK(trim(h->run({"/usr/bin/readlink", "/run/systemd/system/hello.service"}).out) ==
+        "/run/fleet/units/hello.service");
+  CHECK(has_line(probe(*h, {"list", "hello.service"}).out,
+                 "status unit=hello.service load=loaded active=inactive sub=dead pid=0"));
+
+  REQUIRE(probe(*h, {"start", "hello.service"}).exit == 0);
+  CHECK(h->unit_state("hello.service") == "active");
+  auto listed = probe(*h, {"list", "hello.service"}).out;
+  CHECK(has_line(listed, "status unit=hello.service load=loaded active=active sub=running pid="));
+  std::string pid =
+      trim(h->run({"/usr/bin/systemctl", "show", "-P", "MainPID", "hello.service"}).out);
+  CHECK(pid != "0");
+  CHECK(has_line(listed,
+                 "status unit=hello.service load=loaded active=active sub=running pid=" + pid));
+
+  REQUIRE(probe(*h, {"stop", "hello.service"}).exit == 0);
+  CHECK(h->unit_state("hello.service") == "inactive");
+  CHECK(has_line(probe(*h, {"list", "hello.service"}).out,
+                 "status unit=hello.service load=loaded active=inactive sub=dead pid=0"));
+
+  REQUIRE(probe(*h, {"unload", "hello.service"}).exit == 0);
+  CHECK(has_line(probe(*h, {"list", "hello.service"}).out,
+                 "status unit=hello.service load=not-found active=inactive sub=dead"));
+  CHECK_FALSE(has_line(probe(*h, {"files"}).out, "file hello.service"));
+  CHECK(h->run({"/usr/bin/test", "-e", "/run/systemd/system/hello.service"}).exit != 0);
+  CHECK(h->run({"/usr/bin/test", "-e", "/run/fleet/units/hello.service"}).exit != 0);
+
+  // Unknown units: start is an error naming the unit, unload is idempotent.
+  auto missing = probe(*h, {"start", "missing.service"});
+  CHECK(missing.exit == 1);
+  CHECK(has_line(missing.out, "result=error code=not found"));
+  CHECK(probe(*h, {"unload", "hello.service"}).exit == 0);
+}
+
+TEST_CASE("a failing Type=simple unit is reported failed") {
+  auto h = boot("um-fail");
+  REQUIRE(
+      probe(*h, {"load", "bad.service=[Service]\\nType=simple\\nExecStart=/bin/false\\n"}).exit ==
+      0);
+  // The start job itself succeeds ("done"); the failure shows in the state.
+  auto r = probe(*h, {"--timeout-ms", "30000", "start-watch", "failed/failed", "bad.service"});
+  CHECK(r.exit == 0);
+  CHECK(has_line(r.out, "event unit=bad.service load=loaded active=failed sub=failed"));
+  CHECK(has_line(probe(*h, {"list", "bad.service"}).out,
+                 "status unit=bad.service load=loaded active=failed sub=failed pid=0"));
+  CHECK(h->unit_state("bad.service") == "failed");
+  // Unload resets the failed state.
+  REQUIRE(probe(*h, {"unload", "bad.service"}).exit == 0);
+  CHECK(h->unit_state("bad.service") != "failed");
+}
+
+TEST_CASE("state changes arrive through the subscription") {
+  auto h = boot("um-watch");
+  REQUIRE(probe(*h, {"load", "brief.service=[Service]\\nExecStart=/bin/sleep 1\\n"}).exit == 0);
+  // The probe only listens to callbacks: it must see the unit run, then end.
+  auto r = probe(*h, {"--timeout-ms", "30000", "start-watch", "inactive/dead", "brief.service"});
+  CHECK(r.exit == 0);
+  auto running = r.out.find("event unit=brief.service load=loaded active=active sub=running pid=");
+  REQUIRE(running != std::string::npos);
+  // (A first inactive/dead event may come when the start job is queued: level-triggered.)
+  auto ended = r.out.find("event unit=brief.service load=loaded active=inactive sub=dead", running);
+  REQUIRE(ended != std::string::npos);
+  CHECK(running < ended);
+  CHECK_FALSE(
+      has_line(r.out, "event unit=brief.service load=loaded active=active sub=running pid=0"));
+}
+
+TEST_CASE("200 units loaded in one batch all reach active/running") {
+  auto h = boot("um-batch");
+  auto loaded = probe(*h, {"gen-load", "p", "200"});
+  REQUIRE(loaded.exit == 0);
+  CHECK(count_lines(probe(*h, {"files"}).out, "file p-") == 200);
+  auto r = probe(*h, {"--timeout-ms", "60000", "start-watch", "active/running", "@p:200"}, 120s);
+  CHECK(r.exit == 0);
+  auto listed = probe(*h, {"list", "@p:200"}).out;
+  CHECK(count_lines(listed, "status unit=p-") == 200);
+  size_t running = 0;
+  std::istringstream in(listed);
+  for (std::string l; std::getline(in, l);)
+    running += l.find("active=active sub=running pid=") != std::string::npos &&
+               l.find("pid=0") == std::string::npos;
+  CHECK(running == 200);
+  auto sys = h->run(
+      {"/usr/bin/systemctl", "list-units", "p-*", "--state=running", "--no-legend", "--plain"});
+  CHECK(count_lines(sys.out, "p-") == 200);
+  REQUIRE(probe(*h, {"unload", "@p:200"}, 120s).exit == 0);
+  CHECK(count_lines(probe(*h, {"files"}).out, "file p-") == 0);
+}
