@@ -1,0 +1,265 @@
+#include "fleetd/daemon.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "agent/agent.h"
+#include "agent/fake_unit_manager.h"
+#include "agent/systemd/systemd_unit_manager.h"
+#include "api/server/api_context.h"
+#include "api/server/http_server.h"
+#include "api/server/metrics.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "engine/engine.h"
+#include "fleetd/command_line.h"
+#include "fleetd/inspector.h"
+#include "registry/etcd/etcd_kv.h"
+#include "registry/memory_kv.h"
+#include "registry/registry.h"
+
+namespace fleet::fleetd {
+
+namespace net = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+std::string read_machine_id(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return std::string(trim(ss.str()));
+}
+
+// fleet used the default route's interface; the first non-loopback IPv4 address is close enough
+// and needs no netlink.
+std::string detect_public_ip() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "127.0.0.1";
+  std::string found;
+  for (auto* a = list; a && found.empty(); a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
+    auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
+    char buf[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+    if (std::string_view(buf).substr(0, 4) != "127.") found = buf;
+  }
+  freeifaddrs(list);
+  return found.empty() ? "127.0.0.1" : found;
+}
+
+std::string api_url_of(const std::vector<std::string>& endpoints, bool tls) {
+  for (const auto& e : endpoints)
+    if (e.rfind("tcp://", 0) == 0) return (tls ? "https://" : "http://") + e.substr(6);
+  return {};
+}
+
+std::string trim_slash(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+void feed_metrics(api::server::Metrics& m, const engine::Engine* eng, const agent::Agent& ag) {
+  using T = api::server::Metrics::Type;
+  m.describe("fleet_engine_leader", T::gauge, "1 when this fleetd holds the engine lease");
+  m.describe("fleet_engine_reconcile_count_total", T::counter, "engine passes run as leader");
+  m.describe("fleet_engine_reconcile_duration_seconds_sum", T::counter, "time spent in passes");
+  m.describe("fleet_engine_last_reconcile_duration_seconds", T::gauge, "duration of the last pass");
+  m.describe("fleet_engine_unschedulable_units", T::gauge, "units that cannot be placed");
+  m.describe("fleet_agent_units", T::gauge, "units managed by this machine's agent");
+  m.describe("fleet_agent_states_published_total", T::counter, "unit states written");
+  if (eng) {
+    const auto& s = eng->stats();
+    m.set("fleet_engine_leader", s.leader ? 1 : 0);
+    m.set("fleet_engine_reconcile_count_total", static_cast<double>(s.passes));
+    m.set("fleet_engine_reconcile_duration_seconds_sum", s.total_pass_seconds);
+    m.set("fleet_engine_last_reconcile_duration_seconds", s.last_pass_seconds);
+    m.set("fleet_engine_unschedulable_units", static_cast<double>(s.unschedulable));
+    m.set("fleet_engine_leader_start_time", static_cast<double>(s.leader_since_unix));
+  }
+  m.set("fleet_agent_units", static_cast<double>(ag.stats().units));
+  m.set("fleet_agent_states_published_total", static_cast<double>(ag.stats().states_published));
+}
+
+}  // namespace
+
+int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
+  const Config& cfg = loaded.config;
+  log::set_level(cfg.verbosity > 0 ? log::Level::debug : log::Level::info);
+  log::info("fleetd", "starting", {{"version", FLEET_VERSION}});
+  for (const auto& w : loaded.warnings) log::warn("fleetd", w);
+
+  const std::string machine_id = read_machine_id(cfg.machine_id_file);
+  if (machine_id.empty()) {
+    std::cerr << "fleetd: unable to determine local machine ID from " << cfg.machine_id_file
+              << "\n";
+    return 1;
+  }
+
+  net::io_context io;
+  std::unique_ptr<registry::KvStore> kv;
+  if (cfg.dev) {
+    registry::MemoryKvOptions mo;
+    mo.history_limit = 100000;  // bounded memory for a long-running single host
+    kv = std::make_unique<registry::MemoryKv>(io.get_executor(), mo);
+    log::info("fleetd", "dev mode: in-memory registry, single host");
+  } else {
+    registry::EtcdConfig ec;
+    ec.endpoints = cfg.etcd_servers;
+    ec.request_timeout = std::max(cfg.etcd_request_timeout, std::chrono::milliseconds(2500));
+    ec.username = cfg.etcd_username;
+    ec.password = cfg.etcd_password;
+    ec.ca_file = cfg.etcd_cafile;
+    ec.cert_file = cfg.etcd_certfile;
+    ec.key_file = cfg.etcd_keyfile;
+    auto created = registry::EtcdKv::create(io, ec);
+    if (!created) {
+      std::cerr << "fleetd: etcd: " << created.error().message << "\n";
+      return 1;
+    }
+    kv = std::move(created).value();
+  }
+  registry::Registry reg(*kv, registry::KeyLayout(cfg.etcd_key_prefix));
+
+  api::server::ApiOptions api_opts;
+  api_opts.token_limit = static_cast<std::uint16_t>(cfg.token_limit);
+  api::server::ApiContext ctx(reg, api_opts);
+  api::server::Metrics metrics;
+  ctx.metrics = &metrics;
+  LocalInspector inspector(io, reg, machine_id);
+  ctx.inspector = &inspector;
+
+  api::server::HttpServerOptions http;
+  http.listen = cfg.api_listen;
+  bool tls = !cfg.api_tls_cert.empty();
+  if (tls)
+    http.tls =
+        api::server::TlsOptions{cfg.api_tls_cert, cfg.api_tls_key, cfg.api_tls_client_ca, true};
+  api::server::HttpServer server(io, ctx, http);
+  if (auto st = server.start(); !st) {
+    std::cerr << "fleetd: API: " << st.error().message << "\n";
+    return 1;
+  }
+
+  agent::AgentOptions ao;
+  ao.machine.id = machine_id;
+  ao.machine.public_ip = cfg.public_ip.empty() ? detect_public_ip() : cfg.public_ip;
+  ao.machine.metadata = cfg.metadata;
+  ao.machine.version = FLEET_VERSION;
+  ao.machine.disable_engine = cfg.disable_engine;
+  ao.machine.api_url = api_url_of(server.endpoints(), tls);
+  ao.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.agent_ttl);
+  if (ao.ttl < std::chrono::seconds(1)) ao.ttl = std::chrono::seconds(1);
+  ao.units_dir = trim_slash(cfg.units_directory);
+
+  engine::EngineOptions eo;
+  eo.machine_id = machine_id;
+  eo.lease_ttl = std::max(std::chrono::seconds(2),
+                          std::chrono::duration_cast<std::chrono::seconds>(cfg.engine_lease_ttl));
+
+  std::unique_ptr<agent::UnitManager> units;
+  std::unique_ptr<agent::Agent> the_agent;
+  std::unique_ptr<engine::Engine> the_engine;
+  if (!cfg.disable_engine)
+    the_engine = std::make_unique<engine::Engine>(reg, eo);
+  else
+    log::info("fleetd", "not starting engine; disable_engine is set");
+  int exit_code = 0;
+
+  net::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  bool stopping = false;
+  auto stop_all = [&] {
+    if (stopping) return;
+    stopping = true;
+    if (the_agent) the_agent->stop();
+    if (the_engine) the_engine->stop();
+    server.stop();
+    signals.cancel();
+  };
+
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        log::info("fleetd", "Reloading configuration");
+        LoadedConfig fresh;
+        std::ostringstream out, err;
+        if (auto code = startup(argc, argv, process_env(), real_file_reader(), out, err, fresh)) {
+          log::warn("fleetd", "configuration reload refused", {{"error", err.str()}});
+        } else {
+          log::set_level(fresh.config.verbosity > 0 ? log::Level::debug : log::Level::info);
+        }
+        wait_signal();
+        return;
+      }
+      log::info("fleetd", "shutting down", {{"signal", std::to_string(sig)}});
+      stop_all();
+    });
+  };
+  wait_signal();
+
+  auto main_task = [&]() -> net::awaitable<void> {
+    agent::SystemdOptions so;
+    so.units_dir = ao.units_dir;
+    auto connected = co_await agent::SystemdUnitManager::connect(so);
+    if (connected) {
+      units = std::move(connected).value();
+    } else if (cfg.dev) {
+      log::warn("fleetd", "systemd unreachable: dev mode simulates units in memory",
+                {{"error", connected.error().describe()}});
+      units = std::make_unique<agent::FakeUnitManager>();
+    } else {
+      log::error("fleetd", "cannot reach systemd over D-Bus",
+                 {{"error", connected.error().describe()}});
+      exit_code = 1;
+      stop_all();
+      co_return;
+    }
+    the_agent = std::make_unique<agent::Agent>(reg, *units, ao);
+    if (stopping) co_return;
+
+    auto metrics_loop = [&]() -> net::awaitable<void> {
+      net::steady_timer t(io);
+      while (!stopping) {
+        feed_metrics(metrics, the_engine.get(), *the_agent);
+        t.expires_after(std::chrono::seconds(2));
+        co_await t.async_wait(net::as_tuple(net::use_awaitable));
+      }
+    };
+    net::co_spawn(io, metrics_loop(), net::detached);
+    if (the_engine)
+      co_await (the_agent->run() && the_engine->run());
+    else
+      co_await the_agent->run();
+    stop_all();
+  };
+  net::co_spawn(io, main_task(), [&](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("fleetd", "internal error", {{"error", ex.what()}});
+    }
+    exit_code = 1;
+    stop_all();
+  });
+  io.run();
+  log::info("fleetd", "stopped");
+  return exit_code;
+}
+
+}  // namespace fleet::fleetd
