@@ -196,7 +196,7 @@ Result<std::unique_ptr<Host>> Host::boot(HostOptions opts) {
 
   std::unique_ptr<Host> h(new Host(std::move(opts)));
   const HostOptions& o = h->opts_;
-  h->machine_id_ = random_machine_id();
+  h->machine_id_ = h->opts_.machine_id.empty() ? random_machine_id() : h->opts_.machine_id;
   std::string tag = std::to_string(::getpid()) + "-" + o.name;
 
   // Run files live under the build tree: never under a path the host mounts privately.
