@@ -88,7 +88,7 @@ TEST_CASE("replacing a unit fails when it changed since it was read") {
 TEST_CASE("machines vanish with their lease and carry dynamic metadata") {
   Fixture f;
   auto lease = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
-  MachineRecord m{"m1", "127.0.0.11", {{"role", "web"}}, "v1", false};
+  MachineRecord m{"m1", "127.0.0.11", {{"role", "web"}}, "v1", false, {}};
   REQUIRE(f.run(f.reg.put_machine(m, lease)));
   REQUIRE(f.run(f.reg.set_metadata("m1", "zone", "a")));
   auto ms = f.run(f.reg.list_machines()).value();
