@@ -268,3 +268,20 @@ TEST_CASE("another machine: unknown, without API URL, unreachable or looping bac
   CHECK(loop.error().code == Errc::unavailable);
   CHECK(f.inspector.calls().empty());
 }
+
+TEST_CASE("a fleetd does not proxy again what another fleetd proxied to it") {
+  ProxyFixture f;
+  f.ctx.machine_id = "m2";  // the server is m2's API
+  // m7 wrongly announces m2's address: m1 asks m2 for m7, and m2 must not pass it on.
+  f.announce("m7", f.m2_url);
+  auto insp = f.inspector_for("m1");
+  auto r = run_sync(f.io, insp.status("a.service", "m7"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::unavailable);
+  CHECK(r.error().message.find("check that machine's API URL") != std::string::npos);
+  CHECK(f.inspector.calls().empty());
+  // Asked for itself, m2 answers as before.
+  auto own = run_sync(f.io, insp.status("a.service", "m2"));
+  REQUIRE(own);
+  CHECK(f.inspector.calls() == std::vector<std::string>{"status a.service m2"});
+}
