@@ -57,7 +57,10 @@ namespace {
 // records the requests it saw.
 class CannedServer {
  public:
-  explicit CannedServer(std::vector<std::string> responses) : responses_(std::move(responses)) {
+  // With `close_each`, the server closes the connection after every response (without saying
+  // so), like a server dropping idle keep-alive connections.
+  explicit CannedServer(std::vector<std::string> responses, bool close_each = false)
+      : responses_(std::move(responses)), close_each_(close_each) {
     char dir[] = "/tmp/fleetapiXXXXXX";
     REQUIRE(mkdtemp(dir) != nullptr);
     dir_ = dir;
@@ -83,7 +86,13 @@ class CannedServer {
   void serve() {
     int c = accept(fd_, nullptr, nullptr);
     std::string buf;
-    for (const auto& response : responses_) {
+    for (std::size_t k = 0; k < responses_.size(); ++k) {
+      const std::string& response = responses_[k];
+      if (close_each_ && k > 0) {
+        close(c);
+        buf.clear();
+        c = accept(fd_, nullptr, nullptr);
+      }
       size_t end;
       while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
         char tmp[4096];
@@ -105,9 +114,14 @@ class CannedServer {
       buf.erase(0, end + 4 + len);
       (void)!write(c, response.data(), response.size());
     }
+    // Hold the connection until the client closes it (lets a test see a client-side timeout).
+    char tmp[256];
+    while (read(c, tmp, sizeof tmp) > 0) {
+    }
     close(c);
   }
   std::vector<std::string> responses_;
+  bool close_each_ = false;
   std::string dir_, path_;
   int fd_ = -1;
   std::thread thread_;
@@ -118,8 +132,10 @@ std::string json_response(int code, const std::string& body, const std::string& 
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-std::unique_ptr<HttpApiClient> client_for(const std::string& path) {
+std::unique_ptr<HttpApiClient> client_for(
+    const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
   HttpClientOptions opts;
+  opts.request_timeout = timeout;
   opts.endpoint = parse_endpoint("unix://" + path).value();
   return std::move(HttpApiClient::create(opts).value());
 }
@@ -170,4 +186,56 @@ TEST_CASE("a missing socket is reported like fleetctl reports it") {
   CHECK(r.error().message ==
         "Get http://domain-sock/fleet/v1/machines: dial unix /nonexistent/fleet.sock: connect: "
         "no such file or directory");
+}
+
+TEST_CASE("a journal is streamed chunk by chunk and the sink can stop it") {
+  std::string chunked =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "6\r\nline1\n\r\n6\r\nline2\n\r\n0\r\n\r\n";
+  CannedServer server({chunked});
+  auto client = client_for(server.path());
+  std::string got;
+  JournalOptions opts;
+  opts.lines = 5;
+  opts.follow = true;
+  auto r = client->unit_journal("a.service", opts, [&](std::string_view chunk) {
+    got += chunk;
+    return true;
+  });
+  REQUIRE(r);
+  CHECK(got == "line1\nline2\n");
+  client.reset();
+  REQUIRE(server.requests.size() == 1);
+  CHECK(server.requests[0].rfind(
+            "GET /fleet/v1/units/a.service/journal?lines=5&output=short&follow=1 ", 0) == 0);
+}
+
+TEST_CASE("a server that does not answer hits the request timeout") {
+  CannedServer server({});
+  auto client = client_for(server.path(), std::chrono::milliseconds(200));
+  auto r = client->list_units();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == fleet::Errc::timeout);
+  CHECK(r.error().message == "Get http://domain-sock/fleet/v1/units: i/o timeout");
+}
+
+TEST_CASE("an error response without a message shows the body") {
+  CannedServer server({"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 4\r\n\r\noops"});
+  auto client = client_for(server.path());
+  auto r = client->list_machines();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "googleapi: got HTTP response code 502 with body: oops");
+}
+
+TEST_CASE("a kept-alive connection the server closed is re-opened once") {
+  std::string machines = json_response(200, R"({"machines":[{"id":"m1"}]})");
+  CannedServer server({machines, machines, machines}, true);
+  auto client = client_for(server.path());
+  for (int i = 0; i < 3; ++i) {
+    auto r = client->list_machines();
+    REQUIRE(r);
+    CHECK(r.value().size() == 1);
+  }
+  client.reset();
+  CHECK(server.requests.size() == 3);
 }

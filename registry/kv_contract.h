@@ -16,11 +16,20 @@
 //   FLEET_KV_CONTRACT(EtcdFixture);
 //
 // A fixture object is created per test case; it may share one backend between cases (each case
-// first deletes everything under "/contract/"). The suite asserts revisions relative to the ones
-// it observes, so a backend that was written to before is fine, but no one else may write while
-// a case runs (compaction in one case also compacts what others wrote). Keys live under "/contract/". One case ("lease expires after its TTL")
-// uses a real 1 s TTL (raised to etcd's 2 s minimum) and waits for the expiry with a 15 s
-// deadline, on every backend.
+// first deletes everything under "/contract/", where all its keys live). The suite asserts
+// revisions relative to the ones it observes, so a backend that was written to before is fine,
+// but no one else may write while a case runs (compaction in one case also compacts what others
+// wrote).
+//
+// Error codes the suite expects (etcd's gRPC code in brackets): empty key, duplicate key in a
+// txn, too many txn ops [3] and a range at a compacted or future revision [11] ->
+// invalid_argument; an unknown lease on put/txn/revoke [5] and a keepalive answered without a
+// TTL -> not_found; the compacted error's message keeps etcd's text "required revision has been
+// compacted". A watch with start_revision 0 may start whenever the backend connects, so the
+// cases always pass an explicit start_revision.
+//
+// One case ("lease expires after its TTL (slow, real TTL)") uses a real 1 s TTL, which etcd
+// raises to its 2 s minimum, and waits for the expiry with a 15 s deadline on every backend.
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "registry/testing/run.h"
 
@@ -179,4 +183,20 @@ TEST_CASE("a watcher may outlive its store") {
   }
   w->cancel();
   CHECK(run_sync(io, w->next()).error().code == Errc::cancelled);
+}
+
+TEST_CASE("a watcher whose next() was cancelled by the caller keeps working") {
+  Env e;
+  auto w = e.kv.watch(wreq("/c"));
+  auto race = [&]() -> Task<std::size_t> {
+    using namespace boost::asio::experimental::awaitable_operators;
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, 5ms);
+    auto v = co_await (w->next() || t.async_wait(boost::asio::use_awaitable));
+    co_return v.index();
+  };
+  CHECK(e.sync(race()) == 1);
+  REQUIRE(e.sync(e.kv.put("/c", "1")).has_value());
+  auto b = e.sync(w->next()).value();
+  REQUIRE(b.events.size() == 1);
+  CHECK(b.events[0].kv.value == "1");
 }

@@ -2,7 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <set>
 
 #include "registry/memory_kv.h"
@@ -233,4 +237,20 @@ TEST_CASE("cancel during a backoff ends next() promptly") {
   REQUIRE(run_until(
       e.io, [&] { return pending->done; }, 1s));
   CHECK(pending->value->error().code == Errc::cancelled);
+}
+
+TEST_CASE("a next() abandoned by its caller loses nothing") {
+  Env e;
+  Reflector r(e.kv, "/p/", e.fast);
+  REQUIRE(e.sync(r.next()).has_value());
+  auto race = [&]() -> Task<std::size_t> {
+    using namespace boost::asio::experimental::awaitable_operators;
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, 5ms);
+    auto v = co_await (r.next() || t.async_wait(boost::asio::use_awaitable));
+    co_return v.index();
+  };
+  CHECK(e.sync(race()) == 1);  // the timer won; next() was cancelled while waiting
+  e.put("/p/a", "1");
+  auto b = e.sync(r.next()).value();
+  CHECK(describe(b) == std::vector<std::string>{"put /p/a=1"});
 }

@@ -41,7 +41,10 @@ class UnitFile {
   UnitFile() : UnitFile(std::vector<UnitOption>{}) {}
 
   // Parses unit-file text. Errors are Errc::invalid_argument with a message naming the line,
-  // e.g. "line 3: unexpected newline encountered while parsing option name". Accepts exactly
+  // e.g. "line 3: unexpected newline encountered while parsing option name". Where go-systemd's
+  // text is unhelpful it is replaced: a bare "EOF" becomes "unexpected end of file while parsing
+  // option name", and garbage after a header reads `found garbage after section name "S": "x"`
+  // (Go printed an empty name and a byte array). Accepts exactly
   // what go-systemd's Deserialize accepts, except that any run of >= kMaxLineBytes bytes without
   // CR/LF is rejected ("line N: line too long (max 2048 bytes)") and files above kMaxFileBytes
   // are rejected. Empty text gives zero options. CRLF files parse, but, exactly as in

@@ -71,7 +71,11 @@ struct ApiFixture {
   }
   void machine(const std::string& id, const std::string& ip,
                std::map<std::string, std::string> meta = {}) {
-    registry::MachineRecord m{id, ip, std::move(meta), "1.2.3", false, {}};
+    registry::MachineRecord m;
+    m.id = id;
+    m.public_ip = ip;
+    m.metadata = std::move(meta);
+    m.version = "1.2.3";
     auto r = run_sync(io, reg.put_machine(m, 0));
     if (!r) throw std::runtime_error("put_machine failed");
   }

@@ -1,5 +1,6 @@
 #include "api/server/http_server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   Status bind_tcp(const std::string& spec);
   Status bind_unix(const std::string& path);
+  Status adopt_fd(const std::string& spec);
   Status setup_tls();
   void close_all();
 };
@@ -147,7 +149,7 @@ net::awaitable<void> serve_requests(std::shared_ptr<HttpServer::Impl> s, Stream&
     lowest(stream).expires_after(first ? s->opts.request_timeout : s->opts.idle_timeout);
     first = false;
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-    if (!ec && parser.get()[http::field::expect] == "100-continue") {
+    if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
       auto [wec, wn] = co_await http::async_write(stream, cont, use_tuple);
       ec = wec;
@@ -371,6 +373,40 @@ Status HttpServer::Impl::bind_unix(const std::string& path) {
   return ok();
 }
 
+// A listening socket handed over by systemd (socket activation, LISTEN_FDS): fleet's own way of
+// getting /var/run/fleet.sock. The socket file belongs to systemd, so it is never unlinked.
+Status HttpServer::Impl::adopt_fd(const std::string& spec) {
+  int fd = -1;
+  auto [end, perr] = std::from_chars(spec.data(), spec.data() + spec.size(), fd);
+  if (perr != std::errc() || end != spec.data() + spec.size() || fd < 0)
+    return fail(Errc::invalid_argument, "invalid file descriptor endpoint: fd://" + spec);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return fail(Errc::invalid_argument, "fd://" + spec + " is not a socket");
+  beast::error_code ec;
+  Listener l;
+  if (addr.ss_family == AF_UNIX) {
+    auto acc = std::make_shared<local::acceptor>(io);
+    acc->assign(local(), fd, ec);
+    if (ec) return fail(Errc::invalid_argument, "fd://" + spec + ": " + ec.message());
+    l.endpoint = "unix://" + acc->local_endpoint(ec).path();
+    l.unix_acceptor = std::move(acc);
+  } else if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6) {
+    auto acc = std::make_shared<tcp::acceptor>(io);
+    acc->assign(addr.ss_family == AF_INET ? tcp::v4() : tcp::v6(), fd, ec);
+    if (ec) return fail(Errc::invalid_argument, "fd://" + spec + ": " + ec.message());
+    auto bound = acc->local_endpoint(ec);
+    l.endpoint = "tcp://" + bound.address().to_string() + ":" + std::to_string(bound.port());
+    l.tls = opts.tls.has_value();
+    l.tcp_acceptor = std::move(acc);
+  } else {
+    return fail(Errc::invalid_argument, "fd://" + spec + " is neither a unix nor a TCP socket");
+  }
+  listeners.push_back(std::move(l));
+  return ok();
+}
+
 void HttpServer::Impl::close_all() {
   beast::error_code ec;
   for (auto& l : listeners) {
@@ -401,8 +437,12 @@ Status HttpServer::start() {
     } else if (spec.rfind("tcp://", 0) == 0) {
       st = s.setup_tls();
       if (st) st = s.bind_tcp(spec.substr(6));
+    } else if (spec.rfind("fd://", 0) == 0) {
+      st = s.setup_tls();
+      if (st) st = s.adopt_fd(spec.substr(5));
     } else {
-      st = fail(Errc::invalid_argument, "unsupported endpoint (want unix:// or tcp://): " + spec);
+      st = fail(Errc::invalid_argument,
+                "unsupported endpoint (want unix://, tcp:// or fd://): " + spec);
     }
     if (!st) {
       s.close_all();
@@ -410,7 +450,8 @@ Status HttpServer::start() {
     }
   }
   for (auto& l : s.listeners) {
-    if (l.tcp_acceptor) net::co_spawn(s.io, accept_tcp(impl_, l.tcp_acceptor, l.tls), net::detached);
+    if (l.tcp_acceptor)
+      net::co_spawn(s.io, accept_tcp(impl_, l.tcp_acceptor, l.tls), net::detached);
     if (l.unix_acceptor) net::co_spawn(s.io, accept_unix(impl_, l.unix_acceptor), net::detached);
     log::info("api", "listening", {{"endpoint", l.endpoint}, {"tls", l.tls ? "true" : "false"}});
   }

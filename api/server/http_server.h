@@ -34,7 +34,9 @@ struct TlsOptions {
 };
 
 struct HttpServerOptions {
-  // "unix:///path" or "tcp://host:port" (port 0 = any free port; see endpoints()).
+  // "unix:///path", "tcp://host:port" (port 0 = any free port; see endpoints()) or "fd://N"
+  // (an already listening unix or TCP socket, e.g. from systemd socket activation; adopted,
+  // and its socket file is left alone).
   std::vector<std::string> listen;
   std::optional<TlsOptions> tls;  // applies to every tcp:// endpoint
   std::size_t body_limit = 1024 * 1024;

@@ -9,10 +9,13 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdlib>
 #include <filesystem>
 
 #include "api/server/api_test_fixture.h"
@@ -161,7 +164,7 @@ TEST_CASE("a malformed request gets a 400 JSON error and does not wedge the serv
   ServerFixture f;
   f.start();
   for (std::string garbage :
-       {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n",
+       {"GARBAGE\r\n\r\n", "GET / HTTX/1.1\r\n\r\n",
         "GET /fleet/v1/units HTTP/1.1\r\nBad Header\r\n\r\n",
         "PUT /fleet/v1/units/a.service HTTP/1.1\r\nContent-Length: x\r\n\r\n"}) {
     CAPTURE(garbage);
@@ -194,7 +197,7 @@ TEST_CASE("a body over the limit is refused with 413 before it is read") {
   CHECK(r.res.result_int() == 413);
   CHECK(nlohmann::json::parse(r.res.body())["error"]["code"] == 413);
   auto big_header =
-      get("/fleet/v1/units").insert(20, "X-Big: " + std::string(64 * 1024, 'a') + "\r\n");
+      get("/fleet/v1/units").insert(30, "X-Big: " + std::string(64 * 1024, 'a') + "\r\n");
   auto s2 = f.connect_tcp();
   beast::flat_buffer buf2;
   auto h = run_sync(f.io, exchange(s2, buf2, big_header));
@@ -250,10 +253,30 @@ TEST_CASE("a stale socket file is replaced; a live one is not stolen") {
   CHECK_FALSE(std::filesystem::exists(f.sock_path));
 }
 
+TEST_CASE("an inherited listening socket (fd://N, socket activation) is served") {
+  ApiFixture f;
+  TempDir dir;
+  const std::string path = (dir.path / "activated.sock").string();
+  local::acceptor given(f.io, local::endpoint(path));
+  const int fd = given.release();
+  HttpServerOptions o;
+  o.listen = {"fd://" + std::to_string(fd)};
+  HttpServer server(f.io, f.ctx, o);
+  auto st = server.start();
+  REQUIRE_MESSAGE(st, (st ? "" : st.error().describe()));
+  CHECK(server.endpoints() == std::vector<std::string>{"unix://" + path});
+  local::socket s(f.io);
+  s.connect(local::endpoint(path));
+  beast::flat_buffer buf;
+  CHECK(run_sync(f.io, exchange(s, buf, get("/fleet/v1/units"))).res.result_int() == 200);
+  server.stop();
+  CHECK(std::filesystem::exists(path));  // systemd's file, not ours to remove
+}
+
 TEST_CASE("bad endpoints are reported, not thrown") {
   ApiFixture f;
-  for (std::string ep :
-       {"http://x", "tcp://nohost", "tcp://300.1.1.1:80", "tcp://127.0.0.1:99999", "unix://"}) {
+  for (std::string ep : {"http://x", "tcp://nohost", "tcp://300.1.1.1:80", "tcp://127.0.0.1:99999",
+                         "unix://", "fd://x", "fd://987654"}) {
     HttpServerOptions o;
     o.listen = {ep};
     HttpServer s(f.io, f.ctx, o);
@@ -268,4 +291,74 @@ TEST_CASE("bad endpoints are reported, not thrown") {
   auto st = s.start();
   REQUIRE_FALSE(st);
   CHECK(st.error().code == fleet::Errc::invalid_argument);
+}
+
+namespace {
+
+// A throw-away CA with a server and a client certificate, made with the openssl CLI.
+bool make_certs(const std::filesystem::path& dir) {
+  const std::string d = dir.string();
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
+  const std::string q = " >/dev/null 2>&1";
+  std::string script =
+      "cd '" + d + "' && openssl req -x509" + ec + "-keyout ca.key -out ca.pem -days 1 " +
+      "-subj /CN=test-ca" + q + " && openssl req" + ec +
+      "-keyout server.key -out server.csr -subj /CN=127.0.0.1" + q +
+      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial " +
+      "-out server.pem -days 1" + q + " && openssl req" + ec +
+      "-keyout client.key -out client.csr -subj /CN=client" + q +
+      " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial " +
+      "-out client.pem -days 1" + q;
+  return std::system(script.c_str()) == 0;
+}
+
+net::awaitable<Reply> tls_get(tcp::endpoint ep, net::ssl::context& ctx, std::string target) {
+  Reply r;
+  net::ssl::stream<tcp::socket> s(co_await net::this_coro::executor, ctx);
+  auto [cec] = co_await s.next_layer().async_connect(ep, use_tuple);
+  if (cec) {
+    r.ec = cec;
+    co_return r;
+  }
+  auto [hec] = co_await s.async_handshake(net::ssl::stream_base::client, use_tuple);
+  if (hec) {
+    r.ec = hec;
+    co_return r;
+  }
+  beast::flat_buffer buf;
+  co_return co_await exchange(s, buf, get(target, true));
+}
+
+}  // namespace
+
+TEST_CASE("TLS on TCP verifies client certificates") {
+  ServerFixture f;
+  if (!make_certs(f.dir.path)) {
+    MESSAGE("openssl CLI unavailable: TLS test skipped");
+    return;
+  }
+  const auto p = [&](const char* n) { return (f.dir.path / n).string(); };
+  f.opts.listen = {"unix://" + f.sock_path, "tcp://127.0.0.1:0"};
+  f.opts.tls = TlsOptions{p("server.pem"), p("server.key"), p("ca.pem"), true};
+  f.start();
+
+  net::ssl::context good(net::ssl::context::tls_client);
+  good.load_verify_file(p("ca.pem"));
+  good.set_verify_mode(net::ssl::verify_peer);
+  good.use_certificate_file(p("client.pem"), net::ssl::context::pem);
+  good.use_private_key_file(p("client.key"), net::ssl::context::pem);
+  auto ok = run_sync(f.io, tls_get(f.tcp_ep, good, "/fleet/v1/units"));
+  REQUIRE_FALSE(ok.ec);
+  CHECK(ok.res.result_int() == 200);
+  CHECK(ok.res[http::field::server] == "fleetd/test");
+
+  net::ssl::context anonymous(net::ssl::context::tls_client);
+  anonymous.load_verify_file(p("ca.pem"));
+  auto denied = run_sync(f.io, tls_get(f.tcp_ep, anonymous, "/fleet/v1/units"));
+  CHECK(denied.ec);  // the handshake or the first read fails: no certificate, no API
+
+  // The unix socket stays plain HTTP.
+  auto s = f.connect_unix();
+  beast::flat_buffer buf;
+  CHECK(run_sync(f.io, exchange(s, buf, get("/fleet/v1/units"))).res.result_int() == 200);
 }

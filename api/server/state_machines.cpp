@@ -108,8 +108,9 @@ Task<Response> patch_machines(const Request& req, ApiContext& ctx) {
   if (!ops) co_return error_response(400, ops.error().message);
   for (const auto& op : ops.value()) {
     // remove stores "" rather than deleting, so it also hides a key from the machine's config.
-    auto st = co_await ctx.registry.set_metadata(op.machine, op.key,
-                                                 op.op == "remove" ? std::string() : op.value);
+    // Arguments are named variables: GCC 12 mishandles a ?: temporary inside co_await.
+    std::string value = op.op == "remove" ? std::string() : op.value;
+    auto st = co_await ctx.registry.set_metadata(op.machine, op.key, std::move(value));
     if (!st) co_return registry_error(st.error());
     log::info("api", "machine metadata " + op.op,
               {{"machine", op.machine}, {"key", op.key}, {"value", op.value}});

@@ -1,0 +1,60 @@
+#include <nlohmann/json.hpp>
+
+#include "fleetctl/command.h"
+#include "fleetctl/listing.h"
+#include "fleetctl/unit_actions.h"
+
+namespace fleet::fleetctl {
+
+namespace {
+
+std::string metadata_text(const std::map<std::string, std::string>& md) {
+  if (md.empty()) return "-";
+  std::string out;
+  for (const auto& [k, v] : md) out += (out.empty() ? "" : ",") + k + "=" + v;
+  return out;
+}
+
+int run(CommandContext& ctx) {
+  auto listing = parse_listing(ctx, {"machine", "ip", "metadata"});
+  if (!listing) return kExitFailure;
+  auto machines = ctx.api->list_machines();
+  if (!machines) {
+    ctx.io.err << "Error retrieving list of active machines from fleet API ("
+               << machines.error().message << ")\nPossible issues:\n"
+               << "  etcd is unhealthy and/or lost quorum\n"
+               << "  connection cannot be established to any etcd servers\n";
+    return kExitFailure;
+  }
+  const auto& ms = machines.value();
+  if (listing->format == ListingFormat::json) {
+    ctx.io.out << nlohmann::json(ms).dump() << "\n";
+    return kExitOk;
+  }
+  print_table(ctx, *listing, ms.size(), [&](std::size_t r, const std::string& col) -> std::string {
+    const api::Machine& m = ms[r];
+    if (col == "machine") return listing->full ? m.id : m.id.substr(0, 8) + "...";
+    if (col == "ip") return m.primary_ip.empty() ? "-" : m.primary_ip;
+    return metadata_text(m.metadata);
+  });
+  return kExitOk;
+}
+
+}  // namespace
+
+Command list_machines_command() {
+  Command c;
+  c.name = "list-machines";
+  c.usage = "[--full|-l] [--no-legend] [--fields=...] [--format=table|json]";
+  c.summary = "Enumerate the current hosts in the cluster";
+  c.description =
+      "Lists all active machines within the cluster. Previously active machines will not appear "
+      "in this list.\n\nFields: machine, ip, metadata.\n\nFor easily parsable output, you can "
+      "remove the column headers:\n\tfleetctl list-machines --no-legend";
+  c.flags = listing_flags("machine,ip,metadata");
+  c.flags.push_back(full_flag(true));
+  c.run = &run;
+  return c;
+}
+
+}  // namespace fleet::fleetctl

@@ -1,0 +1,71 @@
+#include <nlohmann/json.hpp>
+
+#include "fleetctl/command.h"
+#include "fleetctl/listing.h"
+#include "fleetctl/unit_actions.h"
+
+namespace fleet::fleetctl {
+
+namespace {
+
+int run(CommandContext& ctx) {
+  auto listing = parse_listing(
+      ctx, {"unit", "hash", "dstate", "state", "target", "tmachine", "global", "desc"});
+  if (!listing) return kExitFailure;
+  if (std::find(listing->columns.begin(), listing->columns.end(), "tmachine") !=
+      listing->columns.end()) {
+    ctx.io.err << "WARNING: The \"tmachine\" field is deprecated. Use \"target\" instead\n";
+  }
+  auto units = ctx.api->list_units();
+  if (!units) {
+    ctx.io.err << "Error retrieving list of units from repository: " << units.error().message
+               << "\n";
+    return kExitFailure;
+  }
+  const auto& us = units.value();
+  if (listing->format == ListingFormat::json) {
+    ctx.io.out << nlohmann::json(us).dump() << "\n";
+    return kExitOk;
+  }
+  print_table(ctx, *listing, us.size(), [&](std::size_t r, const std::string& col) -> std::string {
+    const api::Unit& u = us[r];
+    bool global = api::is_global(u.options);
+    if (col == "unit") return u.name;
+    if (col == "hash") {
+      std::string h = unit_hash(u.options);
+      return listing->full ? h : h.substr(0, 7);
+    }
+    if (col == "dstate") return u.desired_state.empty() ? "-" : u.desired_state;
+    if (col == "state") return global || u.current_state.empty() ? "-" : u.current_state;
+    if (col == "global") return global ? "true" : "false";
+    if (col == "desc") {
+      std::string d = unit_description(u.options);
+      return d.empty() ? "-" : d;
+    }
+    // target / tmachine
+    if (global) return "global";
+    if (u.machine_id.empty()) return "-";
+    auto m = cached_machine(ctx, u.machine_id);
+    return machine_legend(m ? *m : api::Machine{u.machine_id, "", {}, ""}, listing->full);
+  });
+  return kExitOk;
+}
+
+}  // namespace
+
+Command list_unit_files_command() {
+  Command c;
+  c.name = "list-unit-files";
+  c.usage = "[--full] [--no-legend] [--fields=...] [--format=table|json]";
+  c.summary = "List the units that exist in the cluster.";
+  c.description =
+      "Lists all unit files that exist in the cluster (whether or not they are loaded onto a "
+      "machine).\n\nFields: unit, hash, dstate, state, target, global, desc (tmachine is a "
+      "deprecated alias of target).";
+  c.flags = listing_flags("unit,hash,dstate,state,target");
+  c.flags.push_back(full_flag(false));
+  c.run = &run;
+  return c;
+}
+
+}  // namespace fleet::fleetctl

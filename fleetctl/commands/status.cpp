@@ -1,0 +1,72 @@
+#include "fleetctl/command.h"
+
+namespace fleet::fleetctl {
+
+namespace {
+
+// Prints the text of `systemctl status -l <unit>` from the unit's machine (served by fleetd's
+// /units/<name>/status); returns the remote exit code or 1 on an API error.
+int print_status(CommandContext& ctx, const std::string& name) {
+  auto st = ctx.api->unit_status(name);
+  if (!st) {
+    ctx.io.err << "Error retrieving status of unit " << name << ": " << st.error().message << "\n";
+    return kExitFailure;
+  }
+  ctx.io.out << st.value().text;
+  ctx.io.out.flush();
+  return st.value().exit_code;
+}
+
+int run(CommandContext& ctx) {
+  std::vector<std::string> globals;
+  bool printed = false;
+  for (const auto& arg : ctx.args) {
+    std::string name = mangle_unit_name(arg);
+    auto got = ctx.api->get_unit(name);
+    if (!got) {
+      ctx.io.err << "Error retrieving unit: " << got.error().message << "\n";
+      return kExitFailure;
+    }
+    if (!got.value()) {
+      ctx.io.err << "Unit " << name << " does not exist.\n";
+      return kExitFailure;
+    }
+    const api::Unit& u = *got.value();
+    if (api::is_global(u.options)) {
+      globals.push_back(u.name);
+      continue;
+    }
+    if (u.current_state == api::kStateInactive) {
+      ctx.io.err << "Unit " << u.name << " does not appear to be loaded.\n";
+      return kExitFailure;
+    }
+    if (printed) ctx.io.out << "\n";
+    printed = true;
+    if (int code = print_status(ctx, u.name); code != 0) return code;
+  }
+  for (const auto& g : globals) {
+    if (printed) ctx.io.out << "\n";
+    printed = true;
+    if (int code = print_status(ctx, g); code != 0) return code;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command status_command() {
+  Command c;
+  c.name = "status";
+  c.usage = "UNIT...";
+  c.summary = "Output the status of one or more units in the cluster";
+  c.description =
+      "Output the status of one or more units currently running in the cluster: the output of "
+      "`systemctl status -l <unit>` on the unit's machine, fetched through the fleet API (no SSH "
+      "needed). The exit code is that of systemctl.";
+  c.flags = {ssh_port_flag()};
+  c.flags.back().hidden = true;  // kept for compatibility; status no longer uses SSH
+  c.run = &run;
+  return c;
+}
+
+}  // namespace fleet::fleetctl

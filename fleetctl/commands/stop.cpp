@@ -1,0 +1,72 @@
+#include "fleetctl/command.h"
+#include "fleetctl/unit_actions.h"
+
+namespace fleet::fleetctl {
+
+namespace {
+
+int run(CommandContext& ctx) {
+  if (ctx.args.empty()) {
+    ctx.io.err << "No units given\n";
+    return kExitOk;
+  }
+  auto units = find_units(ctx);
+  if (!units) {
+    ctx.io.err << units.error().message << "\n";
+    return kExitFailure;
+  }
+  if (units.value().empty()) {
+    ctx.io.err << "Units not found in registry\n";
+    return kExitOk;
+  }
+  std::vector<std::string> stopping;
+  for (const auto& u : units.value()) {
+    bool global = api::is_global(u.options);
+    if (!global) {
+      if (u.current_state == api::kStateInactive) {
+        ctx.io.err << "Unable to stop unit " << u.name << " in state inactive\n";
+        return kExitFailure;
+      }
+      if (u.current_state == api::kStateLoaded) continue;
+    }
+    // As in fleet, a failed update shows up as a wait failure.
+    (void)ctx.api->set_desired_state(u.name, api::kStateLoaded);
+    if (global) {
+      ctx.io.out << "Triggered global unit " << u.name << " stop\n";
+    } else {
+      stopping.push_back(u.name);
+    }
+  }
+  auto st =
+      wait_for_unit_states(ctx, stopping, "stop", api::kStateLoaded, block_attempts(ctx.flags));
+  if (!st) {
+    ctx.io.err << "Failed to stop units " << go_list(stopping) << ". err: " << st.error().message
+               << "\n";
+    return kExitFailure;
+  }
+  ctx.io.err << "Successfully stopped units " << go_list(stopping) << ".\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+Command stop_command() {
+  Command c;
+  c.name = "stop";
+  c.usage = "[--no-block|--block-attempts=N] UNIT...";
+  c.summary = "Instruct systemd to stop one or more units in the cluster.";
+  c.description =
+      "Stop one or more units from running in the cluster, but allow them to be started again in "
+      "the future.\n\nInstructs systemd on the host machine to stop the unit, deferring to "
+      "systemd completely for any custom stop directives (i.e. ExecStop option in the unit "
+      "file).\n\nFor units which are not global, stop operations are performed synchronously. "
+      "This behaviour can be configured with the respective --block-attempts and --no-block "
+      "options. Stop operations on global units are always non-blocking.\n\nStop a single "
+      "unit:\n\tfleetctl stop foo.service\n\nStop an entire directory of units with glob "
+      "matching, without waiting:\n\tfleetctl --no-block stop myservice/*";
+  c.flags = block_flags();
+  c.run = &run;
+  return c;
+}
+
+}  // namespace fleet::fleetctl

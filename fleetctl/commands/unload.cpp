@@ -1,0 +1,65 @@
+#include "fleetctl/command.h"
+#include "fleetctl/unit_actions.h"
+
+namespace fleet::fleetctl {
+
+namespace {
+
+int run(CommandContext& ctx) {
+  if (ctx.args.empty()) {
+    ctx.io.err << "No units given\n";
+    return kExitOk;
+  }
+  auto units = find_units(ctx);
+  if (!units) {
+    ctx.io.err << units.error().message << "\n";
+    return kExitFailure;
+  }
+  if (units.value().empty()) {
+    ctx.io.err << "Units not found in registry\n";
+    return kExitOk;
+  }
+  std::vector<std::string> waiting;
+  for (const auto& u : units.value()) {
+    bool global = api::is_global(u.options);
+    // fleet skips on the current state alone, so a unit that wants to run but cannot be placed
+    // could never be unloaded; we skip only units that are inactive in both senses.
+    if (!global && u.current_state == api::kStateInactive &&
+        u.desired_state == api::kStateInactive) {
+      continue;
+    }
+    (void)ctx.api->set_desired_state(u.name, api::kStateInactive);
+    if (global) {
+      ctx.io.out << "Triggered global unit " << u.name << " unload\n";
+    } else {
+      waiting.push_back(u.name);
+    }
+  }
+  auto st =
+      wait_for_unit_states(ctx, waiting, "unload", api::kStateInactive, block_attempts(ctx.flags));
+  if (!st) {
+    ctx.io.err << "Failed to unload units " << go_list(waiting) << ". err: " << st.error().message
+               << "\n";
+    return kExitFailure;
+  }
+  ctx.io.err << "Successfully unloaded units " << go_list(waiting) << ".\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+Command unload_command() {
+  Command c;
+  c.name = "unload";
+  c.usage = "[--no-block|--block-attempts=N] UNIT...";
+  c.summary = "Unschedule one or more units in the cluster.";
+  c.description =
+      "Unload one or more units from the machines they are scheduled to (stopping them first). "
+      "The units stay submitted.\n\nFor units which are not global, unload operations are "
+      "performed synchronously; see --block-attempts and --no-block.";
+  c.flags = block_flags();
+  c.run = &run;
+  return c;
+}
+
+}  // namespace fleet::fleetctl

@@ -1,0 +1,53 @@
+#pragma once
+// What the unit commands share (fleet-spec §9.2, §9.3): finding units by argument, creating them
+// from local files or templates, changing desired states and waiting for current states.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/schema.h"
+#include "fleetctl/command.h"
+
+namespace fleet::fleetctl {
+
+// --no-block → -1, --block-attempts=N (N > 0) → N, else 0 (wait without limit).
+int block_attempts(const FlagValues& flags);
+
+// The registered units named by the arguments (after mangling), in argument order. Arguments
+// naming no unit are reported on stderr (`Unit <n> not found in registry, skipping`).
+Result<std::vector<api::Unit>> find_units(CommandContext& ctx);
+
+// fleet's lazyCreateUnits: creates every argument's unit that is not registered yet (from the
+// local file, the registered template or a local template file), honouring --replace, then waits
+// for each created unit to report `inactive`. On failure returns the text to print after
+// `Error creating units: `.
+Status create_units(CommandContext& ctx);
+
+// Sets `state` on each named unit unless it already has it; returns the units that changed.
+// Errors: `unable to find unit <n>`, `error retrieving unit <n> from registry: <err>`.
+Result<std::vector<api::Unit>> set_target_states(CommandContext& ctx,
+                                                 const std::vector<std::string>& names,
+                                                 std::string_view state);
+
+// Waits until each unit's current state is `state` (desired state for global units), printing
+// `Unit <n> <state>[ on <machine>]` as each arrives; with attempts -1 prints
+// `Triggered unit <n> <verb>` instead. Returns the first error (also printed as
+// `Error waiting for units: <err>`).
+Status wait_for_unit_states(CommandContext& ctx, const std::vector<std::string>& names,
+                            std::string_view verb, std::string_view state, int attempts);
+
+// After `start`: waits until systemd reports each unit loaded+active. Prints each failure as
+// `Error waiting for units: <err>`.
+Status wait_for_systemd_active(CommandContext& ctx, const std::vector<std::string>& names,
+                               int attempts);
+
+// `<id8>...` (or the full ID) plus `/<ip>` when known (fleet's machineFullLegend).
+std::string machine_legend(const api::Machine& m, bool full);
+// The legend of a machine ID using the cluster's machine list (fetched once per context).
+std::optional<api::Machine> cached_machine(CommandContext& ctx, const std::string& id);
+
+// Go's fmt `%v` of a string slice: `[a b c]`.
+std::string go_list(const std::vector<std::string>& v);
+
+}  // namespace fleet::fleetctl

@@ -1,0 +1,67 @@
+#pragma once
+// The unit-file knowledge fleetctl needs before it talks to the API: parse a local file into
+// options, validate them, serialize/hash them, and fleet's unit-name rules (fleet-spec §3).
+//
+// Seam: commands only parse and validate through UnitSource, so the unitfile library can be
+// plugged in later (`UnitSource{&unitfile-based parse, &unitfile-based validate}`) without
+// touching commands. default_unit_source() is a small dependency-free implementation of the same
+// rules, so fleetctl works on its own.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/schema.h"
+#include "common/result.h"
+
+namespace fleet::fleetctl {
+
+using Options = std::vector<api::UnitOption>;
+
+struct UnitSource {
+  // Text of a unit file → ordered options. Errors name the line: `line 3: <why>`.
+  std::function<Result<Options>(std::string_view text)> parse;
+  // fleet's ValidateOptions (fleet-spec §3.9), errors verbatim.
+  std::function<Status(const Options&)> validate;
+};
+
+UnitSource default_unit_source();
+
+// --- built-in implementation (fleet-spec §3.3–3.9) ---
+Result<Options> parse_unit_text(std::string_view text);
+Status validate_unit_options(const Options& options);
+
+// Canonical text (§3.4): what `fleetctl cat` prints and what the hash is taken of.
+std::string serialize_unit(const Options& options);
+// SHA1 hex of the canonical text (§3.5).
+std::string unit_hash(const Options& options);
+// First [Unit] Description, or "".
+std::string unit_description(const Options& options);
+// [X-Fleet] keys fleet does not know, in order of first appearance (fleetctl only warns).
+std::vector<std::string> unknown_xfleet_keys(const Options& options);
+
+// fleet's ValidateName (§3.1).
+Status validate_unit_name(std::string_view name);
+
+// §3.2; nullopt when the name has no '.'.
+struct UnitNameInfo {
+  std::string full_name;
+  std::string name;           // without suffix
+  std::string prefix;         // before the first '@'
+  std::string suffix;         // from the last '.', e.g. ".service"
+  std::string template_name;  // "foo@.service" when the name has an '@'
+  std::string instance;       // after the first '@'
+  bool is_instance() const { return !instance.empty(); }
+  bool is_template() const { return !template_name.empty() && instance.empty(); }
+};
+std::optional<UnitNameInfo> unit_name_info(std::string_view name);
+
+// fleetctl's argument → unit name: basename, plus ".service" unless the name already ends in
+// .service/.socket/.timer/.path/.device/.mount/.automount (§9.2).
+std::string mangle_unit_name(std::string_view arg);
+// The same suffix rule applied to a path (`foo` → `foo.service`).
+std::string append_default_unit_type(std::string_view arg);
+
+}  // namespace fleet::fleetctl
