@@ -268,3 +268,49 @@ TEST_CASE("another machine: unknown, without API URL, unreachable or looping bac
   CHECK(loop.error().code == Errc::unavailable);
   CHECK(f.inspector.calls().empty());
 }
+
+TEST_CASE("a fleetd does not proxy again what another fleetd proxied to it") {
+  ProxyFixture f;
+  f.ctx.machine_id = "m2";  // the server is m2's API
+  // m7 wrongly announces m2's address: m1 asks m2 for m7, and m2 must not pass it on.
+  f.announce("m7", f.m2_url);
+  auto insp = f.inspector_for("m1");
+  auto r = run_sync(f.io, insp.status("a.service", "m7"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::unavailable);
+  CHECK(r.error().message.find("check that machine's API URL") != std::string::npos);
+  CHECK(f.inspector.calls().empty());
+  // Asked for itself, m2 answers as before.
+  auto own = run_sync(f.io, insp.status("a.service", "m2"));
+  REQUIRE(own);
+  CHECK(f.inspector.calls() == std::vector<std::string>{"status a.service m2"});
+}
+
+TEST_CASE("the API route of one fleetd answers through the API of the unit's machine") {
+  ProxyFixture f;  // the HttpServer is m2's API, with the fake behind it
+  f.ctx.machine_id = "m2";
+  f.schedule("a.service", "m2");
+  f.inspector.set_status("a.service", "m2", {"● a.service\n", 0});
+  f.inspector.set_journal("a.service", "m2", {"l1\n", "l2\n"});
+  // m1's API: same registry, LocalInspector in front.
+  auto m1_inspector = f.inspector_for("m1");
+  ApiContext m1_ctx{f.reg, ApiOptions{api::kPageTokenLimit, "test"}};
+  m1_ctx.inspector = &m1_inspector;
+  m1_ctx.machine_id = "m1";
+
+  auto st =
+      run_sync(f.io, handle(Request::make("GET", "/fleet/v1/units/a.service/status"), m1_ctx));
+  CHECK(st.status == 200);
+  CHECK(st.body == "● a.service\n");
+  REQUIRE(st.header("Fleet-Exit-Code"));
+  CHECK(*st.header("Fleet-Exit-Code") == "0");
+
+  auto j = run_sync(
+      f.io, handle(Request::make("GET", "/fleet/v1/units/a.service/journal?lines=3"), m1_ctx));
+  CHECK(j.status == 200);
+  REQUIRE(j.stream);
+  CHECK(drain(f.io, *j.stream) == "l1\nl2\n");
+  CHECK(
+      f.inspector.calls() ==
+      std::vector<std::string>{"status a.service m2", "journal a.service m2 lines=3 output=short"});
+}

@@ -55,6 +55,10 @@ struct ApiContext {
   ApiOptions options;
   // Serves /units/<name>/status and /journal; null → those answer 501.
   UnitInspector* inspector = nullptr;
+  // This fleetd's machine ID. A status/journal request another fleetd proxied here
+  // (`X-Fleet-Proxied` header) for a different machine gets 503 instead of being proxied again
+  // (a loop through misconfigured API URLs). Empty → no check.
+  std::string machine_id;
   // Request counters are recorded here and rendered by /metrics; null → /metrics shows only
   // the registry-derived gauges.
   Metrics* metrics = nullptr;

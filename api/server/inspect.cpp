@@ -37,6 +37,14 @@ Task<Target> target_machine(const Request& req, ApiContext& ctx, const std::stri
     co_return t;
   }
   t.machine = first_value(req, "machineID");
+  if (!req.header_values("X-Fleet-Proxied").empty() && !ctx.machine_id.empty() &&
+      t.machine != ctx.machine_id) {
+    t.error = error_response(503, "machine " + ctx.machine_id +
+                                      " was asked by another fleetd for machine " +
+                                      (t.machine.empty() ? std::string("-") : t.machine) +
+                                      ": check that machine's API URL");
+    co_return t;
+  }
   if (!t.machine.empty()) co_return t;
   const auto& rec = snap.value().units.front();
   // (named vector: GCC 12 miscompiles a braced list inside co_await)
