@@ -2,10 +2,9 @@
 // The unit-file knowledge fleetctl needs before it talks to the API: parse a local file into
 // options, validate them, serialize/hash them, and fleet's unit-name rules (fleet-spec §3).
 //
-// Seam: commands only parse and validate through UnitSource, so the unitfile library can be
-// plugged in later (`UnitSource{&unitfile-based parse, &unitfile-based validate}`) without
-// touching commands. default_unit_source() is a small dependency-free implementation of the same
-// rules, so fleetctl works on its own.
+// Seam: commands only parse and validate through UnitSource, so tests can substitute their own.
+// default_unit_source() and the helpers below delegate to the unitfile library, the project's
+// one implementation of fleet's unit-file rules.
 
 #include <functional>
 #include <optional>
@@ -29,7 +28,7 @@ struct UnitSource {
 
 UnitSource default_unit_source();
 
-// --- built-in implementation (fleet-spec §3.3–3.9) ---
+// --- fleet-spec §3.3–3.9, through unitfile ---
 Result<Options> parse_unit_text(std::string_view text);
 Status validate_unit_options(const Options& options);
 

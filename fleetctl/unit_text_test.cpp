@@ -28,13 +28,13 @@ TEST_CASE("parse errors name the line") {
   CHECK(nl.error().message == "line 3: unexpected newline encountered while parsing option name");
   auto eof = parse_unit_text("[Unit]\nnonsense upon stilts");
   REQUIRE_FALSE(eof);
-  CHECK(eof.error().message == "line 2: EOF");
+  CHECK(eof.error().message == "line 2: unexpected end of file while parsing option name");
   auto section = parse_unit_text("[Unit\nA=b\n");
   REQUIRE_FALSE(section);
   CHECK(section.error().message == "line 1: unable to find end of section");
   auto garbage = parse_unit_text("[Unit] x\n");
   REQUIRE_FALSE(garbage);
-  CHECK(garbage.error().message == "line 1: found garbage after section name : [32 120]");
+  CHECK(garbage.error().message == "line 1: found garbage after section name \"Unit\": \"x\"");
   auto longline = parse_unit_text("[Unit]\nA=" + std::string(2100, 'x') + "\n");
   REQUIRE_FALSE(longline);
   CHECK(longline.error().message == "line 2: line too long (max 2048 bytes)");
