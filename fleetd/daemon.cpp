@@ -140,8 +140,9 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   api::server::ApiContext ctx(reg, api_opts);
   api::server::Metrics metrics;
   ctx.metrics = &metrics;
-  LocalInspector inspector(io, reg, machine_id);
+  LocalInspector inspector(io.get_executor(), reg, machine_id);
   ctx.inspector = &inspector;
+  ctx.machine_id = machine_id;  // proxied status/journal requests are answered here, not re-proxied
 
   api::server::HttpServerOptions http;
   http.listen = cfg.api_listen;

@@ -50,12 +50,12 @@ int host_of(Cluster& c, const std::vector<std::string>& row) {
   return c.index_of(row[1].substr(0, row[1].find_first_of("./")));
 }
 
-std::string cluster_label(const char* what) { return what; }
-
 }  // namespace
 
 TEST_CASE("hello.service goes through submit, load, start, stop, unload and destroy") {
-  Cluster c(ClusterOptions{.hosts = 3, .label = cluster_label("hello")});
+  ClusterOptions o;
+  o.label = "hello";
+  Cluster c(o);
   auto machines = c.fleetctl(0, {"list-machines", "--no-legend", "--full"});
   REQUIRE(machines.exit == 0);
   auto listed = rows(machines.out);
@@ -91,7 +91,7 @@ TEST_CASE("hello.service goes through submit, load, start, stop, unload and dest
   int where = host_of(c, unit_row(c, "hello.service"));
   REQUIRE(where >= 0);
   auto status = c.fleetctl((where + 1) % 3, {"status", "hello.service"});
-  CHECK_MESSAGE(status.out.find("active (running)") != std::string::npos, status.out + status.err);
+  CHECK_MESSAGE(status.out.find("active (running)") != std::string::npos, status.out << status.err);
   REQUIRE(wait_until(
       [&] {
         auto j = c.fleetctl((where + 2) % 3, {"journal", "--lines", "20", "hello.service"});
@@ -111,7 +111,8 @@ TEST_CASE("hello.service goes through submit, load, start, stop, unload and dest
 }
 
 TEST_CASE("a unit on a halted host fails over and stays where it moved when the host returns") {
-  ClusterOptions o{.hosts = 3, .label = cluster_label("failover")};
+  ClusterOptions o;
+  o.label = "failover";
   Cluster c(o);
   auto path = c.write_unit("hello.service", kHello);
   REQUIRE(c.fleetctl(0, {"start", path}).exit == 0);
