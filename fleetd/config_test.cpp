@@ -194,7 +194,7 @@ TEST_CASE("an empty FLEET_ variable counts as set") {
   CHECK(error_of(load({}, {{"FLEET_AGENT_TTL", ""}})).find("for agent_ttl") != std::string::npos);
 }
 
-TEST_CASE("--config picks one file; its extension picks the format") {
+TEST_CASE("--config picks one file, its extension picks the format") {
   std::map<std::string, std::string> files{{kYaml, "verbosity: 1\n"},
                                            {kConf, "token_limit=9\n"},
                                            {"/tmp/my.conf", "agent_ttl=11s\n"},
@@ -214,7 +214,7 @@ TEST_CASE("--config picks one file; its extension picks the format") {
         "Unable to use config file /tmp/dir: is a directory");
 }
 
-TEST_CASE("fleet.conf: unknown keys and sections warn or are ignored; syntax errors are fatal") {
+TEST_CASE("fleet.conf: unknown keys and sections warn or are ignored, syntax errors are fatal") {
   auto c = load({}, {}, {{kConf, "agent_ttl=31s\nfoo=bar\n[extra]\nagent_ttl=99s\n"}}).value();
   CHECK(c.config.agent_ttl == 31s);
   REQUIRE(c.warnings.size() == 1);
@@ -249,7 +249,7 @@ TEST_CASE("cross-key rules name both keys") {
   CHECK(dev.config.etcd_servers.empty());
 }
 
-TEST_CASE("a misspelt key gets a suggestion; a far-off one does not") {
+TEST_CASE("a misspelt key gets a suggestion, a far-off one does not") {
   CHECK(suggest_key("agent-ttl") == " (did you mean agent_ttl?)");
   CHECK(suggest_key("etcd_server") == " (did you mean etcd_servers?)");
   CHECK(suggest_key("colour") == "");
@@ -267,7 +267,7 @@ TEST_CASE("the key prefix always ends with a slash") {
         "/_coreos.com/fleet/");
 }
 
-TEST_CASE("repeated list and map flags accumulate; repeated scalars keep the last") {
+TEST_CASE("repeated list and map flags accumulate, repeated scalars keep the last") {
   auto c = load({"--api_listen=unix:///a", "--api_listen", "tcp://127.0.0.11:49153",
                  "--metadata=a=1", "--metadata=b=2", "--agent_ttl=5s", "--agent-ttl=6s"},
                 {{"FLEET_METADATA", "z=9"}})

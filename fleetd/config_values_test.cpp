@@ -72,7 +72,7 @@ TEST_CASE("lists follow fleet's etcd_servers rule") {
   CHECK(parse_list("").empty());
 }
 
-TEST_CASE("metadata is key=value pairs; a pair without '=' is refused") {
+TEST_CASE("metadata is key=value pairs, a pair without '=' is refused") {
   auto m = parse_metadata(" region = us-west ,disk=ssd,region=eu,").value();
   CHECK(m.size() == 2);
   CHECK(m.at("region") == "eu");

@@ -247,6 +247,9 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
     else
       co_await the_agent->run();
     stop_all();
+    // The D-Bus pump always waits on the bus socket: release it so that io.run() can return.
+    the_agent.reset();
+    units.reset();
   };
   net::co_spawn(io, main_task(), [&](std::exception_ptr e) {
     if (!e) return;

@@ -52,7 +52,7 @@ TEST_CASE("a trailing backslash joins the next trimmed line") {
   CHECK(eof.error().message.find("line 1") != std::string::npos);
 }
 
-TEST_CASE("sections scope later keys; the global part keeps its own") {
+TEST_CASE("sections scope later keys, the global part keeps its own") {
   auto es = parse_goini("a=1\n[ Other ]\na=2\nb=3\n").value();
   REQUIRE(es.size() == 3);
   CHECK(es[1].section == "other");

@@ -231,7 +231,7 @@ TEST_CASE("journal responses are streamed chunked") {
   CHECK(r.res.body() == "one\ntwo\n");
 }
 
-TEST_CASE("a stale socket file is replaced; a live one is not stolen") {
+TEST_CASE("a stale socket file is replaced, a live one is not stolen") {
   ServerFixture f;
   {
     local::acceptor stale(f.io, local::endpoint(f.sock_path));  // leaves the file behind

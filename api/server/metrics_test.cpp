@@ -41,7 +41,7 @@ TEST_CASE("a metric keeps the type of its first use") {
   CHECK(m.value("x") == 2);
 }
 
-TEST_CASE("label values are escaped; cleared gauges disappear") {
+TEST_CASE("label values are escaped, cleared gauges disappear") {
   Metrics m;
   m.set("g", 1, {{"path", "a\"b\\c\nd"}});
   CHECK(m.render() == "# TYPE g gauge\ng{path=\"a\\\"b\\\\c\\nd\"} 1\n");

@@ -31,16 +31,17 @@ std::vector<std::vector<std::string>> rows(const std::string& out) {
 }
 
 // `fleetctl list-units` row of `unit`: {UNIT, MACHINE, ACTIVE, SUB}, empty if absent.
-std::vector<std::string> unit_row(Cluster& c, const std::string& unit) {
-  auto r = c.fleetctl(c.any_up(), {"list-units", "--no-legend", "--full"});
+std::vector<std::string> unit_row(Cluster& c, const std::string& unit, int via = -1) {
+  auto r = c.fleetctl(via >= 0 ? static_cast<std::size_t>(via) : c.any_up(),
+                      {"list-units", "--no-legend", "--full"});
   for (auto& row : rows(r.out))
     if (!row.empty() && row[0] == unit) return row;
   return {};
 }
 
-bool unit_is(Cluster& c, const std::string& unit, const std::string& active,
-             const std::string& sub) {
-  auto row = unit_row(c, unit);
+bool unit_is(Cluster& c, const std::string& unit, const std::string& active, const std::string& sub,
+             int via = -1) {
+  auto row = unit_row(c, unit, via);
   return row.size() >= 4 && row[2] == active && row[3] == sub;
 }
 
@@ -143,4 +144,48 @@ TEST_CASE("a unit on a halted host fails over and stays where it moved when the 
       30s, 200ms));
   CHECK(host_of(c, unit_row(c, "hello.service")) == moved_to);
   CHECK(unit_is(c, "hello.service", "active", "running"));
+}
+
+TEST_CASE(
+    "restarting fleetd keeps units running and a long absence moves them and stops the copy") {
+  ClusterOptions o;
+  o.label = "restart";
+  Cluster c(o);
+  auto path = c.write_unit("hello.service", kHello);
+  REQUIRE(c.fleetctl(0, {"start", path}).exit == 0);
+  REQUIRE(wait_until([&] { return unit_is(c, "hello.service", "active", "running"); }, 30s, 200ms));
+  int where = host_of(c, unit_row(c, "hello.service"));
+  REQUIRE(where >= 0);
+  Host& h = c.host(static_cast<std::size_t>(where));
+  auto main_pid = [&] {
+    return h.run({"systemctl", "show", "-p", "MainPID", "--value", "hello.service"}).out;
+  };
+  std::string pid = main_pid();
+  REQUIRE(pid != "0\n");
+
+  REQUIRE(h.run({"systemctl", "restart", "fleetd"}).exit == 0);
+  REQUIRE(wait_until(
+      [&] {
+        return h.run({FLEET_FLEETCTL_PATH, "list-units", "--no-legend"}).exit == 0;
+      },
+      30s, 200ms));
+  CHECK(main_pid() == pid);
+  CHECK(host_of(c, unit_row(c, "hello.service")) == where);
+  CHECK(unit_is(c, "hello.service", "active", "running"));
+
+  // Away for longer than the TTL: the unit is rescheduled elsewhere...
+  int other = (where + 1) % 3;  // ask a host whose fleetd is up
+  REQUIRE(h.run({"systemctl", "stop", "fleetd"}).exit == 0);
+  REQUIRE(wait_until(
+      [&] {
+        auto row = unit_row(c, "hello.service", other);
+        return host_of(c, row) >= 0 && host_of(c, row) != where &&
+               unit_is(c, "hello.service", "active", "running", other);
+      },
+      std::chrono::seconds(o.agent_ttl_s + 15), 200ms));
+  CHECK(h.unit_state("hello.service") == "active");  // the stale copy still runs meanwhile
+  // ...and when fleetd returns it stops its stale copy.
+  REQUIRE(h.run({"systemctl", "start", "fleetd"}).exit == 0);
+  REQUIRE(wait_until([&] { return h.unit_state("hello.service") != "active"; }, 30s, 200ms));
+  CHECK(unit_is(c, "hello.service", "active", "running", other));
 }

@@ -172,7 +172,14 @@ TEST_CASE("a killed and restarted member catches up and serves again") {
   auto kv = make_etcd_kv(f.ioc, f.etcd.endpoints());
   REQUIRE(f.run(kv->put("/r/before", "1")));
   f.etcd.kill(0);
-  for (int i = 0; i < 20; ++i) REQUIRE(f.run(kv->put("/r/down" + key_of(i), "x")));
+  // Member 0 may have been the leader: until a new one is elected a put can fail (or have an
+  // unknown outcome); a put is idempotent, so retry it as a caller would, within a deadline.
+  for (int i = 0; i < 20; ++i) {
+    bool stored = false;
+    for (int attempt = 0; attempt < 10 && !stored; ++attempt)
+      stored = f.run(kv->put("/r/down" + key_of(i), "x")).has_value();
+    REQUIRE(stored);
+  }
   f.etcd.restart(0);
 
   // With a follower other than member 0 gone too, quorum needs the restarted member 0.
