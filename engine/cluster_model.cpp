@@ -162,7 +162,12 @@ ClusterSnapshot ClusterModel::snapshot() const {
   for (const auto& [id, m] : machines_) {
     MachineSpec ms{id, m.metadata};
     if (auto it = dynamic_metadata_.find(id); it != dynamic_metadata_.end())
-      for (const auto& [k, v] : it->second) ms.metadata[k] = v;
+      for (const auto& [k, v] : it->second) {
+        if (v.empty())
+          ms.metadata.erase(k);  // an empty dynamic value removes the key (fleet-spec §4.5)
+        else
+          ms.metadata[k] = v;
+      }
     snap.machines.push_back(std::move(ms));
   }
   snap.schedule = schedule_;

@@ -144,8 +144,14 @@ Task<Result<std::vector<MachineRecord>>> Registry::list_machines() {
     if (!p || p->kind != KeyKind::machine) continue;
     auto m = decode_machine(p->first, kv.value);
     if (!m) continue;
+    // fleet-spec §4.5: a dynamic empty value removes the key, a non-empty one overrides it.
     if (auto it = dynamic.find(m.value().id); it != dynamic.end())
-      for (const auto& [k, v] : it->second) m.value().metadata[k] = v;
+      for (const auto& [k, v] : it->second) {
+        if (v.empty())
+          m.value().metadata.erase(k);
+        else
+          m.value().metadata[k] = v;
+      }
     out.push_back(std::move(m).value());
   }
   co_return out;
@@ -263,8 +269,8 @@ Task<Status> Registry::apply(ScheduleBatch batch, LeaseId fence) {
   co_return ok();
 }
 
-Task<Status> Registry::collect_contents(
-    const std::vector<std::pair<std::string, Revision>>& unused, LeaseId fence) {
+Task<Status> Registry::collect_contents(const std::vector<std::pair<std::string, Revision>>& unused,
+                                        LeaseId fence) {
   const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops() - 1);
   for (std::size_t i = 0; i < unused.size(); i += per_txn) {
     TxnRequest txn;

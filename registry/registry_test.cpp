@@ -95,6 +95,9 @@ TEST_CASE("machines vanish with their lease and carry dynamic metadata") {
   REQUIRE(ms.size() == 1);
   CHECK(ms[0].public_ip == "127.0.0.11");
   CHECK(ms[0].metadata == std::map<std::string, std::string>{{"role", "web"}, {"zone", "a"}});
+  REQUIRE(f.run(f.reg.set_metadata("m1", "role", "")));  // an empty value removes the key
+  CHECK(f.run(f.reg.list_machines()).value()[0].metadata ==
+        std::map<std::string, std::string>{{"zone", "a"}});
   REQUIRE(
       f.run(f.reg.put_states({{"u.service", "m1", "h", "loaded", "active", "running"}}, lease)));
   CHECK(f.run(f.reg.list_states()).value().size() == 1);
