@@ -20,8 +20,8 @@
 namespace fleet::testing {
 
 struct HostOptions {
-  std::string name;  // hostname; [a-z0-9-], also names the cgroup and run directory
-  std::string ip;    // the host's public address on lo: 127.0.0.11, 127.0.0.12, ...
+  std::string name;        // hostname; [a-z0-9-], also names the cgroup and run directory
+  std::string ip;          // the host's public address on lo: 127.0.0.11, 127.0.0.12, ...
   std::string machine_id;  // 32 hex; empty = a fresh random ID (set it to reboot "the same" host)
   std::map<std::string, std::string> metadata;  // written to /run/fleet/host.env for fleetd
   // Unit files (paths on this machine) copied into the host's /run/systemd/system before boot.
