@@ -8,30 +8,6 @@ namespace fleet::engine {
 
 using registry::KeyKind;
 
-TargetState to_engine(registry::TargetState s) {
-  switch (s) {
-    case registry::TargetState::inactive:
-      return TargetState::inactive;
-    case registry::TargetState::loaded:
-      return TargetState::loaded;
-    case registry::TargetState::launched:
-      return TargetState::launched;
-  }
-  return TargetState::inactive;
-}
-
-registry::TargetState to_registry(TargetState s) {
-  switch (s) {
-    case TargetState::inactive:
-      return registry::TargetState::inactive;
-    case TargetState::loaded:
-      return registry::TargetState::loaded;
-    case TargetState::launched:
-      return registry::TargetState::launched;
-  }
-  return registry::TargetState::inactive;
-}
-
 UnitSpec unit_spec_from_content(const std::string& name, const std::string& content) {
   UnitSpec spec;
   spec.name = name;
@@ -154,7 +130,7 @@ ClusterSnapshot ClusterModel::snapshot() const {
     UnitSpec spec = *cached;
     spec.name = name;
     spec.hash = u.hash;
-    spec.desired = to_engine(u.desired);
+    spec.desired = u.desired;
     if (spec.global) globals.insert(name);
     snap.units.push_back(std::move(spec));
   }

@@ -65,7 +65,4 @@ class ClusterModel {
   mutable std::map<std::pair<std::string, std::string>, UnitSpec> spec_cache_;
 };
 
-TargetState to_engine(registry::TargetState s);
-registry::TargetState to_registry(TargetState s);
-
 }  // namespace fleet::engine

@@ -1,16 +1,13 @@
 #pragma once
-// The desired ("target") state of a unit, fleet §2.1. Lives in engine/ for now; the lead may move
-// it to a shared folder once registry records need it too.
+// The desired ("target") state of a unit, fleet §2.1. One definition for the whole project lives
+// with the registry records; the engine uses it under its own name.
 
-#include <optional>
-#include <string_view>
+#include "registry/records.h"
 
 namespace fleet::engine {
 
-enum class TargetState { inactive, loaded, launched };
-
-std::string_view to_string(TargetState s);
-// Accepts exactly fleet's spellings `inactive`, `loaded`, `launched`; nullopt otherwise.
-std::optional<TargetState> parse_target_state(std::string_view s);
+using registry::parse_target_state;
+using registry::TargetState;
+using registry::to_string;
 
 }  // namespace fleet::engine
