@@ -245,6 +245,18 @@ int block_attempts(const FlagValues& flags) {
   return n > 0 ? static_cast<int>(n) : 0;
 }
 
+int wait_and_report(CommandContext& ctx, const std::vector<std::string>& names,
+                    std::string_view verb, std::string_view past, std::string_view state) {
+  auto st = wait_for_unit_states(ctx, names, verb, state, block_attempts(ctx.flags));
+  if (!st) {
+    ctx.io.err << "Failed to " << verb << " units " << go_list(names)
+               << ". err: " << st.error().message << "\n";
+    return kExitFailure;
+  }
+  ctx.io.err << "Successfully " << past << " units " << go_list(names) << ".\n";
+  return kExitOk;
+}
+
 std::string go_list(const std::vector<std::string>& v) {
   std::string out = "[";
   for (std::size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + v[i];

@@ -37,6 +37,11 @@ Result<std::vector<api::Unit>> set_target_states(CommandContext& ctx,
 Status wait_for_unit_states(CommandContext& ctx, const std::vector<std::string>& names,
                             std::string_view verb, std::string_view state, int attempts);
 
+// stop/unload's ending: waits for `names` to reach `state`, then reports on stderr
+// `Successfully <past> units [..].` (exit 0) or `Failed to <verb> units [..]. err: <e>` (exit 1).
+int wait_and_report(CommandContext& ctx, const std::vector<std::string>& names,
+                    std::string_view verb, std::string_view past, std::string_view state);
+
 // After `start`: waits until systemd reports each unit loaded+active. Prints each failure as
 // `Error waiting for units: <err>`.
 Status wait_for_systemd_active(CommandContext& ctx, const std::vector<std::string>& names,

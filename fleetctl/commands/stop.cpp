@@ -37,15 +37,7 @@ int run(CommandContext& ctx) {
       stopping.push_back(u.name);
     }
   }
-  auto st =
-      wait_for_unit_states(ctx, stopping, "stop", api::kStateLoaded, block_attempts(ctx.flags));
-  if (!st) {
-    ctx.io.err << "Failed to stop units " << go_list(stopping) << ". err: " << st.error().message
-               << "\n";
-    return kExitFailure;
-  }
-  ctx.io.err << "Successfully stopped units " << go_list(stopping) << ".\n";
-  return kExitOk;
+  return wait_and_report(ctx, stopping, "stop", "stopped", api::kStateLoaded);
 }
 
 }  // namespace

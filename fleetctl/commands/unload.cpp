@@ -35,15 +35,7 @@ int run(CommandContext& ctx) {
       waiting.push_back(u.name);
     }
   }
-  auto st =
-      wait_for_unit_states(ctx, waiting, "unload", api::kStateInactive, block_attempts(ctx.flags));
-  if (!st) {
-    ctx.io.err << "Failed to unload units " << go_list(waiting) << ". err: " << st.error().message
-               << "\n";
-    return kExitFailure;
-  }
-  ctx.io.err << "Successfully unloaded units " << go_list(waiting) << ".\n";
-  return kExitOk;
+  return wait_and_report(ctx, waiting, "unload", "unloaded", api::kStateInactive);
 }
 
 }  // namespace
