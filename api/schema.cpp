@@ -1,6 +1,8 @@
 #include "api/schema.h"
 
+#include <concepts>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "common/strings.h"
 
@@ -49,26 +51,17 @@ Errc errc_for_http_status(int code) {
 
 namespace {
 
-// omitempty: only non-empty strings are written.
-void put(json& j, const char* key, const std::string& v) {
+// omitempty: only non-empty strings, lists and maps are written.
+template <class T>
+void put(json& j, const char* key, const T& v) {
   if (!v.empty()) j[key] = v;
 }
 
 // Go's decoder leaves a field at its zero value when the key is absent or null.
-void get(const json& j, const char* key, std::string& v) {
-  auto it = j.find(key);
-  if (it != j.end() && !it->is_null()) v = it->get<std::string>();
-}
-
 template <class T>
-void get_list(const json& j, const char* key, std::vector<T>& v) {
+void get(const json& j, const char* key, T& v) {
   auto it = j.find(key);
-  if (it != j.end() && !it->is_null()) v = it->get<std::vector<T>>();
-}
-
-template <class T>
-void put_list(json& j, const char* key, const std::vector<T>& v) {
-  if (!v.empty()) j[key] = v;
+  if (it != j.end() && !it->is_null()) v = it->get<T>();
 }
 
 void require_object(const json& j, const char* what) {
@@ -90,105 +83,100 @@ Result<T> decode(std::string_view text, const char* what) {
 
 }  // namespace
 
-void to_json(json& j, const UnitOption& v) {
-  j = json::object();
-  put(j, "section", v.section);
-  put(j, "name", v.name);
-  put(j, "value", v.value);
-}
-void from_json(const json& j, UnitOption& v) {
-  require_object(j, "UnitOption");
-  get(j, "section", v.section);
-  get(j, "name", v.name);
-  get(j, "value", v.value);
+namespace {
+
+// One list of (JSON key, member) per entity drives both directions, so encoder and decoder
+// cannot drift apart. S is the entity or its const form.
+template <class S, class T>
+concept Entity = std::same_as<std::remove_const_t<S>, T>;
+
+template <Entity<UnitOption> S, class F>
+void each_field(S& v, F&& f) {
+  f("section", v.section);
+  f("name", v.name);
+  f("value", v.value);
 }
 
-void to_json(json& j, const Unit& v) {
-  j = json::object();
-  put(j, "name", v.name);
-  put_list(j, "options", v.options);
-  put(j, "desiredState", v.desired_state);
-  put(j, "currentState", v.current_state);
-  put(j, "machineID", v.machine_id);
-  put(j, "reason", v.reason);
-}
-void from_json(const json& j, Unit& v) {
-  require_object(j, "Unit");
-  get(j, "name", v.name);
-  get_list(j, "options", v.options);
-  get(j, "desiredState", v.desired_state);
-  get(j, "currentState", v.current_state);
-  get(j, "machineID", v.machine_id);
-  get(j, "reason", v.reason);
+template <Entity<Unit> S, class F>
+void each_field(S& v, F&& f) {
+  f("name", v.name);
+  f("options", v.options);
+  f("desiredState", v.desired_state);
+  f("currentState", v.current_state);
+  f("machineID", v.machine_id);
+  f("reason", v.reason);
 }
 
-void to_json(json& j, const UnitState& v) {
-  j = json::object();
-  put(j, "name", v.name);
-  put(j, "hash", v.hash);
-  put(j, "machineID", v.machine_id);
-  put(j, "systemdLoadState", v.systemd_load_state);
-  put(j, "systemdActiveState", v.systemd_active_state);
-  put(j, "systemdSubState", v.systemd_sub_state);
-}
-void from_json(const json& j, UnitState& v) {
-  require_object(j, "UnitState");
-  get(j, "name", v.name);
-  get(j, "hash", v.hash);
-  get(j, "machineID", v.machine_id);
-  get(j, "systemdLoadState", v.systemd_load_state);
-  get(j, "systemdActiveState", v.systemd_active_state);
-  get(j, "systemdSubState", v.systemd_sub_state);
+template <Entity<UnitState> S, class F>
+void each_field(S& v, F&& f) {
+  f("name", v.name);
+  f("hash", v.hash);
+  f("machineID", v.machine_id);
+  f("systemdLoadState", v.systemd_load_state);
+  f("systemdActiveState", v.systemd_active_state);
+  f("systemdSubState", v.systemd_sub_state);
 }
 
-void to_json(json& j, const Machine& v) {
-  j = json::object();
-  put(j, "id", v.id);
-  put(j, "primaryIP", v.primary_ip);
-  if (!v.metadata.empty()) j["metadata"] = v.metadata;
-  put(j, "version", v.version);
-}
-void from_json(const json& j, Machine& v) {
-  require_object(j, "Machine");
-  get(j, "id", v.id);
-  get(j, "primaryIP", v.primary_ip);
-  auto it = j.find("metadata");
-  if (it != j.end() && !it->is_null()) v.metadata = it->get<std::map<std::string, std::string>>();
-  get(j, "version", v.version);
+template <Entity<Machine> S, class F>
+void each_field(S& v, F&& f) {
+  f("id", v.id);
+  f("primaryIP", v.primary_ip);
+  f("metadata", v.metadata);
+  f("version", v.version);
 }
 
-void to_json(json& j, const UnitPage& v) {
-  j = json::object();
-  put_list(j, "units", v.units);
-  put(j, "nextPageToken", v.next_page_token);
-}
-void from_json(const json& j, UnitPage& v) {
-  require_object(j, "UnitPage");
-  get_list(j, "units", v.units);
-  get(j, "nextPageToken", v.next_page_token);
+template <Entity<UnitPage> S, class F>
+void each_field(S& v, F&& f) {
+  f("units", v.units);
+  f("nextPageToken", v.next_page_token);
 }
 
-void to_json(json& j, const UnitStatePage& v) {
-  j = json::object();
-  put_list(j, "states", v.states);
-  put(j, "nextPageToken", v.next_page_token);
-}
-void from_json(const json& j, UnitStatePage& v) {
-  require_object(j, "UnitStatePage");
-  get_list(j, "states", v.states);
-  get(j, "nextPageToken", v.next_page_token);
+template <Entity<UnitStatePage> S, class F>
+void each_field(S& v, F&& f) {
+  f("states", v.states);
+  f("nextPageToken", v.next_page_token);
 }
 
-void to_json(json& j, const MachinePage& v) {
+template <Entity<MachinePage> S, class F>
+void each_field(S& v, F&& f) {
+  f("machines", v.machines);
+  f("nextPageToken", v.next_page_token);
+}
+
+template <class T>
+void write_fields(json& j, const T& v) {
   j = json::object();
-  put_list(j, "machines", v.machines);
-  put(j, "nextPageToken", v.next_page_token);
+  each_field(v, [&j](const char* key, const auto& field) { put(j, key, field); });
 }
-void from_json(const json& j, MachinePage& v) {
-  require_object(j, "MachinePage");
-  get_list(j, "machines", v.machines);
-  get(j, "nextPageToken", v.next_page_token);
+
+template <class T>
+void read_fields(const json& j, T& v, const char* what) {
+  require_object(j, what);
+  each_field(v, [&j](const char* key, auto& field) { get(j, key, field); });
 }
+
+}  // namespace
+
+void to_json(json& j, const UnitOption& v) { write_fields(j, v); }
+void from_json(const json& j, UnitOption& v) { read_fields(j, v, "UnitOption"); }
+
+void to_json(json& j, const Unit& v) { write_fields(j, v); }
+void from_json(const json& j, Unit& v) { read_fields(j, v, "Unit"); }
+
+void to_json(json& j, const UnitState& v) { write_fields(j, v); }
+void from_json(const json& j, UnitState& v) { read_fields(j, v, "UnitState"); }
+
+void to_json(json& j, const Machine& v) { write_fields(j, v); }
+void from_json(const json& j, Machine& v) { read_fields(j, v, "Machine"); }
+
+void to_json(json& j, const UnitPage& v) { write_fields(j, v); }
+void from_json(const json& j, UnitPage& v) { read_fields(j, v, "UnitPage"); }
+
+void to_json(json& j, const UnitStatePage& v) { write_fields(j, v); }
+void from_json(const json& j, UnitStatePage& v) { read_fields(j, v, "UnitStatePage"); }
+
+void to_json(json& j, const MachinePage& v) { write_fields(j, v); }
+void from_json(const json& j, MachinePage& v) { read_fields(j, v, "MachinePage"); }
 
 // Unlike the entities, the error body always carries both fields (message "" when none).
 void to_json(json& j, const ApiError& v) {
