@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <future>
@@ -35,8 +36,9 @@ namespace fleet::testing {
 class EtcdNode {
  public:
   explicit EtcdNode(std::vector<std::string> endpoints, std::string prefix = "/fleet/",
-                    std::size_t max_txn_ops = 128)
-      : kv_(make_kv(io_, std::move(endpoints), max_txn_ops)),
+                    std::size_t max_txn_ops = 128,
+                    std::chrono::milliseconds request_timeout = std::chrono::milliseconds(2500))
+      : kv_(make_kv(io_, std::move(endpoints), max_txn_ops, request_timeout)),
         reg_(*kv_, registry::KeyLayout(std::move(prefix))) {
     start();
   }
@@ -107,8 +109,10 @@ class EtcdNode {
  private:
   static std::unique_ptr<registry::EtcdKv> make_kv(boost::asio::io_context& io,
                                                    std::vector<std::string> endpoints,
-                                                   std::size_t max_txn_ops) {
+                                                   std::size_t max_txn_ops,
+                                                   std::chrono::milliseconds request_timeout) {
     registry::EtcdConfig config;
+    config.request_timeout = request_timeout;
     config.endpoints = std::move(endpoints);
     config.max_txn_ops = max_txn_ops;
     auto kv = registry::EtcdKv::create(io, std::move(config));
@@ -126,6 +130,24 @@ class EtcdNode {
   registry::Registry reg_;
   std::thread thread_;
 };
+
+// Runs fn(0..n-1) with at most `parallel` calls in flight on the current loop; returns when all
+// have finished. `fn` returns Task<void> and must not throw.
+template <class Fn>
+registry::Task<void> parallel_for(std::size_t n, std::size_t parallel, Fn fn) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  std::size_t next = 0;
+  std::size_t running = std::min(parallel, n);
+  boost::asio::steady_timer all_done(ex, std::chrono::steady_clock::time_point::max());
+  auto worker = [&]() -> registry::Task<void> {
+    while (next < n) co_await fn(next++);
+  };
+  for (std::size_t w = 0, workers = running; w < workers; ++w)
+    boost::asio::co_spawn(ex, worker(), [&](std::exception_ptr) {
+      if (--running == 0) all_done.cancel();
+    });
+  if (running > 0) co_await all_done.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+}
 
 // Simulated machines on one node (one KV client for all of them).
 class SimMachines {
@@ -159,6 +181,10 @@ class SimMachines {
   }
   // The lease is revoked at once (the host's keys vanish now).
   fleet::Status revoke(const std::string& id) { return node_.call(revoke_task(id)); }
+  // Revokes many leases concurrently (`parallel` requests in flight).
+  fleet::Status revoke_many(const std::vector<std::string>& ids, std::size_t parallel = 16) {
+    return node_.call(revoke_many_task(ids, parallel), std::chrono::seconds(60));
+  }
   registry::LeaseId lease(const std::string& id) {
     return node_.on_loop([&] { return machines_.at(id)->keeper.id(); });
   }
@@ -168,12 +194,16 @@ class SimMachines {
   void stop_all() {
     node_.on_loop([&] {
       for (auto& [id, m] : machines_) m->keeper.stop();
+      for (auto& m : retired_) m->keeper.stop();
       return 0;
     });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (auto& [id, m] : machines_)
-      while (!*m->done && std::chrono::steady_clock::now() < deadline)
+    auto wait = [&](Machine& m) {
+      while (!*m.done && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    };
+    for (auto& [id, m] : machines_) wait(*m);
+    for (auto& m : retired_) wait(*m);
   }
 
  private:
@@ -200,33 +230,32 @@ class SimMachines {
     node_.spawn(
         [](registry::LeaseKeeper& k) -> registry::Task<void> { (void)co_await k.run(); }(m->keeper),
         m->done);
+    // A machine announced again keeps its old (stopped) keeper alive until the end.
+    if (auto it = machines_.find(id); it != machines_.end())
+      retired_.push_back(std::move(it->second));
     machines_[id] = std::move(m);
   }
 
   registry::Task<void> announce_many(std::vector<std::string> ids, std::size_t parallel) {
-    // Workers pull the next id; the loop interleaves their requests.
-    auto next = std::make_shared<std::size_t>(0);
-    auto running = std::make_shared<std::size_t>(0);
-    auto failure = std::make_shared<std::string>();
-    auto worker = [this, &ids, next, running, failure]() -> registry::Task<void> {
-      while (*next < ids.size() && failure->empty()) {
-        std::string id = ids[(*next)++];
-        try {
-          co_await announce(id, {});
-        } catch (const std::exception& e) {
-          *failure = e.what();
-        }
+    std::string failure;
+    co_await parallel_for(ids.size(), parallel, [&](std::size_t i) -> registry::Task<void> {
+      try {
+        co_await announce(ids[i], {});
+      } catch (const std::exception& e) {
+        failure = e.what();
       }
-    };
-    boost::asio::steady_timer done_timer(node_.io(), std::chrono::steady_clock::time_point::max());
-    std::size_t n = std::min(parallel, ids.size());
-    *running = n;
-    for (std::size_t i = 0; i < n; ++i)
-      boost::asio::co_spawn(node_.io(), worker(), [running, &done_timer](std::exception_ptr) {
-        if (--*running == 0) done_timer.cancel();
-      });
-    if (n > 0) co_await done_timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    if (!failure->empty()) throw std::runtime_error(*failure);
+    });
+    if (!failure.empty()) throw std::runtime_error(failure);
+  }
+
+  registry::Task<fleet::Status> revoke_many_task(std::vector<std::string> ids,
+                                                 std::size_t parallel) {
+    fleet::Status result = fleet::ok();
+    co_await parallel_for(ids.size(), parallel, [&](std::size_t i) -> registry::Task<void> {
+      auto st = co_await machines_.at(ids[i])->keeper.revoke();
+      if (!st) result = st;
+    });
+    co_return result;
   }
 
   registry::Task<fleet::Status> revoke_task(std::string id) {
@@ -245,6 +274,7 @@ class SimMachines {
   EtcdNode& node_;
   std::chrono::seconds ttl_;
   std::map<std::string, std::unique_ptr<Machine>> machines_;  // touched on the node's loop only
+  std::vector<std::unique_ptr<Machine>> retired_;
 };
 
 }  // namespace fleet::testing
