@@ -168,6 +168,7 @@ Task<void> Engine::lead() {
         else
           log::debug("engine", describe(t));
       }
+      auto t_planned = std::chrono::steady_clock::now();
       if (!batch.empty()) {
         registry::ScheduleBatch copy = batch;
         auto ops = copy.take();
@@ -179,6 +180,7 @@ Task<void> Engine::lead() {
             deposed = true;
             co_return;
           }
+          if (impl_->stopping) co_return;  // our own shutdown cancelled the write
           ++stats_.pass_failures;
           log::warn("engine", "writing the plan failed", {{"error", st.error().describe()}});
           dirty = true;
@@ -187,10 +189,16 @@ Task<void> Engine::lead() {
         }
         stats_.writes += ops.size();
         apply_locally(model, ops);
-        if (!verbose)
+        if (!verbose) {
+          auto ms = [](auto d) {
+            return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+          };
           log::info("engine", "pass applied",
                     {{"tasks", std::to_string(plan.tasks.size())},
-                     {"writes", std::to_string(ops.size())}});
+                     {"writes", std::to_string(ops.size())},
+                     {"plan_ms", ms(t_planned - t0)},
+                     {"write_ms", ms(std::chrono::steady_clock::now() - t_planned)}});
+        }
       }
       auto unused = model.unused_contents();
       if (!unused.empty()) {
