@@ -1,13 +1,20 @@
 #include "registry/registry.h"
 
 #include <algorithm>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "registry/codec.h"
 
 namespace fleet::registry {
 
-using namespace boost::asio::experimental::awaitable_operators;
+namespace asio = boost::asio;
+
+// Fenced txns of one schedule batch in flight at once (see apply()).
+constexpr std::size_t kTxnsInFlight = 8;
 
 void ScheduleBatch::add(Op op) {
   auto [it, inserted] = index_.try_emplace(op.key, ops_.size());
@@ -289,7 +296,13 @@ Task<Status> Registry::apply(ScheduleBatch batch, LeaseId fence) {
   if (txns.size() <= 1) {
     co_await worker();
   } else {
-    co_await (worker() && worker() && worker() && worker());
+    auto ex = co_await asio::this_coro::executor;
+    std::vector<decltype(asio::co_spawn(ex, worker(), asio::deferred))> workers;
+    for (std::size_t i = 0; i < std::min(kTxnsInFlight, txns.size()); ++i)
+      workers.push_back(asio::co_spawn(ex, worker(), asio::deferred));
+    // wait_for_all: a cancelled apply still waits for its workers, whose state lives here.
+    (void)co_await asio::experimental::make_parallel_group(std::move(workers))
+        .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
   }
   co_return result;
 }
