@@ -124,11 +124,12 @@ int run_engine(std::vector<std::string> endpoints, std::size_t txn_ops,
   return 0;
 }
 
-// --- the observer: follows schedule/ and assign/, timestamps progress on its loop ---
-// A unit counts as placed once it is scheduled on a machine AND assigned to that machine's agent
-// only (what the agent acts on), not when its schedule key alone is written.
+// --- the observer: follows assign/ and timestamps progress on its loop ---
+// A unit counts as placed once it is assigned to exactly one machine's agent (what the agent acts
+// on). The engine writes a unit's schedule and assignment in the same txn, and the end of the
+// run checks that schedule/ agrees; watching only assign/ keeps the observer's load on etcd
+// close to that of real agents, which watch their own assign/<machine>/ folder.
 struct Tracker {
-  std::map<std::string, std::string> schedule;
   std::map<std::string, std::set<std::string>> assigned;  // unit -> machines
   std::size_t target = 0;                                 // units expected placed
   std::size_t placed_count = 0;
@@ -141,16 +142,22 @@ struct Tracker {
   std::optional<Clock::time_point> first_gone, all_gone;
   std::size_t gone = 0;
 
-  bool placed(const std::string& unit) const {
-    auto s = schedule.find(unit);
+  // The unit's one machine, if it is assigned to exactly one.
+  std::optional<std::string> machine_of(const std::string& unit) const {
     auto a = assigned.find(unit);
-    return s != schedule.end() && a != assigned.end() && a->second.size() == 1 &&
-           *a->second.begin() == s->second;
+    if (a == assigned.end() || a->second.size() != 1) return std::nullopt;
+    return *a->second.begin();
   }
   std::size_t count_placed() const {
     std::size_t n = 0;
-    for (const auto& [u, m] : schedule) n += placed(u) ? 1 : 0;
+    for (const auto& [u, ms] : assigned) n += ms.size() == 1 ? 1 : 0;
     return n;
+  }
+  std::map<std::string, std::string> placement() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [u, ms] : assigned)
+      if (ms.size() == 1) out[u] = *ms.begin();
+    return out;
   }
   void check(Clock::time_point now) {
     if (!all) {
@@ -160,7 +167,8 @@ struct Tracker {
     }
     if (!moved && !watched.empty()) {
       for (const auto& u : watched) {
-        if (!placed(u) || dead.count(schedule.at(u))) return;
+        auto m = machine_of(u);
+        if (!m || dead.count(*m)) return;
       }
       moved = now;
     }
@@ -188,17 +196,11 @@ Task<void> track(Reflector& r, Tracker& t, const KeyLayout& keys) {
       auto p = keys.parse(c.kv.key);
       if (!p || p->first == "probe.service") continue;
       bool put = c.type == Change::Type::put;
-      if (p->kind == KeyKind::schedule) {
-        if (put)
-          t.schedule[p->first] = c.kv.value;
-        else
-          t.schedule.erase(p->first);
-      } else if (p->kind == KeyKind::assignment) {
-        if (put)
-          t.assigned[p->first].insert(p->second);
-        else
-          t.assigned[p->first].erase(p->second);
-      }
+      if (p->kind != KeyKind::assignment) continue;
+      if (put)
+        t.assigned[p->first].insert(p->second);
+      else
+        t.assigned[p->first].erase(p->second);
     }
     t.check(Clock::now());
   }
@@ -327,11 +329,8 @@ int main(int argc, char** argv) {
 
     Tracker tracker;
     tracker.target = static_cast<std::size_t>(cfg.units);
-    Reflector schedule_reflector(obs.kv(), obs.reg().keys().schedules());
     Reflector assign_reflector(obs.kv(), obs.reg().keys().all_assignments());
-    auto schedule_done = std::make_shared<std::atomic<bool>>(false);
     auto assign_done = std::make_shared<std::atomic<bool>>(false);
-    obs.spawn(track(schedule_reflector, tracker, obs.reg().keys()), schedule_done);
     obs.spawn(track(assign_reflector, tracker, obs.reg().keys()), assign_done);
     Reflector machine_reflector(obs.kv(), obs.reg().keys().machines());
     auto machines_done = std::make_shared<std::atomic<bool>>(false);
@@ -373,7 +372,7 @@ int main(int argc, char** argv) {
                     "(report)", true});
 
     // --- kill machines ---
-    auto before = obs.on_loop([&] { return tracker.schedule; });
+    auto before = obs.on_loop([&] { return tracker.placement(); });
     std::vector<std::string> doomed;
     for (int m = 0; m < cfg.kill && m * 10 < cfg.machines; ++m) doomed.push_back(ids[m * 10]);
     std::vector<std::string> orphans;
@@ -411,7 +410,7 @@ int main(int argc, char** argv) {
                     moved && t_from_gone < 2.0});
 
     // No churn: units of surviving machines stay where they were.
-    auto after = obs.on_loop([&] { return tracker.schedule; });
+    auto after = obs.on_loop([&] { return tracker.placement(); });
     std::size_t churn = 0, lost = 0;
     for (const auto& [u, m] : before) {
       auto it = after.find(u);
@@ -422,6 +421,24 @@ int main(int argc, char** argv) {
     }
     rows.push_back({"units of surviving machines moved", std::to_string(churn), "0", churn == 0});
     rows.push_back({"units left unscheduled", std::to_string(lost), "0", lost == 0});
+    {
+      RangeRequest sched;
+      sched.key = obs.reg().keys().schedules();
+      sched.range_end = prefix_end(sched.key);
+      auto listed = obs.call(obs.kv().range(sched));
+      std::size_t disagree = 0;
+      if (listed) {
+        for (const auto& kv : listed.value().kvs) {
+          auto unit = kv.key.substr(sched.key.size());
+          if (unit == "probe.service") continue;
+          auto it = after.find(unit);
+          if (it == after.end() || it->second != kv.value) ++disagree;
+        }
+        disagree += after.size() + 1 - std::min(after.size() + 1, listed.value().kvs.size());
+      }
+      rows.push_back({"schedule/ disagreeing with assignments",
+                      listed ? std::to_string(disagree) : "?", "0", listed && disagree == 0});
+    }
     rows.push_back({"engine RSS after the kill", fmt("%.1f MiB", proc_mib(engine_pid, "VmRSS:")),
                     "(report)", true});
     rows.push_back(
@@ -439,11 +456,9 @@ int main(int argc, char** argv) {
           return r && r.value().count == static_cast<std::int64_t>(cfg.units) + 1;
         },
         30s, 20ms);
-    schedule_reflector.cancel();
     assign_reflector.cancel();
     machine_reflector.cancel();
-    wait_until(
-        [&] { return schedule_done->load() && assign_done->load() && machines_done->load(); }, 5s);
+    wait_until([&] { return assign_done->load() && machines_done->load(); }, 5s);
     kill(engine_pid, SIGTERM);
     int status = 0;
     if (!wait_until([&] { return waitpid(engine_pid, &status, WNOHANG) == engine_pid; }, 15s)) {
