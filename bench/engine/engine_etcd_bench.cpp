@@ -22,7 +22,7 @@
 #include "registry/reflector.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 #include "tests/harness/wait.h"
-#include "tests/integration/engine/etcd_node.h"
+#include "tests/integration/engine/sim_machines.h"
 #include "unitfile/unit_file.h"
 
 using namespace fleet;

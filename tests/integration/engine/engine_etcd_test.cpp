@@ -10,7 +10,7 @@
 #include "engine/engine.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 #include "tests/harness/wait.h"
-#include "tests/integration/engine/etcd_node.h"
+#include "tests/integration/engine/sim_machines.h"
 #include "unitfile/unit_file.h"
 
 using namespace fleet;
