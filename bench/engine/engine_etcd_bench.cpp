@@ -230,6 +230,21 @@ Task<Status> put_units(Registry& reg, int n, TargetState desired, bool with_cont
   co_return result;
 }
 
+// etcd's own floor on this machine: `n` plain puts (values like an assignment's) in txns of
+// `per_txn` ops, `parallel` in flight — the engine's write pattern without the engine.
+Task<Status> calibrate(KvStore& kv, std::size_t n, std::size_t per_txn, std::size_t parallel) {
+  Status result = ok();
+  const std::string value(120, 'x');
+  co_await parallel_for((n + per_txn - 1) / per_txn, parallel, [&](std::size_t b) -> Task<void> {
+    TxnRequest txn;
+    for (std::size_t i = b * per_txn; i < std::min(n, (b + 1) * per_txn); ++i)
+      txn.success.push_back(Op::put("/calibrate/" + std::to_string(i), value));
+    auto r = co_await kv.txn(std::move(txn));
+    if (!r) result = r.error();
+  });
+  co_return result;
+}
+
 struct Row {
   std::string figure, measured, target;
   bool ok;
@@ -443,6 +458,16 @@ int main(int argc, char** argv) {
                     "(report)", true});
     rows.push_back(
         {"engine peak RSS", fmt("%.1f MiB", proc_mib(engine_pid, "VmHWM:")), "(report)", true});
+
+    {
+      EtcdNode calib(etcd.endpoints());
+      auto c0 = Clock::now();
+      auto cs = calib.call(calibrate(calib.kv(), 20000, 128, 8), 120s);
+      double t = secs(Clock::now() - c0);
+      std::printf(
+          "etcd floor: 20000 plain puts in 128-op txns, 8 in flight: %.2f s (%.0f ops/s)%s\n", t,
+          20000 / t, cs ? "" : " FAILED");
+    }
 
     // Let the engine finish its last pass (it removes the dead machines' assignments after the
     // schedule moved) so its statistics and log cover the kill phase.
