@@ -216,8 +216,10 @@ TEST_CASE(
   double handover = seconds_since(t0);
   MESSAGE("leader frozen -> successor elected in ", handover, " s (lease TTL ",
           static_cast<double>(kTtl.count()), " s)");
-  // The lease expires at most one TTL after the last keep-alive; etcd checks expiry every 0.5 s.
-  CHECK(handover < static_cast<double>(kTtl.count()) + 1.0);
+  // The lease expires at most one TTL after the last keep-alive (sent every TTL/3, so up to one
+  // TTL after the freeze); etcd checks expiry every 0.5 s; the successor's campaign is one txn.
+  // The margin beyond that absorbs a loaded CI machine.
+  CHECK(handover < static_cast<double>(kTtl.count()) + 1.5);
   CHECK(e2.leader());
 
   obs.launch("b.service");
