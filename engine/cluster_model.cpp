@@ -1,5 +1,7 @@
 #include "engine/cluster_model.h"
 
+#include <optional>
+
 #include "registry/codec.h"
 #include "unitfile/requirements.h"
 #include "unitfile/unit_file.h"
@@ -36,9 +38,21 @@ void ClusterModel::clear() {
   reasons_.clear();
 }
 
-void ClusterModel::put(const registry::KeyValue& kv) {
+namespace {
+// Sets map[key] = value; true when that changed the map.
+template <class Map, class Key, class Value>
+bool assign(Map& map, const Key& key, Value value) {
+  auto [it, inserted] = map.try_emplace(key, value);
+  if (inserted) return true;
+  if (it->second == value) return false;
+  it->second = std::move(value);
+  return true;
+}
+}  // namespace
+
+bool ClusterModel::put(const registry::KeyValue& kv) {
   auto p = keys_.parse(kv.key);
-  if (!p) return;
+  if (!p) return false;
   switch (p->kind) {
     case KeyKind::unit:
       if (auto u = registry::decode_unit(p->first, kv.value)) {
@@ -47,66 +61,63 @@ void ClusterModel::put(const registry::KeyValue& kv) {
       } else {
         units_.erase(p->first);
       }
-      break;
+      return true;
     case KeyKind::content:
       contents_[p->first] = Content{kv.value, kv.mod_revision};
-      break;
+      return true;
     case KeyKind::machine:
       if (auto m = registry::decode_machine(p->first, kv.value)) machines_[p->first] = m.value();
-      break;
+      return true;
     case KeyKind::metadata:
       dynamic_metadata_[p->first][p->second] = kv.value;
-      break;
+      return true;
     case KeyKind::schedule:
-      schedule_[p->first] = kv.value;
-      break;
+      return assign(schedule_, p->first, kv.value);
     case KeyKind::assignment:
       if (auto a = registry::decode_assignment(p->first, p->second, kv.value))
-        assignments_[{p->second, p->first}] = a.value();
-      break;
+        return assign(assignments_, std::make_pair(p->second, p->first), a.value());
+      return false;
     case KeyKind::reason:
-      reasons_[p->first] = kv.value;
-      break;
+      return assign(reasons_, p->first, kv.value);
     case KeyKind::state:
     case KeyKind::leader:
-      break;
+      return false;
   }
+  return false;
 }
 
-void ClusterModel::erase(const std::string& key) {
+bool ClusterModel::erase(const std::string& key) {
   auto p = keys_.parse(key);
-  if (!p) return;
+  if (!p) return false;
   switch (p->kind) {
     case KeyKind::unit: {
       units_.erase(p->first);
       auto it = spec_cache_.lower_bound({p->first, std::string()});
       while (it != spec_cache_.end() && it->first.first == p->first) it = spec_cache_.erase(it);
-      break;
+      return true;
     }
     case KeyKind::content:
       contents_.erase(p->first);
-      break;
+      return true;
     case KeyKind::machine:
       machines_.erase(p->first);
-      break;
+      return true;
     case KeyKind::metadata: {
       auto it = dynamic_metadata_.find(p->first);
       if (it != dynamic_metadata_.end()) it->second.erase(p->second);
-      break;
+      return true;
     }
     case KeyKind::schedule:
-      schedule_.erase(p->first);
-      break;
+      return schedule_.erase(p->first) > 0;
     case KeyKind::assignment:
-      assignments_.erase({p->second, p->first});
-      break;
+      return assignments_.erase({p->second, p->first}) > 0;
     case KeyKind::reason:
-      reasons_.erase(p->first);
-      break;
+      return reasons_.erase(p->first) > 0;
     case KeyKind::state:
     case KeyKind::leader:
-      break;
+      return false;
   }
+  return false;
 }
 
 const UnitSpec* ClusterModel::spec_of(const registry::UnitRecord& u) const {
@@ -153,7 +164,8 @@ ClusterSnapshot ClusterModel::snapshot() const {
   return snap;
 }
 
-void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& batch) const {
+void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& removals,
+                              registry::ScheduleBatch& additions) const {
   std::map<std::string, std::string> schedule = schedule_;
   std::set<std::pair<std::string, std::string>> globals;  // (machine, unit)
   for (const auto& [key, a] : assignments_) {
@@ -163,15 +175,14 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& batch) 
       if (s && s->global) globals.insert(key);
     }
   }
+  std::map<std::string, std::optional<std::string>> reasons;  // unit -> set (value) / clear
   for (const auto& t : plan.tasks) {
     switch (t.kind) {
       case TaskKind::unschedule:
         schedule.erase(t.unit);
-        batch.unschedule(t.unit);
         break;
       case TaskKind::schedule:
         schedule[t.unit] = t.machine;
-        batch.schedule(t.unit, t.machine);
         break;
       case TaskKind::unassign_global:
         globals.erase({t.machine, t.unit});
@@ -180,10 +191,10 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& batch) 
         globals.insert({t.machine, t.unit});
         break;
       case TaskKind::set_reason:
-        batch.set_reason(t.unit, t.reason);
+        reasons[t.unit] = t.reason;
         break;
       case TaskKind::clear_reason:
-        batch.clear_reason(t.unit);
+        reasons[t.unit] = std::nullopt;
         break;
     }
   }
@@ -198,11 +209,36 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& batch) 
   };
   for (const auto& [unit, machine] : schedule) add(machine, unit);
   for (const auto& [machine, unit] : globals) add(machine, unit);
+
   for (const auto& [key, a] : assignments_)
-    if (!want.count(key)) batch.unassign(key.first, key.second);
+    if (!want.count(key)) removals.unassign(key.first, key.second);
+  for (const auto& [unit, machine] : schedule_)
+    if (!schedule.count(unit)) removals.unschedule(unit);
+  for (const auto& [unit, reason] : reasons)
+    if (!reason) removals.clear_reason(unit);
+
+  std::map<std::string, std::vector<const registry::Assignment*>> assign_by_unit;
   for (const auto& [key, a] : want) {
     auto it = assignments_.find(key);
-    if (it == assignments_.end() || !(it->second == a)) batch.assign(a);
+    if (it == assignments_.end() || !(it->second == a)) assign_by_unit[a.unit].push_back(&a);
+  }
+  std::set<std::string> touched;
+  for (const auto& [unit, machine] : schedule) {
+    auto cur = schedule_.find(unit);
+    if (cur == schedule_.end() || cur->second != machine) touched.insert(unit);
+  }
+  for (const auto& [unit, as] : assign_by_unit) touched.insert(unit);
+  for (const auto& [unit, reason] : reasons)
+    if (reason) touched.insert(unit);
+  for (const auto& unit : touched) {
+    if (auto it = schedule.find(unit); it != schedule.end()) {
+      auto cur = schedule_.find(unit);
+      if (cur == schedule_.end() || cur->second != it->second) additions.schedule(unit, it->second);
+    }
+    if (auto it = assign_by_unit.find(unit); it != assign_by_unit.end())
+      for (const auto* a : it->second) additions.assign(*a);
+    if (auto it = reasons.find(unit); it != reasons.end() && it->second)
+      additions.set_reason(unit, *it->second);
   }
 }
 

@@ -29,16 +29,26 @@ class ClusterModel {
  public:
   ClusterModel(const registry::KeyLayout& keys, SpecParser parser = unit_spec_from_content);
 
-  // Applies one change of a key under the prefix; keys outside the layout are ignored.
-  void put(const registry::KeyValue& kv);
-  void erase(const std::string& key);
+  // Applies one change of a key under the prefix; keys outside the layout are ignored. Both
+  // return false when the change left the model as it was — the watch echo of the engine's own
+  // schedule writes, already applied locally — so the engine need not plan again for it.
+  bool put(const registry::KeyValue& kv);
+  bool erase(const std::string& key);
   void clear();
 
   ClusterSnapshot snapshot() const;
 
   // The registry writes that realise `plan` on top of the current model. Content collection is
   // returned separately because it is conditional on each content's revision.
-  void writes_for(const Plan& plan, registry::ScheduleBatch& batch) const;
+  void writes_for(const Plan& plan, registry::ScheduleBatch& batch) const {
+    writes_for(plan, batch, batch);
+  }
+  // The same writes split in two: `removals` (unassignments, unschedulings, cleared reasons)
+  // must be applied before `additions`, so that no agent is told to start a unit before the
+  // agent it moves away from (or a unit it conflicts with) was told to stop. Additions are
+  // grouped per unit — its schedule, then its assignments — so a unit's writes share a txn.
+  void writes_for(const Plan& plan, registry::ScheduleBatch& removals,
+                  registry::ScheduleBatch& additions) const;
   std::vector<std::pair<std::string, registry::Revision>> unused_contents() const;
 
   std::size_t unit_count() const { return units_.size(); }

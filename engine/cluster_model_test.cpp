@@ -134,3 +134,26 @@ TEST_CASE("an unplaceable unit gets a reason and contents nobody uses are collec
   m.model.erase(m.keys.unit("w.service"));
   REQUIRE(m.model.unused_contents().size() == 1);
 }
+
+TEST_CASE("the echo of the engine's own writes leaves the model unchanged") {
+  Model m;
+  m.machine("m1");
+  m.unit("a.service", "[Service]\nExecStart=/bin/true\n", reg::TargetState::launched);
+  auto ops = m.step();  // applied locally, as the engine does before the watch echoes them
+  REQUIRE_FALSE(ops.empty());
+  for (const auto& op : ops) {
+    reg::KeyValue kv;
+    kv.key = op.key;
+    kv.value = op.value;
+    kv.mod_revision = ++m.rev;
+    bool changed = op.kind == reg::Op::Kind::put ? m.model.put(kv) : m.model.erase(op.key);
+    CHECK_FALSE(changed);
+  }
+  // Someone else's write to the same key is a change.
+  reg::KeyValue moved;
+  moved.key = m.keys.schedule("a.service");
+  moved.value = "m2";
+  CHECK(m.model.put(moved));
+  CHECK(m.model.erase(m.keys.schedule("a.service")));
+  CHECK_FALSE(m.model.erase(m.keys.schedule("a.service")));
+}

@@ -135,12 +135,17 @@ Task<void> Engine::lead() {
     while (true) {
       auto batch = co_await reflector.next();
       if (!batch) co_return;
+      // The echo of our own writes changes nothing (apply_locally has them already): planning
+      // again for each echoed txn would re-plan the whole cluster ~N/128 times after a mass
+      // change and delay the reaction to real events behind that backlog.
+      bool changed = batch.value().kind == registry::ReflectorBatch::Kind::initial;
       for (const auto& c : batch.value().changes) {
         if (c.type == registry::Change::Type::put)
-          model.put(c.kv);
+          changed = model.put(c.kv) || changed;
         else
-          model.erase(c.kv.key);
+          changed = model.erase(c.kv.key) || changed;
       }
+      if (!changed) continue;
       dirty = true;
       wake.cancel();
     }
@@ -157,8 +162,9 @@ Task<void> Engine::lead() {
       dirty = false;
       auto t0 = std::chrono::steady_clock::now();
       Plan plan = plan_schedule(model.snapshot());
-      registry::ScheduleBatch batch(registry_.keys());
-      model.writes_for(plan, batch);
+      registry::ScheduleBatch removals(registry_.keys());
+      registry::ScheduleBatch additions(registry_.keys());
+      model.writes_for(plan, removals, additions);
       stats_.units = model.unit_count();
       stats_.unschedulable = plan.unschedulable.size();
       bool verbose = plan.tasks.size() <= 50;
@@ -168,10 +174,16 @@ Task<void> Engine::lead() {
         else
           log::debug("engine", describe(t));
       }
-      if (!batch.empty()) {
-        registry::ScheduleBatch copy = batch;
-        auto ops = copy.take();
-        auto st = co_await registry_.apply(std::move(batch), lease);
+      auto t_planned = std::chrono::steady_clock::now();
+      if (!removals.empty() || !additions.empty()) {
+        auto ops = registry::ScheduleBatch(removals).take();
+        auto added = registry::ScheduleBatch(additions).take();
+        ops.insert(ops.end(), std::make_move_iterator(added.begin()),
+                   std::make_move_iterator(added.end()));
+        // Removals first (see ClusterModel::writes_for); each phase has txns in flight at once.
+        Status st = ok();
+        if (!removals.empty()) st = co_await registry_.apply(std::move(removals), lease);
+        if (st && !additions.empty()) st = co_await registry_.apply(std::move(additions), lease);
         if (!st) {
           if (st.error().code == Errc::conflict) {
             log::warn("engine", "leadership lost: writes fenced off",
@@ -179,6 +191,7 @@ Task<void> Engine::lead() {
             deposed = true;
             co_return;
           }
+          if (impl_->stopping) co_return;  // our own shutdown cancelled the write
           ++stats_.pass_failures;
           log::warn("engine", "writing the plan failed", {{"error", st.error().describe()}});
           dirty = true;
@@ -187,10 +200,17 @@ Task<void> Engine::lead() {
         }
         stats_.writes += ops.size();
         apply_locally(model, ops);
-        if (!verbose)
+        dirty = true;  // one more pass confirms the model converged (its echo will not trigger one)
+        {
+          auto ms = [](auto d) {
+            return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+          };
           log::info("engine", "pass applied",
                     {{"tasks", std::to_string(plan.tasks.size())},
-                     {"writes", std::to_string(ops.size())}});
+                     {"writes", std::to_string(ops.size())},
+                     {"plan_ms", ms(t_planned - t0)},
+                     {"write_ms", ms(std::chrono::steady_clock::now() - t_planned)}});
+        }
       }
       auto unused = model.unused_contents();
       if (!unused.empty()) {

@@ -1,10 +1,20 @@
 #include "registry/registry.h"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "registry/codec.h"
 
 namespace fleet::registry {
+
+namespace asio = boost::asio;
+
+// Fenced txns of one schedule batch in flight at once (see apply()).
+constexpr std::size_t kTxnsInFlight = 8;
 
 void ScheduleBatch::add(Op op) {
   auto [it, inserted] = index_.try_emplace(op.key, ops_.size());
@@ -258,15 +268,43 @@ Task<Status> Registry::resign(LeaseId lease) {
 Task<Status> Registry::apply(ScheduleBatch batch, LeaseId fence) {
   auto ops = batch.take();
   const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
+  std::vector<TxnRequest> txns;
   for (std::size_t i = 0; i < ops.size(); i += per_txn) {
     TxnRequest txn;
     txn.compare.push_back(Compare::lease_is(keys_.leader(), fence));
     for (std::size_t j = i; j < std::min(ops.size(), i + per_txn); ++j)
       txn.success.push_back(std::move(ops[j]));
-    BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
-    if (!resp.succeeded) co_return fail(Errc::conflict, "engine leadership lost: write fenced off");
+    txns.push_back(std::move(txn));
   }
-  co_return ok();
+  // A batch names each key once, so its txns commute: a few in flight at once let etcd commit
+  // them together instead of paying one round trip and fsync per txn. Each txn is fenced on its
+  // own; once the fence fails no later txn can pass it (a lease never comes back), so a deposed
+  // leader still writes nothing further.
+  std::size_t next = 0;
+  Status result = ok();
+  auto worker = [&]() -> Task<void> {
+    while (next < txns.size() && result) {
+      TxnRequest txn = std::move(txns[next++]);
+      auto resp = co_await kv_.txn(std::move(txn));
+      if (!result) co_return;
+      if (!resp)
+        result = outcome::failure(resp.error());
+      else if (!resp.value().succeeded)
+        result = fail(Errc::conflict, "engine leadership lost: write fenced off");
+    }
+  };
+  if (txns.size() <= 1) {
+    co_await worker();
+  } else {
+    auto ex = co_await asio::this_coro::executor;
+    std::vector<decltype(asio::co_spawn(ex, worker(), asio::deferred))> workers;
+    for (std::size_t i = 0; i < std::min(kTxnsInFlight, txns.size()); ++i)
+      workers.push_back(asio::co_spawn(ex, worker(), asio::deferred));
+    // wait_for_all: a cancelled apply still waits for its workers, whose state lives here.
+    (void)co_await asio::experimental::make_parallel_group(std::move(workers))
+        .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  }
+  co_return result;
 }
 
 Task<Status> Registry::collect_contents(const std::vector<std::pair<std::string, Revision>>& unused,

@@ -143,6 +143,22 @@ TEST_CASE("a large schedule batch is split into transactions etcd accepts") {
   CHECK(f.run(f.reg.get_schedule("u999.service")).value().value() == "m1");
 }
 
+TEST_CASE("a deposed leader's large batch writes none of its transactions") {
+  Fixture f;
+  auto l = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
+  REQUIRE(f.run(f.reg.campaign("m1", l)).value());
+  REQUIRE(f.kv.expire_lease(l));
+  ScheduleBatch b(f.reg.keys());
+  for (int i = 0; i < 1000; ++i) b.schedule("u" + std::to_string(i) + ".service", "m1");
+  auto st = f.run(f.reg.apply(std::move(b), l));
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::conflict);
+  RangeRequest rq;
+  rq.key = f.reg.keys().schedules();
+  rq.range_end = prefix_end(rq.key);
+  CHECK(f.run(f.kv.range(rq)).value().kvs.empty());
+}
+
 TEST_CASE("unused contents are collected unless a unit reused them meanwhile") {
   Fixture f;
   auto l = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();

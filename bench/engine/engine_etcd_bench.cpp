@@ -1,0 +1,520 @@
+// The engine through a real etcd: 1,000 simulated machines, 10,000 units set `launched` at once,
+// then 100 machines killed. The engine runs in its own process (forked, like a fleetd) so its
+// RSS is its own; the machines and the observer share this process, each node on its own thread
+// and etcd client. Prints every figure next to the target.
+// Usage: engine_etcd_bench [--units N] [--machines N] [--kill N] [--engine-txn-ops N] [--no-plan]
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/log.h"
+#include "engine/engine.h"
+#include "registry/codec.h"
+#include "registry/reflector.h"
+#include "tests/harness/etcd/etcd_cluster.h"
+#include "tests/harness/wait.h"
+#include "tests/integration/engine/sim_machines.h"
+#include "unitfile/unit_file.h"
+
+using namespace fleet;
+using namespace fleet::registry;
+using namespace fleet::testing;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Config {
+  int units = 10000;
+  int machines = 1000;
+  int kill = 100;
+  bool plan = true;
+  std::size_t engine_txn_ops = 128;  // ops per txn the engine's client uses (etcd's default)
+};
+
+double secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// VmRSS / VmHWM of a process in MiB.
+double proc_mib(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::atof(line.c_str() + std::strlen(field) + 1) / 1024;
+  }
+  return -1;
+}
+
+// CPU seconds (user + system) a process has used so far.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = all.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(all.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::atof(field.c_str());
+    if (i == 15) stime = std::atof(field.c_str());
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU used by the engine, etcd and this process (machines + observer) over one phase.
+struct CpuSplit {
+  pid_t engine, etcd;
+  double e0 = 0, d0 = 0, s0 = 0;
+  void start() {
+    e0 = cpu_seconds(engine);
+    d0 = cpu_seconds(etcd);
+    s0 = cpu_seconds(getpid());
+  }
+  std::string str() const {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "cpu: engine %.2f s, etcd %.2f s, simulation+observer %.2f s",
+                  cpu_seconds(engine) - e0, cpu_seconds(etcd) - d0, cpu_seconds(getpid()) - s0);
+    return buf;
+  }
+};
+
+// --- the engine process ---
+int run_engine(std::vector<std::string> endpoints, std::size_t txn_ops,
+               const std::string& log_path) {
+  if (!std::freopen(log_path.c_str(), "w", stderr)) return 2;
+  log::set_level(log::Level::info);
+  boost::asio::io_context io;
+  EtcdConfig config;
+  config.endpoints = std::move(endpoints);
+  config.max_txn_ops = txn_ops;
+  auto kv = EtcdKv::create(io, config);
+  if (!kv) return 3;
+  Registry reg(*kv.value(), KeyLayout("/fleet/"));
+  engine::EngineOptions opts;
+  opts.machine_id = "bench-engine";
+  engine::Engine e(reg, opts);
+  boost::asio::signal_set sigs(io, SIGTERM, SIGINT);
+  sigs.async_wait([&](auto, int) { e.stop(); });
+  boost::asio::co_spawn(io, e.run(), [&](std::exception_ptr) { io.stop(); });
+  io.run();
+  const auto& s = e.stats();
+  std::fprintf(stderr,
+               "ENGINE-STATS passes=%llu failures=%llu writes=%llu total_pass_s=%.3f "
+               "last_pass_s=%.3f units=%zu unschedulable=%zu\n",
+               static_cast<unsigned long long>(s.passes),
+               static_cast<unsigned long long>(s.pass_failures),
+               static_cast<unsigned long long>(s.writes), s.total_pass_seconds, s.last_pass_seconds,
+               s.units, s.unschedulable);
+  std::fflush(stderr);
+  return 0;
+}
+
+// --- the observer: follows assign/ and timestamps progress on its loop ---
+// A unit counts as placed once it is assigned to exactly one machine's agent (what the agent acts
+// on). The engine writes a unit's schedule and assignment in the same txn, and the end of the
+// run checks that schedule/ agrees; watching only assign/ keeps the observer's load on etcd
+// close to that of real agents, which watch their own assign/<machine>/ folder.
+struct Tracker {
+  std::map<std::string, std::set<std::string>> assigned;  // unit -> machines
+  std::size_t target = 0;                                 // units expected placed
+  std::size_t placed_count = 0;
+  std::optional<Clock::time_point> first, all;
+  // Kill phase: units that must leave `dead` machines.
+  std::set<std::string> dead;
+  std::vector<std::string> watched;
+  std::optional<Clock::time_point> moved;
+  // When the first and the last dead machine's key vanished (their leases ended), as watched.
+  std::optional<Clock::time_point> first_gone, all_gone;
+  std::size_t gone = 0;
+
+  // The unit's one machine, if it is assigned to exactly one.
+  std::optional<std::string> machine_of(const std::string& unit) const {
+    auto a = assigned.find(unit);
+    if (a == assigned.end() || a->second.size() != 1) return std::nullopt;
+    return *a->second.begin();
+  }
+  std::size_t count_placed() const {
+    std::size_t n = 0;
+    for (const auto& [u, ms] : assigned) n += ms.size() == 1 ? 1 : 0;
+    return n;
+  }
+  std::map<std::string, std::string> placement() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [u, ms] : assigned)
+      if (ms.size() == 1) out[u] = *ms.begin();
+    return out;
+  }
+  void check(Clock::time_point now) {
+    if (!all) {
+      placed_count = count_placed();
+      if (!first && placed_count > 0) first = now;
+      if (target > 0 && placed_count >= target) all = now;
+    }
+    if (!moved && !watched.empty()) {
+      for (const auto& u : watched) {
+        auto m = machine_of(u);
+        if (!m || dead.count(*m)) return;
+      }
+      moved = now;
+    }
+  }
+};
+
+Task<void> track_machines(Reflector& r, Tracker& t, std::size_t prefix_len) {
+  while (true) {
+    auto b = co_await r.next();
+    if (!b) co_return;
+    for (const auto& c : b.value().changes) {
+      if (c.type != Change::Type::del || !t.dead.count(c.kv.key.substr(prefix_len))) continue;
+      auto now = Clock::now();
+      if (!t.first_gone) t.first_gone = now;
+      if (++t.gone == t.dead.size()) t.all_gone = now;
+    }
+  }
+}
+
+Task<void> track(Reflector& r, Tracker& t, const KeyLayout& keys) {
+  while (true) {
+    auto b = co_await r.next();
+    if (!b) co_return;
+    for (const auto& c : b.value().changes) {
+      auto p = keys.parse(c.kv.key);
+      if (!p || p->first == "probe.service") continue;
+      bool put = c.type == Change::Type::put;
+      if (p->kind != KeyKind::assignment) continue;
+      if (put)
+        t.assigned[p->first].insert(p->second);
+      else
+        t.assigned[p->first].erase(p->second);
+    }
+    t.check(Clock::now());
+  }
+}
+
+std::string unit_name(int i) { return "u" + std::to_string(i) + ".service"; }
+std::string unit_content(int i) {
+  return "[Service]\nExecStart=/bin/sleep 1000 # " + std::to_string(i) + "\n";
+}
+
+// Writes units (with their contents) in batched txns, `parallel` in flight.
+Task<Status> put_units(Registry& reg, int n, TargetState desired, bool with_content) {
+  const std::size_t per_txn = with_content ? reg.kv().max_txn_ops() / 2 : reg.kv().max_txn_ops();
+  const std::size_t batches = (static_cast<std::size_t>(n) + per_txn - 1) / per_txn;
+  Status result = ok();
+  co_await parallel_for(batches, 2, [&](std::size_t b) -> Task<void> {
+    TxnRequest txn;
+    for (std::size_t i = b * per_txn; i < std::min<std::size_t>(n, (b + 1) * per_txn); ++i) {
+      auto content = unit_content(static_cast<int>(i));
+      UnitRecord u{unit_name(static_cast<int>(i)), unitfile::sha1_hex(content), desired, 0};
+      if (with_content) txn.success.push_back(Op::put(reg.keys().content(u.hash), content));
+      txn.success.push_back(Op::put(reg.keys().unit(u.name), encode(u)));
+    }
+    auto r = co_await reg.kv().txn(std::move(txn));
+    if (!r) result = r.error();
+  });
+  co_return result;
+}
+
+// etcd's own floor on this machine: `n` plain puts (values like an assignment's) in txns of
+// `per_txn` ops, `parallel` in flight — the engine's write pattern without the engine.
+Task<Status> calibrate(KvStore& kv, std::size_t n, std::size_t per_txn, std::size_t parallel) {
+  Status result = ok();
+  const std::string value(120, 'x');
+  co_await parallel_for((n + per_txn - 1) / per_txn, parallel, [&](std::size_t b) -> Task<void> {
+    TxnRequest txn;
+    for (std::size_t i = b * per_txn; i < std::min(n, (b + 1) * per_txn); ++i)
+      txn.success.push_back(Op::put("/calibrate/" + std::to_string(i), value));
+    auto r = co_await kv.txn(std::move(txn));
+    if (!r) result = r.error();
+  });
+  co_return result;
+}
+
+struct Row {
+  std::string figure, measured, target;
+  bool ok;
+};
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto num = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
+    if (a == "--units")
+      cfg.units = num();
+    else if (a == "--machines")
+      cfg.machines = num();
+    else if (a == "--kill")
+      cfg.kill = num();
+    else if (a == "--no-plan")
+      cfg.plan = false;
+    else if (a == "--engine-txn-ops")
+      cfg.engine_txn_ops = static_cast<std::size_t>(num());
+    else {
+      std::fprintf(
+          stderr,
+          "usage: %s [--units N] [--machines N] [--kill N] [--engine-txn-ops N] [--no-plan]\n",
+          argv[0]);
+      return 2;
+    }
+  }
+  log::set_level(log::Level::warn);
+  std::printf("load average at start: %s\n", loadavg().c_str());
+
+  EtcdOptions eo;
+  eo.label = "engine-bench";
+  // The test client launches every unit in ONE txn (one etcd revision: "at once"); the engine
+  // keeps etcd's default of 128 ops per txn unless --engine-txn-ops says otherwise.
+  eo.extra_args = {"--max-txn-ops=40000", "--max-request-bytes=67108864"};
+  EtcdCluster etcd(eo);
+  const std::string engine_log = test_data_dir() + "/engine_etcd_bench.log";
+  std::fflush(stdout);
+  pid_t engine_pid = fork();
+  if (engine_pid < 0) return 1;
+  if (engine_pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    _exit(run_engine(etcd.endpoints(), cfg.engine_txn_ops, engine_log));
+  }
+  std::printf("engine pid %d, log %s\n", engine_pid, engine_log.c_str());
+
+  std::vector<Row> rows;
+  int rc = 0;
+  {
+    EtcdNode sim(etcd.endpoints());
+    EtcdNode obs(etcd.endpoints(), "/fleet/", 40000, 30s);
+    SimMachines machines(sim, 60s);
+
+    std::vector<std::string> ids;
+    for (int m = 0; m < cfg.machines; ++m) {
+      char id[40];
+      std::snprintf(id, sizeof id, "%08x%024d", static_cast<unsigned>(m * 2654435761u), m);
+      ids.push_back(id);
+    }
+    auto t0 = Clock::now();
+    machines.add_many(ids, 32);
+    std::printf("announced %d machines in %.2f s\n", cfg.machines, secs(Clock::now() - t0));
+
+    if (!wait_until([&] { return obs.call(obs.reg().leader()).value().has_value(); }, 20s)) {
+      std::printf("no engine leader\n");
+      return 1;
+    }
+    t0 = Clock::now();
+    auto st = obs.call(put_units(obs.reg(), cfg.units, TargetState::inactive, true), 120s);
+    if (!st) {
+      std::printf("creating units failed: %s\n", st.error().describe().c_str());
+      return 1;
+    }
+    std::printf("created %d inactive units in %.2f s\n", cfg.units, secs(Clock::now() - t0));
+    // A probe unit scheduled means the engine has taken in everything written before it.
+    {
+      std::string content = "[Service]\nExecStart=/bin/true\n";
+      UnitRecord probe{"probe.service", unitfile::sha1_hex(content), TargetState::launched, 0};
+      if (!obs.call(obs.reg().create_unit(probe, content))) return 1;
+      if (!wait_until(
+              [&] { return obs.call(obs.reg().get_schedule("probe.service")).value().has_value(); },
+              60s)) {
+        std::printf("probe unit never scheduled\n");
+        return 1;
+      }
+    }
+    std::printf("engine caught up; RSS %.1f MiB\n", proc_mib(engine_pid, "VmRSS:"));
+
+    Tracker tracker;
+    tracker.target = static_cast<std::size_t>(cfg.units);
+    Reflector assign_reflector(obs.kv(), obs.reg().keys().all_assignments());
+    auto assign_done = std::make_shared<std::atomic<bool>>(false);
+    obs.spawn(track(assign_reflector, tracker, obs.reg().keys()), assign_done);
+    Reflector machine_reflector(obs.kv(), obs.reg().keys().machines());
+    auto machines_done = std::make_shared<std::atomic<bool>>(false);
+    obs.spawn(track_machines(machine_reflector, tracker, obs.reg().keys().machines().size()),
+              machines_done);
+
+    // --- all units launched at once ---
+    CpuSplit cpu{engine_pid, etcd.member(0).pid()};
+    cpu.start();
+    auto flip0 = Clock::now();
+    st = obs.call(put_units(obs.reg(), cfg.units, TargetState::launched, false), 120s);
+    auto flip1 = Clock::now();
+    if (!st) {
+      std::printf("launching units failed: %s\n", st.error().describe().c_str());
+      return 1;
+    }
+    bool all =
+        wait_until([&] { return obs.on_loop([&] { return tracker.all.has_value(); }); }, 120s, 5ms);
+    auto [first, all_at, count] = obs.on_loop([&] {
+      return std::make_tuple(tracker.first.value_or(flip0), tracker.all.value_or(Clock::now()),
+                             tracker.placed_count);
+    });
+    double t_all = secs(all_at - flip0);
+    // All units are launched by one txn: from its commit on the engine has all of them to place.
+    double rate = static_cast<double>(count) / std::max(1e-9, secs(all_at - flip1));
+    std::printf(
+        "launch txn took %.2f s; first placement %.3f s after it was sent; "
+        "placement rate from first to last placement %.0f units/s\n",
+        secs(flip1 - flip0), secs(first - flip0),
+        static_cast<double>(count) / std::max(1e-9, secs(all_at - first)));
+    std::printf("launch phase %s\n", cpu.str().c_str());
+    rows.push_back({"all " + std::to_string(cfg.units) + " units scheduled and assigned",
+                    all ? fmt("%.2f s", t_all) : "not all (" + std::to_string(count) + ")", "< 5 s",
+                    all && t_all < 5.0});
+    rows.push_back({"placement rate (launch commit -> all placed)", fmt("%.0f units/s", rate),
+                    ">= 5000 units/s", rate >= 5000});
+    double rss = proc_mib(engine_pid, "VmRSS:");
+    rows.push_back({"engine RSS at " + std::to_string(cfg.units) + " units", fmt("%.1f MiB", rss),
+                    "(report)", true});
+
+    // --- kill machines ---
+    auto before = obs.on_loop([&] { return tracker.placement(); });
+    std::vector<std::string> doomed;
+    for (int m = 0; m < cfg.kill && m * 10 < cfg.machines; ++m) doomed.push_back(ids[m * 10]);
+    std::vector<std::string> orphans;
+    std::set<std::string> dead(doomed.begin(), doomed.end());
+    for (const auto& [u, m] : before)
+      if (dead.count(m)) orphans.push_back(u);
+    obs.on_loop([&] {
+      tracker.dead = dead;
+      tracker.watched = orphans;
+      return 0;
+    });
+    cpu.start();
+    auto k0 = Clock::now();
+    auto revoked = machines.revoke_many(doomed, 32);
+    auto k1 = Clock::now();
+    if (!revoked) std::printf("revoking failed: %s\n", revoked.error().describe().c_str());
+    bool moved = wait_until([&] { return obs.on_loop([&] { return tracker.moved.has_value(); }); },
+                            60s, 5ms);
+    auto moved_at = obs.on_loop([&] { return tracker.moved.value_or(Clock::now()); });
+    std::printf("revoked %zu leases (%zu units orphaned) in %.3f s; %s\n", doomed.size(),
+                orphans.size(), secs(k1 - k0), cpu.str().c_str());
+    auto [first_gone, all_gone] = obs.on_loop([&] {
+      return std::make_pair(tracker.first_gone.value_or(k0), tracker.all_gone.value_or(k1));
+    });
+    std::printf("dead machines' keys vanished %.3f .. %.3f s after the first revoke was sent\n",
+                secs(first_gone - k0), secs(all_gone - k0));
+    double t_from_first = secs(moved_at - k0);
+    double t_from_gone = secs(moved_at - all_gone);
+    rows.push_back({"reschedule after " + std::to_string(doomed.size()) +
+                        " machines killed (from first revoke sent)",
+                    moved ? fmt("%.3f s", t_from_first) : "incomplete", "< 2 s",
+                    moved && t_from_first < 2.0});
+    rows.push_back({"  same, from the last lease gone (watched)",
+                    moved ? fmt("%.3f s", t_from_gone) : "incomplete", "< 2 s",
+                    moved && t_from_gone < 2.0});
+
+    // No churn: units of surviving machines stay where they were.
+    auto after = obs.on_loop([&] { return tracker.placement(); });
+    std::size_t churn = 0, lost = 0;
+    for (const auto& [u, m] : before) {
+      auto it = after.find(u);
+      if (it == after.end())
+        ++lost;
+      else if (!dead.count(m) && it->second != m)
+        ++churn;
+    }
+    rows.push_back({"units of surviving machines moved", std::to_string(churn), "0", churn == 0});
+    rows.push_back({"units left unscheduled", std::to_string(lost), "0", lost == 0});
+    {
+      RangeRequest sched;
+      sched.key = obs.reg().keys().schedules();
+      sched.range_end = prefix_end(sched.key);
+      auto listed = obs.call(obs.kv().range(sched));
+      std::size_t disagree = 0;
+      if (listed) {
+        for (const auto& kv : listed.value().kvs) {
+          auto unit = kv.key.substr(sched.key.size());
+          if (unit == "probe.service") continue;
+          auto it = after.find(unit);
+          if (it == after.end() || it->second != kv.value) ++disagree;
+        }
+        disagree += after.size() + 1 - std::min(after.size() + 1, listed.value().kvs.size());
+      }
+      rows.push_back({"schedule/ disagreeing with assignments",
+                      listed ? std::to_string(disagree) : "?", "0", listed && disagree == 0});
+    }
+    rows.push_back({"engine RSS after the kill", fmt("%.1f MiB", proc_mib(engine_pid, "VmRSS:")),
+                    "(report)", true});
+    rows.push_back(
+        {"engine peak RSS", fmt("%.1f MiB", proc_mib(engine_pid, "VmHWM:")), "(report)", true});
+
+    {
+      EtcdNode calib(etcd.endpoints());
+      auto c0 = Clock::now();
+      auto cs = calib.call(calibrate(calib.kv(), 20000, 128, 8), 120s);
+      double t = secs(Clock::now() - c0);
+      std::printf(
+          "etcd floor: 20000 plain puts in 128-op txns, 8 in flight: %.2f s (%.0f ops/s)%s\n", t,
+          20000 / t, cs ? "" : " FAILED");
+    }
+
+    // Let the engine finish its last pass (it removes the dead machines' assignments after the
+    // schedule moved) so its statistics and log cover the kill phase.
+    RangeRequest assigned;
+    assigned.key = obs.reg().keys().all_assignments();
+    assigned.range_end = prefix_end(assigned.key);
+    assigned.count_only = true;
+    wait_until(
+        [&] {
+          auto r = obs.call(obs.kv().range(assigned));
+          return r && r.value().count == static_cast<std::int64_t>(cfg.units) + 1;
+        },
+        30s, 20ms);
+    assign_reflector.cancel();
+    machine_reflector.cancel();
+    wait_until([&] { return assign_done->load() && machines_done->load(); }, 5s);
+    kill(engine_pid, SIGTERM);
+    int status = 0;
+    if (!wait_until([&] { return waitpid(engine_pid, &status, WNOHANG) == engine_pid; }, 15s)) {
+      kill(engine_pid, SIGKILL);
+      waitpid(engine_pid, &status, 0);
+    }
+    machines.stop_all();
+  }
+
+  std::printf("\n%-58s %-18s %-16s %s\n", "figure", "measured", "target", "verdict");
+  for (const auto& r : rows) {
+    std::printf("%-58s %-18s %-16s %s\n", r.figure.c_str(), r.measured.c_str(), r.target.c_str(),
+                r.target == "(report)" ? "-" : (r.ok ? "OK" : "MISSED"));
+    if (!r.ok) rc = 1;
+  }
+  {
+    std::ifstream in(engine_log);
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("ENGINE-STATS", 0) == 0) std::printf("%s\n", line.c_str());
+  }
+  std::printf("load average at end: %s\n", loadavg().c_str());
+  if (cfg.plan) {
+    std::string self = argv[0];
+    auto dir = self.substr(0, self.find_last_of('/') + 1);
+    std::string plan = dir + "engine_plan_bench";
+    if (access(plan.c_str(), X_OK) == 0) {
+      std::printf("\nin-memory planner (%s):\n", plan.c_str());
+      std::fflush(stdout);
+      if (std::system(plan.c_str()) != 0) rc = 1;
+    }
+  }
+  return rc;
+}
