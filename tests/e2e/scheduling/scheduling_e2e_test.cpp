@@ -239,7 +239,13 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   CHECK(contains(g.out, "Triggered global unit global.service start"));
   REQUIRE(wait_until([&] { return running_hosts(list_units(c), "global.service").size() == 3; },
                      kSettle, 200ms));
-  CHECK(c.fleetctl(1, {"status", "global.service"}).exit == 0);
+  auto gs = c.fleetctl(1, {"status", "global.service"});
+  CHECK_MESSAGE(gs.exit == 0, gs.err);
+  std::size_t shown = 0;  // one systemctl status per machine
+  for (auto p = gs.out.find("active (running)"); p != std::string::npos;
+       p = gs.out.find("active (running)", p + 1))
+    ++shown;
+  CHECK(shown == 3);
   auto restart = c.fleetctl(2, {"restart", "global.service"});
   CHECK_MESSAGE(restart.exit == 0, restart.err);
   REQUIRE(wait_until([&] { return running_hosts(list_units(c), "global.service").size() == 3; },
