@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
 
 #include "tests/e2e/support/e2e.h"
 #include "tests/harness/wait.h"
@@ -63,6 +64,23 @@ TEST_CASE("halting the engine leader's host: another engine takes over and sched
       },
       kSettle, 200ms));
 
+  // Units on the other hosts must stay where they are (fleet's TestDynamicClusterMemberReboot).
+  c.write_unit("stay@.service", looping_unit());
+  auto stays = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start stay@{1..4}.service");
+  REQUIRE_MESSAGE(stays.exit == 0, stays.err);
+  std::map<std::string, int> stay_host;
+  REQUIRE(wait_until(
+      [&] {
+        auto all = list_units(c);
+        for (int i = 1; i <= 4; ++i) {
+          std::string n = "stay@" + std::to_string(i) + ".service";
+          stay_host[n] = running_on(all, n);
+          if (stay_host[n] < 0) return false;
+        }
+        return true;
+      },
+      kSettle, 200ms));
+
   auto t_halt = std::chrono::steady_clock::now();
   c.halt(old_leader);
   int next = -1;
@@ -97,6 +115,15 @@ TEST_CASE("halting the engine leader's host: another engine takes over and sched
   MESSAGE("machine loss handled after " << since(t_halt) << " s (agent ttl " << o.agent_ttl_s
                                         << " s)");
   CHECK(running_hosts(list_units(c), "global.service").count(leader) == 0);
+  {
+    auto all = list_units(c);
+    for (const auto& [n, h] : stay_host) {
+      if (h != leader)
+        CHECK_MESSAGE(running_on(all, n) == h, n << " moved although its host stayed up");
+      else
+        CHECK_MESSAGE(running_on(all, n) >= 0, n << " not rescheduled");
+    }
+  }
   auto pin_file = unit_file_row(c, pinned);
   REQUIRE(pin_file.size() == 4);
   CHECK(pin_file[1] == "launched");

@@ -151,6 +151,23 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
     for (const auto& w : webs) CHECK_MESSAGE(running_on(all, w) != 2, w << " on the db host");
   }
 
+  // --- Metadata added at run time through the API (PATCH /machines) steers placement too.
+  auto patch = http_request(c.api_url(0), "PATCH", "/fleet/v1/machines",
+                            R"([{"op":"add","path":"/)" + c.machine_id(2) +
+                                R"(/metadata/disk","value":{"value":"ssd"}}])");
+  CHECK(patch.status == 204);
+  CHECK(wait_until(
+      [&] {
+        auto m = c.fleetctl(
+            1, {"list-machines", "--no-legend", "--full", "--fields", "machine,metadata"});
+        return contains(m.out, c.machine_id(2)) && contains(m.out, "disk=ssd");
+      },
+      kSettle, 200ms));
+  c.write_unit("fast.service", looping_unit("MachineMetadata=disk=ssd\n"));
+  REQUIRE(c.fleetctl(1, {"start", dir + "/fast.service"}).exit == 0);
+  REQUIRE(wait_until([&] { return all_running(c, {"fast.service"}); }, kSettle, 200ms));
+  CHECK(running_on(list_units(c), "fast.service") == 2);
+
   // --- Specifiers in metadata (fleet's TestTemplatesWithSpecifiersInMetadata).
   c.write_unit("metadata@.service", looping_unit("MachineMetadata=name=%i\n"));
   auto md = fleetctl_sh(c, 2, "cd " + dir + " && fleetctl start metadata@{h3,h2,h1}.service");

@@ -77,6 +77,8 @@ TEST_CASE("unit commands on one host: conflicts, restart, replace, order, instal
                !rows_of(list_units(c), "discovery.service").empty();
       },
       kSettle, 200ms));
+  auto dstatus = c.fleetctl(0, {"status", "discovery.service"});  // TestUnitStatus
+  CHECK(contains(dstatus.out, "Loaded: loaded"));
   REQUIRE(c.fleetctl(0, {"start", "hello.service"}).exit == 0);
   CHECK(wait_until([&] { return c.host(0).unit_state("discovery.service") == "active"; }, kSettle,
                    200ms));
