@@ -303,5 +303,10 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   for (const char* u : {"bad-combo.service", "bad-syntax.service", "raw-bad.service"})
     CHECK_MESSAGE(unit_file_row(c, u).empty(), u);
 
+  // etcd stayed healthy throughout: no fleetd saw a watch stream fail.
+  for (std::size_t h = 0; h < 3; ++h) {
+    auto j = c.host(h).run({"journalctl", "-u", "fleetd", "--no-pager"});
+    CHECK_MESSAGE(!contains(j.out, "watch stream failed"), "host " << h + 1 << ": " << j.out);
+  }
   MESSAGE("placement test took " << since(t_all) << " s");
 }
