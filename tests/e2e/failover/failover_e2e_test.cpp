@@ -216,3 +216,50 @@ TEST_CASE("with three etcd members, losing one keeps every fleetctl command work
   CHECK(all_running(c, {"during.service"}));
   MESSAGE("etcd member loss test took " << since(t_all) << " s");
 }
+
+TEST_CASE("a fleetd with a duplicate machine ID takes nothing over and joins once it is fixed") {
+  auto t_all = std::chrono::steady_clock::now();
+  ClusterOptions o;
+  o.hosts = 2;
+  o.label = "dupid";
+  Cluster c(o);
+  auto dir = c.work_dir();
+  c.write_unit("pin@.service", looping_unit("MachineID=%i\n"));
+  std::string pinned = "pin@" + c.machine_id(0) + ".service";
+  auto started = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start " + pinned);
+  REQUIRE_MESSAGE(started.exit == 0, started.err);
+  REQUIRE(wait_until([&] { return running_on(list_units(c), pinned) == 0; }, kSettle, 200ms));
+
+  // Host 2 gets host 1's machine ID (a cloned image) and its fleetd restarts.
+  Host& twin = c.host(1);
+  REQUIRE(twin.write_file("/etc/machine-id", c.machine_id(0) + "\n"));
+  REQUIRE(twin.run({"systemctl", "restart", "fleetd"}).exit == 0);
+  REQUIRE(wait_until(
+      [&] {
+        auto j = twin.run({"journalctl", "-u", "fleetd", "--no-pager"});
+        return contains(j.out, "registered by another live fleetd");
+      },
+      kSettle, 200ms));
+  // Host 1 keeps its record, and the twin runs none of host 1's units.
+  auto machines = c.fleetctl(0, {"list-machines", "--no-legend", "--full"});
+  bool host1_intact = false;
+  for (auto& row : rows(machines.out))
+    if (row.size() >= 2 && row[0] == c.machine_id(0)) host1_intact = row[1] == c.ip(0);
+  CHECK_MESSAGE(host1_intact, machines.out);
+  CHECK(twin.unit_state(pinned) != "active");
+  CHECK(running_on(list_units(c), pinned) == 0);
+
+  // Fixed: the twin gets its own ID back and joins under it.
+  REQUIRE(twin.write_file("/etc/machine-id", c.machine_id(1) + "\n"));
+  REQUIRE(twin.run({"systemctl", "restart", "fleetd"}).exit == 0);
+  CHECK(wait_until(
+      [&] {
+        auto m = c.fleetctl(0, {"list-machines", "--no-legend", "--full"});
+        for (auto& row : rows(m.out))
+          if (row.size() >= 2 && row[0] == c.machine_id(1) && row[1] == c.ip(1)) return true;
+        return false;
+      },
+      kSettle, 200ms));
+  CHECK(running_on(list_units(c), pinned) == 0);
+  MESSAGE("duplicate machine ID test took " << since(t_all) << " s");
+}
