@@ -112,7 +112,7 @@ Task<void> Agent::acquire_lease() {
 Task<void> Agent::announce() {
   auto backoff = std::chrono::milliseconds(100);
   while (!impl_->stopping && impl_->keeper.held()) {
-    auto st = co_await registry_.put_machine(opts_.machine, impl_->keeper.id());
+    auto st = co_await registry_.claim_machine(opts_.machine, impl_->keeper.id());
     if (st) co_return;
     log::warn("agent", "cannot announce machine",
               {{"machine", opts_.machine.id}, {"error", st.error().describe()}});

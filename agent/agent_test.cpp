@@ -150,6 +150,32 @@ TEST_CASE("a restarted agent resumes its lease and adopts running units without 
   REQUIRE(run_until(w.io, [&] { return done->done; }));
 }
 
+TEST_CASE("an agent whose machine ID is registered by another live fleetd runs nothing") {
+  World w;
+  w.store_content();
+  auto other = run_sync(w.io, w.kv.lease_grant(std::chrono::seconds(60))).value();
+  MachineRecord twin{"m1", "127.0.0.99", {}, "test", false, {}};
+  REQUIRE(run_sync(w.io, w.reg.claim_machine(twin, other)));
+  w.assign("a.service", TargetState::launched);
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  // While the twin lives, its record stays and this agent starts nothing.
+  CHECK_FALSE(run_until(
+      w.io, [&] { return units.content("a.service").has_value(); },
+      std::chrono::milliseconds(500)));
+  CHECK(run_sync(w.io, w.reg.list_machines()).value().at(0).public_ip == "127.0.0.99");
+  // Once the twin's lease is gone, the agent registers and runs its units.
+  REQUIRE(w.kv.expire_lease(other));
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active";
+  }));
+  CHECK(run_sync(w.io, w.reg.list_machines()).value().at(0).public_ip == "127.0.0.11");
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
+
 TEST_CASE("a lost machine lease is replaced and the machine announced again") {
   World w;
   FakeUnitManager units;

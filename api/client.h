@@ -57,9 +57,11 @@ class ApiClient {
   virtual Result<std::vector<Machine>> list_machines() = 0;
 
   // Additions beyond fleet (served by fleetd, not by fleet v1.0):
-  // GET /units/<name>/status → text of `systemctl status -l <name>` on the unit's machine
-  // (exit code in the `Fleet-Exit-Code` response header).
-  virtual Result<CommandOutput> unit_status(const std::string& name) = 0;
+  // GET /units/<name>/status[?machineID=M] → text of `systemctl status -l <name>` on the unit's
+  // machine, or on `machine_id` when not empty (required for a global unit running on several
+  // machines); exit code in the `Fleet-Exit-Code` response header.
+  virtual Result<CommandOutput> unit_status(const std::string& name,
+                                            const std::string& machine_id) = 0;
   // GET /units/<name>/journal?lines=N&output=M[&follow=1] → journal text, streamed to `sink` as
   // it arrives (CommandOutput::text stays empty). With follow the call returns only when the
   // server ends the stream or `sink` returns false.

@@ -206,9 +206,11 @@ Result<std::vector<Machine>> FakeApiClient::list_machines() {
   return out;
 }
 
-Result<CommandOutput> FakeApiClient::unit_status(const std::string& name) {
+Result<CommandOutput> FakeApiClient::unit_status(const std::string& name,
+                                                 const std::string& machine_id) {
   if (auto st = check_failure("unit_status"); !st) return st.error();
-  auto it = status_.find(name);
+  auto it = status_.find(name + "@" + machine_id);
+  if (it == status_.end()) it = status_.find(name);
   if (it != status_.end()) return it->second;
   return CommandOutput{"● " + name + "\n   Loaded: loaded\n", 0};
 }

@@ -33,7 +33,8 @@ class FakeApiClient : public ApiClient {
   void pin(const std::string& name, std::string machine_id);
   void put_unit_state(UnitState s);
   void clear_unit_states(const std::string& name);
-  void set_status(const std::string& name, CommandOutput out) { status_[name] = std::move(out); }
+  // `key` is a unit name, or "<name>@<machine ID>" for the status asked of that machine.
+  void set_status(const std::string& key, CommandOutput out) { status_[key] = std::move(out); }
   void set_journal(const std::string& name, std::string text) { journal_[name] = std::move(text); }
   // Every call fails with `err` while set (keys: list_units, get_unit, create_unit,
   // set_desired_state, destroy_unit, list_unit_states, list_machines, unit_status, unit_journal).
@@ -57,7 +58,8 @@ class FakeApiClient : public ApiClient {
   Status destroy_unit(const std::string& name) override;
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override;
   Result<std::vector<Machine>> list_machines() override;
-  Result<CommandOutput> unit_status(const std::string& name) override;
+  Result<CommandOutput> unit_status(const std::string& name,
+                                    const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
                                      const std::function<bool(std::string_view)>& sink) override;
 

@@ -421,8 +421,10 @@ Result<std::vector<Machine>> HttpApiClient::list_machines() {
   return out;
 }
 
-Result<CommandOutput> HttpApiClient::unit_status(const std::string& name) {
+Result<CommandOutput> HttpApiClient::unit_status(const std::string& name,
+                                                 const std::string& machine_id) {
   std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(name) + "/status";
+  if (!machine_id.empty()) target += "?machineID=" + url_escape(machine_id);
   BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::get, target, {}));
   if (auto st = Impl::check(res); !st) return st.error();
   return CommandOutput{std::move(res.body), res.exit_code};

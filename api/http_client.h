@@ -52,7 +52,8 @@ class HttpApiClient : public ApiClient {
   Status destroy_unit(const std::string& name) override;
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override;
   Result<std::vector<Machine>> list_machines() override;
-  Result<CommandOutput> unit_status(const std::string& name) override;
+  Result<CommandOutput> unit_status(const std::string& name,
+                                    const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
                                      const std::function<bool(std::string_view)>& sink) override;
 

@@ -163,7 +163,7 @@ TEST_CASE("the HTTP client follows page tokens over one keep-alive connection") 
   REQUIRE_FALSE(conflict);
   CHECK(conflict.error().message == "googleapi: Error 409: must provide DesiredState");
   CHECK(conflict.error().code == fleet::Errc::conflict);
-  auto status = client->unit_status("a.service");
+  auto status = client->unit_status("a.service", "");
   REQUIRE(status);
   CHECK(status.value().text == "dead\n");
   CHECK(status.value().exit_code == 3);

@@ -28,8 +28,8 @@ class BorrowedClient : public api::ApiClient {
     return c_.list_unit_states(f);
   }
   Result<std::vector<api::Machine>> list_machines() override { return c_.list_machines(); }
-  Result<api::CommandOutput> unit_status(const std::string& n) override {
-    return c_.unit_status(n);
+  Result<api::CommandOutput> unit_status(const std::string& n, const std::string& m) override {
+    return c_.unit_status(n, m);
   }
   Result<api::CommandOutput> unit_journal(
       const std::string& n, const api::JournalOptions& o,

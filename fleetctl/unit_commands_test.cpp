@@ -322,6 +322,28 @@ TEST_CASE("cat prints the canonical unit file") {
   CHECK(two.err == "One unit file must be provided\n");
 }
 
+TEST_CASE("status of a global unit asks every machine that runs it") {
+  Cluster c;
+  c.api.add_machine({"m2", "172.17.8.104", {}, ""});
+  c.file("g.service", "[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n");
+  REQUIRE(c.run({"start", "g.service"}).code == 0);
+  c.api.clear_unit_states("g.service");
+  auto none = c.run({"status", "g.service"});
+  CHECK(none.code == 1);
+  CHECK(none.err == "Unit g.service does not appear to be loaded.\n");
+  c.api.put_unit_state({"g.service", "", kM1, "loaded", "active", "running"});
+  c.api.put_unit_state({"g.service", "", "m2", "loaded", "active", "running"});
+  c.api.set_status("g.service@" + kM1, {"on m1\n", 0});
+  c.api.set_status("g.service@m2", {"on m2\n", 0});
+  auto both = c.run({"status", "g.service"});
+  CHECK(both.code == 0);
+  CHECK(both.out == "on m1\n\non m2\n");
+  c.api.set_status("g.service@" + kM1, {"dead\n", 3});
+  auto first_fails = c.run({"status", "g.service"});
+  CHECK(first_fails.code == 3);
+  CHECK(first_fails.out == "dead\n");
+}
+
 TEST_CASE("status and journal come from the API") {
   Cluster c;
   REQUIRE(c.run({"start", "hello.service"}).code == 0);

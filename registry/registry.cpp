@@ -136,6 +136,23 @@ Task<Status> Registry::put_machine(const MachineRecord& m, LeaseId lease) {
   co_return ok();
 }
 
+Task<Status> Registry::claim_machine(const MachineRecord& m, LeaseId lease) {
+  const std::string key = keys_.machine(m.id);
+  const std::string value = encode(m);
+  TxnRequest create;
+  create.compare.push_back(Compare::absent(key));
+  create.success.push_back(Op::put(key, value, lease));
+  BOOST_OUTCOME_CO_TRY(auto created, co_await kv_.txn(std::move(create)));
+  if (created.succeeded) co_return ok();
+  TxnRequest refresh;
+  refresh.compare.push_back(Compare::lease_is(key, lease));
+  refresh.success.push_back(Op::put(key, value, lease));
+  BOOST_OUTCOME_CO_TRY(auto refreshed, co_await kv_.txn(std::move(refresh)));
+  if (refreshed.succeeded) co_return ok();
+  co_return fail(Errc::already_exists,
+                 "machine " + m.id + " is registered by another live fleetd (same machine ID)");
+}
+
 Task<Status> Registry::remove_machine(std::string id) {
   BOOST_OUTCOME_CO_TRY(co_await kv_.del(keys_.machine(id)));
   co_return ok();

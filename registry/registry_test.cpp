@@ -106,6 +106,24 @@ TEST_CASE("machines vanish with their lease and carry dynamic metadata") {
   CHECK(f.run(f.reg.list_states()).value().empty());
 }
 
+TEST_CASE("a machine record is claimed once: another lease with the same ID cannot take it") {
+  Fixture f;
+  auto mine = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
+  auto twin = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
+  MachineRecord m{"m1", "127.0.0.11", {}, "v1", false, {}};
+  REQUIRE(f.run(f.reg.claim_machine(m, mine)));
+  m.public_ip = "127.0.0.21";
+  REQUIRE(f.run(f.reg.claim_machine(m, mine)));  // our own record: refreshed
+  MachineRecord impostor{"m1", "127.0.0.12", {}, "v1", false, {}};
+  auto taken = f.run(f.reg.claim_machine(impostor, twin));
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().code == Errc::already_exists);
+  CHECK(f.run(f.reg.list_machines()).value().at(0).public_ip == "127.0.0.21");
+  REQUIRE(f.kv.expire_lease(mine));  // the first fleetd is gone: the twin may register
+  REQUIRE(f.run(f.reg.claim_machine(impostor, twin)));
+  CHECK(f.run(f.reg.list_machines()).value().at(0).public_ip == "127.0.0.12");
+}
+
 TEST_CASE("only the lease holder is leader and a deposed leader's writes are fenced off") {
   Fixture f;
   auto l1 = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();

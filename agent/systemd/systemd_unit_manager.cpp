@@ -57,6 +57,19 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// True when the unit file has an [Install] section header on a line of its own.
+bool has_install_section(std::string_view content) {
+  constexpr std::string_view kHeader = "[Install]";
+  for (auto pos = content.find(kHeader); pos != std::string_view::npos;
+       pos = content.find(kHeader, pos + 1)) {
+    auto end = pos + kHeader.size();
+    bool starts_line = pos == 0 || content[pos - 1] == '\n';
+    bool ends_line = end == content.size() || content[end] == '\n' || content[end] == '\r';
+    if (starts_line && ends_line) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string unescape_bus_label(std::string_view label) {
@@ -333,9 +346,10 @@ Task<Status> SystemdUnitManager::Impl::load(std::vector<UnitFileSpec> units) {
   fs::create_directories(opts.units_dir, ec);
   if (ec) co_return fail(Errc::internal, "create " + opts.units_dir + ": " + ec.message());
   // Small local files under /run: the one kind of synchronous I/O allowed on the loop.
-  std::vector<std::string> paths;
+  std::vector<std::string> paths, installable;
   for (const auto& f : units) {
     std::string path = opts.units_dir + "/" + f.name;
+    if (has_install_section(f.content)) installable.push_back(path);
     std::string tmp = opts.units_dir + "/." + f.name + ".tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);
@@ -349,6 +363,13 @@ Task<Status> SystemdUnitManager::Impl::load(std::vector<UnitFileSpec> units) {
   auto linked =
       co_await call<std::vector<FileChange>>(*mgr, kManager, "LinkUnitFiles", paths, true, true);
   if (!linked) co_return fail(linked.error().code, "link: " + linked.error().message);
+  // fleet-spec §6.4: units with an [Install] section are also enabled (runtime), so their
+  // WantedBy=/RequiredBy= pull them in with the unit that wants them (fleet's TestInstallUnit).
+  if (!installable.empty()) {
+    auto enabled = co_await call<bool, std::vector<FileChange>>(*mgr, kManager, "EnableUnitFiles",
+                                                                installable, true, true);
+    if (!enabled) co_return fail(enabled.error().code, "enable: " + enabled.error().message);
+  }
   auto reloaded = co_await call<>(*mgr, kManager, "Reload");
   if (!reloaded) co_return fail(reloaded.error().code, "reload: " + reloaded.error().message);
   for (const auto& f : units) {

@@ -181,6 +181,19 @@ TEST_CASE("current state and machine derive from the schedule and reported state
     f.report("a.service", "m1");
     CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "launched");
     f.put_json("/fleet/v1/units/a.service", R"({"desiredState":"loaded"})");
+    // Still running until its machine reports systemd stopped it (fleetctl stop/restart wait).
+    CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "launched");
+    f.report("a.service", "m1", "deactivating", "stop-sigterm");
+    CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "launched");
+    f.report("a.service", "m1", "inactive", "dead");
+    CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "loaded");
+    f.report("a.service", "m1", "failed", "failed");
+    CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "loaded");
+  }
+  SUBCASE("loaded and never started: loaded") {
+    f.put_json("/fleet/v1/units/a.service", R"({"desiredState":"loaded"})");
+    f.schedule("a.service", "m1");
+    f.report("a.service", "m1", "inactive", "dead");
     CHECK(body_json(f.get("/fleet/v1/units/a.service"))["currentState"] == "loaded");
   }
   SUBCASE("reported only by another machine: inactive") {

@@ -5,9 +5,10 @@ namespace fleet::fleetctl {
 namespace {
 
 // Prints the text of `systemctl status -l <unit>` from the unit's machine (served by fleetd's
-// /units/<name>/status); returns the remote exit code or 1 on an API error.
-int print_status(CommandContext& ctx, const std::string& name) {
-  auto st = ctx.api->unit_status(name);
+// /units/<name>/status); returns the remote exit code or 1 on an API error. `machine_id` picks
+// the machine of a global unit; empty means the unit's own machine.
+int print_status(CommandContext& ctx, const std::string& name, const std::string& machine_id) {
+  auto st = ctx.api->unit_status(name, machine_id);
   if (!st) {
     ctx.io.err << "Error retrieving status of unit " << name << ": " << st.error().message << "\n";
     return kExitFailure;
@@ -42,12 +43,27 @@ int run(CommandContext& ctx) {
     }
     if (printed) ctx.io.out << "\n";
     printed = true;
-    if (int code = print_status(ctx, u.name); code != 0) return code;
+    if (int code = print_status(ctx, u.name, {}); code != 0) return code;
   }
+  // A global unit: its status on every machine that reports it (fleet-spec §9.5 "per machine").
   for (const auto& g : globals) {
-    if (printed) ctx.io.out << "\n";
-    printed = true;
-    if (int code = print_status(ctx, g); code != 0) return code;
+    api::StateFilter only;
+    only.unit_name = g;
+    auto states = ctx.api->list_unit_states(only);
+    if (!states) {
+      ctx.io.err << "Error retrieving machine state for global units: " << states.error().message
+                 << "\n";
+      return kExitFailure;
+    }
+    if (states.value().empty()) {
+      ctx.io.err << "Unit " << g << " does not appear to be loaded.\n";
+      return kExitFailure;
+    }
+    for (const auto& s : states.value()) {
+      if (printed) ctx.io.out << "\n";
+      printed = true;
+      if (int code = print_status(ctx, g, s.machine_id); code != 0) return code;
+    }
   }
   return kExitOk;
 }

@@ -53,6 +53,13 @@ class EtcdWatcher final : public Watcher {
       auto line = co_await st->stream->next_line();
       if (st->cancelled) co_return fail(Errc::cancelled, "etcd: watch cancelled");
       if (!line) {
+        if (line.error().code == Errc::cancelled) {
+          // The caller abandoned this wait (`next() || timer`): drop the half-read stream
+          // quietly and resume from next_rev on the next call, on the same member.
+          st->stream->reset(false);
+          st->open = false;
+          co_return line.error();
+        }
         restart(*st, line.error().message);
         continue;
       }

@@ -430,6 +430,9 @@ class LineStreamImpl final : public LineStream,
     auto [ec, n] = co_await conn_->visit(
         [&](auto& s) { return http::async_read_some(s, conn_->buf, *parser_, kUse); });
     if (ec == http::error::need_buffer) ec = {};
+    // Our own caller stopped waiting (e.g. `next() || timer`): not a broken stream.
+    if (ec == asio::error::operation_aborted)
+      co_return fail(Errc::cancelled, "etcd: watch wait abandoned");
     if (ec) co_return fail(Errc::unavailable, "etcd: watch stream broke: " + ec.message());
     co_return std::string(buf_.data(), buf_.size() - parser_->get().body().size);
   }

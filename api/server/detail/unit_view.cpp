@@ -61,8 +61,10 @@ Task<Result<UnitsSnapshot>> read_units(registry::Registry& reg,
     if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::schedule)
       snap.schedule[p->first] = kv.value;
   for (const auto& kv : resp.results[2].range.kvs)
-    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::state)
-      snap.reported.emplace(p->first, p->second);
+    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::state) {
+      auto st = registry::decode_state(p->first, p->second, kv.value);
+      snap.reported[{p->first, p->second}] = st ? st.value().active_state : std::string();
+    }
   for (const auto& kv : resp.results[3].range.kvs)
     if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::reason)
       snap.reasons[p->first] = kv.value;
@@ -98,6 +100,15 @@ Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,
   co_return ok();
 }
 
+namespace {
+
+bool still_running(const std::string& active_state) {
+  return active_state == "active" || active_state == "activating" ||
+         active_state == "deactivating" || active_state == "reloading";
+}
+
+}  // namespace
+
 Unit unit_view(const registry::UnitRecord& rec, const UnitsSnapshot& snap,
                const ParsedContent* content) {
   Unit u;
@@ -112,9 +123,13 @@ Unit unit_view(const registry::UnitRecord& rec, const UnitsSnapshot& snap,
     return u;
   }
   u.machine_id = it->second;
-  if (!snap.reported.contains({rec.name, it->second})) {
+  auto reported = snap.reported.find({rec.name, it->second});
+  if (reported == snap.reported.end()) {
     u.current_state = std::string(kStateInactive);
-  } else if (rec.desired == registry::TargetState::launched) {
+  } else if (rec.desired == registry::TargetState::launched || still_running(reported->second)) {
+    // A unit asked to stop stays `launched` until its machine reports systemd stopped it, as
+    // fleet's launch heartbeat did: `fleetctl stop` and `restart` wait for that, not for the
+    // registry write alone (restart would otherwise never stop the process).
     u.current_state = std::string(kStateLaunched);
   } else {
     u.current_state = std::string(kStateLoaded);

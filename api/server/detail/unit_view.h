@@ -21,10 +21,11 @@ class Registry;
 namespace fleet::api::server::detail {
 
 struct UnitsSnapshot {
-  std::vector<registry::UnitRecord> units;                 // sorted by name
-  std::map<std::string, std::string> schedule;             // unit → machine
-  std::set<std::pair<std::string, std::string>> reported;  // (unit, machine) with a state
-  std::map<std::string, std::string> reasons;              // unit → unschedulable reason
+  std::vector<registry::UnitRecord> units;      // sorted by name
+  std::map<std::string, std::string> schedule;  // unit → machine
+  // (unit, machine) with a state → its systemd ActiveState
+  std::map<std::pair<std::string, std::string>, std::string> reported;
+  std::map<std::string, std::string> reasons;  // unit → unschedulable reason
 };
 
 // Every unit, or only `name` (then `units` holds at most one record).

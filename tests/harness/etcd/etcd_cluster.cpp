@@ -52,6 +52,18 @@ int port_of(const std::string& endpoint) {
   return colon == std::string::npos ? 0 : std::atoi(endpoint.c_str() + colon + 1);
 }
 
+// "http://127.0.0.12:1234" -> 127.0.0.12 in network order; 127.0.0.1 when there is no IPv4
+// literal (test hosts listen on their own loopback address, etcd on 127.0.0.1).
+in_addr_t address_of(const std::string& endpoint) {
+  auto start = endpoint.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  auto colon = endpoint.find(':', start);
+  std::string host = endpoint.substr(start, colon == std::string::npos ? colon : colon - start);
+  in_addr a{};
+  if (::inet_pton(AF_INET, host.c_str(), &a) == 1) return a.s_addr;
+  return htonl(INADDR_LOOPBACK);
+}
+
 bool wait_fd(int fd, short events, Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   if (left.count() <= 0) return false;
@@ -71,7 +83,7 @@ HttpResult http_request(const std::string& endpoint, const std::string& method,
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port_of(endpoint)));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_addr.s_addr = address_of(endpoint);
   if (::connect(s.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (errno != EINPROGRESS || !wait_fd(s.fd, POLLOUT, deadline)) return {};
     int err = 0;

@@ -1,5 +1,13 @@
 // EtcdKv against one real etcd member: KV, txn, lease and watch behaviour as a user sees it.
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "tests/harness/wait.h"
 #include "tests/integration/etcd/etcd_fixture.h"
@@ -261,6 +269,58 @@ TEST_CASE("watch replays history from a revision, then delivers live events in o
   run_until(
       f.ioc, [&] { return end.code == Errc::cancelled; }, 5s);
   CHECK(end.code == Errc::cancelled);
+}
+
+namespace {
+
+// Waits for `w` at most `times` times 100 ms, abandoning each wait the way the engine's follower
+// does (`next() || timer`); returns how many waits ended by the timer.
+Task<int> abandon_waits(Watcher& w, int times) {
+  using namespace boost::asio::experimental::awaitable_operators;
+  int abandoned = 0;
+  for (int i = 0; i < times; ++i) {
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, 100ms);
+    auto r = co_await (w.next() || t.async_wait(boost::asio::use_awaitable));
+    abandoned += r.index() == 1;
+  }
+  co_return abandoned;
+}
+
+// Everything written to stderr (where the log goes) while `f` runs.
+template <class F>
+std::string stderr_of(F&& f) {
+  std::string path = test_data_dir() + "/stderr-capture.txt";
+  std::fflush(stderr);
+  int saved = ::dup(2);
+  FILE* file = std::fopen(path.c_str(), "w");
+  ::dup2(::fileno(file), 2);
+  f();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::fclose(file);
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("an abandoned wait on a watch is no failure and loses no event") {
+  EtcdFixture f(single("abandon"));
+  WatchRequest wr;
+  wr.key = "/a/";
+  wr.range_end = prefix_end("/a/");
+  auto w = f.kv->watch(wr);
+  int abandoned = 0;
+  auto log = stderr_of([&] { abandoned = f.run(abandon_waits(*w, 5)); });
+  CHECK(abandoned == 5);
+  CHECK_MESSAGE(log.find("watch stream failed") == std::string::npos, log);
+  auto rev = f.run(f.kv->put("/a/x", "1")).value();
+  auto b = f.run(w->next(), 10s);
+  REQUIRE(b);
+  REQUIRE(b.value().events.size() == 1);
+  CHECK(b.value().events[0].kv.mod_revision == rev);
 }
 
 TEST_CASE("a watch from a compacted revision reports compact_revision and ends") {

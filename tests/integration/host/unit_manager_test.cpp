@@ -96,6 +96,24 @@ TEST_CASE("a unit is loaded, started, stopped and unloaded") {
   CHECK(probe(*h, {"unload", "hello.service"}).exit == 0);
 }
 
+TEST_CASE("a unit with an [Install] section is enabled at runtime and pulled in by WantedBy") {
+  auto h = boot("um-install");
+  auto r = probe(*h, {"load", "anchor.service=[Service]\\nExecStart=/bin/sleep 600\\n",
+                      "side.service=[Service]\\nExecStart=/bin/sleep 600\\n\\n[Install]\\n"
+                      "WantedBy=anchor.service\\n"});
+  REQUIRE_MESSAGE(r.exit == 0, r.out);
+  CHECK(trim(h->run({"/usr/bin/systemctl", "is-enabled", "side.service"}).out) ==
+        "enabled-runtime");
+  CHECK(trim(h->run({"/usr/bin/systemctl", "is-enabled", "anchor.service"}).out) ==
+        "linked-runtime");
+  CHECK(h->unit_state("side.service") == "inactive");
+  REQUIRE(probe(*h, {"start", "anchor.service"}).exit == 0);
+  CHECK(h->unit_state("side.service") == "active");  // started by systemd, not by the manager
+  REQUIRE(probe(*h, {"unload", "anchor.service", "side.service"}).exit == 0);
+  CHECK(h->unit_state("side.service") == "inactive");
+  CHECK(h->run({"/usr/bin/systemctl", "is-enabled", "side.service"}).exit != 0);
+}
+
 TEST_CASE("a failing Type=simple unit is reported failed") {
   auto h = boot("um-fail");
   REQUIRE(
