@@ -87,7 +87,14 @@ Round run_round(Cluster& c, int n) {
   must(r.exit == 0, "fleetctl start: " + r.err);
   round.fleetctl = seconds_since(t0);
   round.fleet = time_until(
-      t0, [&] { return count_running(h, "viafleet-*") == n; }, 300s);
+      t0, [&] { return count_running(h, "viafleet-*") == n; }, 120s);
+  if (round.fleet < 0) {
+    diagnose(h, "viafleet-*");
+    if (std::getenv("BENCH_KEEP")) {  // leave the host up for a look (nsenter -t <pid> -a)
+      std::fprintf(stderr, "keeping host pid %d for 600 s\n", static_cast<int>(h.pid()));
+      std::this_thread::sleep_for(600s);
+    }
+  }
   must(round.fleet >= 0, "units did not all start through fleet");
   round.fleetd_cpu = process_cpu_seconds(fleetd) - cpu0;
 
@@ -102,6 +109,7 @@ Round run_round(Cluster& c, int n) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show up as they happen
   const int n = arg(argc, argv, 1, 200);
   const int idle_units = arg(argc, argv, 2, 500);
   const int idle_seconds = arg(argc, argv, 3, 30);

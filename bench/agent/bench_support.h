@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -97,6 +98,26 @@ inline pid_t fleetd_pid(const Host& h) {
   pid_t pid = -1;
   if (f >> pid) return pid;
   return -1;
+}
+
+// On a failure: what the host's systemd shows for `pattern` and fleetd's last log lines.
+inline void diagnose(const Host& h, const std::string& pattern) {
+  auto units = h.run({"/usr/bin/systemctl", "list-units", "--type=service", "--all",
+                      "--no-legend", "--plain", pattern});
+  std::map<std::string, int> states;
+  std::istringstream in(units.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string unit, load, active, sub;
+    if (ls >> unit >> load >> active >> sub) ++states[load + " " + active + " " + sub];
+  }
+  std::fprintf(stderr, "host %s, units %s:\n", h.name().c_str(), pattern.c_str());
+  for (const auto& [k, v] : states) std::fprintf(stderr, "  %4d %s\n", v, k.c_str());
+  auto log = h.run({"/bin/sh", "-c",
+                    "journalctl -u fleetd --no-pager -o short-precise | grep -v 'INFO api:' | "
+                    "grep -v 'INFO engine: schedule' | tail -n 60"});
+  std::fprintf(stderr, "fleetd log (agent and warnings):\n%s\n", log.out.c_str());
 }
 
 inline std::string load_average() {

@@ -94,6 +94,7 @@ int running_on(Cluster& c, const std::string& unit) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show up as they happen
   const int n = arg(argc, argv, 1, 500);
   const int halts = arg(argc, argv, 2, 5);
   const int idle_seconds = arg(argc, argv, 3, 30);
@@ -149,6 +150,8 @@ int main(int argc, char** argv) try {
   double start_cli = seconds_since(t0);
   double fleet_start = time_until(
       t0, [&] { return total(c, count_running, "viafleet-*") == n; }, 600s);
+  if (fleet_start < 0)
+    for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
   must(fleet_start >= 0, "units did not all start through fleet");
   std::string spread;
   for (int i = 0; i < hosts; ++i)
@@ -178,6 +181,8 @@ int main(int argc, char** argv) try {
   double destroy_cli = seconds_since(t0);
   double fleet_destroy = time_until(
       t0, [&] { return total(c, count_listed, "viafleet-*") == 0; }, 600s);
+  if (fleet_destroy < 0)
+    for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
   must(fleet_destroy >= 0, "units did not all go away after destroy");
   std::printf("fleet: destroy %.2f s (fleetctl %.2f s); load %s\n", fleet_destroy, destroy_cli,
               load_average().c_str());
