@@ -158,10 +158,14 @@ Task<void> Agent::flush_states() {
 }
 
 Task<void> Agent::reconcile_pass() {
+  // The assignments as of now: follow() changes desired_ while this pass awaits, and a unit
+  // planned without its content fetched made the load throw (which ended the agent). Later
+  // changes mark the agent dirty, so the next pass takes them.
+  const std::map<std::string, registry::Assignment> desired = desired_;
   // Contents are immutable per hash: fetch each one once, a few at a time (one by one, 200
   // fresh units cost a round trip each while systemd waited for work).
   std::set<std::string> wanted;
-  for (const auto& [name, a] : desired_)
+  for (const auto& [name, a] : desired)
     if (a.desired != registry::TargetState::inactive && !contents_.count(a.hash))
       wanted.insert(a.hash);
   std::vector<std::string> missing(wanted.begin(), wanted.end());
@@ -213,7 +217,7 @@ Task<void> Agent::reconcile_pass() {
   }
 
   std::map<std::string, DesiredUnit> want;
-  for (const auto& [name, a] : desired_) want[name] = DesiredUnit{a.hash, a.desired};
+  for (const auto& [name, a] : desired) want[name] = DesiredUnit{a.hash, a.desired};
   auto tasks = plan_agent(want, current);
   ++stats_.passes;
   if (tasks.empty()) co_return;
@@ -243,7 +247,7 @@ Task<void> Agent::reconcile_pass() {
   if (auto load = names_of(tasks, TaskKind::load); !load.empty()) {
     std::vector<UnitFileSpec> specs;
     for (const auto& n : load) {
-      const auto& a = desired_.at(n);
+      const auto& a = desired.at(n);
       specs.push_back({n, contents_.at(a.hash)});
       file_hash_[n] = a.hash;
     }
