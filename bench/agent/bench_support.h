@@ -102,8 +102,8 @@ inline pid_t fleetd_pid(const Host& h) {
 
 // On a failure: what the host's systemd shows for `pattern` and fleetd's last log lines.
 inline void diagnose(const Host& h, const std::string& pattern) {
-  auto units = h.run({"/usr/bin/systemctl", "list-units", "--type=service", "--all",
-                      "--no-legend", "--plain", pattern});
+  auto units = h.run({"/usr/bin/systemctl", "list-units", "--type=service", "--all", "--no-legend",
+                      "--plain", pattern});
   std::map<std::string, int> states;
   std::istringstream in(units.out);
   std::string line;
