@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "agent/agent_plan.h"
 #include "agent/unit_manager.h"
@@ -33,6 +34,8 @@ struct Agent::Impl {
   std::unique_ptr<net::steady_timer> wake;        // reconcile signal
   std::unique_ptr<net::steady_timer> publish;     // state flush signal
   std::unique_ptr<net::steady_timer> stop_timer;  // cancelled by stop()
+  std::vector<std::string> start_queue;           // planned starts not yet sent to systemd
+  std::unique_ptr<net::steady_timer> start_wake;  // start_queue signal
 };
 
 namespace {
@@ -155,17 +158,36 @@ Task<void> Agent::flush_states() {
 }
 
 Task<void> Agent::reconcile_pass() {
-  // Contents are immutable per hash: fetch each one once.
-  for (const auto& [name, a] : desired_) {
-    if (a.desired == registry::TargetState::inactive || contents_.count(a.hash)) continue;
-    auto c = co_await registry_.get_content(a.hash);
-    if (!c) {
-      log::warn("agent", "cannot fetch unit content",
-                {{"unit", name}, {"machine", opts_.machine.id}, {"error", c.error().describe()}});
-      impl_->dirty = true;
-      co_return;
+  // The assignments as of now: follow() changes desired_ while this pass awaits, and a unit
+  // planned without its content fetched made the load throw (which ended the agent). Later
+  // changes mark the agent dirty, so the next pass takes them.
+  const std::map<std::string, registry::Assignment> desired = desired_;
+  // Contents are immutable per hash: fetch each one once, a few at a time (one by one, 200
+  // fresh units cost a round trip each while systemd waited for work).
+  std::set<std::string> wanted;
+  for (const auto& [name, a] : desired)
+    if (a.desired != registry::TargetState::inactive && !contents_.count(a.hash))
+      wanted.insert(a.hash);
+  std::vector<std::string> missing(wanted.begin(), wanted.end());
+  std::size_t next = 0;
+  bool fetch_failed = false;
+  auto fetch = [&]() -> Task<void> {
+    while (!fetch_failed && next < missing.size()) {
+      std::string hash = missing[next++];
+      auto c = co_await registry_.get_content(hash);
+      if (!c) {
+        log::warn("agent", "cannot fetch unit content",
+                  {{"hash", hash}, {"machine", opts_.machine.id}, {"error", c.error().describe()}});
+        fetch_failed = true;
+        co_return;
+      }
+      contents_[hash] = std::move(c).value();
     }
-    contents_[a.hash] = std::move(c).value();
+  };
+  if (!missing.empty()) co_await (fetch() && fetch() && fetch() && fetch());
+  if (fetch_failed) {
+    impl_->dirty = true;
+    co_return;
   }
 
   for (const auto& name : units_.files_on_disk()) {
@@ -195,7 +217,7 @@ Task<void> Agent::reconcile_pass() {
   }
 
   std::map<std::string, DesiredUnit> want;
-  for (const auto& [name, a] : desired_) want[name] = DesiredUnit{a.hash, a.desired};
+  for (const auto& [name, a] : desired) want[name] = DesiredUnit{a.hash, a.desired};
   auto tasks = plan_agent(want, current);
   ++stats_.passes;
   if (tasks.empty()) co_return;
@@ -225,7 +247,7 @@ Task<void> Agent::reconcile_pass() {
   if (auto load = names_of(tasks, TaskKind::load); !load.empty()) {
     std::vector<UnitFileSpec> specs;
     for (const auto& n : load) {
-      const auto& a = desired_.at(n);
+      const auto& a = desired.at(n);
       specs.push_back({n, contents_.at(a.hash)});
       file_hash_[n] = a.hash;
     }
@@ -236,9 +258,12 @@ Task<void> Agent::reconcile_pass() {
     report(co_await units_.stop(stop), "stop");
   }
   if (auto start = names_of(tasks, TaskKind::start); !start.empty()) {
-    // Marked before the call: a unit that fails to start is reported failed, not retried in a loop.
+    // Marked now: a unit that fails to start is reported failed, not retried in a loop.
     for (const auto& n : start) start_requested_.insert(n);
-    report(co_await units_.start(start), "start");
+    // The starter runs the jobs, so the next pass can fetch and load units assigned meanwhile
+    // while systemd works through these (waiting here left systemd idle between passes).
+    impl_->start_queue.insert(impl_->start_queue.end(), start.begin(), start.end());
+    impl_->start_wake->cancel();
   }
 
   // Signals cover later changes; one listing makes the new states visible right away.
@@ -255,6 +280,7 @@ Task<void> Agent::run() {
   impl_->wake = std::make_unique<net::steady_timer>(ex);
   impl_->publish = std::make_unique<net::steady_timer>(ex);
   impl_->stop_timer = std::make_unique<net::steady_timer>(ex, net::steady_timer::time_point::max());
+  impl_->start_wake = std::make_unique<net::steady_timer>(ex);
   units_.on_state_change([this](const UnitStatus& s) { observe(s); });
 
   co_await acquire_lease();
@@ -315,6 +341,31 @@ Task<void> Agent::run() {
     }
   };
 
+  // Runs the start jobs reconcile passes queue, one batch at a time; a unit stopped or unloaded
+  // since it was queued is skipped.
+  auto starter = [&]() -> Task<void> {
+    while (true) {
+      if (impl_->start_queue.empty()) {
+        impl_->start_wake->expires_at(net::steady_timer::time_point::max());
+        co_await impl_->start_wake->async_wait(net::as_tuple(net::use_awaitable));
+        continue;
+      }
+      std::vector<std::string> batch;
+      for (auto& n : std::exchange(impl_->start_queue, {}))
+        if (start_requested_.count(n) && file_hash_.count(n)) batch.push_back(std::move(n));
+      if (batch.empty()) continue;  // the queue is empty now: the next round waits
+      auto st = co_await units_.start(batch);
+      if (!st) {
+        ++stats_.task_failures;
+        log::warn("agent", "start failed",
+                  {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+      }
+      // Signals cover later changes; one listing makes the new states visible right away.
+      if (auto listed = co_await units_.list(batch))
+        for (const auto& s : listed.value()) observe(s);
+    }
+  };
+
   auto keep_lease = [&]() -> Task<void> {
     while (true) {
       (void)co_await impl_->keeper.wait_lost();
@@ -334,8 +385,8 @@ Task<void> Agent::run() {
     co_await impl_->stop_timer->async_wait(net::as_tuple(net::use_awaitable));
   };
 
-  co_await (follow() || reconcile() || publish() || keep_lease() || impl_->keeper.run() ||
-            stopped());
+  co_await (follow() || reconcile() || starter() || publish() || keep_lease() ||
+            impl_->keeper.run() || stopped());
   reflector.cancel();
   units_.on_state_change(nullptr);
 }

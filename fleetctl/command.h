@@ -5,6 +5,8 @@
 // BufferOutput and FakeSystem.
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +50,9 @@ struct CommandContext {
   std::chrono::milliseconds poll_interval{250};
   // The cluster's machines, fetched once on first use (fleet's cachedMachineState).
   std::optional<std::vector<api::Machine>> machine_cache;
+  // Opens one more connection to the same API, for commands that send one request per unit to
+  // many units (see for_each_unit_call). Empty when the client cannot be duplicated cheaply.
+  std::function<std::unique_ptr<api::ApiClient>()> extra_client;
 };
 
 struct Command {

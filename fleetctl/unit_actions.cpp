@@ -1,7 +1,10 @@
 #include "fleetctl/unit_actions.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <memory>
+#include <thread>
 
 namespace fleet::fleetctl {
 
@@ -317,20 +320,63 @@ Status create_units(CommandContext& ctx) {
   return ok();
 }
 
+void for_each_unit_call(CommandContext& ctx, std::size_t n,
+                        const std::function<void(api::ApiClient&, std::size_t)>& fn) {
+  constexpr std::size_t kCallsPerConnection = 4;  // below that, a connection is not worth it
+  std::size_t wanted = std::min(kMaxParallelCalls, n / kCallsPerConnection);
+  std::vector<std::unique_ptr<api::ApiClient>> extra;
+  if (ctx.extra_client)
+    for (std::size_t i = 1; i < wanted; ++i)
+      if (auto c = ctx.extra_client()) extra.push_back(std::move(c));
+  if (extra.empty()) {
+    for (std::size_t i = 0; i < n; ++i) fn(*ctx.api, i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  auto work = [&](api::ApiClient& client) {
+    for (std::size_t i = next++; i < n; i = next++) fn(client, i);
+  };
+  std::vector<std::thread> threads;
+  for (auto& c : extra) threads.emplace_back(work, std::ref(*c));
+  work(*ctx.api);
+  for (auto& t : threads) t.join();
+}
+
 Result<std::vector<api::Unit>> set_target_states(CommandContext& ctx,
                                                  const std::vector<std::string>& names,
                                                  std::string_view state) {
-  std::vector<api::Unit> triggered;
-  for (const auto& name : names) {
-    auto got = ctx.api->get_unit(name);
+  // Per unit: the error to return, or the unit if its state was changed.
+  std::vector<std::optional<Error>> errors(names.size());
+  std::vector<std::optional<api::Unit>> changed(names.size());
+  std::atomic<bool> stop{false};  // like fleet, no more changes after the first error
+  for_each_unit_call(ctx, names.size(), [&](api::ApiClient& api, std::size_t i) {
+    if (stop) return;
+    const std::string& name = names[i];
+    auto got = api.get_unit(name);
     if (!got) {
-      return failed("error retrieving unit " + name + " from registry: " + got.error().message);
+      errors[i] = make_error(Errc::invalid_argument, "error retrieving unit " + name +
+                                                         " from registry: " + got.error().message);
+      stop = true;
+      return;
     }
-    if (!got.value()) return failed("unable to find unit " + name);
+    if (!got.value()) {
+      errors[i] = make_error(Errc::invalid_argument, "unable to find unit " + name);
+      stop = true;
+      return;
+    }
     const api::Unit& u = *got.value();
-    if (u.desired_state == state) continue;
-    if (auto st = ctx.api->set_desired_state(u.name, state); !st) return st.error();
-    triggered.push_back(u);
+    if (u.desired_state == state) return;
+    if (auto st = api.set_desired_state(u.name, state); !st) {
+      errors[i] = st.error();
+      stop = true;
+      return;
+    }
+    changed[i] = u;
+  });
+  std::vector<api::Unit> triggered;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (errors[i]) return *errors[i];
+    if (changed[i]) triggered.push_back(std::move(*changed[i]));
   }
   return triggered;
 }

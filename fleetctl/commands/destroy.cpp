@@ -1,3 +1,6 @@
+#include <optional>
+#include <vector>
+
 #include "fleetctl/command.h"
 #include "fleetctl/unit_actions.h"
 
@@ -16,23 +19,33 @@ int run(CommandContext& ctx) {
     return kExitFailure;
   }
   int attempts = block_attempts(ctx.flags);
-  int exit = kExitOk;
-  for (const auto& u : units.value()) {
-    auto st = ctx.api->destroy_unit(u.name);
+  const auto& found = units.value();
+  // Per unit: the destroy error to print, if any. Many units go over several connections.
+  std::vector<std::optional<Error>> errors(found.size());
+  for_each_unit_call(ctx, found.size(), [&](api::ApiClient& api, std::size_t i) {
+    const std::string& name = found[i].name;
+    auto st = api.destroy_unit(name);
     if (!st && st.error().code != Errc::not_found) {
-      ctx.io.err << "Error destroying units: " << st.error().message << "\n";
-      exit = kExitFailure;
-      continue;
+      errors[i] = st.error();
+      return;
     }
     // fleet waits only when --no-block is given (inverted); we wait unless it is given. The
     // registry deletes synchronously, so this normally returns on the first poll.
     for (long polls = 0; attempts != -1; ++polls) {
-      auto got = ctx.api->get_unit(u.name);
+      auto got = api.get_unit(name);
       if (got && !got.value()) break;
       if (attempts > 0 && polls + 1 >= attempts * 8L) break;
       ctx.sys.sleep(ctx.poll_interval);
     }
-    ctx.io.out << "Destroyed " << u.name << "\n";
+  });
+  int exit = kExitOk;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    if (errors[i]) {
+      ctx.io.err << "Error destroying units: " << errors[i]->message << "\n";
+      exit = kExitFailure;
+      continue;
+    }
+    ctx.io.out << "Destroyed " << found[i].name << "\n";
   }
   return exit;
 }

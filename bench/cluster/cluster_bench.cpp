@@ -1,0 +1,242 @@
+// The whole cluster (issue #7, Benchmarks): three real-systemd hosts running fleetd, one etcd,
+// agent TTL 10 s. In one run: N units started through fleet next to direct `systemctl start` of
+// N units spread over the same hosts; N units destroyed next to direct `systemctl stop`; fleetd's
+// idle CPU on every host with N units running; failover time over K halts. Not part of CTest.
+//
+//   build/bench/cluster/cluster_bench [units=500] [halts=5] [idle_seconds=30]
+//
+// Must run as root (it boots real-systemd hosts and etcd, like the e2e tests).
+//
+// What the timers cover (all observed by polling `systemctl list-units` inside every host, one
+// host after the other, never through fleetctl):
+//  - direct start: `systemctl start --no-block` of each host's share (round robin) issued to the
+//    three hosts at once (one thread each); files installed and daemon-reloaded beforehand.
+//    Ends when the hosts' systemd list all N as running.
+//  - fleet start: the N units are already submitted (untimed); `fleetctl start --no-block <N
+//    names>` on host 1, then the engine schedules and the agents write, link, reload and start.
+//    Ends when the hosts' systemd list all N as running.
+//  - direct stop / fleet destroy: `systemctl stop --no-block` on each host at once, resp.
+//    `fleetctl destroy --no-block <N names>`; ends when no host's systemd lists any of them
+//    (stopped and garbage-collected; for fleet also unlinked and reloaded away).
+//  - failover: from the kill -9 of the PID 1 of the host running the unit (the seed's `vagrant
+//    halt`) until another host's systemd reports it active; the halted host is booted again
+//    (and rejoins) between rounds, untimed.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/agent/bench_support.h"
+#include "tests/harness/cluster/cluster.h"
+#include "tests/harness/wait.h"
+
+using namespace fleet::bench;
+using fleet::testing::Cluster;
+using fleet::testing::ClusterOptions;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kTtl = 10;
+
+int arg(int argc, char** argv, int i, int def) { return argc > i ? std::atoi(argv[i]) : def; }
+
+std::vector<std::string> names(const std::string& prefix, int from, int to, int step = 1) {
+  std::vector<std::string> out;
+  for (int i = from; i < to; i += step) out.push_back(bench_unit(prefix, i));
+  return out;
+}
+
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+void must(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error(what);
+}
+
+// Sum over the live hosts; -1 if a host could not be asked.
+int total(Cluster& c, int (*count)(const Host&, const std::string&), const std::string& pattern) {
+  int sum = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    if (!c.up(i)) continue;
+    int k = count(c.host(i), pattern);
+    if (k < 0) return -1;
+    sum += k;
+  }
+  return sum;
+}
+
+// Runs `argv_for(i)` in every host at once; true if all succeeded.
+template <class F>
+bool on_every_host(Cluster& c, F argv_for) {
+  std::vector<std::thread> threads;
+  std::vector<int> exits(c.size(), 0);
+  for (std::size_t i = 0; i < c.size(); ++i)
+    threads.emplace_back([&, i] { exits[i] = c.host(i).run(argv_for(i), 300s).exit; });
+  for (auto& t : threads) t.join();
+  return std::all_of(exits.begin(), exits.end(), [](int e) { return e == 0; });
+}
+
+// Host index whose systemd runs `unit`, -1 if none.
+int running_on(Cluster& c, const std::string& unit) {
+  for (std::size_t i = 0; i < c.size(); ++i)
+    if (c.up(i) && c.host(i).unit_state(unit) == "active") return static_cast<int>(i);
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show up as they happen
+  const int n = arg(argc, argv, 1, 500);
+  const int halts = arg(argc, argv, 2, 5);
+  const int idle_seconds = arg(argc, argv, 3, 30);
+  std::printf("cluster_bench: 3 hosts, %d units, %d halts, agent TTL %d s, idle %d s; load %s\n", n,
+              halts, kTtl, idle_seconds, load_average().c_str());
+
+  ClusterOptions o;
+  o.hosts = 3;
+  o.label = "clusterbench";
+  o.agent_ttl_s = kTtl;
+  Cluster c(o);
+  const int hosts = static_cast<int>(c.size());
+  std::vector<Row> rows;
+
+  // (a, b) direct: host i gets units i, i+3, ...
+  for (int i = 0; i < hosts; ++i) {
+    for (const auto& u : names("direct", i, n, hosts))
+      must(bool(c.host(i).write_file("/run/systemd/system/" + u, bench_unit_text(u))), "write");
+    must(c.host(i).run({"/usr/bin/systemctl", "daemon-reload"}, 60s).exit == 0, "daemon-reload");
+  }
+  auto t0 = Clock::now();
+  must(on_every_host(c,
+                     [&](std::size_t i) {
+                       return concat({"/usr/bin/systemctl", "start", "--no-block"},
+                                     names("direct", static_cast<int>(i), n, hosts));
+                     }),
+       "systemctl start");
+  double direct_start = time_until(
+      t0, [&] { return total(c, count_running, "direct-*") == n; }, 600s);
+  must(direct_start >= 0, "direct units did not all start");
+  t0 = Clock::now();
+  must(on_every_host(c,
+                     [&](std::size_t i) {
+                       return concat({"/usr/bin/systemctl", "stop", "--no-block"},
+                                     names("direct", static_cast<int>(i), n, hosts));
+                     }),
+       "systemctl stop");
+  double direct_stop = time_until(
+      t0, [&] { return total(c, count_listed, "direct-*") == 0; }, 600s);
+  must(direct_stop >= 0, "direct units did not all stop");
+  std::printf("direct: start %.2f s, stop %.2f s; load %s\n", direct_start, direct_stop,
+              load_average().c_str());
+
+  // (a) through fleet.
+  std::vector<std::string> paths;
+  for (const auto& u : names("viafleet", 0, n))
+    paths.push_back(c.write_unit(u, bench_unit_text(u)));
+  auto r = c.fleetctl(0, concat({"submit"}, paths), 600s);
+  must(r.exit == 0, "fleetctl submit: " + r.err);
+  t0 = Clock::now();
+  r = c.fleetctl(0, concat({"start", "--no-block"}, names("viafleet", 0, n)), 600s);
+  must(r.exit == 0, "fleetctl start: " + r.err);
+  double start_cli = seconds_since(t0);
+  double fleet_start = time_until(
+      t0, [&] { return total(c, count_running, "viafleet-*") == n; }, 600s);
+  if (fleet_start < 0)
+    for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
+  must(fleet_start >= 0, "units did not all start through fleet");
+  std::string spread;
+  for (int i = 0; i < hosts; ++i)
+    spread += (i ? "/" : "") + std::to_string(count_running(c.host(i), "viafleet-*"));
+  std::printf("fleet: start %.2f s (fleetctl %.2f s), spread %s; load %s\n", fleet_start, start_cli,
+              spread.c_str(), load_average().c_str());
+
+  // (d) idle CPU with the N units running.
+  std::this_thread::sleep_for(5s);  // let the last state writes settle before sampling
+  std::vector<pid_t> pids;
+  std::vector<double> cpu0;
+  for (int i = 0; i < hosts; ++i) {
+    pids.push_back(fleetd_pid(c.host(i)));
+    cpu0.push_back(process_cpu_seconds(pids.back()));
+  }
+  auto idle0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
+  double idle_wall = seconds_since(idle0);
+  std::vector<double> idle_pct;
+  for (int i = 0; i < hosts; ++i)
+    idle_pct.push_back(100.0 * (process_cpu_seconds(pids[i]) - cpu0[i]) / idle_wall);
+
+  // (b) destroy through fleet.
+  t0 = Clock::now();
+  r = c.fleetctl(0, concat({"destroy", "--no-block"}, names("viafleet", 0, n)), 600s);
+  must(r.exit == 0, "fleetctl destroy: " + r.err);
+  double destroy_cli = seconds_since(t0);
+  double fleet_destroy = time_until(
+      t0, [&] { return total(c, count_listed, "viafleet-*") == 0; }, 600s);
+  if (fleet_destroy < 0)
+    for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
+  must(fleet_destroy >= 0, "units did not all go away after destroy");
+  std::printf("fleet: destroy %.2f s (fleetctl %.2f s); load %s\n", fleet_destroy, destroy_cli,
+              load_average().c_str());
+
+  rows.push_back({"`systemctl start` of " + std::to_string(n) + " units over 3 hosts -> running",
+                  fmt("%.2f s", direct_start), "-", "-"});
+  rows.push_back({std::to_string(n) + " units started through fleet -> running (" + spread + ")",
+                  fmt("%.2f s", fleet_start) + fmt(" (fleetctl %.2f s)", start_cli), "-", "-"});
+  rows.push_back({"start: fleet / direct", fmt("%.2fx", fleet_start / direct_start), "<= 1.3x",
+                  verdict(fleet_start / direct_start <= 1.3)});
+  rows.push_back({"`systemctl stop` of the " + std::to_string(n) + " units -> gone",
+                  fmt("%.2f s", direct_stop), "-", "-"});
+  rows.push_back({std::to_string(n) + " units destroyed through fleet -> gone",
+                  fmt("%.2f s", fleet_destroy) + fmt(" (fleetctl %.2f s)", destroy_cli), "-", "-"});
+  rows.push_back({"destroy: fleet / direct", fmt("%.2fx", fleet_destroy / direct_stop), "<= 1.3x",
+                  verdict(fleet_destroy / direct_stop <= 1.3)});
+  for (int i = 0; i < hosts; ++i)
+    rows.push_back({"fleetd idle CPU on host " + std::to_string(i + 1) + ", " + std::to_string(n) +
+                        " units running, " + fmt("%.0f s", idle_wall),
+                    fmt("%.2f %% of a core", idle_pct[i]), "< 1 %", verdict(idle_pct[i] < 1.0)});
+
+  // (c) failover, one unit, `halts` rounds.
+  auto path = c.write_unit("failover.service", bench_unit_text("failover.service"));
+  r = c.fleetctl(0, {"start", "--no-block", path}, 60s);
+  must(r.exit == 0, "fleetctl start failover.service: " + r.err);
+  must(fleet::testing::wait_until([&] { return running_on(c, "failover.service") >= 0; }, 60s),
+       "failover.service did not start");
+  for (int round = 1; round <= halts; ++round) {
+    int victim = running_on(c, "failover.service");
+    must(victim >= 0, "failover.service not running before round " + std::to_string(round));
+    t0 = Clock::now();
+    c.halt(static_cast<std::size_t>(victim));
+    double took = time_until(
+        t0, [&] { return running_on(c, "failover.service") >= 0; }, std::chrono::seconds(120),
+        std::chrono::milliseconds(50));
+    int to = running_on(c, "failover.service");
+    std::printf("failover %d: host %d -> host %d in %.2f s; load %s\n", round, victim + 1, to + 1,
+                took, load_average().c_str());
+    rows.push_back({"failover " + std::to_string(round) + " (host " + std::to_string(victim + 1) +
+                        " halted -> running on host " + std::to_string(to + 1) + ")",
+                    took < 0 ? "timeout" : fmt("%.2f s", took), "<= TTL + 2 s = 12 s",
+                    verdict(took >= 0 && took <= kTtl + 2)});
+    c.boot(static_cast<std::size_t>(victim));
+    must(fleet::testing::wait_until(
+             [&] {
+               auto m = c.fleetctl(0, {"list-machines", "--no-legend"});
+               return m.exit == 0 && count_lines(m.out) == hosts;
+             },
+             60s, 200ms),
+         "host " + std::to_string(victim + 1) + " did not rejoin");
+  }
+  print_table(rows);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "cluster_bench: %s\n", e.what());
+  return 1;
+}
