@@ -44,7 +44,15 @@ struct InProcessFleetd::Impl {
   agent::FakeUnitManager units;
   std::unique_ptr<agent::Agent> agent;
   std::unique_ptr<engine::Engine> engine;
+  int running = 0;  // agent and engine runs not yet finished
+  bool stopping = false;
 };
+
+// Once agent and engine have wound down nothing is left to serve: the loop is stopped rather
+// than left to wait out the agent's machine lease timer in MemoryKv (its TTL).
+void InProcessFleetd::component_done() {
+  if (--impl_->running == 0 && impl_->stopping) io_.stop();
+}
 
 InProcessFleetd::InProcessFleetd(InProcessOptions opts) : opts_(std::move(opts)) {}
 
@@ -72,14 +80,16 @@ Status InProcessFleetd::start() {
     ao.lease_file = opts_.dir + "/machine.lease";
     ao.publish_delay = std::chrono::milliseconds(10);
     impl_->agent = std::make_unique<agent::Agent>(impl_->reg, impl_->units, ao);
-    net::co_spawn(io_, impl_->agent->run(), net::detached);
+    net::co_spawn(io_, impl_->agent->run(), [this](std::exception_ptr) { component_done(); });
+    ++impl_->running;
   }
   if (opts_.engine) {
     engine::EngineOptions eo;
     eo.machine_id = opts_.machine_id;
     eo.batch_window = std::chrono::milliseconds(5);
     impl_->engine = std::make_unique<engine::Engine>(impl_->reg, eo);
-    net::co_spawn(io_, impl_->engine->run(), net::detached);
+    net::co_spawn(io_, impl_->engine->run(), [this](std::exception_ptr) { component_done(); });
+    ++impl_->running;
   }
   thread_ = std::thread([this] { io_.run(); });
   return ok();
@@ -88,12 +98,12 @@ Status InProcessFleetd::start() {
 void InProcessFleetd::stop() {
   if (!thread_.joinable()) return;
   net::post(io_, [this] {
+    impl_->stopping = true;
+    if (impl_->running == 0) io_.stop();
     if (impl_->agent) impl_->agent->stop();
     if (impl_->engine) impl_->engine->stop();
     impl_->server.stop();
   });
-  // Like fleetd: the loop ends once agent, engine and server have wound down, so no coroutine
-  // frame is left that could outlive the components it references.
   thread_.join();
   impl_.reset();
 }

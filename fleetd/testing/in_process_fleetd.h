@@ -17,6 +17,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -74,7 +75,12 @@ class InProcessFleetd {
   // Runs a coroutine on the server thread and returns its result.
   template <class T>
   T run_task(boost::asio::awaitable<T> a) {
-    return boost::asio::co_spawn(io_, std::move(a), boost::asio::use_future).get();
+    // Wrapped in optional: asio's future path wants a default-constructible value (Result
+    // is not).
+    auto wrap = [](boost::asio::awaitable<T> inner) -> boost::asio::awaitable<std::optional<T>> {
+      co_return co_await std::move(inner);
+    };
+    return *boost::asio::co_spawn(io_, wrap(std::move(a)), boost::asio::use_future).get();
   }
 
   // Only on the server thread (inside on_loop / run_task).
@@ -89,6 +95,8 @@ class InProcessFleetd {
   struct Impl;
 
  private:
+  void component_done();
+
   InProcessOptions opts_;
   boost::asio::io_context io_;  // outlives impl_: its objects hold timers and sockets of io_
   std::unique_ptr<Impl> impl_;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/log.h"
 #include "fleetctl/cli.h"
 #include "fleetd/testing/in_process_fleetd.h"
 #include "tests/harness/wait.h"
@@ -58,6 +59,7 @@ struct CliFixture {
 
   explicit CliFixture(const std::function<void(InProcessOptions&)>& tweak = {})
       : fleetd(options_in(dir, tweak)) {
+    log::set_level(log::Level::warn);  // the daemon's info lines would drown test failures
     REQUIRE(fleetd.start());
     sys.env["FLEETCTL_ENDPOINT"] = fleetd.unix_endpoint();
   }
