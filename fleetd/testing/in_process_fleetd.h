@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include "common/result.h"
 
@@ -75,12 +76,16 @@ class InProcessFleetd {
   // Runs a coroutine on the server thread and returns its result.
   template <class T>
   T run_task(boost::asio::awaitable<T> a) {
-    // Wrapped in optional: asio's future path wants a default-constructible value (Result
-    // is not).
-    auto wrap = [](boost::asio::awaitable<T> inner) -> boost::asio::awaitable<std::optional<T>> {
-      co_return co_await std::move(inner);
-    };
-    return *boost::asio::co_spawn(io_, wrap(std::move(a)), boost::asio::use_future).get();
+    if constexpr (std::is_void_v<T>) {
+      boost::asio::co_spawn(io_, std::move(a), boost::asio::use_future).get();
+    } else {
+      // Wrapped in optional: asio's future path wants a default-constructible value (Result
+      // is not).
+      auto wrap = [](boost::asio::awaitable<T> in) -> boost::asio::awaitable<std::optional<T>> {
+        co_return co_await std::move(in);
+      };
+      return *boost::asio::co_spawn(io_, wrap(std::move(a)), boost::asio::use_future).get();
+    }
   }
 
   // Only on the server thread (inside on_loop / run_task).
