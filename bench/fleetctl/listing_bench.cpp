@@ -4,7 +4,7 @@
 // HTTP over the unix socket, JSON decoding, table output to /dev/null); "in-process" figures call
 // run_fleetctl directly, to show what process start costs. Prints figure/measured/target/verdict.
 //
-// Usage: fleetctl_listing_bench [--runs N]   (not part of CTest)
+// Usage: fleetctl_listing_bench [--runs N] [--token-limit PAGE_SIZE]   (not part of CTest)
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -155,8 +155,12 @@ struct Row {
 
 int main(int argc, char** argv) {
   int runs = 15;
-  for (int i = 1; i + 1 < argc; ++i)
+  int token_limit = 100;  // fleetd's default page size, as in fleet
+  for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--token-limit")
+      token_limit = std::clamp(std::atoi(argv[i + 1]), 1, 65535);
+  }
   log::set_level(log::Level::warn);
 
   std::vector<Row> rows;
@@ -167,6 +171,7 @@ int main(int argc, char** argv) {
     o.dir = dir;
     o.agent = false;  // the seeded states stand for the agents of 10 machines
     o.engine = false;
+    o.token_limit = token_limit;
     fleetd::testing::InProcessFleetd f(o);
     if (auto st = f.start(); !st) {
       std::cerr << "cannot start the server: " << st.error().message << "\n";
@@ -206,7 +211,8 @@ int main(int argc, char** argv) {
     std::printf("%-72s %7.1f ms %8s %s\n", r.figure.c_str(), r.measured, target.c_str(),
                 verdict.c_str());
   }
-  std::printf("runs per figure: %d, load average: %.2f %.2f %.2f\n", runs, load[0], load[1],
-              load[2]);
+  std::printf(
+      "runs per figure: %d, API page size (token_limit): %d, load average: %.2f %.2f %.2f\n", runs,
+      token_limit, load[0], load[1], load[2]);
   return 0;
 }

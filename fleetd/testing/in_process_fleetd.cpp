@@ -23,7 +23,7 @@ struct InProcessFleetd::Impl {
   Impl(net::io_context& io, const InProcessOptions& o)
       : kv(io.get_executor(), registry::MemoryKvOptions{}),
         reg(kv, registry::KeyLayout(o.key_prefix)),
-        ctx(reg, api::server::ApiOptions{}),
+        ctx(reg, api::server::ApiOptions{static_cast<std::uint16_t>(o.token_limit), FLEET_VERSION}),
         server(io, ctx, http_options(o)) {
     ctx.inspector = &inspector;
     ctx.machine_id = o.machine_id;

@@ -46,6 +46,7 @@ struct InProcessOptions {
   bool agent = true;   // false: units get scheduled nowhere (no machine announced)
   bool engine = true;  // false: units stay unscheduled
   std::string key_prefix = "/_coreos.com/fleet/";
+  int token_limit = 100;  // the API's page size (fleetd's token_limit)
 };
 
 class InProcessFleetd {
