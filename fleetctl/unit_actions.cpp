@@ -248,6 +248,58 @@ int block_attempts(const FlagValues& flags) {
   return n > 0 ? static_cast<int>(n) : 0;
 }
 
+std::optional<std::vector<std::string>> create_and_trigger(CommandContext& ctx,
+                                                           std::string_view state,
+                                                           std::string_view verb,
+                                                           std::string_view doing, int* exit) {
+  *exit = kExitOk;
+  if (ctx.args.empty()) {
+    ctx.io.err << "No units given\n";
+    return std::nullopt;
+  }
+  *exit = kExitFailure;
+  if (auto st = create_units(ctx); !st) {
+    ctx.io.err << "Error creating units: " << st.error().message << "\n";
+    return std::nullopt;
+  }
+  std::vector<std::string> names;
+  for (const auto& a : ctx.args) names.push_back(mangle_unit_name(a));
+  auto triggered = set_target_states(ctx, names, state);
+  if (!triggered) {
+    ctx.io.err << "Error " << doing << " units: " << triggered.error().message << "\n";
+    return std::nullopt;
+  }
+  std::vector<std::string> waiting;
+  for (const auto& u : triggered.value()) {
+    if (api::is_global(u.options)) {
+      ctx.io.out << "Triggered global unit " << u.name << " " << verb << "\n";
+    } else {
+      waiting.push_back(u.name);
+    }
+  }
+  *exit = kExitOk;
+  return waiting;
+}
+
+std::optional<std::vector<api::Unit>> registered_units_or_report(CommandContext& ctx, int* exit) {
+  *exit = kExitOk;
+  if (ctx.args.empty()) {
+    ctx.io.err << "No units given\n";
+    return std::nullopt;
+  }
+  auto units = find_units(ctx);
+  if (!units) {
+    ctx.io.err << units.error().message << "\n";
+    *exit = kExitFailure;
+    return std::nullopt;
+  }
+  if (units.value().empty()) {
+    ctx.io.err << "Units not found in registry\n";
+    return std::nullopt;
+  }
+  return std::move(units).value();
+}
+
 int wait_and_report(CommandContext& ctx, const std::vector<std::string>& names,
                     std::string_view verb, std::string_view past, std::string_view state) {
   auto st = wait_for_unit_states(ctx, names, verb, state, block_attempts(ctx.flags));

@@ -40,6 +40,20 @@ inline constexpr std::size_t kMaxParallelCalls = 8;
 void for_each_unit_call(CommandContext& ctx, std::size_t n,
                         const std::function<void(api::ApiClient&, std::size_t)>& fn);
 
+// load and start's common part: creates the arguments' units as needed, sets `state` on them,
+// prints `Triggered global unit <n> <verb>` for global units and returns the other units' names
+// to wait on. nullopt after printing `No units given` (exit 0 wanted: *exit = kExitOk), `Error
+// creating units: <e>` or `Error <doing> units: <e>` (*exit = kExitFailure).
+std::optional<std::vector<std::string>> create_and_trigger(CommandContext& ctx,
+                                                           std::string_view state,
+                                                           std::string_view verb,
+                                                           std::string_view doing, int* exit);
+
+// stop and unload's common start: the registered units named by the arguments; nullopt after
+// printing `No units given` or `Units not found in registry` (*exit = kExitOk) or the API error
+// (*exit = kExitFailure).
+std::optional<std::vector<api::Unit>> registered_units_or_report(CommandContext& ctx, int* exit);
+
 // Waits until each unit's current state is `state` (desired state for global units), printing
 // `Unit <n> <state>[ on <machine>]` as each arrives; with attempts -1 prints
 // `Triggered unit <n> <verb>` instead. Returns the first error (also printed as

@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -27,6 +28,7 @@
 #include "engine/engine.h"
 #include "fleetd/command_line.h"
 #include "fleetd/inspector.h"
+#include "fleetd/reload.h"
 #include "registry/etcd/etcd_kv.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
@@ -66,6 +68,12 @@ std::string api_url_of(const std::vector<std::string>& endpoints, bool tls) {
   for (const auto& e : endpoints)
     if (e.rfind("tcp://", 0) == 0) return (tls ? "https://" : "http://") + e.substr(6);
   return {};
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (const auto& e : v) out += (out.empty() ? "" : std::string(sep)) + e;
+  return out;
 }
 
 std::string trim_slash(std::string s) {
@@ -166,6 +174,10 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   ao.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.agent_ttl);
   if (ao.ttl < std::chrono::seconds(1)) ao.ttl = std::chrono::seconds(1);
   ao.units_dir = trim_slash(cfg.units_directory);
+  // The in-memory registry dies with the process, so a lease saved by another --dev fleetd is
+  // useless; keeping the file next to the units directory lets a dev instance run without
+  // touching the host's /run/fleet (tests point units_directory into their own tree).
+  if (cfg.dev) ao.lease_file = std::filesystem::path(ao.units_dir).parent_path() / "machine.lease";
 
   engine::EngineOptions eo;
   eo.machine_id = machine_id;
@@ -192,18 +204,33 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
     signals.cancel();
   };
 
+  // SIGHUP: re-read every source; apply what is safe, name what needs a restart (reload.h).
+  Config running = cfg;
+  auto reload = [&] {
+    log::info("fleetd", "Reloading configuration");
+    LoadedConfig fresh;
+    std::ostringstream out, err;
+    if (startup(argc, argv, process_env(), real_file_reader(), out, err, fresh)) {
+      log::warn("fleetd", "configuration reload refused",
+                {{"error", std::string(trim(err.str()))}});
+      return;
+    }
+    ReloadPlan plan = plan_reload(running, fresh.config);
+    running = plan.next;
+    log::set_level(running.verbosity > 0 ? log::Level::debug : log::Level::info);
+    ctx.options.token_limit = static_cast<std::uint16_t>(running.token_limit);
+    if (!plan.need_restart.empty())
+      log::warn("fleetd", "configuration changes need a restart to take effect",
+                {{"keys", join(plan.need_restart, ",")}});
+    log::info("fleetd", "configuration reloaded",
+              {{"applied", plan.applied.empty() ? "-" : join(plan.applied, ",")}});
+  };
+
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        log::info("fleetd", "Reloading configuration");
-        LoadedConfig fresh;
-        std::ostringstream out, err;
-        if (auto code = startup(argc, argv, process_env(), real_file_reader(), out, err, fresh)) {
-          log::warn("fleetd", "configuration reload refused", {{"error", err.str()}});
-        } else {
-          log::set_level(fresh.config.verbosity > 0 ? log::Level::debug : log::Level::info);
-        }
+        reload();
         wait_signal();
         return;
       }
@@ -250,6 +277,9 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
     // The D-Bus pump always waits on the bus socket: release it so that io.run() can return.
     the_agent.reset();
     units.reset();
+    // Agent, engine and server are done; what may still wait on the loop is not ours to await
+    // (the in-memory registry's lease timers would otherwise hold --dev for the agent's TTL).
+    io.stop();
   };
   net::co_spawn(io, main_task(), [&](std::exception_ptr e) {
     if (!e) return;

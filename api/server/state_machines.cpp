@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/server/detail/routes.h"
+#include "api/server/detail/unit_view.h"
 #include "api/server/metrics.h"
 #include "common/log.h"
 #include "registry/codec.h"
@@ -122,25 +123,36 @@ Task<Response> patch_machines(const Request& req, ApiContext& ctx) {
 
 }  // namespace
 
+Task<Result<std::shared_ptr<const std::vector<registry::UnitStateRecord>>>> states_for_page(
+    ApiContext& ctx, std::uint16_t page) {
+  auto& kept = listings_of(ctx);
+  if (kept.states && reusable(kept.states_read, page, ctx)) co_return kept.states;
+  BOOST_OUTCOME_CO_TRY(auto states, co_await ctx.registry.list_states());
+  auto shared = std::make_shared<const std::vector<registry::UnitStateRecord>>(std::move(states));
+  kept.states = shared;
+  kept.states_read = std::chrono::steady_clock::now();
+  co_return shared;
+}
+
 Task<Response> state_collection(const Request& req, ApiContext& ctx) {
   if (req.method != "GET")
     co_return error_response(405, "only GET supported against this resource");
   auto page = requested_page(req, ctx);
   if (!page) co_return error_response(400, page.error().message);
-  auto states = co_await ctx.registry.list_states();
+  auto states = co_await states_for_page(ctx, page.value().page);
   if (!states) co_return registry_error(states.error());
   const std::string machine = first_value(req, "machineID");
   const std::string unit = first_value(req, "unitName");
-  std::vector<UnitState> all;
-  for (const auto& s : states.value()) {
+  std::vector<const registry::UnitStateRecord*> matching;
+  for (const auto& s : *states.value()) {
     if (!machine.empty() && s.machine != machine) continue;
     if (!unit.empty() && s.unit != unit) continue;
-    all.push_back(state_view(s));
+    matching.push_back(&s);
   }
-  const auto slice = slice_page(page.value(), all.size());
+  const auto slice = slice_page(page.value(), matching.size());
   UnitStatePage out;
-  out.states.assign(all.begin() + static_cast<std::ptrdiff_t>(slice.begin),
-                    all.begin() + static_cast<std::ptrdiff_t>(slice.end));
+  for (std::size_t i = slice.begin; i < slice.end; ++i)
+    out.states.push_back(state_view(*matching[i]));
   out.next_page_token = slice.next_token;
   co_return json_response(200, encode(out));
 }

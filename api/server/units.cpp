@@ -11,6 +11,18 @@
 
 namespace fleet::api::server::detail {
 
+Task<Result<std::shared_ptr<const UnitsSnapshot>>> units_for_page(ApiContext& ctx,
+                                                                  std::uint16_t page) {
+  auto& kept = listings_of(ctx);
+  if (kept.units && reusable(kept.units_read, page, ctx)) co_return kept.units;
+  const std::optional<std::string> all;
+  BOOST_OUTCOME_CO_TRY(auto snap, co_await read_units(ctx.registry, all));
+  auto shared = std::make_shared<const UnitsSnapshot>(std::move(snap));
+  kept.units = shared;
+  kept.units_read = std::chrono::steady_clock::now();
+  co_return shared;
+}
+
 namespace {
 
 using registry::TargetState;
@@ -19,19 +31,19 @@ using registry::UnitRecord;
 Task<Response> list_units(const Request& req, ApiContext& ctx) {
   auto page = requested_page(req, ctx);
   if (!page) co_return error_response(400, page.error().message);
-  auto snap = co_await read_units(ctx.registry, std::nullopt);
-  if (!snap) co_return registry_error(snap.error());
-  const auto slice = slice_page(page.value(), snap.value().units.size());
+  auto read = co_await units_for_page(ctx, page.value().page);
+  if (!read) co_return registry_error(read.error());
+  const UnitsSnapshot& snap = *read.value();
+  const auto slice = slice_page(page.value(), snap.units.size());
   std::vector<std::string> hashes;
-  for (std::size_t i = slice.begin; i < slice.end; ++i)
-    hashes.push_back(snap.value().units[i].hash);
+  for (std::size_t i = slice.begin; i < slice.end; ++i) hashes.push_back(snap.units[i].hash);
   if (auto st = co_await load_contents(ctx.registry, ctx.contents, hashes); !st)
     co_return registry_error(st.error());
   UnitPage out;
   for (std::size_t i = slice.begin; i < slice.end; ++i) {
-    const auto& rec = snap.value().units[i];
+    const auto& rec = snap.units[i];
     auto content = ctx.contents.find(rec.hash);
-    out.units.push_back(unit_view(rec, snap.value(), content.get()));
+    out.units.push_back(unit_view(rec, snap, content.get()));
   }
   out.next_page_token = slice.next_token;
   co_return json_response(200, encode(out));

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+
 #include "api/server/api_test_fixture.h"
 
 using namespace fleet::api::server;
@@ -239,4 +241,38 @@ TEST_CASE("percent-encoded unit names are decoded") {
   CHECK(f.put_json("/fleet/v1/units/hello%401.service", R"({"options":)" + kHello + "}").status ==
         201);
   CHECK(body_json(f.get("/fleet/v1/units/hello@1.service"))["name"] == "hello@1.service");
+}
+
+TEST_CASE("later pages of a listing come from the snapshot its first page read") {
+  ApiFixture f;
+  char name[32];
+  for (int i = 0; i < 150; ++i) {
+    std::snprintf(name, sizeof name, "u%03d.service", i);
+    f.create(name);
+  }
+  auto first = body_json(f.get("/fleet/v1/units"));
+  REQUIRE(first["units"].size() == 100);
+  const std::string token = first["nextPageToken"];
+  f.create("zzz.service");  // after page 1: not part of this listing
+  auto second = body_json(f.get("/fleet/v1/units?nextPageToken=" + token));
+  CHECK(second["units"].size() == 50);
+  // A new listing starts with a fresh read.
+  REQUIRE(body_json(f.get("/fleet/v1/units"))["units"].size() == 100);
+  CHECK(body_json(f.get("/fleet/v1/units?nextPageToken=" + token))["units"].size() == 51);
+  // An old snapshot is not reused.
+  f.ctx.listing_reuse = std::chrono::milliseconds(0);
+  f.create("zzzz.service");
+  CHECK(body_json(f.get("/fleet/v1/units?nextPageToken=" + token))["units"].size() == 52);
+  // The state listing behaves the same.
+  f.ctx.listing_reuse = std::chrono::seconds(5);
+  for (int i = 0; i < 120; ++i) {
+    std::snprintf(name, sizeof name, "u%03d.service", i);
+    f.report(name, "m1");
+  }
+  auto states = body_json(f.get("/fleet/v1/state"));
+  REQUIRE(states["states"].size() == 100);
+  f.report("zzz.service", "m1");
+  CHECK(body_json(f.get("/fleet/v1/state?nextPageToken=" +
+                        std::string(states["nextPageToken"])))["states"]
+            .size() == 20);
 }

@@ -10,7 +10,7 @@ namespace {
 
 int run(CommandContext& ctx) {
   auto listing = parse_listing(
-      ctx, {"unit", "hash", "dstate", "state", "target", "tmachine", "global", "desc"});
+      ctx, {"unit", "hash", "dstate", "state", "target", "tmachine", "global", "desc", "reason"});
   if (!listing) return kExitFailure;
   if (std::find(listing->columns.begin(), listing->columns.end(), "tmachine") !=
       listing->columns.end()) {
@@ -38,6 +38,8 @@ int run(CommandContext& ctx) {
     if (col == "dstate") return u.desired_state.empty() ? "-" : u.desired_state;
     if (col == "state") return global || u.current_state.empty() ? "-" : u.current_state;
     if (col == "global") return global ? "true" : "false";
+    // Beyond fleet: why the engine cannot place the unit.
+    if (col == "reason") return u.reason.empty() ? "-" : u.reason;
     if (col == "desc") {
       std::string d = unit_description(u.options);
       return d.empty() ? "-" : d;
@@ -60,8 +62,8 @@ Command list_unit_files_command() {
   c.summary = "List the units that exist in the cluster.";
   c.description =
       "Lists all unit files that exist in the cluster (whether or not they are loaded onto a "
-      "machine).\n\nFields: unit, hash, dstate, state, target, global, desc (tmachine is a "
-      "deprecated alias of target).";
+      "machine).\n\nFields: unit, hash, dstate, state, target, global, desc, reason (why the "
+      "engine cannot schedule the unit; tmachine is a deprecated alias of target).";
   c.flags = listing_flags("unit,hash,dstate,state,target");
   c.flags.push_back(full_flag(false));
   c.run = &run;

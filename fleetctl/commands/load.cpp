@@ -5,35 +5,11 @@ namespace fleet::fleetctl {
 
 namespace {
 
-std::vector<std::string> mangled_args(const CommandContext& ctx) {
-  std::vector<std::string> names;
-  for (const auto& a : ctx.args) names.push_back(mangle_unit_name(a));
-  return names;
-}
-
 int run(CommandContext& ctx) {
-  if (ctx.args.empty()) {
-    ctx.io.err << "No units given\n";
-    return kExitOk;
-  }
-  if (auto st = create_units(ctx); !st) {
-    ctx.io.err << "Error creating units: " << st.error().message << "\n";
-    return kExitFailure;
-  }
-  auto triggered = set_target_states(ctx, mangled_args(ctx), api::kStateLoaded);
-  if (!triggered) {
-    ctx.io.err << "Error loading units: " << triggered.error().message << "\n";
-    return kExitFailure;
-  }
-  std::vector<std::string> loading;
-  for (const auto& u : triggered.value()) {
-    if (api::is_global(u.options)) {
-      ctx.io.out << "Triggered global unit " << u.name << " load\n";
-    } else {
-      loading.push_back(u.name);
-    }
-  }
-  if (!wait_for_unit_states(ctx, loading, "load", api::kStateLoaded, block_attempts(ctx.flags))) {
+  int exit = kExitOk;
+  auto loading = create_and_trigger(ctx, api::kStateLoaded, "load", "loading", &exit);
+  if (!loading) return exit;
+  if (!wait_for_unit_states(ctx, *loading, "load", api::kStateLoaded, block_attempts(ctx.flags))) {
     ctx.io.err << "Error waiting for unit states, exit status: 1\n";
     return kExitFailure;
   }

@@ -6,35 +6,15 @@ namespace fleet::fleetctl {
 namespace {
 
 int run(CommandContext& ctx) {
-  if (ctx.args.empty()) {
-    ctx.io.err << "No units given\n";
-    return kExitOk;
-  }
-  if (auto st = create_units(ctx); !st) {
-    ctx.io.err << "Error creating units: " << st.error().message << "\n";
-    return kExitFailure;
-  }
-  std::vector<std::string> names;
-  for (const auto& a : ctx.args) names.push_back(mangle_unit_name(a));
-  auto triggered = set_target_states(ctx, names, api::kStateLaunched);
-  if (!triggered) {
-    ctx.io.err << "Error starting units: " << triggered.error().message << "\n";
-    return kExitFailure;
-  }
-  std::vector<std::string> starting;
-  for (const auto& u : triggered.value()) {
-    if (api::is_global(u.options)) {
-      ctx.io.out << "Triggered global unit " << u.name << " start\n";
-    } else {
-      starting.push_back(u.name);
-    }
-  }
+  int exit = kExitOk;
+  auto starting = create_and_trigger(ctx, api::kStateLaunched, "start", "starting", &exit);
+  if (!starting) return exit;
   int attempts = block_attempts(ctx.flags);
-  if (!wait_for_unit_states(ctx, starting, "start", api::kStateLaunched, attempts)) {
+  if (!wait_for_unit_states(ctx, *starting, "start", api::kStateLaunched, attempts)) {
     ctx.io.err << "Error waiting for unit states, exit status: 1\n";
     return kExitFailure;
   }
-  if (!wait_for_systemd_active(ctx, starting, attempts)) {
+  if (!wait_for_systemd_active(ctx, *starting, attempts)) {
     ctx.io.err << "Error waiting for systemd unit states, err: 1\n";
     return kExitFailure;
   }

@@ -6,21 +6,11 @@ namespace fleet::fleetctl {
 namespace {
 
 int run(CommandContext& ctx) {
-  if (ctx.args.empty()) {
-    ctx.io.err << "No units given\n";
-    return kExitOk;
-  }
-  auto units = find_units(ctx);
-  if (!units) {
-    ctx.io.err << units.error().message << "\n";
-    return kExitFailure;
-  }
-  if (units.value().empty()) {
-    ctx.io.err << "Units not found in registry\n";
-    return kExitOk;
-  }
+  int exit = kExitOk;
+  auto units = registered_units_or_report(ctx, &exit);
+  if (!units) return exit;
   std::vector<std::string> waiting;
-  for (const auto& u : units.value()) {
+  for (const auto& u : *units) {
     bool global = api::is_global(u.options);
     // fleet skips on the current state alone, so a unit that wants to run but cannot be placed
     // could never be unloaded; we skip only units that are inactive in both senses.

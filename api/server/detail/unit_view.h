@@ -2,7 +2,10 @@
 // Folder-private: the API's view of units, read from the registry in one consistent txn, with
 // the derived current state (fleet-spec §4.6 adapted to our key layout).
 
+#include <chrono>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -28,9 +31,36 @@ struct UnitsSnapshot {
   std::map<std::string, std::string> reasons;  // unit → unschedulable reason
 };
 
+// What the first page of a listing read, for the pages after it (ApiContext::listings).
+struct ListingSnapshots {
+  std::shared_ptr<const UnitsSnapshot> units;
+  std::chrono::steady_clock::time_point units_read;
+  std::shared_ptr<const std::vector<registry::UnitStateRecord>> states;
+  std::chrono::steady_clock::time_point states_read;
+};
+
 // Every unit, or only `name` (then `units` holds at most one record).
 Task<Result<UnitsSnapshot>> read_units(registry::Registry& reg,
                                        const std::optional<std::string>& name);
+
+inline ListingSnapshots& listings_of(ApiContext& ctx) {
+  if (!ctx.listings) ctx.listings = std::make_shared<ListingSnapshots>();
+  return *ctx.listings;
+}
+
+inline bool reusable(std::chrono::steady_clock::time_point read, std::uint16_t page,
+                     const ApiContext& ctx) {
+  return page > 1 && std::chrono::steady_clock::now() - read < ctx.listing_reuse;
+}
+
+// Every unit for page `page` of a listing: a fresh read for page 1 (kept in ctx.listings), the
+// kept snapshot for later pages while it is younger than ctx.listing_reuse (units.cpp; kept
+// apart from read_units: GCC 12 warns falsely when it inlines one coroutine into the other).
+Task<Result<std::shared_ptr<const UnitsSnapshot>>> units_for_page(ApiContext& ctx,
+                                                                  std::uint16_t page);
+// The same for every unit state, sorted by unit then machine (state_machines.cpp).
+Task<Result<std::shared_ptr<const std::vector<registry::UnitStateRecord>>>> states_for_page(
+    ApiContext& ctx, std::uint16_t page);
 
 // Ensures the parsed contents of `hashes` are cached (one txn per max_txn_ops hashes). A hash
 // without content or with unparseable content is cached as "no options" and logged.

@@ -1,0 +1,218 @@
+// fleetctl list-units / list-unit-files latency against the real API server over the in-memory
+// registry (fleetd's --dev pieces, fleetd/testing/in_process_fleetd.h), with 500 and 10,000
+// units launched over 10 machines. "exec" figures run the real fleetctl binary (process start,
+// HTTP over the unix socket, JSON decoding, table output to /dev/null); "in-process" figures call
+// run_fleetctl directly, to show what process start costs. Prints figure/measured/target/verdict.
+//
+// Usage: fleetctl_listing_bench [--runs N] [--token-limit PAGE_SIZE]   (not part of CTest)
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "api/http_client.h"
+#include "common/log.h"
+#include "fleetctl/cli.h"
+#include "fleetctl/unit_source.h"
+#include "fleetd/testing/in_process_fleetd.h"
+#include "registry/registry.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace fleet;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct Stats {
+  double median = 0, p90 = 0;
+};
+
+Stats stats_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 9 / 10)]};
+}
+
+std::string machine_id(int i) {
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%08x%024d", 0xabc00000u + static_cast<unsigned>(i), i);
+  return buf;
+}
+
+// 10 machines, `n` units each with its own content, launched and reported active/running.
+void seed(fleetd::testing::InProcessFleetd& f, int n) {
+  constexpr int kMachines = 10;
+  f.run_task([&f]() -> registry::Task<void> {
+    for (int m = 0; m < kMachines; ++m) {
+      registry::MachineRecord rec;
+      rec.id = machine_id(m);
+      rec.public_ip = "10.0.0." + std::to_string(m + 1);
+      rec.metadata = {{"region", m % 2 ? "east" : "west"}};
+      rec.version = "bench";
+      (void)co_await f.registry().put_machine(rec, 0);
+    }
+  }());
+  auto client = api::HttpApiClient::create(api::HttpClientOptions{
+      api::parse_endpoint(f.unix_endpoint()).value(), "", "", "", std::chrono::seconds(10)});
+  std::vector<registry::UnitStateRecord> states;
+  std::vector<std::pair<std::string, std::string>> schedules;
+  for (int i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "app-%05d.service", i);
+    std::string text = "[Unit]\nDescription=Benchmark unit " + std::to_string(i) +
+                       "\n\n[Service]\nExecStart=/usr/bin/app --instance " + std::to_string(i) +
+                       "\n\n[X-Fleet]\nMachineMetadata=region=" + (i % 2 ? "east" : "west") + "\n";
+    api::Unit u;
+    u.name = name;
+    u.options = fleetctl::parse_unit_text(text).value();
+    u.desired_state = "launched";
+    if (auto st = client.value()->create_unit(u); !st) {
+      std::cerr << "seeding failed: " << st.error().message << "\n";
+      std::exit(1);
+    }
+    std::string m = machine_id(i % kMachines);
+    schedules.emplace_back(name, m);
+    states.push_back({name, m, fleetctl::unit_hash(u.options), "loaded", "active", "running"});
+  }
+  f.run_task([&]() -> registry::Task<void> {
+    auto& reg = f.registry();
+    for (const auto& [unit, m] : schedules)
+      (void)co_await reg.kv().put(reg.keys().schedule(unit), m);
+    for (std::size_t i = 0; i < states.size(); i += 100) {
+      std::vector<registry::UnitStateRecord> chunk(
+          states.begin() + static_cast<std::ptrdiff_t>(i),
+          states.begin() + static_cast<std::ptrdiff_t>(std::min(states.size(), i + 100)));
+      if (auto st = co_await reg.put_states(chunk, 0); !st) {
+        std::cerr << "seeding states failed: " << st.error().describe() << "\n";
+        std::exit(1);
+      }
+    }
+  }());
+}
+
+// Wall time of the real binary, stdout to /dev/null; exits on failure.
+double exec_ms(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  auto t0 = Clock::now();
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
+    std::cerr << "cannot start " << argv[0] << "\n";
+    std::exit(1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  double ms = ms_since(t0);
+  posix_spawn_file_actions_destroy(&fa);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::cerr << args[2] << " failed\n";
+    std::exit(1);
+  }
+  return ms;
+}
+
+double in_process_ms(const std::string& endpoint, const std::string& command, std::size_t* bytes) {
+  fleetctl::RealSystem sys;
+  fleetctl::BufferOutput buf;
+  fleetctl::CliEnv env{buf.output(), sys, fleetctl::http_client_factory()};
+  auto t0 = Clock::now();
+  int code = fleetctl::run_fleetctl({"--endpoint=" + endpoint, command}, env);
+  double ms = ms_since(t0);
+  if (code != 0) {
+    std::cerr << command << " failed: " << buf.err();
+    std::exit(1);
+  }
+  *bytes = buf.out().size();
+  return ms;
+}
+
+struct Row {
+  std::string figure;
+  double measured;
+  double target;  // 0: no target
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 15;
+  int token_limit = 100;  // fleetd's default page size, as in fleet
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--token-limit")
+      token_limit = std::clamp(std::atoi(argv[i + 1]), 1, 65535);
+  }
+  log::set_level(log::Level::warn);
+
+  std::vector<Row> rows;
+  for (int n : {500, 10000}) {
+    std::string dir = (std::filesystem::temp_directory_path() / "fleetctl-bench-XXXXXX").string();
+    if (!mkdtemp(dir.data())) return 1;
+    fleetd::testing::InProcessOptions o;
+    o.dir = dir;
+    o.agent = false;  // the seeded states stand for the agents of 10 machines
+    o.engine = false;
+    o.token_limit = token_limit;
+    fleetd::testing::InProcessFleetd f(o);
+    if (auto st = f.start(); !st) {
+      std::cerr << "cannot start the server: " << st.error().message << "\n";
+      return 1;
+    }
+    auto t0 = Clock::now();
+    seed(f, n);
+    std::cerr << "seeded " << n << " units in " << static_cast<int>(ms_since(t0)) << " ms\n";
+    const double target = n == 500 ? 20 : 100;
+    const std::string ep = f.unix_endpoint();
+    for (const std::string cmd : {"list-units", "list-unit-files"}) {
+      std::size_t bytes = 0;
+      double warm = in_process_ms(ep, cmd, &bytes);  // warm-up (parsed-content cache)
+      std::cerr << cmd << " " << n << " units: first run " << static_cast<int>(warm) << " ms\n";
+      std::vector<double> exec, inproc;
+      for (int r = 0; r < runs; ++r)
+        exec.push_back(exec_ms({FLEETCTL_BIN, "--endpoint=" + ep, cmd}));
+      for (int r = 0; r < runs; ++r) inproc.push_back(in_process_ms(ep, cmd, &bytes));
+      auto e = stats_of(exec), p = stats_of(inproc);
+      std::string label = "fleetctl " + cmd + ", " + std::to_string(n) + " units";
+      rows.push_back({label + " (exec, median)", e.median, target});
+      rows.push_back({label + " (exec, p90)", e.p90, 0});
+      rows.push_back({label + " (in-process, median; " + std::to_string(bytes / 1024) + " KiB out)",
+                      p.median, 0});
+    }
+    f.stop();
+    std::filesystem::remove_all(dir);
+  }
+
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf("%-72s %10s %8s %s\n", "figure", "measured", "target", "verdict");
+  for (const auto& r : rows) {
+    std::string target =
+        r.target > 0 ? "< " + std::to_string(static_cast<int>(r.target)) + " ms" : "-";
+    std::string verdict = r.target <= 0 ? "" : (r.measured < r.target ? "ok" : "MISSED");
+    std::printf("%-72s %7.1f ms %8s %s\n", r.figure.c_str(), r.measured, target.c_str(),
+                verdict.c_str());
+  }
+  std::printf(
+      "runs per figure: %d, API page size (token_limit): %d, load average: %.2f %.2f %.2f\n", runs,
+      token_limit, load[0], load[1], load[2]);
+  return 0;
+}
