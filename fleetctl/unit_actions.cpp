@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace fleet::fleetctl {
@@ -94,10 +95,38 @@ Result<bool> replace_allowed(CommandContext& ctx, const api::Unit& u) {
   return false;
 }
 
+// The registered units by name, read once when a command names many units.
+using UnitIndex = std::map<std::string, api::Unit>;
+
+// Many arguments: one listing answers every "is it registered?" instead of one GET per unit
+// (200 sequential round trips were a third of `fleetctl start` of 200 submitted units). If the
+// listing fails, each unit is asked for on its own, with that call's error reporting.
+constexpr std::size_t kListInsteadOfGets = 8;
+
+std::optional<UnitIndex> index_registered_units(CommandContext& ctx) {
+  if (ctx.args.size() < kListInsteadOfGets) return std::nullopt;
+  auto all = ctx.api->list_units();
+  if (!all) return std::nullopt;
+  UnitIndex index;
+  for (auto& u : all.value()) {
+    std::string name = u.name;
+    index.emplace(std::move(name), std::move(u));
+  }
+  return index;
+}
+
+Result<std::optional<api::Unit>> registered_unit(CommandContext& ctx, const std::string& name,
+                                                 const std::optional<UnitIndex>& index) {
+  if (!index) return ctx.api->get_unit(name);
+  auto it = index->find(name);
+  if (it == index->end()) return std::optional<api::Unit>();
+  return std::optional<api::Unit>(it->second);
+}
+
 // fleet's checkUnitCreation: true when the unit must be (re-)created.
 Result<bool> needs_creation(CommandContext& ctx, const std::string& path, const std::string& name,
-                            bool replace) {
-  auto existing = ctx.api->get_unit(name);
+                            bool replace, const std::optional<UnitIndex>& index) {
+  auto existing = registered_unit(ctx, name, index);
   if (!existing) {
     return failed("error retrieving Unit(" + name + ") from Registry: " + existing.error().message);
   }
@@ -354,10 +383,11 @@ Result<std::vector<api::Unit>> find_units(CommandContext& ctx) {
 Status create_units(CommandContext& ctx) {
   bool replace = ctx.flags.boolean("replace");
   std::vector<std::string> created;
+  const std::optional<UnitIndex> index = index_registered_units(ctx);
   for (const auto& arg : ctx.args) {
     std::string path = append_default_unit_type(arg);
     std::string name = mangle_unit_name(arg);
-    BOOST_OUTCOME_TRY(bool create, needs_creation(ctx, path, name, replace));
+    BOOST_OUTCOME_TRY(bool create, needs_creation(ctx, path, name, replace, index));
     if (!create) continue;
     BOOST_OUTCOME_TRY(auto options, unit_options_for(ctx, path, name, replace));
     BOOST_OUTCOME_TRY(create_one(ctx, name, options));

@@ -316,6 +316,30 @@ TEST_CASE("template instances start from a submitted template") {
         "template Unit(db@.service) in Registry or on filesystem\n");
 }
 
+TEST_CASE("start of many units creates the new ones and keeps or replaces the registered ones") {
+  CliFixture f;
+  f.wait_ready();
+  std::vector<std::string> args{"start", "--replace"};
+  for (int i = 0; i < 12; ++i) {
+    std::string name = "many" + std::to_string(i) + ".service";
+    f.file(name, "[Service]\nExecStart=/bin/sleep " + std::to_string(100 + i) + "\n");
+    if (i < 6) REQUIRE(f.run({"submit", name}).code == 0);  // half of them registered already
+    args.push_back(name);
+  }
+  f.file("many0.service", "[Service]\nExecStart=/bin/sleep 999\n");  // differs: --replace
+  auto r = f.run(args);
+  CHECK(r.code == 0);
+  CHECK(r.err == "");
+  for (int i = 0; i < 12; ++i) {
+    std::string name = "many" + std::to_string(i) + ".service";
+    CHECK(contains(r.out, "Unit " + name + " launched"));
+    CHECK(systemd_state(f, name) == "active/running");
+  }
+  CHECK(contains(r.out, "Found same Unit(many1.service) in Registry, nothing to do\n"));
+  CHECK(f.run({"cat", "many0.service"}).out == "[Service]\nExecStart=/bin/sleep 999\n");
+  CHECK(f.run({"cat", "many11.service"}).out == "[Service]\nExecStart=/bin/sleep 111\n");
+}
+
 TEST_CASE("the TCP endpoint serves the same API") {
   CliFixture f;
   f.wait_ready();
