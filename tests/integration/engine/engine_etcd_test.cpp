@@ -218,8 +218,9 @@ TEST_CASE(
           static_cast<double>(kTtl.count()), " s)");
   // The lease expires at most one TTL after the last keep-alive (sent every TTL/3, so up to one
   // TTL after the freeze); etcd checks expiry every 0.5 s; the successor's campaign is one txn.
-  // The margin beyond that absorbs a loaded CI machine.
-  CHECK(handover < static_cast<double>(kTtl.count()) + 1.5);
+  // The margin beyond that absorbs a loaded CI machine (one run in ~25 missed a 1.5 s margin at
+  // load 5-10); it stays below two TTLs, so waiting out a second lease would still fail.
+  CHECK(handover < static_cast<double>(kTtl.count()) + 1.9);
   CHECK(e2.leader());
 
   obs.launch("b.service");
