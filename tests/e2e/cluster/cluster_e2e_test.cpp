@@ -1,34 +1,18 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <sstream>
 
+#include "tests/e2e/support/e2e.h"
 #include "tests/harness/cluster/cluster.h"
 #include "tests/harness/wait.h"
 
 using namespace fleet::testing;
+using fleet::testing::e2e::rows;
 using namespace std::chrono_literals;
 
 namespace {
 
-const char* kHello =
-    "[Unit]\nDescription=Hello World\n\n[Service]\n"
-    "ExecStart=/bin/bash -c \"while true; do echo Hello, World!; sleep 1; done\"\n";
-
-std::vector<std::vector<std::string>> rows(const std::string& out) {
-  std::vector<std::vector<std::string>> result;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::vector<std::string> cols;
-    std::istringstream ls(line);
-    std::string col;
-    while (ls >> col) cols.push_back(col);
-    result.push_back(cols);
-  }
-  return result;
-}
+const std::string kHello = e2e::looping_unit({}, "Hello World");
 
 // `fleetctl list-units` row of `unit`: {UNIT, MACHINE, ACTIVE, SUB}, empty if absent.
 std::vector<std::string> unit_row(Cluster& c, const std::string& unit, int via = -1) {

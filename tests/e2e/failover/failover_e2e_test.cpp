@@ -16,12 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kSettle = 30s;
-
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 std::size_t machine_count(Cluster& c) {
   auto r = c.fleetctl(c.any_up(), {"list-machines", "--no-legend", "--full"});
   return r.exit == 0 ? rows(r.out).size() : 0;

@@ -14,17 +14,6 @@ using namespace fleet::testing;
 using namespace fleet::testing::e2e;
 using namespace std::chrono_literals;
 
-namespace {
-
-constexpr auto kSettle = 30s;  // deadline for anything the engine and agents do on their own
-
-// Elapsed seconds since `t0`.
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-}  // namespace
-
 TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins, replaces") {
   auto t_all = std::chrono::steady_clock::now();
   ClusterOptions o;

@@ -15,12 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kSettle = 30s;
-
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 std::size_t active_count(Cluster& c) {
   std::size_t n = 0;
   for (const auto& r : list_units(c)) n += r.active == "active";
