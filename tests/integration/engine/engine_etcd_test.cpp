@@ -126,6 +126,32 @@ struct Observer {
   EtcdNode node;
 };
 
+// Two machines, an observer and two engines on one etcd: e1 leads (started first), e2 follows,
+// and a.service is already placed.
+struct TwoEngines {
+  explicit TwoEngines(const char* label)
+      : etcd(etcd_options(label)),
+        sim(etcd.endpoints()),
+        machines(sim, 10s),
+        obs(etcd),
+        e1(etcd, "e1"),
+        e2(etcd, "e2") {
+    for (const char* m : {"m1", "m2"}) machines.add(m);
+    e1.start();
+    REQUIRE(wait_until([&] { return obs.leader() == "e1"; }, 5s));
+    e2.start();
+    obs.launch("a.service");
+    REQUIRE(wait_until([&] { return obs.placed({"a.service"}); }, 5s));
+  }
+
+  EtcdCluster etcd;
+  EtcdNode sim;
+  SimMachines machines;
+  Observer obs;
+  EngineNode e1;
+  EngineNode e2;
+};
+
 std::vector<std::string> unit_names(int n, const std::string& stem = "u") {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) out.push_back(stem + std::to_string(i) + ".service");
@@ -195,18 +221,10 @@ TEST_CASE("the engine moves the units of a machine that stops heartbeating and n
 
 TEST_CASE(
     "a frozen engine leader hands over within its lease TTL and the successor keeps scheduling") {
-  EtcdCluster etcd(etcd_options("engine-handover"));
-  EtcdNode sim(etcd.endpoints());
-  SimMachines machines(sim, 10s);
-  for (const char* m : {"m1", "m2"}) machines.add(m);
-  Observer obs(etcd);
-  EngineNode e1(etcd, "e1");
-  EngineNode e2(etcd, "e2");
-  e1.start();
-  REQUIRE(wait_until([&] { return obs.leader() == "e1"; }, 5s));
-  e2.start();
-  obs.launch("a.service");
-  REQUIRE(wait_until([&] { return obs.placed({"a.service"}); }, 5s));
+  TwoEngines t("engine-handover");
+  Observer& obs = t.obs;
+  EngineNode& e1 = t.e1;
+  EngineNode& e2 = t.e2;
   CHECK(obs.leader() == "e1");
   CHECK_FALSE(e2.leader());
 
@@ -242,18 +260,10 @@ TEST_CASE(
 
 TEST_CASE(
     "a deposed engine leader's schedule writes are rejected and the schedule stays unchanged") {
-  EtcdCluster etcd(etcd_options("engine-fence"));
-  EtcdNode sim(etcd.endpoints());
-  SimMachines machines(sim, 10s);
-  for (const char* m : {"m1", "m2"}) machines.add(m);
-  Observer obs(etcd);
-  EngineNode e1(etcd, "e1");
-  EngineNode e2(etcd, "e2");
-  e1.start();
-  REQUIRE(wait_until([&] { return obs.leader() == "e1"; }, 5s));
-  e2.start();
-  obs.launch("a.service");
-  REQUIRE(wait_until([&] { return obs.placed({"a.service"}); }, 5s));
+  TwoEngines t("engine-fence");
+  Observer& obs = t.obs;
+  EngineNode& e1 = t.e1;
+  EngineNode& e2 = t.e2;
   const std::string where = obs.schedules().at("a.service");
   const std::string other = where == "m1" ? "m2" : "m1";
 
