@@ -10,6 +10,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "registry/testing/run.h"
 
@@ -27,6 +30,41 @@ std::vector<std::string> sh(std::string script) { return {"/bin/sh", "-c", std::
 
 // True once `pid` has been reaped by someone: it no longer exists even as a zombie.
 bool gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+// Members of process group `pgid` that still run. A killed member whose parent has exited is a
+// zombie until PID 1 reaps it, which some container inits do late or never; a zombie runs nothing.
+int running_members(pid_t pgid) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    // After the command name in parentheses: state, ppid, pgrp.
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    char state = 0;
+    pid_t ppid = 0, pgrp = 0;
+    if (!(rest >> state >> ppid >> pgrp)) continue;
+    if (pgrp == pgid && state != 'Z' && state != 'X') ++n;
+  }
+  return n;
+}
+
+// Waits for a condition that only the kernel changes (no handler of an io_context would wake us).
+template <class Pred>
+bool poll_until(Pred pred, std::chrono::milliseconds timeout) {
+  net::io_context io;
+  net::steady_timer tick(io);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    tick.expires_after(10ms);
+    tick.wait();
+  }
+  return true;
+}
 
 // Counts timer ticks while the loop is otherwise busy with the child.
 struct Ticker {
@@ -154,16 +192,20 @@ TEST_CASE("output is read piece by piece as the child writes") {
 
 TEST_CASE("destroying a running subprocess kills and reaps it") {
   net::io_context io;
-  auto p = Subprocess::spawn(io.get_executor(), sh("sleep 30 & sleep 30"));
+  // "ready" is printed after the background sleep was forked: the group has two members then.
+  auto p = Subprocess::spawn(io.get_executor(), sh("sleep 30 & echo ready; sleep 30"));
   REQUIRE(p);
   pid_t pid = p.value()->pid();
-  CHECK_FALSE(gone(pid));
+  auto ready = run_sync(io, p.value()->read_some());
+  REQUIRE(ready);
+  REQUIRE(ready.value());
+  CHECK(*ready.value() == "ready\n");
+  CHECK(running_members(pid) >= 2);
   p.value().reset();
   CHECK(run_until(
       io, [&] { return gone(pid); }, 5s));
-  // The group is gone too: no process is left in it.
-  CHECK(run_until(
-      io, [&] { return ::kill(-pid, 0) != 0 && errno == ESRCH; }, 5s));
+  // Nothing of the group runs any more, the background sleep included.
+  CHECK(poll_until([&] { return running_members(pid) == 0; }, 5s));
 }
 
 TEST_CASE("closing the output ends a pending read, and the child is still reaped") {
