@@ -385,6 +385,65 @@ Status HttpApiClient::destroy_unit(const std::string& name) {
   return Impl::check(res);
 }
 
+namespace {
+
+// Units per batch request: ~100 KB of JSON, far below the server's 1 MiB body limit.
+constexpr std::size_t kBatchChunk = 1000;
+
+Status batch_status(const BatchResult& r) {
+  if (r.code / 100 == 2) return ok();
+  return fail(errc_for_http_status(r.code), format_api_error(r.code, r.message, {}));
+}
+
+}  // namespace
+
+// A server without the batch routes (fleet, an older fleetd) answers 404 or 405: then one call
+// per unit, as before.
+Result<std::optional<std::vector<Status>>> HttpApiClient::batch(const std::string& verb,
+                                                                const UnitPage& body,
+                                                                std::size_t count) {
+  std::string target = impl_->opts.endpoint.base_path + "units:" + verb;
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::post, target, encode(body)));
+  if (res.status == 404 || res.status == 405) return std::optional<std::vector<Status>>();
+  BOOST_OUTCOME_TRY(auto results, impl_->parse<BatchResults>(res, &decode_batch_results));
+  if (results.results.size() != count)
+    return fail(Errc::internal, "the server answered " + std::to_string(results.results.size()) +
+                                    " results for " + std::to_string(count) + " units");
+  std::vector<Status> out;
+  for (const auto& r : results.results) out.push_back(batch_status(r));
+  return std::optional<std::vector<Status>>(std::move(out));
+}
+
+Result<std::vector<Status>> HttpApiClient::set_desired_states(
+    const std::vector<std::pair<std::string, std::string>>& changes) {
+  std::vector<Status> out;
+  for (std::size_t i = 0; i < changes.size(); i += kBatchChunk) {
+    UnitPage body;
+    for (std::size_t j = i; j < std::min(changes.size(), i + kBatchChunk); ++j) {
+      Unit& u = body.units.emplace_back();
+      u.name = changes[j].first;
+      u.desired_state = changes[j].second;
+    }
+    BOOST_OUTCOME_TRY(auto part, batch("batchUpdate", body, body.units.size()));
+    if (!part) return ApiClient::set_desired_states(changes);
+    for (auto& st : *part) out.push_back(std::move(st));
+  }
+  return out;
+}
+
+Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::string>& names) {
+  std::vector<Status> out;
+  for (std::size_t i = 0; i < names.size(); i += kBatchChunk) {
+    UnitPage body;
+    for (std::size_t j = i; j < std::min(names.size(), i + kBatchChunk); ++j)
+      body.units.emplace_back().name = names[j];
+    BOOST_OUTCOME_TRY(auto part, batch("batchDelete", body, body.units.size()));
+    if (!part) return ApiClient::destroy_units(names);
+    for (auto& st : *part) out.push_back(std::move(st));
+  }
+  return out;
+}
+
 Result<std::vector<UnitState>> HttpApiClient::list_unit_states(const StateFilter& filter) {
   std::vector<UnitState> out;
   std::string token;

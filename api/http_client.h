@@ -50,6 +50,9 @@ class HttpApiClient : public ApiClient {
   Status create_unit(const Unit& unit) override;
   Status set_desired_state(const std::string& name, std::string_view state) override;
   Status destroy_unit(const std::string& name) override;
+  Result<std::vector<Status>> set_desired_states(
+      const std::vector<std::pair<std::string, std::string>>& changes) override;
+  Result<std::vector<Status>> destroy_units(const std::vector<std::string>& names) override;
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override;
   Result<std::vector<Machine>> list_machines() override;
   Result<CommandOutput> unit_status(const std::string& name,
@@ -61,6 +64,9 @@ class HttpApiClient : public ApiClient {
 
  private:
   explicit HttpApiClient(std::unique_ptr<Impl> impl);
+  // One batch request; nullopt when the server does not know the route.
+  Result<std::optional<std::vector<Status>>> batch(const std::string& verb, const UnitPage& body,
+                                                   std::size_t count);
   std::unique_ptr<Impl> impl_;
 };
 

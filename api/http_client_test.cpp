@@ -239,3 +239,61 @@ TEST_CASE("a kept-alive connection the server closed is re-opened once") {
   client.reset();
   CHECK(server.requests.size() == 3);
 }
+
+TEST_CASE("batch calls send one request and map each result to the single call's status") {
+  std::vector<std::string> responses = {
+      json_response(200, R"({"results":[{"name":"a.service","code":204},)"
+                         R"({"name":"b.service","code":404,"message":"unit does not exist"}]})"),
+      json_response(200, R"({"results":[{"name":"a.service","code":204}]})"),
+      json_response(200, R"({"results":[]})"),
+  };
+  CannedServer server(responses);
+  auto client = client_for(server.path());
+  const std::vector<std::pair<std::string, std::string>> changes = {{"a.service", "launched"},
+                                                                    {"b.service", "launched"}};
+  auto set = client->set_desired_states(changes);
+  REQUIRE(set);
+  REQUIRE(set.value().size() == 2);
+  CHECK(set.value()[0]);
+  REQUIRE_FALSE(set.value()[1]);
+  CHECK(set.value()[1].error().code == fleet::Errc::not_found);
+  CHECK(set.value()[1].error().message == "googleapi: Error 404: unit does not exist");
+  const std::vector<std::string> names = {"a.service"};
+  auto destroyed = client->destroy_units(names);
+  REQUIRE(destroyed);
+  REQUIRE(destroyed.value().size() == 1);
+  CHECK(destroyed.value()[0]);
+  // A server answering with the wrong number of results is an error, not a guess.
+  auto short_answer = client->destroy_units(names);
+  REQUIRE_FALSE(short_answer);
+  client.reset();
+  REQUIRE(server.requests.size() == 3);
+  CHECK(server.requests[0].rfind("POST /fleet/v1/units:batchUpdate HTTP/1.1\r\n", 0) == 0);
+  CHECK(server.requests[0].find(R"({"units":[{"desiredState":"launched","name":"a.service"},)"
+                                R"({"desiredState":"launched","name":"b.service"}]})") !=
+        std::string::npos);
+  CHECK(server.requests[1].rfind("POST /fleet/v1/units:batchDelete HTTP/1.1\r\n", 0) == 0);
+  CHECK(server.requests[1].find(R"({"units":[{"name":"a.service"}]})") != std::string::npos);
+}
+
+TEST_CASE("against a server without batch routes the client falls back to one call per unit") {
+  std::vector<std::string> responses = {
+      json_response(404, R"({"error":{"code":404,"message":"page not found"}})"),
+      "HTTP/1.1 204 No Content\r\n\r\n",
+      json_response(404, R"({"error":{"code":404,"message":"unit does not exist"}})"),
+  };
+  CannedServer server(responses);
+  auto client = client_for(server.path());
+  const std::vector<std::pair<std::string, std::string>> changes = {{"a.service", "loaded"},
+                                                                    {"b.service", "loaded"}};
+  auto set = client->set_desired_states(changes);
+  REQUIRE(set);
+  REQUIRE(set.value().size() == 2);
+  CHECK(set.value()[0]);
+  CHECK(set.value()[1].error().code == fleet::Errc::not_found);
+  client.reset();
+  REQUIRE(server.requests.size() == 3);
+  CHECK(server.requests[0].rfind("POST /fleet/v1/units:batchUpdate ", 0) == 0);
+  CHECK(server.requests[1].rfind("PUT /fleet/v1/units/a.service ", 0) == 0);
+  CHECK(server.requests[2].rfind("PUT /fleet/v1/units/b.service ", 0) == 0);
+}

@@ -190,6 +190,25 @@ void from_json(const json& j, ApiError& v) {
   v.message = e.value("message", std::string());
 }
 
+// The code is always written: 0 is no valid status, so a missing one is caught when decoding.
+void to_json(json& j, const BatchResult& v) {
+  j = json::object();
+  j["name"] = v.name;
+  j["code"] = v.code;
+  put(j, "message", v.message);
+}
+void from_json(const json& j, BatchResult& v) {
+  require_object(j, "BatchResult");
+  get(j, "name", v.name);
+  v.code = j.at("code").get<int>();
+  get(j, "message", v.message);
+}
+void to_json(json& j, const BatchResults& v) { j = json{{"results", v.results}}; }
+void from_json(const json& j, BatchResults& v) {
+  require_object(j, "BatchResults");
+  get(j, "results", v.results);
+}
+
 std::string encode(const Unit& v) { return json(v).dump(); }
 std::string encode(const UnitState& v) { return json(v).dump(); }
 std::string encode(const Machine& v) { return json(v).dump(); }
@@ -197,6 +216,7 @@ std::string encode(const UnitPage& v) { return json(v).dump(); }
 std::string encode(const UnitStatePage& v) { return json(v).dump(); }
 std::string encode(const MachinePage& v) { return json(v).dump(); }
 std::string encode(const ApiError& v) { return json(v).dump(); }
+std::string encode(const BatchResults& v) { return json(v).dump(); }
 
 Result<Unit> decode_unit(std::string_view text) { return decode<Unit>(text, "Unit"); }
 Result<UnitPage> decode_unit_page(std::string_view text) {
@@ -210,6 +230,9 @@ Result<MachinePage> decode_machine_page(std::string_view text) {
 }
 Result<ApiError> decode_api_error(std::string_view text) {
   return decode<ApiError>(text, "error body");
+}
+Result<BatchResults> decode_batch_results(std::string_view text) {
+  return decode<BatchResults>(text, "BatchResults");
 }
 
 }  // namespace fleet::api

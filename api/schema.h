@@ -74,6 +74,22 @@ struct MachinePage {
   bool operator==(const MachinePage&) const = default;
 };
 
+// Beyond fleet: many units in one request. `POST /fleet/v1/units:batchUpdate` takes a UnitPage
+// whose units carry name + desiredState, `POST /fleet/v1/units:batchDelete` one whose units carry
+// names. The answer holds one result per unit, in order: the status code the single-unit request
+// would have answered (204, 400, 404, ...) and, for an error, its message.
+struct BatchResult {
+  std::string name;
+  int code = 0;
+  std::string message;
+  bool operator==(const BatchResult&) const = default;
+};
+
+struct BatchResults {
+  std::vector<BatchResult> results;
+  bool operator==(const BatchResults&) const = default;
+};
+
 // True when the last `[X-Fleet] Global=` value is truthy (fleet-spec §2.5).
 bool is_global(const std::vector<UnitOption>& options);
 
@@ -109,6 +125,10 @@ void to_json(nlohmann::json& j, const MachinePage& v);
 void from_json(const nlohmann::json& j, MachinePage& v);
 void to_json(nlohmann::json& j, const ApiError& v);  // wraps in {"error":{...}}
 void from_json(const nlohmann::json& j, ApiError& v);
+void to_json(nlohmann::json& j, const BatchResult& v);
+void from_json(const nlohmann::json& j, BatchResult& v);
+void to_json(nlohmann::json& j, const BatchResults& v);
+void from_json(const nlohmann::json& j, BatchResults& v);
 
 // Compact JSON text of one entity.
 std::string encode(const Unit& v);
@@ -118,6 +138,7 @@ std::string encode(const UnitPage& v);
 std::string encode(const UnitStatePage& v);
 std::string encode(const MachinePage& v);
 std::string encode(const ApiError& v);
+std::string encode(const BatchResults& v);
 
 // Parsing; Errc::invalid_argument with the parser's message on malformed input.
 Result<Unit> decode_unit(std::string_view text);
@@ -125,5 +146,6 @@ Result<UnitPage> decode_unit_page(std::string_view text);
 Result<UnitStatePage> decode_unit_state_page(std::string_view text);
 Result<MachinePage> decode_machine_page(std::string_view text);
 Result<ApiError> decode_api_error(std::string_view text);
+Result<BatchResults> decode_batch_results(std::string_view text);
 
 }  // namespace fleet::api

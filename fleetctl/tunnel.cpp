@@ -9,41 +9,23 @@
 #include <cstdlib>
 #include <thread>
 
+#include "api/forwarding_client.h"
+
 namespace fleet::fleetctl {
 
 namespace {
 
-class TunnelClient : public api::ApiClient {
+// Owns the client talking through the tunnel and the ssh process behind it.
+class TunnelClient : public api::ForwardingClient {
  public:
   TunnelClient(pid_t pid, std::string dir, std::unique_ptr<api::ApiClient> inner)
-      : pid_(pid), dir_(std::move(dir)), c_(std::move(inner)) {}
+      : ForwardingClient(*inner), pid_(pid), dir_(std::move(dir)), c_(std::move(inner)) {}
   ~TunnelClient() override {
     c_.reset();
     ::kill(pid_, SIGTERM);
     ::waitpid(pid_, nullptr, 0);
     ::unlink((dir_ + "/fleet.sock").c_str());
     ::rmdir(dir_.c_str());
-  }
-  Result<std::vector<api::Unit>> list_units() override { return c_->list_units(); }
-  Result<std::optional<api::Unit>> get_unit(const std::string& n) override {
-    return c_->get_unit(n);
-  }
-  Status create_unit(const api::Unit& u) override { return c_->create_unit(u); }
-  Status set_desired_state(const std::string& n, std::string_view s) override {
-    return c_->set_desired_state(n, s);
-  }
-  Status destroy_unit(const std::string& n) override { return c_->destroy_unit(n); }
-  Result<std::vector<api::UnitState>> list_unit_states(const api::StateFilter& f) override {
-    return c_->list_unit_states(f);
-  }
-  Result<std::vector<api::Machine>> list_machines() override { return c_->list_machines(); }
-  Result<api::CommandOutput> unit_status(const std::string& n, const std::string& m) override {
-    return c_->unit_status(n, m);
-  }
-  Result<api::CommandOutput> unit_journal(
-      const std::string& n, const api::JournalOptions& o,
-      const std::function<bool(std::string_view)>& sink) override {
-    return c_->unit_journal(n, o, sink);
   }
 
  private:

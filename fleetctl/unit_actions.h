@@ -26,6 +26,10 @@ Result<std::vector<api::Unit>> find_units(CommandContext& ctx);
 // `Error creating units: `.
 Status create_units(CommandContext& ctx);
 
+// From this many units on, a command reads one listing instead of a GET per unit and changes
+// or destroys them with one batch request (ApiClient::set_desired_states, destroy_units).
+inline constexpr std::size_t kManyUnits = 8;
+
 // Sets `state` on each named unit unless it already has it; returns the units that changed.
 // Errors: `unable to find unit <n>`, `error retrieving unit <n> from registry: <err>`.
 Result<std::vector<api::Unit>> set_target_states(CommandContext& ctx,

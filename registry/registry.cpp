@@ -6,6 +6,7 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <map>
 
 #include "registry/codec.h"
 
@@ -109,26 +110,145 @@ Task<Status> Registry::replace_unit(const UnitRecord& expected, UnitRecord unit,
 }
 
 Task<Status> Registry::set_desired_state(std::string name, TargetState desired) {
-  // Read-modify-write with compare-and-swap; a concurrent writer makes us re-read.
+  BOOST_OUTCOME_CO_TRY(auto cur, co_await get_unit(name));
+  if (!cur) co_return fail(Errc::not_found, "unit " + name + " does not exist");
+  co_return co_await set_desired_state(std::move(*cur), desired);
+}
+
+Task<Status> Registry::set_desired_state(UnitRecord current, TargetState desired) {
+  // Compare-and-swap on the record as read; a concurrent writer makes us re-read.
+  std::optional<UnitRecord> cur = std::move(current);
   for (int attempt = 0; attempt < 8; ++attempt) {
-    BOOST_OUTCOME_CO_TRY(auto cur, co_await get_unit(name));
-    if (!cur) co_return fail(Errc::not_found, "unit " + name + " does not exist");
+    if (attempt > 0) {
+      BOOST_OUTCOME_CO_TRY(cur, co_await get_unit(cur->name));
+      if (!cur) co_return fail(Errc::not_found, "unit does not exist");
+    }
     if (cur->desired == desired) co_return ok();
     UnitRecord next = *cur;
     next.desired = desired;
     TxnRequest txn;
-    txn.compare.push_back(Compare::mod_revision_is(keys_.unit(name), cur->mod_revision));
-    txn.success.push_back(Op::put(keys_.unit(name), encode(next)));
+    txn.compare.push_back(Compare::mod_revision_is(keys_.unit(cur->name), cur->mod_revision));
+    txn.success.push_back(Op::put(keys_.unit(cur->name), encode(next)));
     BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
     if (resp.succeeded) co_return ok();
   }
-  co_return fail(Errc::conflict, "unit " + name + " kept changing concurrently");
+  co_return fail(Errc::conflict, "unit " + cur->name + " kept changing concurrently");
 }
 
 Task<Status> Registry::destroy_unit(std::string name) {
   BOOST_OUTCOME_CO_TRY(auto n, co_await kv_.del(keys_.unit(name)));
   if (n == 0) co_return fail(Errc::not_found, "unit " + name + " does not exist");
   co_return ok();
+}
+
+namespace {
+
+// Indexes of the first occurrence of each distinct name, and for every entry its first one.
+template <class Name>
+std::pair<std::vector<std::size_t>, std::vector<std::size_t>> distinct(
+    const std::vector<Name>& names) {
+  std::map<std::string_view, std::size_t> first;
+  std::vector<std::size_t> unique, first_of(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto [it, fresh] = first.emplace(names[i], i);
+    if (fresh) unique.push_back(i);
+    first_of[i] = it->second;
+  }
+  return {std::move(unique), std::move(first_of)};
+}
+
+}  // namespace
+
+Task<std::vector<Status>> Registry::set_desired_states(
+    std::vector<std::pair<std::string, TargetState>> changes) {
+  std::vector<std::string> names;
+  for (const auto& c : changes) names.push_back(c.first);
+  // (no structured bindings: GCC 12 coroutines mishandle them)
+  const auto groups = distinct(names);
+  const auto& unique = groups.first;
+  const auto& first_of = groups.second;
+  std::vector<Status> out(changes.size(), Status(ok()));
+  std::vector<std::optional<UnitRecord>> current(changes.size());
+  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
+
+  for (std::size_t i = 0; i < unique.size(); i += per_txn) {
+    const std::size_t end = std::min(unique.size(), i + per_txn);
+    TxnRequest reads;
+    for (std::size_t j = i; j < end; ++j)
+      reads.success.push_back(Op::get(keys_.unit(names[unique[j]])));
+    auto resp = co_await kv_.txn(std::move(reads));
+    for (std::size_t j = i; j < end; ++j) {
+      const std::size_t u = unique[j];
+      if (!resp) {
+        out[u] = outcome::failure(resp.error());
+        continue;
+      }
+      const auto& kvs = resp.value().results.at(j - i).range.kvs;
+      if (kvs.empty()) {
+        out[u] = fail(Errc::not_found, "unit " + names[u] + " does not exist");
+        continue;
+      }
+      auto rec = decode_unit(names[u], kvs[0].value);
+      if (!rec) {
+        out[u] = outcome::failure(rec.error());
+        continue;
+      }
+      rec.value().mod_revision = kvs[0].mod_revision;
+      current[u] = std::move(rec).value();
+    }
+  }
+
+  std::vector<std::size_t> to_write;
+  for (auto u : unique)
+    if (current[u] && current[u]->desired != changes[u].second) to_write.push_back(u);
+  for (std::size_t i = 0; i < to_write.size(); i += per_txn) {
+    const std::size_t end = std::min(to_write.size(), i + per_txn);
+    TxnRequest txn;
+    for (std::size_t j = i; j < end; ++j) {
+      const UnitRecord& cur = *current[to_write[j]];
+      UnitRecord next = cur;
+      next.desired = changes[to_write[j]].second;
+      txn.compare.push_back(Compare::mod_revision_is(keys_.unit(cur.name), cur.mod_revision));
+      txn.success.push_back(Op::put(keys_.unit(cur.name), encode(next)));
+    }
+    auto resp = co_await kv_.txn(std::move(txn));
+    if (resp && resp.value().succeeded) continue;
+    for (std::size_t j = i; j < end; ++j) {
+      const std::size_t u = to_write[j];
+      if (!resp)
+        out[u] = outcome::failure(resp.error());
+      else  // someone changed one of them meanwhile: each on its own, from a fresh read
+        out[u] = co_await set_desired_state(*current[u], changes[u].second);
+    }
+  }
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (first_of[i] != i) out[i] = out[first_of[i]];
+  co_return out;
+}
+
+Task<std::vector<Status>> Registry::destroy_units(std::vector<std::string> names) {
+  const auto groups = distinct(names);
+  const auto& unique = groups.first;
+  const auto& first_of = groups.second;
+  std::vector<Status> out(names.size(), Status(ok()));
+  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
+  for (std::size_t i = 0; i < unique.size(); i += per_txn) {
+    const std::size_t end = std::min(unique.size(), i + per_txn);
+    TxnRequest txn;
+    for (std::size_t j = i; j < end; ++j)
+      txn.success.push_back(Op::del(keys_.unit(names[unique[j]])));
+    auto resp = co_await kv_.txn(std::move(txn));
+    for (std::size_t j = i; j < end; ++j) {
+      const std::size_t u = unique[j];
+      if (!resp)
+        out[u] = outcome::failure(resp.error());
+      else if (resp.value().results.at(j - i).deleted == 0)
+        out[u] = fail(Errc::not_found, "unit " + names[u] + " does not exist");
+    }
+  }
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (first_of[i] != i) out[i] = out[first_of[i]];
+  co_return out;
 }
 
 Task<Status> Registry::put_machine(const MachineRecord& m, LeaseId lease) {

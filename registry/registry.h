@@ -61,7 +61,17 @@ class Registry {
   // Errc::conflict otherwise, Errc::not_found if it vanished.
   Task<Status> replace_unit(const UnitRecord& expected, UnitRecord unit, std::string content);
   Task<Status> set_desired_state(std::string name, TargetState desired);
+  // The same, starting from `current` as already read (one round trip less); re-reads only if
+  // the unit changed since.
+  Task<Status> set_desired_state(UnitRecord current, TargetState desired);
   Task<Status> destroy_unit(std::string name);  // Errc::not_found if absent
+
+  // Many units at once, in few round trips (records read by txns of gets, written by txns that
+  // compare each unit's mod_revision; a txn that loses a race is redone unit by unit). One status
+  // per entry, in order, as the single-unit call would give it; a name given twice gets the same.
+  Task<std::vector<Status>> set_desired_states(
+      std::vector<std::pair<std::string, TargetState>> changes);
+  Task<std::vector<Status>> destroy_units(std::vector<std::string> names);
 
   // --- machines (agent, API) ---
   Task<Status> put_machine(const MachineRecord& m, LeaseId lease);

@@ -73,6 +73,60 @@ TEST_CASE("desired state changes and destroy report unknown units") {
   CHECK(f.run(f.reg.destroy_unit("a.service")).error().code == Errc::not_found);
 }
 
+TEST_CASE("many desired states in one call: each unit gets its own status, beyond one txn") {
+  Fixture f;
+  const int n = static_cast<int>(f.kv.max_txn_ops()) * 2 + 5;  // three txns of reads and writes
+  for (int i = 0; i < n; ++i)
+    REQUIRE(f.run(f.reg.create_unit(
+        {"u" + std::to_string(i) + ".service", "h", TargetState::inactive, 0}, "c")));
+  std::vector<std::pair<std::string, TargetState>> changes;
+  for (int i = 0; i < n; ++i)
+    changes.emplace_back("u" + std::to_string(i) + ".service", TargetState::launched);
+  changes.emplace_back("missing.service", TargetState::launched);
+  changes.emplace_back("u0.service", TargetState::launched);  // twice: same outcome
+  auto out = f.run(f.reg.set_desired_states(changes));
+  REQUIRE(out.size() == changes.size());
+  for (int i = 0; i < n; ++i) CHECK(out[i]);
+  CHECK(out[n].error().code == Errc::not_found);
+  CHECK(out[n + 1]);
+  auto units = f.run(f.reg.list_units());
+  REQUIRE(units);
+  CHECK(units.value().size() == static_cast<std::size_t>(n));
+  for (const auto& u : units.value()) CHECK(u.desired == TargetState::launched);
+  // Already in the wanted state: nothing to write, still ok.
+  const std::vector<std::pair<std::string, TargetState>> one(1,
+                                                             {"u1.service", TargetState::launched});
+  auto again = f.run(f.reg.set_desired_states(one));
+  CHECK(again.at(0));
+}
+
+TEST_CASE("a desired state set from a stale record reads the unit again") {
+  Fixture f;
+  REQUIRE(f.run(f.reg.create_unit({"a.service", "h", TargetState::inactive, 0}, "c")));
+  auto stale = *f.run(f.reg.get_unit("a.service")).value();
+  REQUIRE(f.run(f.reg.set_desired_state("a.service", TargetState::loaded)));
+  REQUIRE(f.run(f.reg.set_desired_state(stale, TargetState::launched)));
+  CHECK(f.run(f.reg.get_unit("a.service")).value()->desired == TargetState::launched);
+  REQUIRE(f.run(f.reg.destroy_unit("a.service")));
+  CHECK(f.run(f.reg.set_desired_state(stale, TargetState::loaded)).error().code == Errc::not_found);
+}
+
+TEST_CASE("many units destroyed in one call, unknown ones reported") {
+  Fixture f;
+  const int n = static_cast<int>(f.kv.max_txn_ops()) + 3;
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) {
+    names.push_back("u" + std::to_string(i) + ".service");
+    REQUIRE(f.run(f.reg.create_unit({names.back(), "h", TargetState::launched, 0}, "c")));
+  }
+  names.push_back("missing.service");
+  auto out = f.run(f.reg.destroy_units(names));
+  REQUIRE(out.size() == names.size());
+  for (int i = 0; i < n; ++i) CHECK(out[i]);
+  CHECK(out[n].error().code == Errc::not_found);
+  CHECK(f.run(f.reg.list_units()).value().empty());
+}
+
 TEST_CASE("replacing a unit fails when it changed since it was read") {
   Fixture f;
   REQUIRE(f.run(f.reg.create_unit({"a.service", "h1", TargetState::inactive, 0}, "c1")));

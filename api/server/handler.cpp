@@ -26,13 +26,18 @@ std::shared_ptr<const ParsedContent> ContentCache::insert(const std::string& has
 
 namespace detail {
 
-Response registry_error(const Error& e) {
+ApiError registry_failure(const Error& e) {
   if (e.code == Errc::unavailable || e.code == Errc::timeout) {
     log::warn("api", "registry unavailable", {{"error", e.describe()}});
-    return error_response(503, "fleet server unable to communicate with etcd");
+    return {503, "fleet server unable to communicate with etcd"};
   }
   log::error("api", "registry call failed", {{"error", e.describe()}});
-  return error_response(500, e.message);
+  return {500, e.message};
+}
+
+Response registry_error(const Error& e) {
+  auto f = registry_failure(e);
+  return error_response(f.code, f.message);
 }
 
 Result<PageToken> requested_page(const Request& req, const ApiContext& ctx) {
@@ -103,6 +108,8 @@ Task<Response> route(const Request& req, ApiContext& ctx) {
     if (coll == "state") co_return co_await detail::state_collection(req, ctx);
     if (coll == "machines") co_return co_await detail::machines(req, ctx);
     if (coll == "discovery") co_return detail::discovery(req);
+    if (coll == "units:batchUpdate") co_return co_await detail::units_batch_update(req, ctx);
+    if (coll == "units:batchDelete") co_return co_await detail::units_batch_delete(req, ctx);
   } else if (seg.size() == 2 && !seg[1].empty()) {
     if (coll == "units") co_return co_await detail::unit_item(req, ctx, seg[1]);
     if (coll == "state") co_return co_await detail::state_item(req, ctx, seg[1]);

@@ -167,7 +167,7 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
   }
 
   if (!desired) co_return error_response(409, "must provide DesiredState to update existing unit");
-  auto st = co_await ctx.registry.set_desired_state(name, *desired);
+  auto st = co_await ctx.registry.set_desired_state(cur, *desired);
   if (!st) {
     if (st.error().code == Errc::not_found) co_return error_response(404, "unit does not exist");
     co_return registry_error(st.error());
@@ -178,7 +178,106 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
   co_return empty_response(204);
 }
 
+// Beyond fleet: many units per request, so that `fleetctl start` of 500 units costs a few etcd
+// txns instead of two round trips per unit. Each unit is judged as its single-unit request would
+// be; one unit's error does not stop the others.
+constexpr std::size_t kMaxBatch = 10000;
+
+std::optional<Response> check_batch_request(const Request& req) {
+  if (req.method != "POST") return error_response(405, "only POST supported against this resource");
+  return check_content_type(req);
+}
+
+Result<std::vector<Unit>> batch_units(const Request& req) {
+  auto page = decode_unit_page(req.body);
+  if (!page) return fail(Errc::invalid_argument, "unable to decode body: " + page.error().message);
+  if (page.value().units.size() > kMaxBatch)
+    return fail(Errc::invalid_argument,
+                "at most " + std::to_string(kMaxBatch) + " units in one request");
+  return std::move(page.value().units);
+}
+
+void set_failure(BatchResult& r, const Error& e) {
+  if (e.code == Errc::not_found) {
+    r.code = 404;
+    r.message = "unit does not exist";
+    return;
+  }
+  auto f = registry_failure(e);
+  r.code = f.code;
+  r.message = f.message;
+}
+
+// Why a batch entry cannot be applied, as the single PUT would answer; nullopt when it can.
+std::optional<ApiError> batch_update_problem(const Unit& u, std::optional<TargetState>& desired) {
+  if (auto st = unitfile::validate_unit_name(u.name); !st) return ApiError{400, st.error().message};
+  if (u.desired_state.empty())
+    return ApiError{409, "must provide DesiredState to update existing unit"};
+  desired = registry::parse_target_state(u.desired_state);
+  if (!desired) return ApiError{400, "invalid value \"" + u.desired_state + "\" for JobState"};
+  if (*desired != TargetState::inactive && is_template(u.name))
+    return ApiError{400, "cannot activate template \"" + u.name + "\""};
+  return std::nullopt;
+}
+
 }  // namespace
+
+Task<Response> units_batch_update(const Request& req, ApiContext& ctx) {
+  if (auto bad = check_batch_request(req)) co_return std::move(*bad);
+  auto units = batch_units(req);
+  if (!units) co_return error_response(400, units.error().message);
+  BatchResults out;
+  std::vector<std::pair<std::string, TargetState>> changes;
+  std::vector<std::size_t> at;  // result index of each change
+  for (const auto& u : units.value()) {
+    auto& r = out.results.emplace_back(BatchResult{u.name, 204, {}});
+    std::optional<TargetState> desired;
+    if (auto problem = batch_update_problem(u, desired)) {
+      r.code = problem->code;
+      r.message = problem->message;
+      continue;
+    }
+    changes.emplace_back(u.name, *desired);
+    at.push_back(out.results.size() - 1);
+  }
+  auto statuses = co_await ctx.registry.set_desired_states(changes);
+  for (std::size_t k = 0; k < at.size(); ++k) {
+    if (statuses[k]) {
+      log::info("api", "set desired state",
+                {{"unit", changes[k].first}, {"desired", registry::to_string(changes[k].second)}});
+    } else {
+      set_failure(out.results[at[k]], statuses[k].error());
+    }
+  }
+  co_return json_response(200, encode(out));
+}
+
+Task<Response> units_batch_delete(const Request& req, ApiContext& ctx) {
+  if (auto bad = check_batch_request(req)) co_return std::move(*bad);
+  auto units = batch_units(req);
+  if (!units) co_return error_response(400, units.error().message);
+  BatchResults out;
+  std::vector<std::string> names;
+  std::vector<std::size_t> at;
+  for (const auto& u : units.value()) {
+    auto& r = out.results.emplace_back(BatchResult{u.name, 204, {}});
+    if (auto st = unitfile::validate_unit_name(u.name); !st) {
+      r.code = 400;
+      r.message = st.error().message;
+      continue;
+    }
+    names.push_back(u.name);
+    at.push_back(out.results.size() - 1);
+  }
+  auto statuses = co_await ctx.registry.destroy_units(names);
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (statuses[k])
+      log::info("api", "destroyed unit", {{"unit", names[k]}});
+    else
+      set_failure(out.results[at[k]], statuses[k].error());
+  }
+  co_return json_response(200, encode(out));
+}
 
 Task<Response> units_collection(const Request& req, ApiContext& ctx) {
   if (req.method != "GET")

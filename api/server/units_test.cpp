@@ -162,6 +162,84 @@ TEST_CASE("DELETE destroys a unit once") {
   CHECK(f.get("/fleet/v1/units/a.service").body == error_body(404, "unit does not exist"));
 }
 
+TEST_CASE("batchUpdate sets many desired states and judges each unit as its PUT would") {
+  ApiFixture f;
+  for (auto n : {"a.service", "b.service", "c.service"}) f.create(n);
+  f.create("t@.service");
+  auto r = f.call("POST", "/fleet/v1/units:batchUpdate",
+                  R"({"units":[{"name":"a.service","desiredState":"launched"},)"
+                  R"({"name":"b.service","desiredState":"loaded"},)"
+                  R"({"name":"c.service","desiredState":"inactive"},)"
+                  R"({"name":"nope.service","desiredState":"launched"},)"
+                  R"({"name":"c.service","desiredState":"running"},)"
+                  R"({"name":"c.service"},)"
+                  R"({"name":"t@.service","desiredState":"launched"},)"
+                  R"({"name":"bad name","desiredState":"launched"}]})",
+                  kJson);
+  REQUIRE(r.status == 200);
+  auto results = fleet::api::decode_batch_results(r.body);
+  REQUIRE(results);
+  const auto& rs = results.value().results;
+  REQUIRE(rs.size() == 8);
+  CHECK(rs[0] == fleet::api::BatchResult{"a.service", 204, ""});
+  CHECK(rs[1] == fleet::api::BatchResult{"b.service", 204, ""});
+  CHECK(rs[2] == fleet::api::BatchResult{"c.service", 204, ""});
+  CHECK(rs[3] == fleet::api::BatchResult{"nope.service", 404, "unit does not exist"});
+  CHECK(rs[4] ==
+        fleet::api::BatchResult{"c.service", 400, R"(invalid value "running" for JobState)"});
+  CHECK(rs[5] == fleet::api::BatchResult{"c.service", 409,
+                                         "must provide DesiredState to update existing unit"});
+  CHECK(rs[6] ==
+        fleet::api::BatchResult{"t@.service", 400, R"(cannot activate template "t@.service")"});
+  CHECK(rs[7].code == 400);
+  CHECK(body_json(f.get("/fleet/v1/units/a.service"))["desiredState"] == "launched");
+  CHECK(body_json(f.get("/fleet/v1/units/b.service"))["desiredState"] == "loaded");
+  CHECK(body_json(f.get("/fleet/v1/units/c.service"))["desiredState"] == "inactive");
+  CHECK(body_json(f.get("/fleet/v1/units/t@.service"))["desiredState"] == "inactive");
+}
+
+TEST_CASE("batchDelete destroys many units and reports the unknown ones") {
+  ApiFixture f;
+  for (auto n : {"a.service", "b.service"}) f.create(n, "launched");
+  auto r = f.call(
+      "POST", "/fleet/v1/units:batchDelete",
+      R"({"units":[{"name":"a.service"},{"name":"nope.service"},{"name":"b.service"}]})", kJson);
+  REQUIRE(r.status == 200);
+  auto results = fleet::api::decode_batch_results(r.body);
+  REQUIRE(results);
+  const auto& rs = results.value().results;
+  REQUIRE(rs.size() == 3);
+  CHECK(rs[0] == fleet::api::BatchResult{"a.service", 204, ""});
+  CHECK(rs[1] == fleet::api::BatchResult{"nope.service", 404, "unit does not exist"});
+  CHECK(rs[2] == fleet::api::BatchResult{"b.service", 204, ""});
+  CHECK(f.get("/fleet/v1/units/a.service").status == 404);
+  CHECK(f.get("/fleet/v1/units/b.service").status == 404);
+}
+
+TEST_CASE("batch requests: POST with a JSON body only, and bounded") {
+  ApiFixture f;
+  f.create("a.service");
+  for (auto path : {"/fleet/v1/units:batchUpdate", "/fleet/v1/units:batchDelete"}) {
+    CAPTURE(path);
+    auto get = f.call("GET", path);
+    CHECK(get.status == 405);
+    CHECK(get.body == error_body(405, "only POST supported against this resource"));
+    CHECK(f.call("POST", path, R"({"units":[]})").status == 415);
+    auto garbage = f.call("POST", path, "{units", kJson);
+    CHECK(garbage.status == 400);
+    CHECK(f.call("POST", path, R"({"units":{"name":"a.service"}})", kJson).status == 400);
+    std::string many = R"({"units":[)";
+    for (int i = 0; i <= 10000; ++i) many += std::string(i ? "," : "") + R"({"name":"a.service"})";
+    auto big = f.call("POST", path, many + "]}", kJson);
+    CHECK(big.status == 400);
+    CHECK(big.body == error_body(400, "at most 10000 units in one request"));
+    auto empty = f.call("POST", path, R"({})", kJson);
+    CHECK(empty.status == 200);
+    CHECK(empty.body == R"({"results":[]})");
+  }
+  CHECK(f.get("/fleet/v1/units/a.service").status == 200);  // nothing was deleted on the way
+}
+
 TEST_CASE("current state and machine derive from the schedule and reported state") {
   ApiFixture f;
   f.create("a.service", "launched");

@@ -27,6 +27,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +86,49 @@ bool on_every_host(Cluster& c, F argv_for) {
   return std::all_of(exits.begin(), exits.end(), [](int e) { return e == 0; });
 }
 
+// CPU seconds used during one phase, by the parts that take part in it: where a miss comes from.
+struct CpuMeter {
+  Cluster& c;
+  double etcd = 0, machine = 0;
+  std::vector<double> fleetd, hosts;
+
+  static double machine_busy_seconds() {
+    std::ifstream f("/proc/stat");
+    std::string cpu;
+    long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+    f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq;
+    return static_cast<double>(user + nice + system + irq + softirq) /
+           static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  static double cgroup_seconds(const std::string& dir) {
+    std::ifstream f(dir + "/cpu.stat");
+    std::string key;
+    long long usec = 0;
+    while (f >> key >> usec)
+      if (key == "usage_usec") return static_cast<double>(usec) / 1e6;
+    return 0;
+  }
+  explicit CpuMeter(Cluster& cluster) : c(cluster) {
+    etcd = process_cpu_seconds(c.etcd().member(0).pid());
+    machine = machine_busy_seconds();
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      fleetd.push_back(process_cpu_seconds(fleetd_pid(c.host(i))));
+      hosts.push_back(cgroup_seconds(c.host(i).cgroup_dir()));
+    }
+  }
+  // "etcd 1.2 s, fleetd 0.3/0.2/0.2 s, hosts (systemd, units, fleetd) 3.1/2.9/3.0 s, machine 9.8 s"
+  std::string since() const {
+    CpuMeter now(c);
+    std::string fl, ho;
+    for (std::size_t i = 0; i < fleetd.size(); ++i) {
+      fl += (i ? "/" : "") + fmt("%.2f", now.fleetd[i] - fleetd[i]);
+      ho += (i ? "/" : "") + fmt("%.2f", now.hosts[i] - hosts[i]);
+    }
+    return "etcd " + fmt("%.2f s", now.etcd - etcd) + ", fleetd " + fl + " s, hosts " + ho +
+           " s, whole machine " + fmt("%.2f s", now.machine - machine);
+  }
+};
+
 // Host index whose systemd runs `unit`, -1 if none.
 int running_on(Cluster& c, const std::string& unit) {
   for (std::size_t i = 0; i < c.size(); ++i)
@@ -115,6 +160,7 @@ int main(int argc, char** argv) try {
       must(bool(c.host(i).write_file("/run/systemd/system/" + u, bench_unit_text(u))), "write");
     must(c.host(i).run({"/usr/bin/systemctl", "daemon-reload"}, 60s).exit == 0, "daemon-reload");
   }
+  std::optional<CpuMeter> cpu(c);
   auto t0 = Clock::now();
   must(on_every_host(c,
                      [&](std::size_t i) {
@@ -125,6 +171,8 @@ int main(int argc, char** argv) try {
   double direct_start = time_until(
       t0, [&] { return total(c, count_running, "direct-*") == n; }, 600s);
   must(direct_start >= 0, "direct units did not all start");
+  std::printf("direct start CPU: %s\n", cpu->since().c_str());
+  cpu.emplace(c);
   t0 = Clock::now();
   must(on_every_host(c,
                      [&](std::size_t i) {
@@ -135,6 +183,7 @@ int main(int argc, char** argv) try {
   double direct_stop = time_until(
       t0, [&] { return total(c, count_listed, "direct-*") == 0; }, 600s);
   must(direct_stop >= 0, "direct units did not all stop");
+  std::printf("direct stop CPU: %s\n", cpu->since().c_str());
   std::printf("direct: start %.2f s, stop %.2f s; load %s\n", direct_start, direct_stop,
               load_average().c_str());
 
@@ -144,6 +193,7 @@ int main(int argc, char** argv) try {
     paths.push_back(c.write_unit(u, bench_unit_text(u)));
   auto r = c.fleetctl(0, concat({"submit"}, paths), 600s);
   must(r.exit == 0, "fleetctl submit: " + r.err);
+  cpu.emplace(c);
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"start", "--no-block"}, names("viafleet", 0, n)), 600s);
   must(r.exit == 0, "fleetctl start: " + r.err);
@@ -153,6 +203,7 @@ int main(int argc, char** argv) try {
   if (fleet_start < 0)
     for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
   must(fleet_start >= 0, "units did not all start through fleet");
+  std::printf("fleet start CPU: %s\n", cpu->since().c_str());
   std::string spread;
   for (int i = 0; i < hosts; ++i)
     spread += (i ? "/" : "") + std::to_string(count_running(c.host(i), "viafleet-*"));
@@ -175,6 +226,7 @@ int main(int argc, char** argv) try {
     idle_pct.push_back(100.0 * (process_cpu_seconds(pids[i]) - cpu0[i]) / idle_wall);
 
   // (b) destroy through fleet.
+  cpu.emplace(c);
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"destroy", "--no-block"}, names("viafleet", 0, n)), 600s);
   must(r.exit == 0, "fleetctl destroy: " + r.err);
@@ -184,6 +236,7 @@ int main(int argc, char** argv) try {
   if (fleet_destroy < 0)
     for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
   must(fleet_destroy >= 0, "units did not all go away after destroy");
+  std::printf("fleet destroy CPU: %s\n", cpu->since().c_str());
   std::printf("fleet: destroy %.2f s (fleetctl %.2f s); load %s\n", fleet_destroy, destroy_cli,
               load_average().c_str());
 

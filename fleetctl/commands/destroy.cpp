@@ -1,4 +1,8 @@
+#include <algorithm>
+#include <functional>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "fleetctl/command.h"
@@ -7,6 +11,56 @@
 namespace fleet::fleetctl {
 
 namespace {
+
+using Errors = std::vector<std::optional<Error>>;
+
+// fleet waits only when --no-block is given (inverted); we wait unless it is given. The registry
+// deletes synchronously, so these waits normally end on the first poll.
+void wait_gone(CommandContext& ctx, int attempts, const std::function<bool()>& gone) {
+  for (long polls = 0; attempts != -1; ++polls) {
+    if (gone()) return;
+    if (attempts > 0 && polls + 1 >= attempts * 8L) return;
+    ctx.sys.sleep(ctx.poll_interval);
+  }
+}
+
+// A few units: one DELETE each, over several connections.
+void destroy_each(CommandContext& ctx, const std::vector<api::Unit>& found, int attempts,
+                  Errors& errors) {
+  for_each_unit_call(ctx, found.size(), [&](api::ApiClient& api, std::size_t i) {
+    const std::string& name = found[i].name;
+    auto st = api.destroy_unit(name);
+    if (!st && st.error().code != Errc::not_found) {
+      errors[i] = st.error();
+      return;
+    }
+    wait_gone(ctx, attempts, [&] {
+      auto got = api.get_unit(name);
+      return got && !got.value();
+    });
+  });
+}
+
+// Many units: one batch request, then one listing per poll.
+void destroy_batched(CommandContext& ctx, const std::vector<api::Unit>& found, int attempts,
+                     Errors& errors) {
+  std::vector<std::string> names;
+  for (const auto& u : found) names.push_back(u.name);
+  auto statuses = ctx.api->destroy_units(names);
+  std::set<std::string> destroyed;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    const Status st = statuses ? statuses.value()[i] : Status(statuses.error());
+    if (!st && st.error().code != Errc::not_found)
+      errors[i] = st.error();
+    else
+      destroyed.insert(names[i]);
+  }
+  wait_gone(ctx, attempts, [&] {
+    auto all = ctx.api->list_units();
+    return all && std::none_of(all.value().begin(), all.value().end(),
+                               [&](const api::Unit& u) { return destroyed.count(u.name) > 0; });
+  });
+}
 
 int run(CommandContext& ctx) {
   if (ctx.args.empty()) {
@@ -18,26 +72,13 @@ int run(CommandContext& ctx) {
     ctx.io.err << units.error().message << "\n";
     return kExitFailure;
   }
-  int attempts = block_attempts(ctx.flags);
+  const int attempts = block_attempts(ctx.flags);
   const auto& found = units.value();
-  // Per unit: the destroy error to print, if any. Many units go over several connections.
-  std::vector<std::optional<Error>> errors(found.size());
-  for_each_unit_call(ctx, found.size(), [&](api::ApiClient& api, std::size_t i) {
-    const std::string& name = found[i].name;
-    auto st = api.destroy_unit(name);
-    if (!st && st.error().code != Errc::not_found) {
-      errors[i] = st.error();
-      return;
-    }
-    // fleet waits only when --no-block is given (inverted); we wait unless it is given. The
-    // registry deletes synchronously, so this normally returns on the first poll.
-    for (long polls = 0; attempts != -1; ++polls) {
-      auto got = api.get_unit(name);
-      if (got && !got.value()) break;
-      if (attempts > 0 && polls + 1 >= attempts * 8L) break;
-      ctx.sys.sleep(ctx.poll_interval);
-    }
-  });
+  Errors errors(found.size());  // per unit: the destroy error to print, if any
+  if (found.size() >= kManyUnits)
+    destroy_batched(ctx, found, attempts, errors);
+  else
+    destroy_each(ctx, found, attempts, errors);
   int exit = kExitOk;
   for (std::size_t i = 0; i < found.size(); ++i) {
     if (errors[i]) {

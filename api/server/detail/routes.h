@@ -14,6 +14,8 @@ namespace fleet::api::server::detail {
 // units.cpp
 Task<Response> units_collection(const Request& req, ApiContext& ctx);
 Task<Response> unit_item(const Request& req, ApiContext& ctx, const std::string& name);
+Task<Response> units_batch_update(const Request& req, ApiContext& ctx);
+Task<Response> units_batch_delete(const Request& req, ApiContext& ctx);
 // inspect.cpp
 Task<Response> unit_status(const Request& req, ApiContext& ctx, const std::string& name);
 Task<Response> unit_journal(const Request& req, ApiContext& ctx, const std::string& name);
@@ -25,6 +27,7 @@ Response discovery(const Request& req);
 Task<Response> metrics(const Request& req, ApiContext& ctx);
 
 // A failed registry call: 503 when the backend is unreachable (retrying helps), else 500.
+ApiError registry_failure(const Error& e);
 Response registry_error(const Error& e);
 
 // The page a request asks for (`?nextPageToken=`, fleet-spec §8.3); the error is the 400 text.

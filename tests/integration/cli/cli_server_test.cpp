@@ -338,6 +338,20 @@ TEST_CASE("start of many units creates the new ones and keeps or replaces the re
   CHECK(contains(r.out, "Found same Unit(many1.service) in Registry, nothing to do\n"));
   CHECK(f.run({"cat", "many0.service"}).out == "[Service]\nExecStart=/bin/sleep 999\n");
   CHECK(f.run({"cat", "many11.service"}).out == "[Service]\nExecStart=/bin/sleep 111\n");
+
+  // Many units go in one batch request each way; an unknown one is skipped and named.
+  std::vector<std::string> destroy{"destroy", "nope.service"};
+  destroy.insert(destroy.end(), args.begin() + 2, args.end());
+  auto d = f.run(destroy);
+  CHECK(d.code == 0);
+  CHECK(d.err == "Unit nope.service not found in registry, skipping\n");
+  for (int i = 0; i < 12; ++i) {
+    std::string name = "many" + std::to_string(i) + ".service";
+    CHECK(contains(d.out, "Destroyed " + name + "\n"));
+    CHECK(testing::wait_until([&] { return systemd_state(f, name).empty(); },
+                              std::chrono::seconds(10)));
+  }
+  CHECK(f.run({"list-unit-files", "--no-legend"}).out == "");
 }
 
 TEST_CASE("the TCP endpoint serves the same API") {

@@ -1,0 +1,46 @@
+#pragma once
+// ForwardingClient: an ApiClient passing every call on to another one. The base of wrappers that
+// add a single concern around a client (fleetctl's SSH tunnel, a test lending its client).
+
+#include "api/client.h"
+
+namespace fleet::api {
+
+class ForwardingClient : public ApiClient {
+ public:
+  explicit ForwardingClient(ApiClient& inner) : inner_(inner) {}
+
+  Result<std::vector<Unit>> list_units() override { return inner_.list_units(); }
+  Result<std::optional<Unit>> get_unit(const std::string& name) override {
+    return inner_.get_unit(name);
+  }
+  Status create_unit(const Unit& unit) override { return inner_.create_unit(unit); }
+  Status set_desired_state(const std::string& name, std::string_view state) override {
+    return inner_.set_desired_state(name, state);
+  }
+  Status destroy_unit(const std::string& name) override { return inner_.destroy_unit(name); }
+  Result<std::vector<Status>> set_desired_states(
+      const std::vector<std::pair<std::string, std::string>>& changes) override {
+    return inner_.set_desired_states(changes);
+  }
+  Result<std::vector<Status>> destroy_units(const std::vector<std::string>& names) override {
+    return inner_.destroy_units(names);
+  }
+  Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override {
+    return inner_.list_unit_states(filter);
+  }
+  Result<std::vector<Machine>> list_machines() override { return inner_.list_machines(); }
+  Result<CommandOutput> unit_status(const std::string& name,
+                                    const std::string& machine_id) override {
+    return inner_.unit_status(name, machine_id);
+  }
+  Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
+                                     const std::function<bool(std::string_view)>& sink) override {
+    return inner_.unit_journal(name, opts, sink);
+  }
+
+ private:
+  ApiClient& inner_;
+};
+
+}  // namespace fleet::api
