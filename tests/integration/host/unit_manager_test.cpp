@@ -89,6 +89,14 @@ TEST_CASE("a unit is loaded, started, stopped and unloaded") {
   CHECK(h->run({"/usr/bin/test", "-e", "/run/systemd/system/hello.service"}).exit != 0);
   CHECK(h->run({"/usr/bin/test", "-e", "/run/fleet/units/hello.service"}).exit != 0);
 
+  // Loaded again with other content: systemd reads the new file, not a memory of the old one.
+  REQUIRE(probe(*h, {"load", "hello.service=[Service]\\nExecStart=/bin/sleep 601\\n"}).exit == 0);
+  REQUIRE(probe(*h, {"start", "hello.service"}).exit == 0);
+  CHECK(h->run({"/usr/bin/systemctl", "show", "-P", "ExecStart", "hello.service"})
+            .out.find("sleep 601") != std::string::npos);
+  REQUIRE(probe(*h, {"unload", "hello.service"}).exit == 0);
+  CHECK(h->unit_state("hello.service") == "inactive");
+
   // Unknown units: start is an error naming the unit, unload is idempotent.
   auto missing = probe(*h, {"start", "missing.service"});
   CHECK(missing.exit == 1);
@@ -109,9 +117,14 @@ TEST_CASE("a unit with an [Install] section is enabled at runtime and pulled in 
   CHECK(h->unit_state("side.service") == "inactive");
   REQUIRE(probe(*h, {"start", "anchor.service"}).exit == 0);
   CHECK(h->unit_state("side.service") == "active");  // started by systemd, not by the manager
-  REQUIRE(probe(*h, {"unload", "anchor.service", "side.service"}).exit == 0);
+  REQUIRE(probe(*h, {"unload", "side.service"}).exit == 0);
   CHECK(h->unit_state("side.service") == "inactive");
   CHECK(h->run({"/usr/bin/systemctl", "is-enabled", "side.service"}).exit != 0);
+  // The loaded anchor forgot the dependency its [Install] link gave it.
+  auto wants = h->run({"/usr/bin/systemctl", "show", "-P", "Wants", "anchor.service"});
+  CHECK(wants.out.find("side.service") == std::string::npos);
+  REQUIRE(probe(*h, {"unload", "anchor.service"}).exit == 0);
+  CHECK(h->unit_state("anchor.service") == "inactive");
 }
 
 TEST_CASE("a failing Type=simple unit is reported failed") {
