@@ -162,32 +162,30 @@ Task<void> Agent::reconcile_pass() {
   // planned without its content fetched made the load throw (which ended the agent). Later
   // changes mark the agent dirty, so the next pass takes them.
   const std::map<std::string, registry::Assignment> desired = desired_;
-  // Contents are immutable per hash: fetch each one once, a few at a time (one by one, 200
-  // fresh units cost a round trip each while systemd waited for work).
+  // Contents are immutable per hash: fetch each one once, all missing ones in txns of gets (one
+  // by one, 200 fresh units cost a round trip each while systemd waited for work).
   std::set<std::string> wanted;
   for (const auto& [name, a] : desired)
     if (a.desired != registry::TargetState::inactive && !contents_.count(a.hash))
       wanted.insert(a.hash);
-  std::vector<std::string> missing(wanted.begin(), wanted.end());
-  std::size_t next = 0;
-  bool fetch_failed = false;
-  auto fetch = [&]() -> Task<void> {
-    while (!fetch_failed && next < missing.size()) {
-      std::string hash = missing[next++];
-      auto c = co_await registry_.get_content(hash);
-      if (!c) {
-        log::warn("agent", "cannot fetch unit content",
-                  {{"hash", hash}, {"machine", opts_.machine.id}, {"error", c.error().describe()}});
-        fetch_failed = true;
-        co_return;
-      }
-      contents_[hash] = std::move(c).value();
+  if (!wanted.empty()) {
+    const std::vector<std::string> missing(wanted.begin(), wanted.end());
+    auto fetched = co_await registry_.get_contents(missing);
+    if (!fetched) {
+      log::warn("agent", "cannot fetch unit contents",
+                {{"machine", opts_.machine.id}, {"error", fetched.error().describe()}});
+      impl_->dirty = true;
+      co_return;
     }
-  };
-  if (!missing.empty()) co_await (fetch() && fetch() && fetch() && fetch());
-  if (fetch_failed) {
-    impl_->dirty = true;
-    co_return;
+    for (auto& [hash, text] : fetched.value()) contents_[hash] = std::move(text);
+    if (fetched.value().size() != missing.size()) {
+      for (const auto& hash : missing)
+        if (!contents_.count(hash))
+          log::warn("agent", "unit content missing",
+                    {{"hash", hash}, {"machine", opts_.machine.id}});
+      impl_->dirty = true;
+      co_return;
+    }
   }
 
   for (const auto& name : units_.files_on_disk()) {

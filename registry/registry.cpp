@@ -82,6 +82,25 @@ Task<Result<std::string>> Registry::get_content(std::string hash) {
   co_return std::move(resp.kvs[0].value);
 }
 
+Task<Result<std::map<std::string, std::string>>> Registry::get_contents(
+    std::vector<std::string> hashes) {
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  std::map<std::string, std::string> out;
+  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
+  for (std::size_t i = 0; i < hashes.size(); i += per_txn) {
+    const std::size_t end = std::min(hashes.size(), i + per_txn);
+    TxnRequest txn;
+    for (std::size_t j = i; j < end; ++j) txn.success.push_back(Op::get(keys_.content(hashes[j])));
+    BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+    for (std::size_t j = i; j < end && j - i < resp.results.size(); ++j) {
+      auto& kvs = resp.results[j - i].range.kvs;
+      if (!kvs.empty()) out.emplace(hashes[j], std::move(kvs[0].value));
+    }
+  }
+  co_return out;
+}
+
 Task<Status> Registry::create_unit(UnitRecord unit, std::string content) {
   TxnRequest txn;
   txn.compare.push_back(Compare::absent(keys_.unit(unit.name)));

@@ -55,6 +55,9 @@ class Registry {
   Task<Result<std::vector<UnitRecord>>> list_units();  // sorted by name
   // Errc::not_found when no unit content has this hash.
   Task<Result<std::string>> get_content(std::string hash);
+  // Many contents in few round trips (txns of gets): the ones found, by hash; a hash with no
+  // content is absent from the answer.
+  Task<Result<std::map<std::string, std::string>>> get_contents(std::vector<std::string> hashes);
   // Creates the unit and stores its content; Errc::already_exists if the name is taken.
   Task<Status> create_unit(UnitRecord unit, std::string content);
   // Replaces content and desired state if the unit is unchanged since `expected` was read;

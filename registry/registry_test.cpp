@@ -127,6 +127,26 @@ TEST_CASE("many units destroyed in one call, unknown ones reported") {
   CHECK(f.run(f.reg.list_units()).value().empty());
 }
 
+TEST_CASE("many contents in one call: found ones by hash, unknown ones absent") {
+  Fixture f;
+  const int n = static_cast<int>(f.kv.max_txn_ops()) + 10;  // two txns
+  std::vector<std::string> hashes;
+  for (int i = 0; i < n; ++i) {
+    hashes.push_back("h" + std::to_string(i));
+    REQUIRE(f.run(f.reg.create_unit(
+        {"u" + std::to_string(i) + ".service", hashes.back(), TargetState::inactive, 0},
+        "content " + std::to_string(i))));
+  }
+  hashes.push_back("unknown");
+  hashes.push_back("h0");  // asked twice
+  auto got = f.run(f.reg.get_contents(hashes));
+  REQUIRE(got);
+  CHECK(got.value().size() == static_cast<std::size_t>(n));
+  CHECK(got.value().at("h0") == "content 0");
+  CHECK(got.value().at("h" + std::to_string(n - 1)) == "content " + std::to_string(n - 1));
+  CHECK(got.value().count("unknown") == 0);
+}
+
 TEST_CASE("replacing a unit fails when it changed since it was read") {
   Fixture f;
   REQUIRE(f.run(f.reg.create_unit({"a.service", "h1", TargetState::inactive, 0}, "c1")));

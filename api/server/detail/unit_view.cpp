@@ -77,25 +77,19 @@ Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,
   for (const auto& h : hashes)
     if (!cache.find(h) && std::find(missing.begin(), missing.end(), h) == missing.end())
       missing.push_back(h);
-  const std::size_t per_txn = std::max<std::size_t>(1, reg.kv().max_txn_ops());
-  for (std::size_t i = 0; i < missing.size(); i += per_txn) {
-    TxnRequest txn;
-    const std::size_t end = std::min(missing.size(), i + per_txn);
-    for (std::size_t j = i; j < end; ++j)
-      txn.success.push_back(Op::get(reg.keys().content(missing[j])));
-    BOOST_OUTCOME_CO_TRY(auto resp, co_await reg.kv().txn(std::move(txn)));
-    for (std::size_t j = i; j < end; ++j) {
-      const auto idx = j - i;
-      if (idx >= resp.results.size() || resp.results[idx].range.kvs.empty()) {
-        // Not cached: the content may still be on its way (never for a committed unit).
-        log::warn("api", "unit content missing", {{"hash", missing[j]}});
-        continue;
-      }
-      bool ok = true;
-      auto parsed = parse_content(resp.results[idx].range.kvs[0].value, &ok);
-      if (!ok) log::warn("api", "unit content unparseable", {{"hash", missing[j]}});
-      cache.insert(missing[j], std::move(parsed));
+  if (missing.empty()) co_return ok();
+  BOOST_OUTCOME_CO_TRY(auto found, co_await reg.get_contents(missing));
+  for (const auto& hash : missing) {
+    auto it = found.find(hash);
+    if (it == found.end()) {
+      // Not cached: the content may still be on its way (never for a committed unit).
+      log::warn("api", "unit content missing", {{"hash", hash}});
+      continue;
     }
+    bool ok = true;
+    auto parsed = parse_content(it->second, &ok);
+    if (!ok) log::warn("api", "unit content unparseable", {{"hash", hash}});
+    cache.insert(hash, std::move(parsed));
   }
   co_return ok();
 }
