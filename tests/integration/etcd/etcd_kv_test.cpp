@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "registry/registry.h"
 #include "tests/harness/wait.h"
 #include "tests/integration/etcd/etcd_fixture.h"
 
@@ -412,4 +413,42 @@ TEST_CASE("a stopped and restarted member is used again through pooled connectio
   RangeRequest k;
   k.key = "/r";
   CHECK(f.run(f.kv->range(k)).value().kvs.at(0).value == "2");
+}
+
+TEST_CASE("the registry's many-unit calls work on real etcd beyond one txn's 128 operations") {
+  EtcdFixture f(single("batch"));
+  Registry reg{*f.kv, KeyLayout("/fleet/")};
+  const int n = 300;
+  std::vector<std::string> names, hashes;
+  std::vector<std::pair<std::string, TargetState>> changes;
+  for (int i = 0; i < n; ++i) {
+    names.push_back("u" + std::to_string(i) + ".service");
+    hashes.push_back("h" + std::to_string(i));
+    changes.emplace_back(names.back(), TargetState::launched);
+    REQUIRE(f.run(reg.create_unit({names.back(), hashes.back(), TargetState::inactive, 0},
+                                  "content " + std::to_string(i))));
+  }
+  changes.emplace_back("unknown.service", TargetState::launched);
+  auto set = f.run(reg.set_desired_states(changes));
+  REQUIRE(set.size() == changes.size());
+  for (int i = 0; i < n; ++i) CHECK(set[i]);
+  CHECK(set[n].error().code == Errc::not_found);
+  auto units = f.run(reg.list_units());
+  REQUIRE(units);
+  REQUIRE(units.value().size() == static_cast<std::size_t>(n));
+  for (const auto& u : units.value()) CHECK(u.desired == TargetState::launched);
+
+  auto contents = f.run(reg.get_contents(hashes));
+  REQUIRE(contents);
+  CHECK(contents.value().size() == static_cast<std::size_t>(n));
+  CHECK(contents.value().at("h299") == "content 299");
+
+  names.push_back("unknown.service");
+  auto destroyed = f.run(reg.destroy_units(names));
+  REQUIRE(destroyed.size() == names.size());
+  for (int i = 0; i < n; ++i) CHECK(destroyed[i]);
+  CHECK(destroyed[n].error().code == Errc::not_found);
+  auto left = f.run(reg.list_units());
+  REQUIRE(left);
+  CHECK(left.value().empty());
 }
