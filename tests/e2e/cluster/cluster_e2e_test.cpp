@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 
 #include "tests/e2e/support/e2e.h"
 #include "tests/harness/cluster/cluster.h"
@@ -12,7 +14,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kHello = e2e::looping_unit({}, "Hello World");
+// The seed's hello.service, a shell loop greeting every second, as the unitfile tests use it.
+std::string seed_unit(const std::string& name) {
+  std::ifstream in(std::string(FLEET_SEED_UNITS_DIR) + "/" + name);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+const std::string kHello = seed_unit("hello.service");
 
 // `fleetctl list-units` row of `unit`: {UNIT, MACHINE, ACTIVE, SUB}, empty if absent.
 std::vector<std::string> unit_row(Cluster& c, const std::string& unit, int via = -1) {
@@ -52,6 +60,7 @@ TEST_CASE("hello.service goes through submit, load, start, stop, unload and dest
     CHECK_MESSAGE(found, "machine " << i + 1 << " listed");
   }
 
+  REQUIRE_MESSAGE(kHello.find("Hello, World!") != std::string::npos, "seed unit not found");
   auto path = c.write_unit("hello.service", kHello);
   auto submit = c.fleetctl(0, {"submit", path});
   REQUIRE_MESSAGE(submit.exit == 0, submit.err);

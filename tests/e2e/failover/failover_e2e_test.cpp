@@ -42,9 +42,9 @@ TEST_CASE("halting the engine leader's host: another engine takes over and sched
   std::size_t old_leader = static_cast<std::size_t>(leader);
 
   // On the doomed host: a unit pinned to it. Everywhere: a global unit. Anywhere: hello.
-  c.write_unit("pin@.service", looping_unit("MachineID=%i\n"));
-  c.write_unit("global.service", looping_unit("Global=true\n"));
-  c.write_unit("hello.service", looping_unit());
+  c.write_unit("pin@.service", lasting_unit("MachineID=%i\n"));
+  c.write_unit("global.service", lasting_unit("Global=true\n"));
+  c.write_unit("hello.service", lasting_unit());
   std::string pinned = "pin@" + c.machine_id(old_leader) + ".service";
   auto started =
       fleetctl_sh(c, (old_leader + 1) % 3,
@@ -59,7 +59,7 @@ TEST_CASE("halting the engine leader's host: another engine takes over and sched
       kSettle, 200ms));
 
   // Units on the other hosts must stay where they are (fleet's TestDynamicClusterMemberReboot).
-  c.write_unit("stay@.service", looping_unit());
+  c.write_unit("stay@.service", lasting_unit());
   auto stays = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start stay@{1..4}.service");
   REQUIRE_MESSAGE(stays.exit == 0, stays.err);
   std::map<std::string, int> stay_host;
@@ -90,7 +90,7 @@ TEST_CASE("halting the engine leader's host: another engine takes over and sched
   CHECK(next != leader);
 
   // The new engine schedules a unit started now.
-  c.write_unit("after.service", looping_unit());
+  c.write_unit("after.service", lasting_unit());
   auto after = c.fleetctl(c.any_up(), {"start", dir + "/after.service"});
   REQUIRE_MESSAGE(after.exit == 0, after.err);
   REQUIRE(wait_until([&] { return all_running(c, {"after.service"}); }, kSettle, 200ms));
@@ -124,8 +124,8 @@ TEST_CASE("halting the engine leader's host: another engine takes over and sched
   CHECK(pin_file[3] == "-");
 
   // --- A peer follows its leader when that one's machine goes away (TestScheduleMachineOf).
-  c.write_unit("ping.service", looping_unit());
-  c.write_unit("pong.service", looping_unit("MachineOf=ping.service\n"));
+  c.write_unit("ping.service", lasting_unit());
+  c.write_unit("pong.service", lasting_unit("MachineOf=ping.service\n"));
   auto pp =
       fleetctl_sh(c, c.any_up(), "cd " + dir + " && fleetctl start ping.service pong.service");
   REQUIRE_MESSAGE(pp.exit == 0, pp.err);
@@ -170,7 +170,7 @@ TEST_CASE("with three etcd members, losing one keeps every fleetctl command work
   Cluster c(o);
   auto dir = c.work_dir();
 
-  c.write_unit("before.service", looping_unit());
+  c.write_unit("before.service", lasting_unit());
   REQUIRE(c.fleetctl(0, {"start", dir + "/before.service"}).exit == 0);
   REQUIRE(wait_until([&] { return all_running(c, {"before.service"}); }, kSettle, 200ms));
 
@@ -183,7 +183,7 @@ TEST_CASE("with three etcd members, losing one keeps every fleetctl command work
   // Commands work (possibly after the election): each must succeed within the deadline.
   CHECK(wait_until([&] { return machine_count(c) == 3; }, kSettle, 200ms));
   MESSAGE("list-machines answered 3 machines " << since(t_kill) << " s after the kill");
-  c.write_unit("during.service", looping_unit());
+  c.write_unit("during.service", lasting_unit());
   auto submit = c.fleetctl(1, {"submit", dir + "/during.service"});
   CHECK_MESSAGE(submit.exit == 0, submit.err);
   auto start = c.fleetctl(2, {"start", "during.service"});
@@ -218,7 +218,7 @@ TEST_CASE("a fleetd with a duplicate machine ID takes nothing over and joins onc
   o.label = "dupid";
   Cluster c(o);
   auto dir = c.work_dir();
-  c.write_unit("pin@.service", looping_unit("MachineID=%i\n"));
+  c.write_unit("pin@.service", lasting_unit("MachineID=%i\n"));
   std::string pinned = "pin@" + c.machine_id(0) + ".service";
   auto started = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start " + pinned);
   REQUIRE_MESSAGE(started.exit == 0, started.err);

@@ -26,7 +26,7 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   auto dir = c.work_dir();
 
   // --- example@.service: four instances from the shell's brace expansion, spread over hosts.
-  c.write_unit("example@.service", looping_unit());
+  c.write_unit("example@.service", lasting_unit());
   auto submit = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl submit example@.service");
   REQUIRE_MESSAGE(submit.exit == 0, submit.err);
   auto start = fleetctl_sh(c, 1, "fleetctl start example@{1..4}.service");
@@ -71,7 +71,7 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   // --- Conflicts: apache.1 and .2 apart, .3 on the third host, .4 cannot be placed.
   for (int i = 1; i <= 4; ++i)
     c.write_unit("apache." + std::to_string(i) + ".service",
-                 looping_unit("Conflicts=apache.*.service\n"));
+                 lasting_unit("Conflicts=apache.*.service\n"));
   auto two =
       fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start apache.1.service apache.2.service");
   REQUIRE_MESSAGE(two.exit == 0, two.err);
@@ -99,7 +99,7 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   CHECK(contains(blocked.err, "apache.4.service cannot be scheduled"));
   CHECK(contains(blocked.err, "conflict"));
   // --no-block returns at once, whatever the engine makes of the unit.
-  c.write_unit("apache.5.service", looping_unit("Conflicts=apache.*.service\n"));
+  c.write_unit("apache.5.service", lasting_unit("Conflicts=apache.*.service\n"));
   auto t_nb = std::chrono::steady_clock::now();
   auto nb = fleetctl_sh(c, 2, "cd " + dir + " && fleetctl start --no-block apache.5.service");
   MESSAGE("start --no-block apache.5: " << since(t_nb) << " s, exit " << nb.exit
@@ -129,7 +129,7 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   std::vector<std::string> webs;
   for (int i = 1; i <= 3; ++i) {
     std::string name = "web." + std::to_string(i) + ".service";
-    c.write_unit(name, looping_unit("MachineMetadata=role=web\n"));
+    c.write_unit(name, lasting_unit("MachineMetadata=role=web\n"));
     webs.push_back(name);
   }
   auto web = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start web.{1..3}.service");
@@ -152,13 +152,13 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
         return contains(m.out, c.machine_id(2)) && contains(m.out, "disk=ssd");
       },
       kSettle, 200ms));
-  c.write_unit("fast.service", looping_unit("MachineMetadata=disk=ssd\n"));
+  c.write_unit("fast.service", lasting_unit("MachineMetadata=disk=ssd\n"));
   REQUIRE(c.fleetctl(1, {"start", dir + "/fast.service"}).exit == 0);
   REQUIRE(wait_until([&] { return all_running(c, {"fast.service"}); }, kSettle, 200ms));
   CHECK(running_on(list_units(c), "fast.service") == 2);
 
   // --- Specifiers in metadata (fleet's TestTemplatesWithSpecifiersInMetadata).
-  c.write_unit("metadata@.service", looping_unit("MachineMetadata=name=%i\n"));
+  c.write_unit("metadata@.service", lasting_unit("MachineMetadata=name=%i\n"));
   auto md = fleetctl_sh(c, 2, "cd " + dir + " && fleetctl start metadata@{h3,h2,h1}.service");
   REQUIRE_MESSAGE(md.exit == 0, md.err);
   REQUIRE(wait_until(
@@ -179,7 +179,7 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   CHECK(contains(nowhere.err, "metadata@nope.service cannot be scheduled"));
 
   // --- MachineID, full and short (8-character) forms.
-  c.write_unit("pin@.service", looping_unit("MachineID=%i\n"));
+  c.write_unit("pin@.service", lasting_unit("MachineID=%i\n"));
   std::string id1 = c.machine_id(1), id2 = c.machine_id(2);
   auto pins = fleetctl_sh(c, 0,
                           "cd " + dir + " && fleetctl start pin@" + id2 + ".service pin@" +
@@ -199,8 +199,8 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   // --- MachineOf: each pong next to its ping.
   for (int i = 0; i < 3; ++i) {
     std::string n = std::to_string(i);
-    c.write_unit("ping." + n + ".service", looping_unit());
-    c.write_unit("pong." + n + ".service", looping_unit("MachineOf=ping." + n + ".service\n"));
+    c.write_unit("ping." + n + ".service", lasting_unit());
+    c.write_unit("pong." + n + ".service", lasting_unit("MachineOf=ping." + n + ".service\n"));
   }
   auto pp = fleetctl_sh(
       c, 1, "cd " + dir + " && fleetctl start --no-block ping.{0..2}.service pong.{0..2}.service");
@@ -220,13 +220,13 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   }
 
   // --- Replaces: kick lands on replace.0's machine (pinned there by metadata) and moves it away.
-  c.write_unit("replace.0.service", looping_unit("MachineMetadata=role=web\n"));
+  c.write_unit("replace.0.service", lasting_unit("MachineMetadata=role=web\n"));
   REQUIRE(c.fleetctl(0, {"start", dir + "/replace.0.service"}).exit == 0);
   REQUIRE(wait_until([&] { return all_running(c, {"replace.0.service"}); }, kSettle, 200ms));
   int r0 = running_on(list_units(c), "replace.0.service");
   REQUIRE(r0 >= 0);
   c.write_unit("replace-kick0.service",
-               looping_unit("Replaces=replace.0.service\nMachineMetadata=name=h" +
+               lasting_unit("Replaces=replace.0.service\nMachineMetadata=name=h" +
                             std::to_string(r0 + 1) + "\n"));
   REQUIRE(c.fleetctl(2, {"start", dir + "/replace-kick0.service"}).exit == 0);
   REQUIRE(wait_until(
@@ -239,7 +239,7 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
   CHECK(running_on(list_units(c), "replace.0.service") != 2);  // still honours role=web
 
   // --- Global units: one copy per machine; a conflicting global unit runs nowhere.
-  c.write_unit("global.service", looping_unit("Global=true\n"));
+  c.write_unit("global.service", lasting_unit("Global=true\n"));
   auto g = c.fleetctl(0, {"start", dir + "/global.service"});
   REQUIRE_MESSAGE(g.exit == 0, g.err);
   CHECK(contains(g.out, "Triggered global unit global.service start"));
@@ -259,14 +259,14 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
 
   for (int i = 0; i < 2; ++i)
     c.write_unit("conflict-global." + std::to_string(i) + ".service",
-                 looping_unit("Global=true\nConflicts=conflict-global.*.service\n"));
+                 lasting_unit("Global=true\nConflicts=conflict-global.*.service\n"));
   REQUIRE(c.fleetctl(0, {"start", dir + "/conflict-global.0.service"}).exit == 0);
   REQUIRE(wait_until(
       [&] { return running_hosts(list_units(c), "conflict-global.0.service").size() == 3; },
       kSettle, 200ms));
   REQUIRE(c.fleetctl(0, {"start", dir + "/conflict-global.1.service"}).exit == 0);
   // A later unit running proves the engine has passed over conflict-global.1.
-  c.write_unit("marker.service", looping_unit());
+  c.write_unit("marker.service", lasting_unit());
   REQUIRE(c.fleetctl(0, {"start", dir + "/marker.service"}).exit == 0);
   REQUIRE(wait_until([&] { return all_running(c, {"marker.service"}); }, kSettle, 200ms));
   CHECK(rows_of(list_units(c), "conflict-global.1.service").empty());
@@ -275,7 +275,7 @@ TEST_CASE("placement on three hosts: templates, conflicts, metadata, peers, pins
     CHECK(c.host(h).unit_state("conflict-global.1.service") != "active");
 
   // --- Invalid units are rejected before they reach the registry, by fleetctl and by the API.
-  c.write_unit("bad-combo.service", looping_unit("Global=true\nMachineOf=web.1.service\n"));
+  c.write_unit("bad-combo.service", lasting_unit("Global=true\nMachineOf=web.1.service\n"));
   auto bad = c.fleetctl(0, {"submit", dir + "/bad-combo.service"});
   CHECK(bad.exit == 1);
   CHECK(contains(bad.err, "Global cannot be used with Peers"));

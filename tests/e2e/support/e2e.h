@@ -22,14 +22,12 @@ inline double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// A unit that runs forever and prints a line every second: the seed's hello.service and the
-// fixtures of fleet-spec §12.1. The loop is the unit's workload, not a wait of the test.
-inline std::string looping_unit(const std::string& x_fleet = {},
-                                const std::string& description = "loop") {
-  std::string text =
-      "[Unit]\nDescription=" + description +
-      "\n\n[Service]\n"
-      "ExecStart=/bin/bash -c \"while true; do echo Hello, World!; sleep 1; done\"\n";
+// A unit that greets once and then runs until it is stopped (the fixtures of fleet-spec §12.1).
+inline std::string lasting_unit(const std::string& x_fleet = {},
+                                const std::string& description = "lasting") {
+  std::string text = "[Unit]\nDescription=" + description +
+                     "\n\n[Service]\n"
+                     "ExecStart=/bin/sh -c \"echo Hello, World!; exec tail -f /dev/null\"\n";
   if (!x_fleet.empty()) text += "\n[X-Fleet]\n" + x_fleet;
   return text;
 }

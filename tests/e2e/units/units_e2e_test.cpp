@@ -42,8 +42,8 @@ TEST_CASE("unit commands on one host: conflicts, restart, replace, order, instal
   CHECK(contains(env.out, c.machine_id(0)));
 
   // --- A one-way conflict keeps hello off the only host until its opponent is destroyed.
-  c.write_unit("hello.service", looping_unit());
-  c.write_unit("conflicts-with-hello.service", looping_unit("Conflicts=hello.service\n"));
+  c.write_unit("hello.service", lasting_unit());
+  c.write_unit("conflicts-with-hello.service", lasting_unit("Conflicts=hello.service\n"));
   REQUIRE(c.fleetctl(0, {"start", dir + "/conflicts-with-hello.service"}).exit == 0);
   REQUIRE(
       wait_until([&] { return all_running(c, {"conflicts-with-hello.service"}); }, kSettle, 200ms));
@@ -61,7 +61,7 @@ TEST_CASE("unit commands on one host: conflicts, restart, replace, order, instal
   REQUIRE(c.fleetctl(0, {"stop", "hello.service"}).exit == 0);
   c.write_unit("discovery.service",
                "[Unit]\nDescription=discovery\nBindsTo=hello.service\n\n[Service]\n"
-               "ExecStart=/bin/bash -c \"while true; do echo discovery; sleep 1; done\"\n\n"
+               "ExecStart=/bin/sh -c \"echo discovery; exec tail -f /dev/null\"\n\n"
                "[Install]\nWantedBy=hello.service\n\n[X-Fleet]\nMachineOf=hello.service\n");
   auto load = c.fleetctl(0, {"load", dir + "/discovery.service"});
   REQUIRE_MESSAGE(load.exit == 0, load.err);
@@ -82,7 +82,7 @@ TEST_CASE("unit commands on one host: conflicts, restart, replace, order, instal
   REQUIRE(fleetctl_sh(c, 0, "fleetctl destroy hello.service discovery.service").exit == 0);
 
   // --- restart: from running (new MainPID) and from loaded (TestUnitRestart).
-  c.write_unit("hello@.service", looping_unit());
+  c.write_unit("hello@.service", lasting_unit());
   std::vector<std::string> hellos{"hello@1.service", "hello@2.service", "hello@3.service"};
   auto st = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start hello@{1..3}.service");
   REQUIRE_MESSAGE(st.exit == 0, st.err);
@@ -100,8 +100,8 @@ TEST_CASE("unit commands on one host: conflicts, restart, replace, order, instal
 
   // --- --replace: a changed file replaces the running unit's content (TestUnitStartReplace).
   auto cat_before = c.fleetctl(0, {"cat", "hello@1.service"}).out;
-  std::string changed = looping_unit();
-  changed.replace(changed.find("sleep 1"), 7, "sleep 2");
+  std::string changed = lasting_unit();
+  changed.replace(changed.find("Hello, World!"), 13, "Hello, again!");
   c.write_unit("hello@1.service", changed);
   auto no_replace = c.fleetctl(0, {"start", dir + "/hello@1.service"});
   CHECK(contains(no_replace.err, "differs from local unit file"));
@@ -109,11 +109,11 @@ TEST_CASE("unit commands on one host: conflicts, restart, replace, order, instal
   CHECK_MESSAGE(replace.exit == 0, replace.err);
   auto cat_after = c.fleetctl(0, {"cat", "hello@1.service"}).out;
   CHECK(cat_after != cat_before);
-  CHECK(contains(cat_after, "sleep 2"));
+  CHECK(contains(cat_after, "Hello, again!"));
   REQUIRE(wait_until(
       [&] {
         auto sh = c.host(0).run({"systemctl", "cat", "hello@1.service"});
-        return contains(sh.out, "sleep 2") && all_running(c, hellos);
+        return contains(sh.out, "Hello, again!") && all_running(c, hellos);
       },
       kSettle, 200ms));
   // Instances made from a local template leave the template itself out of the registry.
@@ -156,8 +156,8 @@ TEST_CASE("an etcd outage longer than the agent TTL stops nothing on the host") 
   o.label = "outage";
   Cluster c(o);
   auto dir = c.work_dir();
-  c.write_unit("single@.service", looping_unit());
-  c.write_unit("global@.service", looping_unit("Global=true\n"));
+  c.write_unit("single@.service", lasting_unit());
+  c.write_unit("global@.service", lasting_unit("Global=true\n"));
   auto sub = fleetctl_sh(
       c, 0,
       "cd " + dir +
