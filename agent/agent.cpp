@@ -361,6 +361,14 @@ Task<void> Agent::run() {
       // Signals cover later changes; one listing makes the new states visible right away.
       if (auto listed = co_await units_.list(batch))
         for (const auto& s : listed.value()) observe(s);
+      // A pass that stopped or unloaded one of these while its start was in flight ran first:
+      // the next pass sees what systemd did and undoes it.
+      for (const auto& n : batch) {
+        if (start_requested_.count(n) && file_hash_.count(n)) continue;
+        impl_->dirty = true;
+        impl_->wake->cancel();
+        break;
+      }
     }
   };
 

@@ -425,7 +425,13 @@ Result<std::vector<Status>> HttpApiClient::set_desired_states(
       u.desired_state = changes[j].second;
     }
     BOOST_OUTCOME_TRY(auto part, batch("batchUpdate", body, body.units.size()));
-    if (!part) return ApiClient::set_desired_states(changes);
+    if (!part) {  // only the chunks not sent yet; earlier ones were applied
+      const std::vector<std::pair<std::string, std::string>> rest(changes.begin() + i,
+                                                                  changes.end());
+      BOOST_OUTCOME_TRY(auto each, ApiClient::set_desired_states(rest));
+      for (auto& st : each) out.push_back(std::move(st));
+      return out;
+    }
     for (auto& st : *part) out.push_back(std::move(st));
   }
   return out;
@@ -438,7 +444,12 @@ Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::
     for (std::size_t j = i; j < std::min(names.size(), i + kBatchChunk); ++j)
       body.units.emplace_back().name = names[j];
     BOOST_OUTCOME_TRY(auto part, batch("batchDelete", body, body.units.size()));
-    if (!part) return ApiClient::destroy_units(names);
+    if (!part) {  // only the chunks not sent yet; earlier ones were applied
+      const std::vector<std::string> rest(names.begin() + i, names.end());
+      BOOST_OUTCOME_TRY(auto each, ApiClient::destroy_units(rest));
+      for (auto& st : each) out.push_back(std::move(st));
+      return out;
+    }
     for (auto& st : *part) out.push_back(std::move(st));
   }
   return out;

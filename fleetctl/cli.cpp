@@ -284,16 +284,7 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
                      parsed.value().positional,
                      cmd->name,
                      env.poll_interval,
-                     std::nullopt,
-                     {}};
-  // More connections only for the plain HTTP client (a tunnel would open one SSH session each).
-  if (global.tunnel.empty() && dynamic_cast<api::HttpApiClient*>(client.get()) != nullptr) {
-    ctx.extra_client = [&env, &global]() -> std::unique_ptr<api::ApiClient> {
-      std::ostringstream ignored;
-      auto made = env.make_client(global, ignored);
-      return made ? std::move(made.value()) : nullptr;
-    };
-  }
+                     std::nullopt};
   return cmd->run(ctx);
 }
 

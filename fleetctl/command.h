@@ -50,9 +50,6 @@ struct CommandContext {
   std::chrono::milliseconds poll_interval{250};
   // The cluster's machines, fetched once on first use (fleet's cachedMachineState).
   std::optional<std::vector<api::Machine>> machine_cache;
-  // Opens one more connection to the same API, for commands that send one request per unit to
-  // many units (see for_each_unit_call). Empty when the client cannot be duplicated cheaply.
-  std::function<std::unique_ptr<api::ApiClient>()> extra_client;
 };
 
 struct Command {

@@ -1,14 +1,12 @@
 #include "fleetctl/unit_actions.h"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 
 namespace fleet::fleetctl {
 
@@ -405,28 +403,6 @@ Status create_units(CommandContext& ctx) {
   return ok();
 }
 
-void for_each_unit_call(CommandContext& ctx, std::size_t n,
-                        const std::function<void(api::ApiClient&, std::size_t)>& fn) {
-  constexpr std::size_t kCallsPerConnection = 4;  // below that, a connection is not worth it
-  std::size_t wanted = std::min(kMaxParallelCalls, n / kCallsPerConnection);
-  std::vector<std::unique_ptr<api::ApiClient>> extra;
-  if (ctx.extra_client)
-    for (std::size_t i = 1; i < wanted; ++i)
-      if (auto c = ctx.extra_client()) extra.push_back(std::move(c));
-  if (extra.empty()) {
-    for (std::size_t i = 0; i < n; ++i) fn(*ctx.api, i);
-    return;
-  }
-  std::atomic<std::size_t> next{0};
-  auto work = [&](api::ApiClient& client) {
-    for (std::size_t i = next++; i < n; i = next++) fn(client, i);
-  };
-  std::vector<std::thread> threads;
-  for (auto& c : extra) threads.emplace_back(work, std::ref(*c));
-  work(*ctx.api);
-  for (auto& t : threads) t.join();
-}
-
 namespace {
 
 // Many names: the listing tells which units need a change and one batch request makes them all
@@ -455,43 +431,35 @@ Result<std::vector<api::Unit>> set_target_states_batched(CommandContext& ctx,
 
 }  // namespace
 
+void request_states(CommandContext& ctx, const std::vector<std::string>& names,
+                    std::string_view state) {
+  if (names.size() < kManyUnits) {
+    for (const auto& n : names) (void)ctx.api->set_desired_state(n, state);
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> changes;
+  for (const auto& n : names) changes.emplace_back(n, std::string(state));
+  (void)ctx.api->set_desired_states(changes);
+}
+
 Result<std::vector<api::Unit>> set_target_states(CommandContext& ctx,
                                                  const std::vector<std::string>& names,
                                                  std::string_view state) {
   if (auto index = index_registered_units(ctx, names.size()))
     return set_target_states_batched(ctx, names, state, *index);
-  // Per unit: the error to return, or the unit if its state was changed.
-  std::vector<std::optional<Error>> errors(names.size());
-  std::vector<std::optional<api::Unit>> changed(names.size());
-  std::atomic<bool> stop{false};  // like fleet, no more changes after the first error
-  for_each_unit_call(ctx, names.size(), [&](api::ApiClient& api, std::size_t i) {
-    if (stop) return;
-    const std::string& name = names[i];
-    auto got = api.get_unit(name);
-    if (!got) {
-      errors[i] = make_error(Errc::invalid_argument, "error retrieving unit " + name +
-                                                         " from registry: " + got.error().message);
-      stop = true;
-      return;
-    }
-    if (!got.value()) {
-      errors[i] = make_error(Errc::invalid_argument, "unable to find unit " + name);
-      stop = true;
-      return;
-    }
-    const api::Unit& u = *got.value();
-    if (u.desired_state == state) return;
-    if (auto st = api.set_desired_state(u.name, state); !st) {
-      errors[i] = st.error();
-      stop = true;
-      return;
-    }
-    changed[i] = u;
-  });
+  // Few units (or the listing failed): fleet's way, a GET and a PUT per unit, stopping at the
+  // first error.
   std::vector<api::Unit> triggered;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (errors[i]) return *errors[i];
-    if (changed[i]) triggered.push_back(std::move(*changed[i]));
+  for (const auto& name : names) {
+    auto got = ctx.api->get_unit(name);
+    if (!got)
+      return make_error(Errc::invalid_argument,
+                        "error retrieving unit " + name + " from registry: " + got.error().message);
+    if (!got.value()) return make_error(Errc::invalid_argument, "unable to find unit " + name);
+    const api::Unit& u = *got.value();
+    if (u.desired_state == state) continue;
+    BOOST_OUTCOME_TRY(ctx.api->set_desired_state(u.name, state));
+    triggered.push_back(u);
   }
   return triggered;
 }

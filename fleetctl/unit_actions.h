@@ -27,7 +27,7 @@ Result<std::vector<api::Unit>> find_units(CommandContext& ctx);
 Status create_units(CommandContext& ctx);
 
 // From this many units on, a command reads one listing instead of a GET per unit and changes
-// or destroys them with one batch request (ApiClient::set_desired_states, destroy_units).
+// their states with one batch request (ApiClient::set_desired_states).
 inline constexpr std::size_t kManyUnits = 8;
 
 // Sets `state` on each named unit unless it already has it; returns the units that changed.
@@ -36,13 +36,10 @@ Result<std::vector<api::Unit>> set_target_states(CommandContext& ctx,
                                                  const std::vector<std::string>& names,
                                                  std::string_view state);
 
-// Calls fn(client, i) for every i in [0, n). Few calls, or without ctx.extra_client, run in
-// order on ctx.api; many run on up to kMaxParallelCalls connections at once, in no particular
-// order (each call is a round trip ending in an etcd write: one at a time, 500 units took
-// 13-15 s). fn must only touch its own result slot.
-inline constexpr std::size_t kMaxParallelCalls = 8;
-void for_each_unit_call(CommandContext& ctx, std::size_t n,
-                        const std::function<void(api::ApiClient&, std::size_t)>& fn);
+// Sets `state` on the named units without judging the answers: as in fleet, a failed update
+// shows up when waiting. With kManyUnits or more, one batch request.
+void request_states(CommandContext& ctx, const std::vector<std::string>& names,
+                    std::string_view state);
 
 // load and start's common part: creates the arguments' units as needed, sets `state` on them,
 // prints `Triggered global unit <n> <verb>` for global units and returns the other units' names

@@ -1,9 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <map>
-#include <mutex>
 #include <set>
 
 #include "fleetctl/test_support.h"
@@ -451,45 +449,4 @@ TEST_CASE("API errors while waiting are reported once per attempt") {
         "Error retrieving Unit(hello.service) from Registry: connection refused\n"
         "Error waiting for units: timed out waiting for unit hello.service to report state "
         "launched\nError waiting for unit states, exit status: 1\n");
-}
-
-TEST_CASE("many per-unit calls are spread over extra connections, each unit once") {
-  api::FakeApiClient primary;
-  BufferOutput buf;
-  FakeSystem sys;
-  GlobalOptions global;
-  UnitSource source = default_unit_source();
-  FlagValues flags;
-  std::atomic<int> opened{0};
-  CommandContext ctx{buf.output(), &primary,  sys,
-                     global,       source,    flags,
-                     {},           "destroy", std::chrono::milliseconds(250),
-                     std::nullopt, {}};
-  ctx.extra_client = [&]() -> std::unique_ptr<api::ApiClient> {
-    ++opened;
-    return std::make_unique<testing::BorrowedClient>(primary);
-  };
-  std::mutex mu;
-  std::map<std::size_t, int> seen;
-  std::set<const api::ApiClient*> clients;
-  for_each_unit_call(ctx, 100, [&](api::ApiClient& c, std::size_t i) {
-    std::lock_guard lock(mu);
-    ++seen[i];
-    clients.insert(&c);
-  });
-  CHECK(opened == static_cast<int>(kMaxParallelCalls) - 1);
-  CHECK(seen.size() == 100);
-  CHECK(std::all_of(seen.begin(), seen.end(), [](const auto& kv) { return kv.second == 1; }));
-  CHECK(clients.size() <= kMaxParallelCalls);
-
-  SUBCASE("a few calls stay on the one connection, in order") {
-    opened = 0;
-    std::vector<std::size_t> order;
-    for_each_unit_call(ctx, 3, [&](api::ApiClient& c, std::size_t i) {
-      CHECK(&c == &primary);
-      order.push_back(i);
-    });
-    CHECK(opened == 0);
-    CHECK(order == std::vector<std::size_t>{0, 1, 2});
-  }
 }

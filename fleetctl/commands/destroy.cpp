@@ -24,26 +24,10 @@ void wait_gone(CommandContext& ctx, int attempts, const std::function<bool()>& g
   }
 }
 
-// A few units: one DELETE each, over several connections.
-void destroy_each(CommandContext& ctx, const std::vector<api::Unit>& found, int attempts,
-                  Errors& errors) {
-  for_each_unit_call(ctx, found.size(), [&](api::ApiClient& api, std::size_t i) {
-    const std::string& name = found[i].name;
-    auto st = api.destroy_unit(name);
-    if (!st && st.error().code != Errc::not_found) {
-      errors[i] = st.error();
-      return;
-    }
-    wait_gone(ctx, attempts, [&] {
-      auto got = api.get_unit(name);
-      return got && !got.value();
-    });
-  });
-}
-
-// Many units: one batch request, then one listing per poll.
-void destroy_batched(CommandContext& ctx, const std::vector<api::Unit>& found, int attempts,
-                     Errors& errors) {
+// One batch request (the client falls back to a DELETE per unit where the server has no batch
+// route), then one listing per poll.
+void destroy_all(CommandContext& ctx, const std::vector<api::Unit>& found, int attempts,
+                 Errors& errors) {
   std::vector<std::string> names;
   for (const auto& u : found) names.push_back(u.name);
   auto statuses = ctx.api->destroy_units(names);
@@ -75,10 +59,7 @@ int run(CommandContext& ctx) {
   const int attempts = block_attempts(ctx.flags);
   const auto& found = units.value();
   Errors errors(found.size());  // per unit: the destroy error to print, if any
-  if (found.size() >= kManyUnits)
-    destroy_batched(ctx, found, attempts, errors);
-  else
-    destroy_each(ctx, found, attempts, errors);
+  destroy_all(ctx, found, attempts, errors);
   int exit = kExitOk;
   for (std::size_t i = 0; i < found.size(); ++i) {
     if (errors[i]) {

@@ -10,23 +10,25 @@ int run(CommandContext& ctx) {
   auto units = registered_units_or_report(ctx, &exit);
   if (!units) return exit;
   std::vector<std::string> stopping;
+  std::vector<std::string> changed;  // sent together below
   for (const auto& u : *units) {
     bool global = api::is_global(u.options);
     if (!global) {
       if (u.current_state == api::kStateInactive) {
+        request_states(ctx, changed, api::kStateLoaded);  // fleet changed the ones before it
         ctx.io.err << "Unable to stop unit " << u.name << " in state inactive\n";
         return kExitFailure;
       }
       if (u.current_state == api::kStateLoaded) continue;
     }
-    // As in fleet, a failed update shows up as a wait failure.
-    (void)ctx.api->set_desired_state(u.name, api::kStateLoaded);
+    changed.push_back(u.name);
     if (global) {
       ctx.io.out << "Triggered global unit " << u.name << " stop\n";
     } else {
       stopping.push_back(u.name);
     }
   }
+  request_states(ctx, changed, api::kStateLoaded);
   return wait_and_report(ctx, stopping, "stop", "stopped", api::kStateLoaded);
 }
 

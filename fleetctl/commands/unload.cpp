@@ -10,6 +10,7 @@ int run(CommandContext& ctx) {
   auto units = registered_units_or_report(ctx, &exit);
   if (!units) return exit;
   std::vector<std::string> waiting;
+  std::vector<std::string> changed;  // sent together below
   for (const auto& u : *units) {
     bool global = api::is_global(u.options);
     // fleet skips on the current state alone, so a unit that wants to run but cannot be placed
@@ -18,13 +19,14 @@ int run(CommandContext& ctx) {
         u.desired_state == api::kStateInactive) {
       continue;
     }
-    (void)ctx.api->set_desired_state(u.name, api::kStateInactive);
+    changed.push_back(u.name);
     if (global) {
       ctx.io.out << "Triggered global unit " << u.name << " unload\n";
     } else {
       waiting.push_back(u.name);
     }
   }
+  request_states(ctx, changed, api::kStateInactive);
   return wait_and_report(ctx, waiting, "unload", "unloaded", api::kStateInactive);
 }
 

@@ -339,6 +339,14 @@ TEST_CASE("start of many units creates the new ones and keeps or replaces the re
   CHECK(f.run({"cat", "many0.service"}).out == "[Service]\nExecStart=/bin/sleep 999\n");
   CHECK(f.run({"cat", "many11.service"}).out == "[Service]\nExecStart=/bin/sleep 111\n");
 
+  // Stopping many: one batch request, and systemd stops every one.
+  std::vector<std::string> stop{"stop"};
+  stop.insert(stop.end(), args.begin() + 2, args.end());
+  auto st = f.run(stop);
+  CHECK(st.code == 0);
+  for (int i = 0; i < 12; ++i)
+    CHECK(systemd_state(f, "many" + std::to_string(i) + ".service") == "inactive/dead");
+
   // Many units go in one batch request each way; an unknown one is skipped and named.
   std::vector<std::string> destroy{"destroy", "nope.service"};
   destroy.insert(destroy.end(), args.begin() + 2, args.end());

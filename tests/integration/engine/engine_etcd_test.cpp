@@ -307,10 +307,23 @@ TEST_CASE(
     still_assigned = still_assigned || a.unit == "a.service";
   CHECK(still_assigned);
 
-  // The content garbage collection is fenced the same way.
-  auto gc = e1.node.call(e1.node.reg().collect_contents({{hash, 0}}, old_lease));
+  // The content garbage collection is fenced the same way: with the content's true revision,
+  // only the old lease keeps it from being deleted, as the new leader's lease shows.
+  registry::RangeRequest content_key;
+  content_key.key = obs.node.reg().keys().content(hash);
+  auto content = obs.node.call(obs.node.kv().range(content_key));
+  REQUIRE(content);
+  REQUIRE(content.value().kvs.size() == 1);
+  const std::vector<std::pair<std::string, registry::Revision>> unused(
+      1, {hash, content.value().kvs[0].mod_revision});
+  auto gc = e1.node.call(e1.node.reg().collect_contents(unused, old_lease));
   CHECK(gc);  // a failed fence is not an error there, but nothing is deleted
   CHECK(obs.node.call(obs.node.reg().get_content(hash)));
+  auto leader = obs.node.call(obs.node.kv().range(req));
+  REQUIRE(leader);
+  REQUIRE(leader.value().kvs.size() == 1);
+  REQUIRE(obs.node.call(obs.node.reg().collect_contents(unused, leader.value().kvs[0].lease)));
+  CHECK(obs.node.call(obs.node.reg().get_content(hash)).error().code == Errc::not_found);
   e1.stop();
   e2.stop();
 }

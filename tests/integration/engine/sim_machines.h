@@ -10,10 +10,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "registry/lease_keeper.h"
+#include "tests/harness/wait.h"
 #include "tests/integration/engine/etcd_node.h"
 
 namespace fleet::testing {
@@ -84,13 +86,17 @@ class SimMachines {
       for (auto& m : retired_) m->keeper.stop();
       return 0;
     });
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    auto wait = [&](Machine& m) {
-      while (!*m.done && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    };
-    for (auto& [id, m] : machines_) wait(*m);
-    for (auto& m : retired_) wait(*m);
+    const bool stopped = fleet::testing::wait_until(
+        [&] {
+          for (auto& [id, m] : machines_)
+            if (!*m->done) return false;
+          for (auto& m : retired_)
+            if (!*m->done) return false;
+          return true;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(5));
+    // Called from destructors too: a keeper still running after 10 s is a bug worth a crash.
+    if (!stopped) throw std::runtime_error("simulated machines did not stop within 10 s");
   }
 
  private:
