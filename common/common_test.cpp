@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <string>
+#include <utility>
+
 #include "common/glob.h"
 #include "common/result.h"
 #include "common/strings.h"
@@ -23,6 +26,117 @@ TEST_CASE("glob question mark and classes follow Go's path.Match") {
   CHECK(glob_match("web[^0-9].service", "webx.service"));
   CHECK(glob_match("a\\*b", "a*b"));
   CHECK_FALSE(glob_match("a\\*b", "aXb"));
+}
+
+TEST_CASE("glob answers exactly as Go's path.Match, errors included") {
+  // Pattern, name, expected: "match", "no" or "error" (path.Match's ErrBadPattern).
+  struct Row {
+    const char* pattern;
+    const char* name;
+    const char* want;
+  };
+  const Row rows[] = {
+      {"abc", "abc", "match"},
+      {"*", "abc", "match"},
+      {"*c", "abc", "match"},
+      {"a*", "a", "match"},
+      {"a*", "abc", "match"},
+      {"a*", "ab/c", "no"},
+      {"a*/b", "abc/b", "match"},
+      {"a*/b", "a/c/b", "no"},
+      {"a*b*c*d*e*/f", "axbxcxdxe/f", "match"},
+      {"a*b*c*d*e*/f", "axbxcxdxexxx/f", "match"},
+      {"a*b*c*d*e*/f", "axbxcxdxe/xxx/f", "no"},
+      {"a*b*c*d*e*/f", "axbxcxdxexxx/fff", "no"},
+      {"a*b?c*x", "abxbbxdbxebxczzx", "match"},
+      {"a*b?c*x", "abxbbxdbxebxczzy", "no"},
+      {"ab[c]", "abc", "match"},
+      {"ab[b-d]", "abc", "match"},
+      {"ab[e-g]", "abc", "no"},
+      {"ab[^c]", "abc", "no"},
+      {"ab[^b-d]", "abc", "no"},
+      {"ab[^e-g]", "abc", "match"},
+      {"a\\*b", "a*b", "match"},
+      {"a\\*b", "ab", "no"},
+      {"a?b", "a\u263ab", "match"},  // '?' is one code point, not one byte
+      {"a[^a]b", "a\u263ab", "match"},
+      {"a???b", "a\u263ab", "no"},
+      {"a[^a][^a][^a]b", "a\u263ab", "no"},
+      {"[a-\u03b6]*", "\u03b1", "match"},
+      {"*[a-\u03b6]", "A", "no"},
+      {"a?b", "a/b", "no"},
+      {"a*b", "a/b", "no"},
+      {"[\\]a]", "]", "match"},
+      {"[\\-]", "-", "match"},
+      {"[x\\-]", "x", "match"},
+      {"[x\\-]", "-", "match"},
+      {"[x\\-]", "z", "no"},
+      {"[\\-x]", "x", "match"},
+      {"[\\-x]", "-", "match"},
+      {"[\\-x]", "a", "no"},
+      {"[]a]", "]", "error"},
+      {"[-]", "-", "error"},
+      {"[x-]", "x", "error"},
+      {"[x-]", "-", "error"},
+      {"[x-]", "z", "error"},
+      {"[-x]", "x", "error"},
+      {"[-x]", "-", "error"},
+      {"[-x]", "a", "error"},
+      {"\\", "a", "error"},
+      {"[a-b-c]", "a", "error"},
+      {"[", "a", "error"},
+      {"[^", "a", "error"},
+      {"[^bc", "a", "error"},
+      {"a[", "a", "error"},
+      {"a[", "ab", "error"},
+      {"a[", "x", "error"},
+      {"a/b[", "x", "error"},
+      {"*x", "xxx", "match"},
+      // A malformed chunk after a mismatch is still reported, as is invalid UTF-8 in a class.
+      {"x*[", "abc", "error"},
+      {"[\xff]", "a", "error"},
+      // Invalid UTF-8 in a name is one U+FFFD per byte.
+      {"a?b",
+       "a\xff"
+       "b",
+       "match"},
+      {"a??b",
+       "a\xff\xfe"
+       "b",
+       "match"},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.pattern);
+    CAPTURE(r.name);
+    auto got = glob_match_checked(r.pattern, r.name);
+    std::string seen = !got ? "error" : *got ? "match" : "no";
+    CHECK(seen == r.want);
+  }
+}
+
+TEST_CASE("glob cost is bounded by pattern length times name length, for any input") {
+  // Without the bound these never finish: a backtracking matcher tries every split of the name
+  // among the stars, C(400, 40) ways for the first pair.
+  std::string stars;
+  for (int i = 0; i < 40; ++i) stars += "*a";
+  const std::pair<std::string, std::string> hostile[] = {
+      {stars + "*b", std::string(400, 'a')},
+      {stars + "b", std::string(400, 'a')},
+      {stars + "*[b-c]", std::string(400, 'a') + "d"},
+      {"*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?/", std::string(400, 'x')},
+      {stars + "*", std::string(400, 'a') + "/"},
+  };
+  for (const auto& [pattern, name] : hostile) {
+    CAPTURE(pattern);
+    size_t steps = 0;
+    auto got = glob_match_checked(pattern, name, &steps);
+    REQUIRE(got.has_value());
+    CHECK_FALSE(*got);
+    CHECK(steps <= (pattern.size() + 1) * (name.size() + 2));
+  }
+  size_t steps = 0;
+  CHECK(glob_match_checked(stars, std::string(400, 'a'), &steps).value());
+  CHECK(steps <= (stars.size() + 1) * 402);
 }
 
 TEST_CASE("a malformed glob matches nothing and is reported") {

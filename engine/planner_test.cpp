@@ -145,6 +145,15 @@ TEST_CASE("MachineMetadata selects machines: any value of one key, all keys") {
   });
 }
 
+// `*a*a...*a*b` against 200 a's: a matcher that backtracks over every split of the name among the
+// stars needs about C(200, 30) steps; path.Match's algorithm needs a few thousand.
+const std::string kHostileGlob = [] {
+  std::string p;
+  for (int i = 0; i < 30; ++i) p += "*a";
+  return p + "*b";
+}();
+const std::string kLongName = std::string(200, 'a') + ".service";
+
 TEST_CASE("Conflicts keep units apart in both directions") {
   std::vector<MachineSpec> three = {machine("m1"), machine("m2"), machine("m3")};
   std::vector<UnitSpec> five;
@@ -206,6 +215,11 @@ TEST_CASE("Conflicts keep units apart in both directions") {
                {with_conflicts(unit("a.service"), {"[b.service"}), unit("b.service")}),
        {{"a.service", "m1"}, {"b.service", "m1"}},
        {}},
+      {"a pattern that a backtracking matcher never finishes is matched like any other",
+       cluster({machine("m1")}, {with_conflicts(unit("a.service"), {kHostileGlob}), unit(kLongName),
+                                 unit(kLongName + "b")}),
+       {{"a.service", "m1"}, {kLongName, "m1"}, {kLongName + "b", "-"}},
+       {{kLongName + "b", "conflicts with a.service on every machine (1 machine)"}}},
       {"global units count on machines where they run",
        cluster({machine("m1", {{"role", "x"}}), machine("m2")},
                {global(with_metadata(unit("g.service"), {{"role", {"x"}}})),

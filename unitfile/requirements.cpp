@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <unordered_set>
 
 #include "common/glob.h"
 #include "common/strings.h"
@@ -47,9 +48,19 @@ std::string substitute(std::string s, const UnitNameInfo& info) {
   return s;
 }
 
-void push_unique(std::vector<std::string>& out, std::string v) {
-  if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(std::move(v));
-}
+// Appends values not seen before, in order of first appearance. A set keeps this linear: a 1 MiB
+// unit file can hold ~150k values, and a scan per value would cost ~10^10 comparisons.
+class UniqueList {
+ public:
+  explicit UniqueList(std::vector<std::string>& out) : out_(out), seen_(out.begin(), out.end()) {}
+  void push(std::string v) {
+    if (seen_.insert(v).second) out_.push_back(std::move(v));
+  }
+
+ private:
+  std::vector<std::string>& out_;
+  std::unordered_set<std::string> seen_;
+};
 
 class XFleet {
  public:
@@ -70,6 +81,35 @@ class XFleet {
   std::optional<UnitNameInfo> info_;
 };
 
+// Every later check matches each Conflicts/Replaces glob against unit names (here against each
+// peer); these limits keep that work small for any unit file.
+Status check_limits(const Requirements& r) {
+  const std::array<std::pair<const char*, const std::vector<std::string>*>, 3> lists = {{
+      {"Conflicts", &r.conflicts},
+      {"Replaces", &r.replaces},
+      {"MachineOf", &r.peers},
+  }};
+  for (const auto& [key, values] : lists) {
+    if (values->size() > kMaxRequirementValues) {
+      return fail(Errc::invalid_argument, std::string(key) + " has " +
+                                              std::to_string(values->size()) + " values, at most " +
+                                              std::to_string(kMaxRequirementValues) + " allowed");
+    }
+    for (const auto& v : *values) {
+      if (v.size() > kMaxGlobBytes) {
+        return fail(Errc::invalid_argument, std::string(key) + " value of " +
+                                                std::to_string(v.size()) + " bytes, at most " +
+                                                std::to_string(kMaxGlobBytes) + " allowed");
+      }
+    }
+  }
+  return ok();
+}
+
+bool glob_applies(const std::string& pattern, std::string_view name) {
+  return within_glob_limit(pattern) && glob_match(pattern, name);
+}
+
 }  // namespace
 
 Requirements requirements_of(const UnitFile& unit, std::string_view unit_name) {
@@ -84,8 +124,9 @@ Requirements requirements_of(const UnitFile& unit, std::string_view unit_name) {
       break;
     }
   }
+  UniqueList peers(r.peers);
   for (std::string_view key : {"X-ConditionMachineOf", "MachineOf"}) {
-    for (auto& v : x.values(key)) push_unique(r.peers, std::move(v));
+    for (auto& v : x.values(key)) peers.push(std::move(v));
   }
   for (std::string_view key : {"X-ConditionMachineMetadata", "MachineMetadata"}) {
     for (const auto& v : x.values(key)) {
@@ -94,19 +135,22 @@ Requirements requirements_of(const UnitFile& unit, std::string_view unit_name) {
       r.metadata[kv[0]].insert(kv[1]);
     }
   }
+  UniqueList conflicts(r.conflicts);
   for (std::string_view key : {"X-Conflicts", "Conflicts"}) {
     for (const auto& v : x.values(key)) {
-      for (auto& field : split_fields(v)) push_unique(r.conflicts, std::move(field));
+      for (auto& field : split_fields(v)) conflicts.push(std::move(field));
     }
   }
-  for (auto& v : x.values("Replaces")) push_unique(r.replaces, std::move(v));
+  UniqueList replacements(r.replaces);
+  for (auto& v : x.values("Replaces")) replacements.push(std::move(v));
   auto global = x.values("Global");
   r.global = !global.empty() && parse_truthy(global.back());
 
+  UniqueList unknown(r.unknown_keys);
   for (const auto& opt : unit.options()) {
     if (opt.section != kXFleet) continue;
     if (std::find(kKnownKeys.begin(), kKnownKeys.end(), opt.name) != kKnownKeys.end()) continue;
-    push_unique(r.unknown_keys, opt.name);
+    unknown.push(opt.name);
   }
   return r;
 }
@@ -117,16 +161,17 @@ Status validate_options(const UnitFile& unit, std::string_view unit_name) {
   BOOST_OUTCOME_TRY(UnitFile::parse(unit.serialize()));
 
   Requirements r = requirements_of(unit, unit_name);
+  BOOST_OUTCOME_TRY(check_limits(r));
   for (const auto& peer : r.peers) {
     for (const auto& c : r.conflicts) {
-      if (glob_match(c, peer)) {
+      if (glob_applies(c, peer)) {
         return fail(Errc::invalid_argument, "unresolvable requirements: peer " +
                                                 detail::go_quote(peer) + " matches conflict " +
                                                 detail::go_quote(c));
       }
     }
     for (const auto& rep : r.replaces) {
-      if (glob_match(rep, peer)) {
+      if (glob_applies(rep, peer)) {
         return fail(Errc::invalid_argument, "unresolvable requirements: peer " +
                                                 detail::go_quote(peer) + " matches replace " +
                                                 detail::go_quote(rep));
@@ -163,14 +208,14 @@ bool conflicts_with(const Requirements& a, std::string_view a_name, const Requir
   if (a_name == b_name) return false;
   auto any_match = [](const std::vector<std::string>& patterns, std::string_view name) {
     return std::any_of(patterns.begin(), patterns.end(),
-                       [&](const std::string& p) { return glob_match(p, name); });
+                       [&](const std::string& p) { return glob_applies(p, name); });
   };
   return any_match(a.conflicts, b_name) || any_match(b.conflicts, a_name);
 }
 
 bool replaces(const Requirements& r, std::string_view other_name) {
   return std::any_of(r.replaces.begin(), r.replaces.end(),
-                     [&](const std::string& p) { return glob_match(p, other_name); });
+                     [&](const std::string& p) { return glob_applies(p, other_name); });
 }
 
 bool machine_id_matches(std::string_view required, std::string_view machine_id) {

@@ -14,6 +14,16 @@
 
 namespace fleet::unitfile {
 
+// Admission limits, which fleet does not have: every scheduling pass matches each Conflicts and
+// Replaces glob against unit names, and one match costs up to the glob's length times the name's.
+// A unit name has at most kMaxUnitNameBytes (256), so no real glob or MachineOf value is longer.
+// validate_options() refuses units over them; a stored glob over kMaxGlobBytes (from an older
+// version) matches nothing.
+inline constexpr std::size_t kMaxGlobBytes = 256;
+inline constexpr std::size_t kMaxRequirementValues = 64;  // per key: Conflicts, Replaces, MachineOf
+
+inline bool within_glob_limit(std::string_view pattern) { return pattern.size() <= kMaxGlobBytes; }
+
 struct Requirements {
   // Required machine: first value of MachineID, else X-ConditionMachineID, else
   // X-ConditionMachineBootID. A machine matches on its full ID or its 8-char short ID.
@@ -41,9 +51,10 @@ struct Requirements {
 Requirements requirements_of(const UnitFile& unit, std::string_view unit_name);
 
 // fleet's ValidateOptions (§3.9), first failure only, Errc::invalid_argument with fleet's text:
-// re-parse of the canonical form ("line N: line too long (max 2048 bytes)"), then
-// `unresolvable requirements: peer "p" matches conflict "c"` / `... matches replace "r"`, then
-// the forbidden combinations ("MachineID cannot be used with Peers", ...).
+// re-parse of the canonical form ("line N: line too long (max 2048 bytes)"), then the limits
+// above ("Conflicts has 65 values, at most 64 allowed", "Replaces value of 300 bytes, at most 256
+// allowed"), then `unresolvable requirements: peer "p" matches conflict "c"` / `... matches
+// replace "r"`, then the forbidden combinations ("MachineID cannot be used with Peers", ...).
 // Unlike fleet (which validates before naming the unit and so never substitutes specifiers),
 // checks run on the substituted requirements of `unit_name`, i.e. what the engine will use.
 [[nodiscard]] Status validate_options(const UnitFile& unit, std::string_view unit_name);

@@ -149,6 +149,33 @@ struct ValidateCase {
   std::string want_error;  // empty: valid
 };
 
+// `key` given n distinct values, one option line each.
+std::string many(const std::string& key, int n) {
+  std::string body;
+  for (int i = 0; i < n; ++i) body += key + "=u" + std::to_string(i) + ".service\n";
+  return body;
+}
+
+TEST_CASE("a stored glob over the limit matches nothing") {
+  Requirements r;
+  r.conflicts = {"a" + std::string(300, '*')};
+  r.replaces = r.conflicts;
+  CHECK_FALSE(conflicts_with(r, "x.service", Requirements{}, "abc.service"));
+  CHECK_FALSE(replaces(r, "abc.service"));
+}
+
+TEST_CASE("requirements of a unit with 100k distinct conflicts keep their order") {
+  // Deduplication used to compare each value with every earlier one: ~5 * 10^9 comparisons here.
+  std::string body;
+  for (int i = 0; i < 100000; ++i) {
+    body += (i % 100 == 0 ? "Conflicts=c" : " c") + std::to_string(i) + (i % 100 == 99 ? "\n" : "");
+  }
+  auto r = reqs(body + "Conflicts=c7\n");
+  REQUIRE(r.conflicts.size() == 100000);
+  CHECK(r.conflicts.front() == "c0");
+  CHECK(r.conflicts.back() == "c99999");
+}
+
 TEST_CASE("option validation rejects unresolvable and incompatible requirements") {
   const std::vector<ValidateCase> cases = {
       {"no requirements", "", ""},
@@ -189,6 +216,19 @@ TEST_CASE("option validation rejects unresolvable and incompatible requirements"
       {"MachineID with metadata is allowed", "MachineID=abc\nMachineMetadata=a=b\n", ""},
       {"unknown keys are not errors", "Frobnicate=yes\n", ""},
       {"malformed conflict globs never match", "MachineOf=bar.service\nConflicts=[\n", ""},
+      {"64 conflicts are allowed", many("Conflicts", 64), ""},
+      {"65 conflicts are refused", many("Conflicts", 65),
+       "Conflicts has 65 values, at most 64 allowed"},
+      {"65 peers are refused", many("MachineOf", 65),
+       "MachineOf has 65 values, at most 64 allowed"},
+      {"65 replaces are refused", many("Replaces", 65),
+       "Replaces has 65 values, at most 64 allowed"},
+      {"a 256-byte glob is allowed", "Conflicts=" + std::string(255, 'a') + "*\n", ""},
+      {"a 257-byte glob is refused", "Replaces=" + std::string(256, 'a') + "*\n",
+       "Replaces value of 257 bytes, at most 256 allowed"},
+      {"limits are checked before the (costly) peer matching",
+       "MachineOf=bar.service\nConflicts=b*" + std::string(300, '*') + "\n",
+       "Conflicts value of 302 bytes, at most 256 allowed"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.why);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/glob.h"
+#include "unitfile/requirements.h"
 
 namespace fleet::engine::detail {
 namespace {
@@ -24,12 +25,14 @@ std::vector<Pattern> make_patterns(const std::vector<std::string>& texts) {
 }  // namespace
 
 Pattern::Pattern(std::string t) : text(std::move(t)) {
+  usable = unitfile::within_glob_limit(text);
   prefix_len = text.find_first_of("*?[\\");
   literal = prefix_len == std::string::npos;
   if (literal) prefix_len = text.size();
 }
 
 bool Pattern::matches(std::string_view name) const {
+  if (!usable) return false;
   if (literal) return name == text;
   if (name.substr(0, prefix_len) != std::string_view(text).substr(0, prefix_len)) return false;
   return glob_match(text, name);
@@ -92,6 +95,7 @@ Index::Index(const ClusterSnapshot& s) {
 
 template <class F>
 void Index::for_each_match(const Pattern& p, F&& f) const {
+  if (!p.usable) return;
   if (p.literal) {
     if (uint32_t u = unit(p.text); u != kNone) f(u);
     return;

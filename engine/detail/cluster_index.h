@@ -29,6 +29,7 @@ struct Pattern {
   std::string text;
   size_t prefix_len = 0;  // bytes before the first glob metacharacter
   bool literal = true;    // no metacharacter: plain string equality
+  bool usable = true;     // within unitfile::kMaxGlobBytes; a longer (stored) glob matches nothing
 
   explicit Pattern(std::string t);
   bool matches(std::string_view name) const;
