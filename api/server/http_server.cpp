@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -36,6 +38,7 @@ using tcp_stream = beast::tcp_stream;
 using unix_stream = beast::basic_stream<local>;
 using tls_stream = ssl::stream<beast::tcp_stream>;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+using namespace boost::asio::experimental::awaitable_operators;
 
 struct Listener {
   std::string endpoint;  // as bound (real port)
@@ -46,20 +49,45 @@ struct Listener {
   std::shared_ptr<local::acceptor> unix_acceptor;
 };
 
+// What a connection is doing, which decides whether it may be closed to make room.
+enum class ConnState { idle, reading, busy };  // waiting for a request, reading one, answering
+
+enum PoolKind : std::size_t { kUnixPool = 0, kTcpPool = 1 };
+
+// The connections of one kind (unix or TCP), counted apart so neither can starve the other.
+struct Pool {
+  explicit Pool(net::io_context& io) : capacity(io, net::steady_timer::time_point::max()) {}
+  std::size_t active = 0;
+  bool evicting = false;  // a connection was told to close and has not finished yet
+  // The accept loops wait on it while the pool is full; it never expires, cancel() wakes them all
+  // (setting its expiry would cancel the other loops' waits, and they would wake each other).
+  net::steady_timer capacity;
+};
+
+struct Connection {
+  std::function<void()> close;
+  PoolKind pool;
+  ConnState state = ConnState::idle;
+  bool evicted = false;
+};
+
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(net::io_context& i, ApiContext& c, HttpServerOptions o)
-      : io(i), ctx(c), opts(std::move(o)), capacity(i) {}
+      : io(i), ctx(c), opts(std::move(o)), pools{Pool(i), Pool(i)} {}
 
   net::io_context& io;
   ApiContext& ctx;
   HttpServerOptions opts;
   std::optional<ssl::context> tls_ctx;
   std::vector<Listener> listeners;
-  std::map<std::uint64_t, std::function<void()>> closers;  // open connections
+  std::map<std::uint64_t, Connection> connections;  // open connections, oldest first
   std::uint64_t next_id = 0;
-  std::size_t active = 0;
-  net::steady_timer capacity;  // accept loops wait on it while at max_connections
+  std::array<Pool, 2> pools;
   bool stopped = false;
+
+  // Closes the oldest idle connection of `kind`, else the oldest still reading its request;
+  // false when every one is answering a request.
+  bool evict_one(PoolKind kind);
 
   Status bind_tcp(const std::string& spec);
   Status bind_unix(const std::string& path);
@@ -92,6 +120,11 @@ auto& lowest(Stream& s) {
 }
 
 template <class Stream>
+net::awaitable<void> peer_readable(Stream& stream) {
+  co_await lowest(stream).socket().async_wait(net::socket_base::wait_read, use_tuple);
+}
+
+template <class Stream>
 net::awaitable<bool> write_response(HttpServer::Impl& s, Stream& stream, Response res,
                                     unsigned version, bool keep_alive) {
   if (!res.stream) {
@@ -116,7 +149,12 @@ net::awaitable<bool> write_response(HttpServer::Impl& s, Stream& stream, Respons
   while (true) {
     if (!piece) {
       lowest(stream).expires_never();  // a follow may wait long for the next piece
-      auto next = co_await res.stream->next();
+      // Also watch the client: when it goes away the stream (and its journalctl) is dropped now,
+      // not when the unit next logs. A client sends nothing during a response, so any
+      // readability (EOF, reset, stray bytes) ends it.
+      auto got = co_await (res.stream->next() || peer_readable(stream));
+      if (got.index() == 1) co_return false;
+      auto next = std::get<0>(std::move(got));
       if (!next) {
         log::warn("api", "response stream failed", {{"error", next.error().describe()}});
         co_return false;  // no last chunk: the client sees a truncated body
@@ -137,25 +175,81 @@ net::awaitable<bool> write_response(HttpServer::Impl& s, Stream& stream, Respons
   co_return !ec;
 }
 
+// Keeps the server's count of connections and its close hook for one connection's lifetime.
+class ConnectionGuard {
+ public:
+  ConnectionGuard(std::shared_ptr<HttpServer::Impl> srv, PoolKind pool,
+                  std::function<void()> closer)
+      : s_(std::move(srv)), id_(s_->next_id++) {
+    s_->connections.emplace(id_, Connection{std::move(closer), pool});
+    ++s_->pools[pool].active;
+  }
+  ~ConnectionGuard() {
+    auto it = s_->connections.find(id_);
+    Pool& pool = s_->pools[it->second.pool];
+    if (it->second.evicted) pool.evicting = false;
+    s_->connections.erase(it);
+    --pool.active;
+    pool.capacity.cancel();
+  }
+  ConnectionGuard(const ConnectionGuard&) = delete;
+  ConnectionGuard& operator=(const ConnectionGuard&) = delete;
+
+  void set(ConnState state) {
+    Connection& c = s_->connections.at(id_);
+    c.state = state;
+    // A connection done answering may now be closed for a client waiting for room.
+    if (state != ConnState::busy) s_->pools[c.pool].capacity.cancel();
+  }
+
+ private:
+  std::shared_ptr<HttpServer::Impl> s_;
+  std::uint64_t id_;
+};
+
+constexpr std::size_t kFirstRead = 4096;
+
+// Waits for the first byte of the next request (unless one is buffered already). False when the
+// client closed, broke the connection or stayed silent for `wait`.
+template <class Stream>
+net::awaitable<bool> await_request(Stream& stream, beast::flat_buffer& buffer,
+                                   std::chrono::milliseconds wait) {
+  if (buffer.size() > 0) co_return true;
+  lowest(stream).expires_after(wait);
+  auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstRead), use_tuple);
+  buffer.commit(n);
+  co_return !ec || n > 0;
+}
+
 // Reads requests and answers them until the client or the server ends the connection.
 template <class Stream>
-net::awaitable<void> serve_requests(std::shared_ptr<HttpServer::Impl> s, Stream& stream) {
+net::awaitable<void> serve_requests(std::shared_ptr<HttpServer::Impl> s, Stream& stream,
+                                    ConnectionGuard& guard) {
   beast::flat_buffer buffer;
   bool first = true;
   while (!s->stopped) {
+    guard.set(ConnState::idle);
+    if (!co_await await_request(stream, buffer,
+                                first ? s->opts.header_timeout : s->opts.idle_timeout))
+      co_return;
+    first = false;
+    guard.set(ConnState::reading);
+    // One deadline for the whole request, from its first byte: a client dribbling its header
+    // and then its body gets no more time than one sending it at once.
+    const auto deadline = std::chrono::steady_clock::now() + s->opts.request_timeout;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(s->opts.header_limit));
     parser.body_limit(s->opts.body_limit);
-    lowest(stream).expires_after(first ? s->opts.request_timeout : s->opts.idle_timeout);
-    first = false;
+    lowest(stream).expires_after(std::min(s->opts.header_timeout, s->opts.request_timeout));
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+      lowest(stream).expires_at(deadline);
       auto [wec, wn] = co_await http::async_write(stream, cont, use_tuple);
       ec = wec;
     }
     if (!ec) {
-      lowest(stream).expires_after(s->opts.request_timeout);
+      lowest(stream).expires_at(deadline);
       std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_tuple);
     }
     if (ec == http::error::end_of_stream || ec == net::error::eof) co_return;
@@ -177,6 +271,7 @@ net::awaitable<void> serve_requests(std::shared_ptr<HttpServer::Impl> s, Stream&
       }
       co_return;
     }
+    guard.set(ConnState::busy);
     auto& breq = parser.get();
     const bool keep_alive = breq.keep_alive();
     Request req = to_request(breq);
@@ -194,66 +289,51 @@ void shutdown_socket(Socket& sock) {
   sock.close(ec);
 }
 
-// Keeps the server's count of connections and its close hook for one connection's lifetime.
-struct ConnectionGuard {
-  std::shared_ptr<HttpServer::Impl> s;
-  std::uint64_t id;
-  ConnectionGuard(std::shared_ptr<HttpServer::Impl> srv, std::function<void()> closer)
-      : s(std::move(srv)), id(s->next_id++) {
-    s->closers.emplace(id, std::move(closer));
-    ++s->active;
-  }
-  ~ConnectionGuard() {
-    s->closers.erase(id);
-    --s->active;
-    s->capacity.cancel();
-  }
-  ConnectionGuard(const ConnectionGuard&) = delete;
-  ConnectionGuard& operator=(const ConnectionGuard&) = delete;
-};
-
 net::awaitable<void> session_tcp(std::shared_ptr<HttpServer::Impl> s, tcp::socket sock) {
   tcp_stream stream(std::move(sock));
-  ConnectionGuard guard(s, [&stream] { shutdown_socket(stream.socket()); });
+  ConnectionGuard guard(s, kTcpPool, [&stream] { shutdown_socket(stream.socket()); });
   beast::error_code ec;
   stream.socket().set_option(tcp::no_delay(true), ec);
-  co_await serve_requests(s, stream);
+  co_await serve_requests(s, stream, guard);
   shutdown_socket(stream.socket());
 }
 
 net::awaitable<void> session_unix(std::shared_ptr<HttpServer::Impl> s, local::socket sock) {
   unix_stream stream(std::move(sock));
-  ConnectionGuard guard(s, [&stream] { shutdown_socket(stream.socket()); });
-  co_await serve_requests(s, stream);
+  ConnectionGuard guard(s, kUnixPool, [&stream] { shutdown_socket(stream.socket()); });
+  co_await serve_requests(s, stream, guard);
   shutdown_socket(stream.socket());
 }
 
 net::awaitable<void> session_tls(std::shared_ptr<HttpServer::Impl> s, tcp::socket sock) {
   tls_stream stream(tcp_stream(std::move(sock)), *s->tls_ctx);
-  ConnectionGuard guard(s, [&stream] { shutdown_socket(lowest(stream).socket()); });
-  lowest(stream).expires_after(s->opts.request_timeout);
+  ConnectionGuard guard(s, kTcpPool, [&stream] { shutdown_socket(lowest(stream).socket()); });
+  lowest(stream).expires_after(s->opts.header_timeout);
   auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
   if (ec) {
     log::debug("api", "tls handshake failed", {{"error", ec.message()}});
     co_return;
   }
-  co_await serve_requests(s, stream);
+  co_await serve_requests(s, stream, guard);
   lowest(stream).expires_after(std::chrono::seconds(2));
   co_await stream.async_shutdown(use_tuple);
   shutdown_socket(lowest(stream).socket());
 }
 
-net::awaitable<void> wait_for_capacity(std::shared_ptr<HttpServer::Impl> s) {
-  while (!s->stopped && s->active >= s->opts.max_connections) {
-    s->capacity.expires_at(net::steady_timer::time_point::max());
-    co_await s->capacity.async_wait(use_tuple);
+// Returns once the pool has room for one more connection, closing a waiting one if need be. Woken
+// when a connection ends or stops answering a request.
+net::awaitable<void> make_room(std::shared_ptr<HttpServer::Impl> s, PoolKind kind) {
+  Pool& pool = s->pools[kind];
+  while (!s->stopped && pool.active >= s->opts.max_connections) {
+    if (!pool.evicting) pool.evicting = s->evict_one(kind);
+    co_await pool.capacity.async_wait(use_tuple);
   }
 }
 
-net::awaitable<void> accept_tcp(std::shared_ptr<HttpServer::Impl> s,
-                                std::shared_ptr<tcp::acceptor> acc, bool tls) {
+template <class Acceptor, class Session>
+net::awaitable<void> accept_loop(std::shared_ptr<HttpServer::Impl> s, std::shared_ptr<Acceptor> acc,
+                                 PoolKind kind, Session session) {
   while (!s->stopped) {
-    co_await wait_for_capacity(s);
     auto [ec, sock] = co_await acc->async_accept(use_tuple);
     if (s->stopped) co_return;
     if (ec) {
@@ -261,26 +341,11 @@ net::awaitable<void> accept_tcp(std::shared_ptr<HttpServer::Impl> s,
       log::warn("api", "accept failed", {{"error", ec.message()}});
       continue;
     }
-    if (tls) {
-      net::co_spawn(s->io, session_tls(s, std::move(sock)), net::detached);
-    } else {
-      net::co_spawn(s->io, session_tcp(s, std::move(sock)), net::detached);
-    }
-  }
-}
-
-net::awaitable<void> accept_unix(std::shared_ptr<HttpServer::Impl> s,
-                                 std::shared_ptr<local::acceptor> acc) {
-  while (!s->stopped) {
-    co_await wait_for_capacity(s);
-    auto [ec, sock] = co_await acc->async_accept(use_tuple);
+    // Only a client that is actually there makes another one leave; while it waits for room,
+    // no further connection is accepted.
+    co_await make_room(s, kind);
     if (s->stopped) co_return;
-    if (ec) {
-      if (ec == net::error::operation_aborted) co_return;
-      log::warn("api", "accept failed", {{"error", ec.message()}});
-      continue;
-    }
-    net::co_spawn(s->io, session_unix(s, std::move(sock)), net::detached);
+    net::co_spawn(s->io, session(s, std::move(sock)), net::detached);
   }
 }
 
@@ -417,9 +482,25 @@ void HttpServer::Impl::close_all() {
     }
   }
   listeners.clear();
-  auto copy = closers;  // a closer may end a session, which erases itself
-  for (auto& [id, close] : copy) close();
-  capacity.cancel();
+  std::vector<std::function<void()>> closers;  // a closer may end a session, which erases itself
+  for (auto& [id, c] : connections) closers.push_back(c.close);
+  for (auto& close : closers) close();
+  for (auto& pool : pools) pool.capacity.cancel();
+}
+
+bool HttpServer::Impl::evict_one(PoolKind kind) {
+  for (ConnState state : {ConnState::idle, ConnState::reading}) {
+    for (auto& [id, c] : connections) {
+      if (c.pool != kind || c.state != state || c.evicted) continue;
+      c.evicted = true;
+      log::debug("api", "closing a waiting connection to make room",
+                 {{"pool", kind == kUnixPool ? "unix" : "tcp"}});
+      auto close = c.close;  // may not end the session at once; its guard clears `evicting`
+      close();
+      return true;
+    }
+  }
+  return false;
 }
 
 HttpServer::HttpServer(net::io_context& io, ApiContext& ctx, HttpServerOptions opts)
@@ -450,9 +531,15 @@ Status HttpServer::start() {
     }
   }
   for (auto& l : s.listeners) {
-    if (l.tcp_acceptor)
-      net::co_spawn(s.io, accept_tcp(impl_, l.tcp_acceptor, l.tls), net::detached);
-    if (l.unix_acceptor) net::co_spawn(s.io, accept_unix(impl_, l.unix_acceptor), net::detached);
+    if (l.tcp_acceptor) {
+      net::co_spawn(s.io,
+                    accept_loop(impl_, l.tcp_acceptor, kTcpPool, l.tls ? session_tls : session_tcp),
+                    net::detached);
+    }
+    if (l.unix_acceptor) {
+      net::co_spawn(s.io, accept_loop(impl_, l.unix_acceptor, kUnixPool, session_unix),
+                    net::detached);
+    }
     log::info("api", "listening", {{"endpoint", l.endpoint}, {"tls", l.tls ? "true" : "false"}});
   }
   return ok();
@@ -470,6 +557,6 @@ std::vector<std::string> HttpServer::endpoints() const {
   return out;
 }
 
-std::size_t HttpServer::connection_count() const { return impl_->active; }
+std::size_t HttpServer::connection_count() const { return impl_->connections.size(); }
 
 }  // namespace fleet::api::server

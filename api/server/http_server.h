@@ -4,10 +4,17 @@
 // replaced) and TCP (`tcp://127.0.0.1:49153`), TCP optionally with TLS and client-certificate
 // verification. Beast stays inside http_server.cpp.
 //
-// Robustness: every request has a header and body size limit and a read deadline; a malformed
-// request gets a 4xx JSON error and its connection is closed; an idle keep-alive connection is
-// closed after `idle_timeout`; at most `max_connections` are served at once (more wait in the
-// kernel backlog). Loop affinity: construct, start() and stop() on the io_context thread.
+// Robustness: every request has a header and body size limit; a new connection must start its
+// first request (after the TLS handshake, itself bounded by `header_timeout`) within
+// `header_timeout`, a keep-alive connection its next one within `idle_timeout`; from its first
+// byte a request has `header_timeout` for its header and `request_timeout` in all. A malformed
+// request gets a 4xx JSON error and its connection is closed. Unix-socket and TCP connections are
+// counted apart, at most `max_connections` each, so TCP clients never lock out the local socket;
+// when a kind is full, its oldest connection that is waiting for a request (idle, then still
+// reading a header) is closed to make room, and only when every one is answering a request do new
+// ones wait in the kernel backlog. A streamed response (journal --follow) ends as soon as its
+// client goes away, even while the stream has nothing to send.
+// Loop affinity: construct, start() and stop() on the io_context thread.
 
 #include <chrono>
 #include <cstddef>
@@ -41,10 +48,11 @@ struct HttpServerOptions {
   std::optional<TlsOptions> tls;  // applies to every tcp:// endpoint
   std::size_t body_limit = 1024 * 1024;
   std::size_t header_limit = 16 * 1024;
-  std::chrono::milliseconds request_timeout{30000};  // to read one whole request
+  std::chrono::milliseconds header_timeout{10000};   // first byte, TLS handshake, and the header
+  std::chrono::milliseconds request_timeout{30000};  // one whole request, from its first byte
   std::chrono::milliseconds idle_timeout{120000};    // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{30000};    // per response (per chunk when streaming)
-  std::size_t max_connections = 256;
+  std::size_t max_connections = 256;                 // per kind: unix sockets, TCP
   int unix_socket_mode = 0660;
 };
 

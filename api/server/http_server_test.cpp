@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -229,6 +230,112 @@ TEST_CASE("journal responses are streamed chunked") {
   CHECK(r.res.result_int() == 200);
   CHECK(r.res.chunked());
   CHECK(r.res.body() == "one\ntwo\n");
+}
+
+// Reads from `sock` until what arrived contains `text`; false on EOF or error first.
+template <class Socket>
+net::awaitable<bool> read_until_contains(Socket& sock, std::string text) {
+  std::string got;
+  char buf[4096];
+  while (got.find(text) == std::string::npos) {
+    auto [ec, n] = co_await sock.async_read_some(net::buffer(buf), use_tuple);
+    if (ec) co_return false;
+    got.append(buf, n);
+  }
+  co_return true;
+}
+
+net::awaitable<void> pause(std::chrono::milliseconds d) {
+  net::steady_timer t(co_await net::this_coro::executor, d);
+  co_await t.async_wait(use_tuple);
+}
+
+TEST_CASE("an abandoned journal follow is dropped as soon as its client goes away") {
+  ServerFixture f;
+  f.create("a.service", "launched");
+  f.schedule("a.service", "m1");
+  f.inspector.set_journal("a.service", "m1", {"one\n"});
+  f.inspector.set_follow_endless(true);
+  f.start();
+  auto s = f.connect_unix();
+  net::write(s, net::buffer(get("/fleet/v1/units/a.service/journal?follow=1")));
+  REQUIRE(run_sync(f.io, read_until_contains(s, "one\n")));
+  CHECK(f.inspector.open_journals() == 1);
+  s.close();
+  // The unit never logs again: only noticing the client's departure can end the stream.
+  CHECK(fleet::registry::testing::run_until(
+      f.io, [&] { return f.inspector.open_journals() == 0 && f.server->connection_count() == 0; }));
+}
+
+TEST_CASE("when TCP is full, the oldest connection waiting for a request makes room") {
+  ServerFixture f;
+  f.opts.max_connections = 2;
+  f.start();
+  auto idle1 = f.connect_tcp();
+  auto idle2 = f.connect_tcp();
+  REQUIRE(
+      fleet::registry::testing::run_until(f.io, [&] { return f.server->connection_count() == 2; }));
+  auto s = f.connect_tcp();
+  beast::flat_buffer buf;
+  auto r = run_sync(f.io, exchange(s, buf, get("/fleet/v1/units")), std::chrono::seconds(5));
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.res.result_int() == 200);
+  CHECK(run_sync(f.io, closed_by_peer(idle1), std::chrono::seconds(5)));
+  // The younger idle one was left alone.
+  beast::flat_buffer buf2;
+  auto r2 = run_sync(f.io, exchange(idle2, buf2, get("/fleet/v1/units")), std::chrono::seconds(5));
+  REQUIRE_FALSE(r2.ec);
+  CHECK(r2.res.result_int() == 200);
+}
+
+TEST_CASE("TCP clients busy with requests never lock out the unix socket") {
+  ServerFixture f;
+  f.opts.max_connections = 1;
+  f.create("a.service", "launched");
+  f.schedule("a.service", "m1");
+  f.inspector.set_journal("a.service", "m1", {"one\n"});
+  f.inspector.set_follow_endless(true);
+  f.start();
+  auto busy = f.connect_tcp();
+  net::write(busy, net::buffer(get("/fleet/v1/units/a.service/journal?follow=1")));
+  REQUIRE(run_sync(f.io, read_until_contains(busy, "one\n")));
+
+  auto u = f.connect_unix();
+  beast::flat_buffer buf;
+  auto r = run_sync(f.io, exchange(u, buf, get("/fleet/v1/units", true)), std::chrono::seconds(5));
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.res.result_int() == 200);
+
+  // A second TCP client is not served by closing the busy one; it is once that one leaves.
+  auto waiting = f.connect_tcp();
+  net::write(waiting, net::buffer(get("/fleet/v1/units")));
+  busy.close();
+  beast::flat_buffer buf2;
+  http::response_parser<http::string_body> p;
+  auto [ec, n] = run_sync(f.io, http::async_read(waiting, buf2, p, use_tuple));
+  REQUIRE_FALSE(ec);
+  CHECK(p.get().result_int() == 200);
+}
+
+TEST_CASE("a request dribbled byte by byte gets request_timeout in all, not per part") {
+  ServerFixture f;
+  f.opts.header_timeout = std::chrono::seconds(5);
+  f.opts.request_timeout = std::chrono::milliseconds(1600);
+  f.start();
+  auto s = f.connect_tcp();
+  // The header completes at ~1.0 s and the body at ~1.9 s: within 1.6 s of the header's end
+  // (a per-part deadline would accept it), but not of the first byte.
+  auto dribble = [&]() -> net::awaitable<bool> {
+    std::string head = "PUT /fleet/v1/units/a.service HTTP/1.1\r\nHost: x\r\n";
+    head += "Content-Type: application/json\r\nContent-Length: 2\r\n";
+    co_await net::async_write(s, net::buffer(head), use_tuple);
+    co_await pause(std::chrono::milliseconds(1000));
+    co_await net::async_write(s, net::buffer(std::string("\r\n{")), use_tuple);
+    co_await pause(std::chrono::milliseconds(900));
+    co_await net::async_write(s, net::buffer(std::string("}")), use_tuple);
+    co_return co_await closed_by_peer(s);
+  };
+  CHECK(run_sync(f.io, dribble()));
 }
 
 TEST_CASE("a stale socket file is replaced, a live one is not stolen") {

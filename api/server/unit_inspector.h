@@ -53,6 +53,11 @@ class FakeUnitInspector : public UnitInspector {
                    std::vector<std::string> pieces) {
     journal_[{unit, machine}] = std::move(pieces);
   }
+  // While set, a followed journal (`follow`) never ends: after its pieces it waits until the
+  // server drops it, as journalctl -f on a quiet unit does.
+  void set_follow_endless(bool endless) { follow_endless_ = endless; }
+  // Journal streams handed out and not yet dropped.
+  std::size_t open_journals() const { return *open_journals_; }
   // While set, every call fails with this error.
   void set_failure(std::optional<Error> e) { failure_ = std::move(e); }
   // Calls made, e.g. "status a.service m1", "journal a.service m1 lines=10 output=short follow".
@@ -67,6 +72,8 @@ class FakeUnitInspector : public UnitInspector {
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> journal_;
   std::optional<Error> failure_;
   std::vector<std::string> calls_;
+  bool follow_endless_ = false;
+  std::shared_ptr<std::size_t> open_journals_ = std::make_shared<std::size_t>(0);
 };
 
 }  // namespace fleet::api::server
