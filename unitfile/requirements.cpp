@@ -106,6 +106,32 @@ Status check_limits(const Requirements& r) {
   return ok();
 }
 
+// Options from the API become unit-file text before they are stored. A line break, a ']' in a
+// section name, a '=' in an option name or a trailing '\' would turn one option into others there
+// (e.g. a value "x\nGlobal=true"), so such options are refused; only the white space the parser
+// trims at the ends of a value may differ.
+Status check_round_trip(const UnitFile& given, const UnitFile& stored) {
+  const auto& a = given.options();
+  const auto& b = stored.options();
+  auto same = [](const UnitOption& x, const UnitOption& y) {
+    return x.section == y.section && x.name == y.name && trim(x.value) == trim(y.value);
+  };
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (i < b.size() && same(a[i], b[i])) continue;
+    return fail(Errc::invalid_argument,
+                "option " + std::to_string(i + 1) + " (section " + detail::go_quote(a[i].section) +
+                    ", name " + detail::go_quote(a[i].name) +
+                    ") would change meaning as unit-file text: line breaks, \"]\" in section "
+                    "names, \"=\" in option names and a trailing \"\\\" are not allowed");
+  }
+  if (b.size() != a.size()) {
+    return fail(Errc::invalid_argument, "options would change meaning as unit-file text (" +
+                                            std::to_string(a.size()) + " given, " +
+                                            std::to_string(b.size()) + " stored)");
+  }
+  return ok();
+}
+
 bool glob_applies(const std::string& pattern, std::string_view name) {
   return within_glob_limit(pattern) && glob_match(pattern, name);
 }
@@ -156,11 +182,13 @@ Requirements requirements_of(const UnitFile& unit, std::string_view unit_name) {
 }
 
 Status validate_options(const UnitFile& unit, std::string_view unit_name) {
-  // The canonical form is what agents write to disk; it must itself be a valid unit file (this
-  // is where over-long lines built from API options are caught).
-  BOOST_OUTCOME_TRY(UnitFile::parse(unit.serialize()));
+  // The canonical form is what is stored and what agents write to disk; it must itself be a valid
+  // unit file (this is where over-long lines built from API options are caught), and it must mean
+  // what was validated: the checks below run on it.
+  BOOST_OUTCOME_TRY(auto stored, UnitFile::parse(unit.serialize()));
+  BOOST_OUTCOME_TRY(check_round_trip(unit, stored));
 
-  Requirements r = requirements_of(unit, unit_name);
+  Requirements r = requirements_of(stored, unit_name);
   BOOST_OUTCOME_TRY(check_limits(r));
   for (const auto& peer : r.peers) {
     for (const auto& c : r.conflicts) {

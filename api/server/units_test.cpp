@@ -84,6 +84,45 @@ TEST_CASE("PUT errors carry fleet's status codes and messages") {
   CHECK(body_json(f.get("/fleet/v1/units/a.service"))["desiredState"] == "inactive");
 }
 
+TEST_CASE("options that would change meaning as unit-file text are refused, nothing stored") {
+  ApiFixture f;
+  const std::string tail =
+      ") would change meaning as unit-file text: line breaks, \"]\" in section names, \"=\" in "
+      "option names and a trailing \"\\\" are not allowed";
+  struct Row {
+    const char* why;
+    std::string options;
+    std::string message;
+  };
+  const std::vector<Row> rows = {
+      {"a newline in a value injects Global and MachineID (refused when given directly)",
+       R"([{"section":"X-Fleet","name":"MachineID","value":"m1\nGlobal=true"}])",
+       "option 1 (section \"X-Fleet\", name \"MachineID\"" + tail},
+      {"a ']' in a section name opens another section",
+       R"([{"section":"Service]\n[X-Fleet","name":"Global","value":"true"}])",
+       "option 1 (section \"Service]\\n[X-Fleet\", name \"Global\"" + tail},
+      {"a trailing backslash swallows the next option",
+       R"([{"section":"Service","name":"ExecStart","value":"/bin/true \\"},)"
+       R"({"section":"Service","name":"User","value":"nobody"}])",
+       "option 1 (section \"Service\", name \"ExecStart\"" + tail},
+      {"a '=' in an option name splits it",
+       R"([{"section":"X-Fleet","name":"Global=true\nMachineID","value":"m1"}])",
+       "option 1 (section \"X-Fleet\", name \"Global=true\\nMachineID\"" + tail},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.why);
+    auto res = f.put_json("/fleet/v1/units/a.service", R"({"options":)" + r.options + "}");
+    CHECK(res.status == 400);
+    CHECK(res.body == error_body(400, r.message));
+  }
+  CHECK(f.get("/fleet/v1/units").body == "{}");
+  // White space the parser trims at a value's ends is not a change of meaning.
+  auto ok =
+      f.put_json("/fleet/v1/units/a.service",
+                 R"({"options":[{"section":"Service","name":"ExecStart","value":" /bin/true "}]})");
+  CHECK(ok.status == 201);
+}
+
 TEST_CASE("PUT with only a desired state updates an existing unit (204)") {
   ApiFixture f;
   f.create("a.service");
