@@ -165,6 +165,10 @@ Task<Result<ReflectorBatch>> Reflector::next() {
     ReflectorBatch out;
     out.kind = ReflectorBatch::Kind::update;
     apply(b.value(), out);
+    log::debug("registry", "reflector update",
+               {{"prefix", prefix_},
+                {"changes", std::to_string(out.changes.size())},
+                {"revision", std::to_string(revision_)}});
     if (!out.changes.empty()) co_return out;
   }
 }

@@ -47,12 +47,18 @@ class EtcdWatcher final : public Watcher {
         }
         auto s = co_await st->stream->open("/v3/watch",
                                            etcd::encode_watch_create(st->req, st->next_rev));
+        log::debug("etcd", "watch opened",
+                   {{"key", st->req.key},
+                    {"revision", std::to_string(st->next_rev)},
+                    {"result", s ? "ok" : s.error().describe()}});
         if (!s) co_return s.error();
         st->open = true;
       }
       auto line = co_await st->stream->next_line();
       if (st->cancelled) co_return fail(Errc::cancelled, "etcd: watch cancelled");
       if (!line) {
+        log::debug("etcd", "watch read ended",
+                   {{"key", st->req.key}, {"error", line.error().describe()}});
         if (line.error().code == Errc::cancelled) {
           // The caller abandoned this wait (`next() || timer`): drop the half-read stream
           // quietly and resume from next_rev on the next call, on the same member.

@@ -43,6 +43,13 @@ Cluster::Cluster(ClusterOptions opts) : opts_(std::move(opts)) {
   eo.label = opts_.label;
   etcd_ = std::make_unique<EtcdCluster>(eo);
   ports_ = free_ports(opts_.hosts);
+  if (opts_.cuttable) {
+    proxies_.resize(opts_.hosts);
+    for (auto& per_host : proxies_) {
+      for (const auto& url : etcd_->endpoints())
+        per_host.push_back(std::make_unique<CutProxy>(std::stoi(url.substr(url.rfind(':') + 1))));
+    }
+  }
   for (std::size_t i = 0; i < opts_.hosts; ++i) ids_.push_back(random_id());
   hosts_.resize(opts_.hosts);
   for (std::size_t i = 0; i < opts_.hosts; ++i) {
@@ -58,6 +65,7 @@ Cluster::~Cluster() {
   for (auto& h : hosts_)
     if (h) h->halt();
   hosts_.clear();
+  proxies_.clear();
   etcd_.reset();
 }
 
@@ -69,8 +77,14 @@ HostOptions Cluster::host_options(std::size_t i) const {
   if (i < opts_.metadata.size()) o.metadata = opts_.metadata[i];
   std::vector<std::string> md;
   for (const auto& [k, v] : o.metadata) md.push_back(k + "=" + v);
-  std::string exec = opts_.fleetd + " --etcd_servers=" + join(etcd_->endpoints(), ',') +
-                     " --public_ip=" + o.ip + " --agent_ttl=" + std::to_string(opts_.agent_ttl_s) +
+  std::vector<std::string> etcd = etcd_->endpoints();
+  if (opts_.cuttable) {
+    etcd.clear();
+    for (const auto& p : proxies_.at(i))
+      etcd.push_back("http://127.0.0.1:" + std::to_string(p->port()));
+  }
+  std::string exec = opts_.fleetd + " --etcd_servers=" + join(etcd, ',') + " --public_ip=" + o.ip +
+                     " --agent_ttl=" + std::to_string(opts_.agent_ttl_s) +
                      "s --engine_lease_ttl=" + std::to_string(opts_.engine_lease_ttl_s) +
                      "s --engine_reconcile_interval=500ms" +
                      " --api_listen=unix:///var/run/fleet.sock --api_listen=tcp://" + o.ip + ":" +
@@ -117,6 +131,16 @@ void Cluster::boot(std::size_t i) {
     throw std::runtime_error("rebooting host " + std::to_string(i + 1) + ": " + h.error().message);
   hosts_[i] = std::move(h).value();
   wait_ready(i);
+}
+
+void Cluster::cut(std::size_t i) {
+  if (!opts_.cuttable) throw std::logic_error("Cluster::cut needs ClusterOptions::cuttable");
+  for (auto& p : proxies_.at(i)) p->cut();
+}
+
+void Cluster::heal(std::size_t i) {
+  if (!opts_.cuttable) throw std::logic_error("Cluster::heal needs ClusterOptions::cuttable");
+  for (auto& p : proxies_.at(i)) p->heal();
 }
 
 std::size_t Cluster::any_up() const {

@@ -12,6 +12,7 @@
 
 #include "tests/harness/etcd/etcd_cluster.h"
 #include "tests/harness/host/host.h"
+#include "tests/harness/proxy/cut_proxy.h"
 
 namespace fleet::testing {
 
@@ -21,6 +22,8 @@ struct ClusterOptions {
   std::vector<std::map<std::string, std::string>> metadata;  // per host (index 0 = first host)
   int agent_ttl_s = 5;
   int engine_lease_ttl_s = 3;
+  // Each host reaches etcd through its own CutProxy, so that cut()/heal() can partition it.
+  bool cuttable = false;
   std::string label = "cluster";
   std::string fleetd = FLEET_FLEETD_PATH;
   std::string fleetctl = FLEET_FLEETCTL_PATH;
@@ -52,6 +55,10 @@ class Cluster {
   void halt(std::size_t i);
   // Boots host i again with the same machine ID, IP and metadata; waits for its fleetd.
   void boot(std::size_t i);
+  // Partitions host i from etcd (needs `cuttable`): its requests and watches hang, as on a broken
+  // link, until heal(i), which resets its old connections.
+  void cut(std::size_t i);
+  void heal(std::size_t i);
 
   // Runs `fleetctl <args>` inside host i.
   Host::Exec fleetctl(std::size_t i, const std::vector<std::string>& args,
@@ -73,6 +80,7 @@ class Cluster {
   std::vector<std::unique_ptr<Host>> hosts_;
   std::vector<std::string> ids_;
   std::vector<int> ports_;
+  std::vector<std::vector<std::unique_ptr<CutProxy>>> proxies_;  // per host, per etcd member
   std::string work_dir_;
 };
 

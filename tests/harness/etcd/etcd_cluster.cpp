@@ -194,6 +194,9 @@ void EtcdProcess::start() {
     ::dup2(log, STDERR_FILENO);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    // Sockets of the test (Asio's are not close-on-exec) must not live on in the child: a
+    // connection the test closes would stay open (see tests/harness/proxy/cut_proxy.h).
+    ::close_range(3, ~0U, 0);
     ::execv(kEtcdBinary, argv.data());
     ::_exit(127);
   }

@@ -270,6 +270,7 @@ Result<std::unique_ptr<Host>> Host::boot(HostOptions opts) {
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(out, 2);
+    ::close_range(3, ~0U, 0);  // no socket of the test may outlive its close() in a host
     ::execve(argv[0], argv.data(), envp);
     ::_exit(127);
   }
@@ -407,6 +408,9 @@ Host::Exec Host::run(const std::vector<std::string>& argv, std::chrono::millisec
     ::dup2(in, 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
+    // Asio's sockets are not close-on-exec: without this a command that outlives a close() in
+    // the test (or merely runs at that moment) keeps the connection open.
+    ::close_range(3, ~0U, 0);
     ::execve(cargv[0], cargv.data(), cenv.data());
     ::_exit(127);
   }
