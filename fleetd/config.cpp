@@ -130,9 +130,11 @@ const std::vector<KeyDescriptor>& key_table() {
       {"systemd_user", KeyType::boolean, &Config::systemd_user,
        "Use the user systemd instance instead of the system one."},
       {"token_limit", KeyType::integer, &Config::token_limit,
-       "Maximum number of entries per page of API list responses.",
+       "Maximum number of entries per page of API list responses (1 to 65535).",
        +[](const Config& c) -> std::string {
-         return c.token_limit > 0 ? "" : "expected an integer above 0";
+         // Page tokens carry the limit in 16 bits (api/page_token.h): a larger one would wrap.
+         return c.token_limit > 0 && c.token_limit <= 65535 ? ""
+                                                            : "expected an integer from 1 to 65535";
        }},
       {"verbosity", KeyType::integer, &Config::verbosity, "Log level: above 0 enables debug logs.",
        +[](const Config& c) -> std::string {

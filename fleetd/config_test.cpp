@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "fleetd/command_line.h"
 
@@ -156,7 +157,9 @@ TEST_CASE("bad values are refused with the key, the source and what was expected
   CHECK(error_of(load({"--metadata=region"})).find("for metadata") != std::string::npos);
   CHECK(error_of(load({"--agent_ttl=0s"})).find("above 0") != std::string::npos);
   CHECK(error_of(load({"--engine_reconcile_interval=0"})).find("above 0") != std::string::npos);
-  CHECK(error_of(load({"--token_limit=0"})).find("above 0") != std::string::npos);
+  CHECK(error_of(load({"--token_limit=0"})) ==
+        "invalid value \"0\" for token_limit in flag --token_limit: expected an integer from 1 "
+        "to 65535");
   CHECK(error_of(load({"--verbosity=-1"})).find("for verbosity") != std::string::npos);
   CHECK(error_of(load({"--etcd_key_prefix=fleet"})).find("starting with '/'") != std::string::npos);
   CHECK(error_of(load({"--units_directory="})).find("for units_directory") != std::string::npos);
@@ -166,6 +169,28 @@ TEST_CASE("bad values are refused with the key, the source and what was expected
   CHECK(error_of(load({"--api_listen=tcp://host:99999"})).find("for api_listen") !=
         std::string::npos);
   CHECK(load({"--api_listen=tcp://[::1]:8080,tcp://localhost:1"}).has_value());
+}
+
+TEST_CASE("token_limit must fit a page token's 16 bits, at start-up and on reload") {
+  // 65536 used to be truncated to 0: every listing came back empty.
+  CHECK(error_of(load({}, {{"FLEET_TOKEN_LIMIT", "65536"}})) ==
+        "invalid value \"65536\" for token_limit in environment variable FLEET_TOKEN_LIMIT: "
+        "expected an integer from 1 to 65535");
+  CHECK(error_of(load({}, {}, {{kYaml, "token_limit: 100000\n"}})) ==
+        "invalid value \"100000\" for token_limit in /etc/fleet/fleet.yaml: expected an integer "
+        "from 1 to 65535");
+  CHECK(error_of(load({}, {}, {{kConf, "token_limit=70000\n"}}))
+            .find("for token_limit in " + kConf) != std::string::npos);
+  CHECK(load({"--token_limit=65535"}).value().config.token_limit == 65535);
+
+  // SIGHUP re-runs the whole start-up path: a bad value there is refused the same way.
+  const char* argv[] = {"fleetd", "--token_limit=65536"};
+  std::ostringstream out, err;
+  LoadedConfig loaded;
+  CHECK(startup(2, argv, env_from_map({}), fake_files({}), out, err, loaded) == 1);
+  CHECK(err.str() ==
+        "invalid value \"65536\" for token_limit in flag --token_limit: expected an integer from 1 "
+        "to 65535\n");
 }
 
 TEST_CASE("later sources win: yaml < fleet.conf < env < flags") {
