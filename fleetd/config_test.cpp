@@ -31,6 +31,8 @@ Result<LoadedConfig> load(std::vector<std::string> args,
                           std::map<std::string, std::string> files = {}) {
   auto cl = parse_command_line(args);
   if (!cl) return cl.error();
+  // The TLS paths the tests name exist (empty); a test that wants one missing uses another path.
+  for (const char* tls : {"/c", "/k", "/ca", "/c.pem", "/some/where"}) files.emplace(tls, "");
   return load_config(cl.value().flags, env_from_map(std::move(env)), fake_files(std::move(files)));
 }
 
@@ -256,6 +258,33 @@ TEST_CASE("deprecated and unsupported keys are accepted with a warning") {
   CHECK(c.warnings[1] == "Config option authorized_keys_file is no longer supported - ignoring");
   CHECK(c.warnings[2] == "Config option enable_grpc is not supported - ignoring");
   CHECK(load({}, {}, {{kConf, "verify_units=false\n"}}).value().warnings.empty());
+}
+
+TEST_CASE("a key given twice in the YAML file is refused, naming the key and the file") {
+  CHECK(
+      error_of(load({}, {}, {{kYaml, "agent_ttl: 10s\npublic_ip: 10.0.0.1\nagent_ttl: 20s\n"}})) ==
+      "duplicate key \"agent_ttl\" in /etc/fleet/fleet.yaml line 3 (first given on line 1)");
+  CHECK(error_of(load({}, {}, {{kYaml, "metadata:\n  region: eu\n  region: us\n"}})) ==
+        "invalid value for metadata in /etc/fleet/fleet.yaml: duplicate key \"region\" on line 3");
+  CHECK(load({}, {}, {{kYaml, "metadata:\n  region: eu\n  disk: ssd\n"}}).has_value());
+}
+
+TEST_CASE("a TLS file that cannot be read is named with its key and source") {
+  CHECK(error_of(load({"--api_tls_cert=/missing.pem", "--api_tls_key=/k"})) ==
+        "invalid value \"/missing.pem\" for api_tls_cert in flag --api_tls_cert: no such file");
+  CHECK(error_of(
+            load({}, {{"FLEET_API_TLS_KEY", "/missing.key"}}, {{kYaml, "api_tls_cert: /c\n"}})) ==
+        "invalid value \"/missing.key\" for api_tls_key in environment variable "
+        "FLEET_API_TLS_KEY: no such file");
+  CHECK(error_of(load({"--api_tls_cert=/c", "--api_tls_key=/k", "--api_tls_client_ca=/d"}, {},
+                      {{"/d", "<dir>"}})) ==
+        "invalid value \"/d\" for api_tls_client_ca in flag --api_tls_client_ca: is a directory");
+  CHECK(error_of(load({}, {}, {{kConf, "etcd_cafile=/nope.pem\n"}})) ==
+        "invalid value \"/nope.pem\" for etcd_cafile in /etc/fleet/fleet.conf: no such file");
+  CHECK(error_of(load({"--etcd_certfile=/c", "--etcd_keyfile=/gone"})).find("for etcd_keyfile") !=
+        std::string::npos);
+  // --dev has no etcd, so its files are not needed.
+  CHECK(load({"--dev", "--etcd_cafile=/nope.pem"}).has_value());
 }
 
 TEST_CASE("cross-key rules name both keys") {
