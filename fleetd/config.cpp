@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -52,9 +53,14 @@ std::string check_etcd_servers(const Config& c) {
 }
 
 std::string check_api_listen(const Config& c) {
+  // sockaddr_un holds the path and its NUL.
+  constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
   for (const auto& s : c.api_listen) {
     std::string_view v = s;
     if (v.starts_with("unix://")) {
+      if (v.size() - 7 > kMaxSocketPath)
+        return "expected unix socket paths of at most " + std::to_string(kMaxSocketPath) +
+               " bytes, got one of " + std::to_string(v.size() - 7) + " bytes";
       if (v.size() > 7 && v[7] == '/') continue;
       return "expected an absolute socket path after unix://, got \"" + s + "\"";
     }

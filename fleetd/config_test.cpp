@@ -195,6 +195,20 @@ TEST_CASE("token_limit must fit a page token's 16 bits, at start-up and on reloa
         "to 65535\n");
 }
 
+TEST_CASE("a unix socket path too long for sockaddr_un is a configuration error") {
+  // It used to reach bind() and abort fleetd with an uncaught exception (exit 134).
+  const std::string path = "/run/" + std::string(103, 'p');  // 108 bytes
+  const std::string flag = "--api_listen=unix://" + path;
+  const char* argv[] = {"fleetd", flag.c_str()};
+  std::ostringstream out, err;
+  LoadedConfig loaded;
+  CHECK(startup(2, argv, env_from_map({}), fake_files({}), out, err, loaded) == 1);
+  CHECK(err.str() == "invalid value \"unix://" + path +
+                         "\" for api_listen in flag --api_listen: expected unix socket paths of "
+                         "at most 107 bytes, got one of 108 bytes\n");
+  CHECK(load({"--api_listen=unix:///run/" + std::string(102, 'p')}).has_value());
+}
+
 TEST_CASE("later sources win: yaml < fleet.conf < env < flags") {
   std::map<std::string, std::string> files{
       {kYaml, "agent_ttl: 10s\nverbosity: 1\ntoken_limit: 7\npublic_ip: 10.0.0.1\n"},

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
@@ -408,6 +409,12 @@ Status HttpServer::Impl::bind_tcp(const std::string& spec) {
 
 Status HttpServer::Impl::bind_unix(const std::string& path) {
   if (path.empty()) return fail(Errc::invalid_argument, "unix endpoint needs a path");
+  // sockaddr_un holds the path and its NUL; a longer one cannot be bound (asio would throw).
+  constexpr std::size_t kMaxPath = sizeof(sockaddr_un{}.sun_path) - 1;
+  if (path.size() > kMaxPath)
+    return fail(Errc::invalid_argument,
+                "unix socket path " + path + " is " + std::to_string(path.size()) +
+                    " bytes, longer than the limit of " + std::to_string(kMaxPath) + " bytes");
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))

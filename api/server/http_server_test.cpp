@@ -380,6 +380,27 @@ TEST_CASE("an inherited listening socket (fd://N, socket activation) is served")
   CHECK(std::filesystem::exists(path));  // systemd's file, not ours to remove
 }
 
+TEST_CASE("a unix socket path longer than sun_path holds is an invalid endpoint") {
+  ApiFixture f;
+  TempDir dir;
+  // 107 bytes is the most sockaddr_un holds (with its NUL); 108 used to throw out of start().
+  const std::string base = dir.path.string() + "/";
+  const std::string longest = base + std::string(107 - base.size(), 's');
+  const std::string too_long = longest + "x";
+  HttpServerOptions o;
+  o.listen = {"unix://" + too_long};
+  HttpServer s(f.io, f.ctx, o);
+  auto st = s.start();
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == fleet::Errc::invalid_argument);
+  CHECK(st.error().message ==
+        "unix socket path " + too_long + " is 108 bytes, longer than the limit of 107 bytes");
+  HttpServerOptions fits;
+  fits.listen = {"unix://" + longest};
+  HttpServer ok(f.io, f.ctx, fits);
+  CHECK(ok.start());
+}
+
 TEST_CASE("bad endpoints are reported, not thrown") {
   ApiFixture f;
   for (std::string ep : {"http://x", "tcp://nohost", "tcp://300.1.1.1:80", "tcp://127.0.0.1:99999",
