@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <map>
 #include <optional>
 
 #include "common/strings.h"
@@ -395,6 +396,28 @@ Status batch_status(const BatchResult& r) {
   return fail(errc_for_http_status(r.code), format_api_error(r.code, r.message, {}));
 }
 
+// The server refuses a batch that names a unit twice, while callers may repeat one
+// (`fleetctl stop a a ...`): each distinct entry is sent once and its answer given to every copy.
+template <class T>
+struct Distinct {
+  std::vector<T> items;            // first occurrences, in order
+  std::vector<std::size_t> where;  // per original entry, its index in `items`
+
+  explicit Distinct(const std::vector<T>& all) {
+    std::map<T, std::size_t> index;
+    for (const auto& e : all) {
+      auto [it, fresh] = index.emplace(e, items.size());
+      if (fresh) items.push_back(e);
+      where.push_back(it->second);
+    }
+  }
+  std::vector<Status> spread(const std::vector<Status>& per_item) const {
+    std::vector<Status> out;
+    for (auto i : where) out.push_back(per_item[i]);
+    return out;
+  }
+};
+
 }  // namespace
 
 // A server without the batch routes (fleet, an older fleetd) answers 404 or 405: then one call
@@ -415,7 +438,9 @@ Result<std::optional<std::vector<Status>>> HttpApiClient::batch(const std::strin
 }
 
 Result<std::vector<Status>> HttpApiClient::set_desired_states(
-    const std::vector<std::pair<std::string, std::string>>& changes) {
+    const std::vector<std::pair<std::string, std::string>>& all) {
+  const Distinct distinct(all);
+  const auto& changes = distinct.items;
   std::vector<Status> out;
   for (std::size_t i = 0; i < changes.size(); i += kBatchChunk) {
     UnitPage body;
@@ -430,14 +455,16 @@ Result<std::vector<Status>> HttpApiClient::set_desired_states(
                                                                   changes.end());
       BOOST_OUTCOME_TRY(auto each, ApiClient::set_desired_states(rest));
       for (auto& st : each) out.push_back(std::move(st));
-      return out;
+      return distinct.spread(out);
     }
     for (auto& st : *part) out.push_back(std::move(st));
   }
-  return out;
+  return distinct.spread(out);
 }
 
-Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::string>& names) {
+Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::string>& all) {
+  const Distinct distinct(all);
+  const auto& names = distinct.items;
   std::vector<Status> out;
   for (std::size_t i = 0; i < names.size(); i += kBatchChunk) {
     UnitPage body;
@@ -448,11 +475,11 @@ Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::
       const std::vector<std::string> rest(names.begin() + i, names.end());
       BOOST_OUTCOME_TRY(auto each, ApiClient::destroy_units(rest));
       for (auto& st : each) out.push_back(std::move(st));
-      return out;
+      return distinct.spread(out);
     }
     for (auto& st : *part) out.push_back(std::move(st));
   }
-  return out;
+  return distinct.spread(out);
 }
 
 Result<std::vector<UnitState>> HttpApiClient::list_unit_states(const StateFilter& filter) {

@@ -276,6 +276,27 @@ TEST_CASE("batch calls send one request and map each result to the single call's
   CHECK(server.requests[1].find(R"({"units":[{"name":"a.service"}]})") != std::string::npos);
 }
 
+TEST_CASE("a unit repeated in a batch call is sent once and answered for every copy") {
+  // The server refuses a batch naming a unit twice; `fleetctl destroy a b a` must still work.
+  std::vector<std::string> responses = {
+      json_response(200, R"({"results":[{"name":"a.service","code":204},)"
+                         R"({"name":"b.service","code":404,"message":"unit does not exist"}]})"),
+  };
+  CannedServer server(responses);
+  auto client = client_for(server.path());
+  const std::vector<std::string> names = {"a.service", "b.service", "a.service"};
+  auto destroyed = client->destroy_units(names);
+  REQUIRE(destroyed);
+  REQUIRE(destroyed.value().size() == 3);
+  CHECK(destroyed.value()[0]);
+  CHECK(destroyed.value()[1].error().code == fleet::Errc::not_found);
+  CHECK(destroyed.value()[2]);
+  client.reset();
+  REQUIRE(server.requests.size() == 1);
+  CHECK(server.requests[0].find(R"({"units":[{"name":"a.service"},{"name":"b.service"}]})") !=
+        std::string::npos);
+}
+
 TEST_CASE("against a server without batch routes the client falls back to one call per unit") {
   std::vector<std::string> responses = {
       json_response(404, R"({"error":{"code":404,"message":"page not found"}})"),
