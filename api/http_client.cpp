@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <charconv>
 #include <map>
 #include <optional>
 
@@ -108,6 +109,13 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string* warning) {
     return fail(Errc::invalid_argument, "unsupported URL scheme \"" + scheme + "\"");
   }
   ep.kind = scheme == "https" ? Endpoint::Kind::https : Endpoint::Kind::http;
+  // fleet's Go client turned user:password@ into basic auth, which fleetd never reads; taking it
+  // for part of the host name sent "user:pw@host" to the resolver. Refused, never echoed.
+  if (host.find('@') != std::string::npos) {
+    return fail(Errc::invalid_argument,
+                "user information (user:password@) in the endpoint URL is not supported: fleetd's "
+                "API takes no passwords (use https with --cert-file and --key-file)");
+  }
   if (!host.empty() && host.front() == '[') {  // [v6]:port
     auto close = host.find(']');
     ep.host = host.substr(1, close == std::string::npos ? std::string::npos : close - 1);
@@ -121,6 +129,12 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string* warning) {
   }
   if (ep.host.empty()) return fail(Errc::invalid_argument, "URL host undefined");
   if (ep.port.empty()) ep.port = ep.kind == Endpoint::Kind::https ? "443" : "80";
+  // The resolver reads a service name or wraps a number above 65535 (99999 became 34463).
+  unsigned port = 0;
+  auto [end, perr] = std::from_chars(ep.port.data(), ep.port.data() + ep.port.size(), port);
+  if (perr != std::errc() || end != ep.port.data() + ep.port.size() || port < 1 || port > 65535)
+    return fail(Errc::invalid_argument, "invalid port \"" + ep.port + "\" in endpoint \"" + first +
+                                            "\": expected a number from 1 to 65535");
   while (!path.empty() && path.back() == '/') path.pop_back();
   ep.base_path = path + "/fleet/v1/";
   return ep;

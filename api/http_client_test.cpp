@@ -45,6 +45,30 @@ TEST_CASE("endpoints parse the way fleetctl parses them") {
   CHECK(unix_host.error().message == "unable to connect to host \"var\" with scheme \"unix\"");
 }
 
+TEST_CASE("an endpoint port must be a number from 1 to 65535") {
+  // 99999 used to reach the resolver and connect to port 34463 (99999 mod 65536).
+  for (std::string port : {"99999", "65536", "0", "http", "-1", "80x"}) {
+    CAPTURE(port);
+    auto ep = parse_endpoint("http://h:" + port);
+    REQUIRE_FALSE(ep);
+    CHECK(ep.error().message == "invalid port \"" + port + "\" in endpoint \"http://h:" + port +
+                                    "\": expected a number from 1 to 65535");
+  }
+  CHECK_FALSE(parse_endpoint("https://[::1]:70000/api"));
+  CHECK(parse_endpoint("http://h:65535").value().port == "65535");
+  CHECK(parse_endpoint("https://[::1]:1/api").value().port == "1");
+}
+
+TEST_CASE("user information in an endpoint is refused without echoing the password") {
+  auto ep = parse_endpoint("http://user:secret@host:4001");
+  REQUIRE_FALSE(ep);
+  CHECK(ep.error().message ==
+        "user information (user:password@) in the endpoint URL is not supported: fleetd's API "
+        "takes no passwords (use https with --cert-file and --key-file)");
+  CHECK(ep.error().message.find("secret") == std::string::npos);
+  CHECK_FALSE(parse_endpoint("https://admin@fleet.example/api"));
+}
+
 TEST_CASE("unit names are escaped in paths") {
   CHECK(url_escape("hello@1.service") == "hello@1.service");
   CHECK(url_escape("yes@no\\.service") == "yes@no%5C.service");
