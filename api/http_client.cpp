@@ -9,6 +9,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <charconv>
+#include <map>
 #include <optional>
 
 #include "common/strings.h"
@@ -107,6 +109,13 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string* warning) {
     return fail(Errc::invalid_argument, "unsupported URL scheme \"" + scheme + "\"");
   }
   ep.kind = scheme == "https" ? Endpoint::Kind::https : Endpoint::Kind::http;
+  // fleet's Go client turned user:password@ into basic auth, which fleetd never reads; taking it
+  // for part of the host name sent "user:pw@host" to the resolver. Refused, never echoed.
+  if (host.find('@') != std::string::npos) {
+    return fail(Errc::invalid_argument,
+                "user information (user:password@) in the endpoint URL is not supported: fleetd's "
+                "API takes no passwords (use https with --cert-file and --key-file)");
+  }
   if (!host.empty() && host.front() == '[') {  // [v6]:port
     auto close = host.find(']');
     ep.host = host.substr(1, close == std::string::npos ? std::string::npos : close - 1);
@@ -120,6 +129,12 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string* warning) {
   }
   if (ep.host.empty()) return fail(Errc::invalid_argument, "URL host undefined");
   if (ep.port.empty()) ep.port = ep.kind == Endpoint::Kind::https ? "443" : "80";
+  // The resolver reads a service name or wraps a number above 65535 (99999 became 34463).
+  unsigned port = 0;
+  auto [end, perr] = std::from_chars(ep.port.data(), ep.port.data() + ep.port.size(), port);
+  if (perr != std::errc() || end != ep.port.data() + ep.port.size() || port < 1 || port > 65535)
+    return fail(Errc::invalid_argument, "invalid port \"" + ep.port + "\" in endpoint \"" + first +
+                                            "\": expected a number from 1 to 65535");
   while (!path.empty() && path.back() == '/') path.pop_back();
   ep.base_path = path + "/fleet/v1/";
   return ep;
@@ -395,6 +410,28 @@ Status batch_status(const BatchResult& r) {
   return fail(errc_for_http_status(r.code), format_api_error(r.code, r.message, {}));
 }
 
+// The server refuses a batch that names a unit twice, while callers may repeat one
+// (`fleetctl stop a a ...`): each distinct entry is sent once and its answer given to every copy.
+template <class T>
+struct Distinct {
+  std::vector<T> items;            // first occurrences, in order
+  std::vector<std::size_t> where;  // per original entry, its index in `items`
+
+  explicit Distinct(const std::vector<T>& all) {
+    std::map<T, std::size_t> index;
+    for (const auto& e : all) {
+      auto [it, fresh] = index.emplace(e, items.size());
+      if (fresh) items.push_back(e);
+      where.push_back(it->second);
+    }
+  }
+  std::vector<Status> spread(const std::vector<Status>& per_item) const {
+    std::vector<Status> out;
+    for (auto i : where) out.push_back(per_item[i]);
+    return out;
+  }
+};
+
 }  // namespace
 
 // A server without the batch routes (fleet, an older fleetd) answers 404 or 405: then one call
@@ -415,7 +452,9 @@ Result<std::optional<std::vector<Status>>> HttpApiClient::batch(const std::strin
 }
 
 Result<std::vector<Status>> HttpApiClient::set_desired_states(
-    const std::vector<std::pair<std::string, std::string>>& changes) {
+    const std::vector<std::pair<std::string, std::string>>& all) {
+  const Distinct distinct(all);
+  const auto& changes = distinct.items;
   std::vector<Status> out;
   for (std::size_t i = 0; i < changes.size(); i += kBatchChunk) {
     UnitPage body;
@@ -430,14 +469,16 @@ Result<std::vector<Status>> HttpApiClient::set_desired_states(
                                                                   changes.end());
       BOOST_OUTCOME_TRY(auto each, ApiClient::set_desired_states(rest));
       for (auto& st : each) out.push_back(std::move(st));
-      return out;
+      return distinct.spread(out);
     }
     for (auto& st : *part) out.push_back(std::move(st));
   }
-  return out;
+  return distinct.spread(out);
 }
 
-Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::string>& names) {
+Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::string>& all) {
+  const Distinct distinct(all);
+  const auto& names = distinct.items;
   std::vector<Status> out;
   for (std::size_t i = 0; i < names.size(); i += kBatchChunk) {
     UnitPage body;
@@ -448,11 +489,11 @@ Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::
       const std::vector<std::string> rest(names.begin() + i, names.end());
       BOOST_OUTCOME_TRY(auto each, ApiClient::destroy_units(rest));
       for (auto& st : each) out.push_back(std::move(st));
-      return out;
+      return distinct.spread(out);
     }
     for (auto& st : *part) out.push_back(std::move(st));
   }
-  return out;
+  return distinct.spread(out);
 }
 
 Result<std::vector<UnitState>> HttpApiClient::list_unit_states(const StateFilter& filter) {

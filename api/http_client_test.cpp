@@ -45,6 +45,30 @@ TEST_CASE("endpoints parse the way fleetctl parses them") {
   CHECK(unix_host.error().message == "unable to connect to host \"var\" with scheme \"unix\"");
 }
 
+TEST_CASE("an endpoint port must be a number from 1 to 65535") {
+  // 99999 used to reach the resolver and connect to port 34463 (99999 mod 65536).
+  for (std::string port : {"99999", "65536", "0", "http", "-1", "80x"}) {
+    CAPTURE(port);
+    auto ep = parse_endpoint("http://h:" + port);
+    REQUIRE_FALSE(ep);
+    CHECK(ep.error().message == "invalid port \"" + port + "\" in endpoint \"http://h:" + port +
+                                    "\": expected a number from 1 to 65535");
+  }
+  CHECK_FALSE(parse_endpoint("https://[::1]:70000/api"));
+  CHECK(parse_endpoint("http://h:65535").value().port == "65535");
+  CHECK(parse_endpoint("https://[::1]:1/api").value().port == "1");
+}
+
+TEST_CASE("user information in an endpoint is refused without echoing the password") {
+  auto ep = parse_endpoint("http://user:secret@host:4001");
+  REQUIRE_FALSE(ep);
+  CHECK(ep.error().message ==
+        "user information (user:password@) in the endpoint URL is not supported: fleetd's API "
+        "takes no passwords (use https with --cert-file and --key-file)");
+  CHECK(ep.error().message.find("secret") == std::string::npos);
+  CHECK_FALSE(parse_endpoint("https://admin@fleet.example/api"));
+}
+
 TEST_CASE("unit names are escaped in paths") {
   CHECK(url_escape("hello@1.service") == "hello@1.service");
   CHECK(url_escape("yes@no\\.service") == "yes@no%5C.service");
@@ -274,6 +298,27 @@ TEST_CASE("batch calls send one request and map each result to the single call's
         std::string::npos);
   CHECK(server.requests[1].rfind("POST /fleet/v1/units:batchDelete HTTP/1.1\r\n", 0) == 0);
   CHECK(server.requests[1].find(R"({"units":[{"name":"a.service"}]})") != std::string::npos);
+}
+
+TEST_CASE("a unit repeated in a batch call is sent once and answered for every copy") {
+  // The server refuses a batch naming a unit twice; `fleetctl destroy a b a` must still work.
+  std::vector<std::string> responses = {
+      json_response(200, R"({"results":[{"name":"a.service","code":204},)"
+                         R"({"name":"b.service","code":404,"message":"unit does not exist"}]})"),
+  };
+  CannedServer server(responses);
+  auto client = client_for(server.path());
+  const std::vector<std::string> names = {"a.service", "b.service", "a.service"};
+  auto destroyed = client->destroy_units(names);
+  REQUIRE(destroyed);
+  REQUIRE(destroyed.value().size() == 3);
+  CHECK(destroyed.value()[0]);
+  CHECK(destroyed.value()[1].error().code == fleet::Errc::not_found);
+  CHECK(destroyed.value()[2]);
+  client.reset();
+  REQUIRE(server.requests.size() == 1);
+  CHECK(server.requests[0].find(R"({"units":[{"name":"a.service"},{"name":"b.service"}]})") !=
+        std::string::npos);
 }
 
 TEST_CASE("against a server without batch routes the client falls back to one call per unit") {

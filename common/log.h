@@ -17,9 +17,15 @@ bool enabled(Level l);
 
 using Field = std::pair<std::string_view, std::string_view>;
 
-// Values containing spaces or quotes are quoted so lines stay machine-parseable.
+// Values containing spaces, quotes, '=' or control bytes are quoted so lines stay
+// machine-parseable. Control bytes (C0 and DEL) anywhere in the line are escaped Go-style (\n,
+// \r, \t, \x1b), so text from a request can neither split an event into lines nor reach the
+// terminal raw.
 void write(Level l, std::string_view component, std::string_view message,
            std::initializer_list<Field> fields = {});
+// The line write() prints, ending in '\n'.
+std::string format_line(Level l, std::string_view component, std::string_view message,
+                        std::initializer_list<Field> fields = {});
 
 inline void debug(std::string_view c, std::string_view m, std::initializer_list<Field> f = {}) {
   if (enabled(Level::debug)) write(Level::debug, c, m, f);

@@ -266,6 +266,14 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
     io.err << kSignDeprecated << "\n";
     return kExitDeprecated;
   }
+  if (cmd->unit_args) {
+    for (const auto& arg : parsed.value().positional) {
+      if (auto st = check_unit_argument(arg); !st) {
+        io.err << "Error: " << st.error().message << "\n";
+        return kExitFailure;
+      }
+    }
+  }
   std::unique_ptr<api::ApiClient> client;
   if (cmd->needs_api) {
     auto made = env.make_client(global, io.err);

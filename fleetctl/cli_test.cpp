@@ -95,6 +95,16 @@ TEST_CASE("client initialisation errors fail every API command") {
   CHECK(run_fleetctl({"--driver=bogus", "list-units"}, env) == 1);
   CHECK(buf.err() == "Unable to initialize client: unrecognized driver \"bogus\"\n");
   buf.clear();
+  CHECK(run_fleetctl({"--endpoint=http://h:99999", "list-units"}, env) == 1);
+  CHECK(buf.err() ==
+        "Unable to initialize client: invalid port \"99999\" in endpoint "
+        "\"http://h:99999\": expected a number from 1 to 65535\n");
+  buf.clear();
+  CHECK(run_fleetctl({"--endpoint=http://user:pw@h:4001", "list-units"}, env) == 1);
+  CHECK(buf.err().rfind("Unable to initialize client: user information (user:password@) in the "
+                        "endpoint URL is not supported",
+                        0) == 0);
+  buf.clear();
   CHECK(run_fleetctl({"version"}, env) == 0);  // needs no API
 }
 

@@ -61,6 +61,7 @@ struct Command {
   bool needs_api = true;
   bool hidden = false;
   bool interspersed = true;  // false: flags end at the first argument (ssh's remote command)
+  bool unit_args = false;    // every argument names a unit (or its file): checked before running
   int (*run)(CommandContext&) = nullptr;
 };
 

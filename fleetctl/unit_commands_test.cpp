@@ -295,6 +295,27 @@ TEST_CASE("destroy removes units and reports API errors") {
   CHECK(fail.err == "Error destroying units: googleapi: Error 500: boom\n");
 }
 
+TEST_CASE("an empty unit name is refused before any API call") {
+  // '' used to be mangled into ".service": `destroy ''` deleted a unit of that name.
+  Cluster c;
+  api::Unit dot;
+  dot.name = ".service";
+  dot.desired_state = "inactive";
+  c.api.put_unit(dot);
+  for (const char* cmd : {"destroy", "submit", "load", "start", "stop", "unload", "restart", "cat",
+                          "status", "journal"}) {
+    CAPTURE(cmd);
+    for (std::string arg : {"", "units/"}) {
+      auto r = c.run({cmd, "hello.service", arg});
+      CHECK(r.code == 1);
+      CHECK(r.out == "");
+      CHECK(r.err == "Error: invalid unit name \"" + arg + "\": unit name cannot be empty\n");
+    }
+  }
+  CHECK(c.api.calls().empty());
+  CHECK(c.api.unit(".service"));
+}
+
 TEST_CASE("restart stops then starts a launched unit and starts a loaded one") {
   Cluster c;
   REQUIRE(c.run({"start", "hello.service"}).code == 0);

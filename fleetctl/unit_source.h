@@ -60,6 +60,9 @@ std::optional<UnitNameInfo> unit_name_info(std::string_view name);
 // fleetctl's argument → unit name: basename, plus ".service" unless the name already ends in
 // .service/.socket/.timer/.path/.device/.mount/.automount (§9.2).
 std::string mangle_unit_name(std::string_view arg);
+// Errc::invalid_argument for an argument whose basename is empty ("", "dir/"): mangled it would
+// become ".service", a name fleet's rules accept, so `destroy ''` would delete that unit.
+Status check_unit_argument(std::string_view arg);
 // The same suffix rule applied to a path (`foo` → `foo.service`).
 std::string append_default_unit_type(std::string_view arg);
 

@@ -81,10 +81,23 @@ std::string append_default_unit_type(std::string_view arg) {
   return std::string(arg) + ".service";
 }
 
-std::string mangle_unit_name(std::string_view arg) {
+namespace {
+
+std::string_view base_name(std::string_view arg) {
   auto slash = arg.rfind('/');
-  if (slash != std::string_view::npos) arg = arg.substr(slash + 1);
-  return append_default_unit_type(arg);
+  return slash == std::string_view::npos ? arg : arg.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string mangle_unit_name(std::string_view arg) {
+  return append_default_unit_type(base_name(arg));
+}
+
+Status check_unit_argument(std::string_view arg) {
+  if (!base_name(arg).empty()) return ok();
+  return fail(Errc::invalid_argument,
+              "invalid unit name \"" + std::string(arg) + "\": unit name cannot be empty");
 }
 
 }  // namespace fleet::fleetctl

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -52,9 +53,14 @@ std::string check_etcd_servers(const Config& c) {
 }
 
 std::string check_api_listen(const Config& c) {
+  // sockaddr_un holds the path and its NUL.
+  constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
   for (const auto& s : c.api_listen) {
     std::string_view v = s;
     if (v.starts_with("unix://")) {
+      if (v.size() - 7 > kMaxSocketPath)
+        return "expected unix socket paths of at most " + std::to_string(kMaxSocketPath) +
+               " bytes, got one of " + std::to_string(v.size() - 7) + " bytes";
       if (v.size() > 7 && v[7] == '/') continue;
       return "expected an absolute socket path after unix://, got \"" + s + "\"";
     }
@@ -130,9 +136,11 @@ const std::vector<KeyDescriptor>& key_table() {
       {"systemd_user", KeyType::boolean, &Config::systemd_user,
        "Use the user systemd instance instead of the system one."},
       {"token_limit", KeyType::integer, &Config::token_limit,
-       "Maximum number of entries per page of API list responses.",
+       "Maximum number of entries per page of API list responses (1 to 65535).",
        +[](const Config& c) -> std::string {
-         return c.token_limit > 0 ? "" : "expected an integer above 0";
+         // Page tokens carry the limit in 16 bits (api/page_token.h): a larger one would wrap.
+         return c.token_limit > 0 && c.token_limit <= 65535 ? ""
+                                                            : "expected an integer from 1 to 65535";
        }},
       {"verbosity", KeyType::integer, &Config::verbosity, "Log level: above 0 enables debug logs.",
        +[](const Config& c) -> std::string {

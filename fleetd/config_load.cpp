@@ -1,6 +1,7 @@
 // load_config: applies defaults → YAML → fleet.conf → env → flags through the key table.
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <set>
 
 #include "common/strings.h"
@@ -106,6 +107,11 @@ class Loader {
           why = "expected a map of strings";
           break;
         }
+        if (dst.contains(kv.first.Scalar())) {
+          why = "duplicate key \"" + kv.first.Scalar() + "\" on line " +
+                std::to_string(kv.first.Mark().line + 1);
+          break;
+        }
         dst[kv.first.Scalar()] = kv.second.IsNull() ? "" : kv.second.Scalar();
       }
     } else {
@@ -141,12 +147,19 @@ class Loader {
                   "invalid YAML in " + path +
                       ": expected a map of keys to values (a fleet.conf file must end in .conf)");
     }
+    // yaml-cpp keeps every entry of a mapping, so a repeated key would silently win: refuse it,
+    // as the YAML spec does.
+    std::map<std::string, std::string> first_line;
     for (const auto& kv : root) {
       auto line = std::to_string(kv.first.Mark().line + 1);
       if (!kv.first.IsScalar()) {
         return fail(Errc::invalid_argument, "invalid key in " + path + " line " + line);
       }
       const auto& name = kv.first.Scalar();
+      if (auto [it, fresh] = first_line.emplace(name, line); !fresh) {
+        return fail(Errc::invalid_argument, "duplicate key \"" + name + "\" in " + path + " line " +
+                                                line + " (first given on line " + it->second + ")");
+      }
       const auto* k = find_key(name);
       if (k == nullptr) {
         return fail(Errc::invalid_argument, "unknown key \"" + name + "\" in " + path + " line " +
@@ -195,6 +208,31 @@ class Loader {
     }
     if (std::string_view(path).ends_with(".conf")) return load_conf(*content.value(), path);
     return load_yaml(*content.value(), path);
+  }
+
+  // A TLS file that cannot be read is named with its key and source here; later, OpenSSL's
+  // error would name neither. etcd's files do not matter in --dev, which has no etcd.
+  Status check_tls_files(const FileReader& files) {
+    for (std::string_view name : {"etcd_cafile", "etcd_certfile", "etcd_keyfile", "api_tls_cert",
+                                  "api_tls_key", "api_tls_client_ca"}) {
+      if (out.config.dev && name.starts_with("etcd_")) continue;
+      const auto* k = find_key(name);
+      const std::string path = format_value(out.config, *k);
+      if (path.empty()) continue;
+      auto content = files(path);
+      std::string why;
+      if (!content) {
+        why = content.error().message;
+      } else if (!content.value()) {
+        why = "no such file";
+      } else {
+        continue;
+      }
+      return fail(Errc::invalid_argument, "invalid value \"" + path + "\" for " +
+                                              std::string(name) + " in " +
+                                              out.origins[std::string(name)] + ": " + why);
+    }
+    return ok();
   }
 
   // Cross-key rules and derived defaults, after every source.
@@ -278,6 +316,7 @@ Result<LoadedConfig> load_config(const std::vector<FlagSetting>& flags, const En
     BOOST_OUTCOME_TRY(loader.apply_text(*k, f.value, "flag " + f.spelled, again));
   }
   BOOST_OUTCOME_TRY(loader.finish());
+  BOOST_OUTCOME_TRY(loader.check_tls_files(files));
   return std::move(loader.out);
 }
 

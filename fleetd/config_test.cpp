@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "fleetd/command_line.h"
 
@@ -30,6 +31,8 @@ Result<LoadedConfig> load(std::vector<std::string> args,
                           std::map<std::string, std::string> files = {}) {
   auto cl = parse_command_line(args);
   if (!cl) return cl.error();
+  // The TLS paths the tests name exist (empty); a test that wants one missing uses another path.
+  for (const char* tls : {"/c", "/k", "/ca", "/c.pem", "/some/where"}) files.emplace(tls, "");
   return load_config(cl.value().flags, env_from_map(std::move(env)), fake_files(std::move(files)));
 }
 
@@ -156,7 +159,9 @@ TEST_CASE("bad values are refused with the key, the source and what was expected
   CHECK(error_of(load({"--metadata=region"})).find("for metadata") != std::string::npos);
   CHECK(error_of(load({"--agent_ttl=0s"})).find("above 0") != std::string::npos);
   CHECK(error_of(load({"--engine_reconcile_interval=0"})).find("above 0") != std::string::npos);
-  CHECK(error_of(load({"--token_limit=0"})).find("above 0") != std::string::npos);
+  CHECK(error_of(load({"--token_limit=0"})) ==
+        "invalid value \"0\" for token_limit in flag --token_limit: expected an integer from 1 "
+        "to 65535");
   CHECK(error_of(load({"--verbosity=-1"})).find("for verbosity") != std::string::npos);
   CHECK(error_of(load({"--etcd_key_prefix=fleet"})).find("starting with '/'") != std::string::npos);
   CHECK(error_of(load({"--units_directory="})).find("for units_directory") != std::string::npos);
@@ -166,6 +171,42 @@ TEST_CASE("bad values are refused with the key, the source and what was expected
   CHECK(error_of(load({"--api_listen=tcp://host:99999"})).find("for api_listen") !=
         std::string::npos);
   CHECK(load({"--api_listen=tcp://[::1]:8080,tcp://localhost:1"}).has_value());
+}
+
+TEST_CASE("token_limit must fit a page token's 16 bits, at start-up and on reload") {
+  // 65536 used to be truncated to 0: every listing came back empty.
+  CHECK(error_of(load({}, {{"FLEET_TOKEN_LIMIT", "65536"}})) ==
+        "invalid value \"65536\" for token_limit in environment variable FLEET_TOKEN_LIMIT: "
+        "expected an integer from 1 to 65535");
+  CHECK(error_of(load({}, {}, {{kYaml, "token_limit: 100000\n"}})) ==
+        "invalid value \"100000\" for token_limit in /etc/fleet/fleet.yaml: expected an integer "
+        "from 1 to 65535");
+  CHECK(error_of(load({}, {}, {{kConf, "token_limit=70000\n"}}))
+            .find("for token_limit in " + kConf) != std::string::npos);
+  CHECK(load({"--token_limit=65535"}).value().config.token_limit == 65535);
+
+  // SIGHUP re-runs the whole start-up path: a bad value there is refused the same way.
+  const char* argv[] = {"fleetd", "--token_limit=65536"};
+  std::ostringstream out, err;
+  LoadedConfig loaded;
+  CHECK(startup(2, argv, env_from_map({}), fake_files({}), out, err, loaded) == 1);
+  CHECK(err.str() ==
+        "invalid value \"65536\" for token_limit in flag --token_limit: expected an integer from 1 "
+        "to 65535\n");
+}
+
+TEST_CASE("a unix socket path too long for sockaddr_un is a configuration error") {
+  // It used to reach bind() and abort fleetd with an uncaught exception (exit 134).
+  const std::string path = "/run/" + std::string(103, 'p');  // 108 bytes
+  const std::string flag = "--api_listen=unix://" + path;
+  const char* argv[] = {"fleetd", flag.c_str()};
+  std::ostringstream out, err;
+  LoadedConfig loaded;
+  CHECK(startup(2, argv, env_from_map({}), fake_files({}), out, err, loaded) == 1);
+  CHECK(err.str() == "invalid value \"unix://" + path +
+                         "\" for api_listen in flag --api_listen: expected unix socket paths of "
+                         "at most 107 bytes, got one of 108 bytes\n");
+  CHECK(load({"--api_listen=unix:///run/" + std::string(102, 'p')}).has_value());
 }
 
 TEST_CASE("later sources win: yaml < fleet.conf < env < flags") {
@@ -231,6 +272,33 @@ TEST_CASE("deprecated and unsupported keys are accepted with a warning") {
   CHECK(c.warnings[1] == "Config option authorized_keys_file is no longer supported - ignoring");
   CHECK(c.warnings[2] == "Config option enable_grpc is not supported - ignoring");
   CHECK(load({}, {}, {{kConf, "verify_units=false\n"}}).value().warnings.empty());
+}
+
+TEST_CASE("a key given twice in the YAML file is refused, naming the key and the file") {
+  CHECK(
+      error_of(load({}, {}, {{kYaml, "agent_ttl: 10s\npublic_ip: 10.0.0.1\nagent_ttl: 20s\n"}})) ==
+      "duplicate key \"agent_ttl\" in /etc/fleet/fleet.yaml line 3 (first given on line 1)");
+  CHECK(error_of(load({}, {}, {{kYaml, "metadata:\n  region: eu\n  region: us\n"}})) ==
+        "invalid value for metadata in /etc/fleet/fleet.yaml: duplicate key \"region\" on line 3");
+  CHECK(load({}, {}, {{kYaml, "metadata:\n  region: eu\n  disk: ssd\n"}}).has_value());
+}
+
+TEST_CASE("a TLS file that cannot be read is named with its key and source") {
+  CHECK(error_of(load({"--api_tls_cert=/missing.pem", "--api_tls_key=/k"})) ==
+        "invalid value \"/missing.pem\" for api_tls_cert in flag --api_tls_cert: no such file");
+  CHECK(error_of(
+            load({}, {{"FLEET_API_TLS_KEY", "/missing.key"}}, {{kYaml, "api_tls_cert: /c\n"}})) ==
+        "invalid value \"/missing.key\" for api_tls_key in environment variable "
+        "FLEET_API_TLS_KEY: no such file");
+  CHECK(error_of(load({"--api_tls_cert=/c", "--api_tls_key=/k", "--api_tls_client_ca=/d"}, {},
+                      {{"/d", "<dir>"}})) ==
+        "invalid value \"/d\" for api_tls_client_ca in flag --api_tls_client_ca: is a directory");
+  CHECK(error_of(load({}, {}, {{kConf, "etcd_cafile=/nope.pem\n"}})) ==
+        "invalid value \"/nope.pem\" for etcd_cafile in /etc/fleet/fleet.conf: no such file");
+  CHECK(error_of(load({"--etcd_certfile=/c", "--etcd_keyfile=/gone"})).find("for etcd_keyfile") !=
+        std::string::npos);
+  // --dev has no etcd, so its files are not needed.
+  CHECK(load({"--dev", "--etcd_cafile=/nope.pem"}).has_value());
 }
 
 TEST_CASE("cross-key rules name both keys") {

@@ -121,9 +121,8 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   net::io_context io;
   std::unique_ptr<registry::KvStore> kv;
   if (cfg.dev) {
-    registry::MemoryKvOptions mo;
-    mo.history_limit = 100000;  // bounded memory for a long-running single host
-    kv = std::make_unique<registry::MemoryKv>(io.get_executor(), mo);
+    // History bounded by what watchers need, not by the number of writes (memory_kv.h).
+    kv = std::make_unique<registry::MemoryKv>(io.get_executor(), registry::long_running_options());
     log::info("fleetd", "dev mode: in-memory registry, single host");
   } else {
     registry::EtcdConfig ec;

@@ -225,21 +225,35 @@ struct MemoryKv::State {
     void commit();
   };
 
+  // Drops the records of `key` that are not its state at or after `c`.
+  void trim(const std::string& key, Revision c) {
+    auto it = keys.find(key);
+    if (it == keys.end()) return;
+    auto& recs = it->second;
+    auto keep = std::upper_bound(recs.begin(), recs.end(), c,
+                                 [](Revision r, const Rec& e) { return r < e.kv.mod_revision; });
+    if (keep != recs.begin()) {
+      --keep;  // the newest entry at or before c is the state at c
+      if (keep->tomb) ++keep;
+      recs.erase(recs.begin(), keep);
+    }
+    if (recs.empty()) keys.erase(it);
+  }
+
+  // Only a key written at or before `c` can hold a record older than c, and every write since
+  // the previous compaction is still in the log (the ones before were trimmed then): walking the
+  // log up to c finds every such key, so a compaction costs what it drops, not the number of keys.
   void compact_to(Revision c) {
-    for (auto it = keys.begin(); it != keys.end();) {
-      auto& recs = it->second;
-      auto keep = std::upper_bound(recs.begin(), recs.end(), c,
-                                   [](Revision r, const Rec& e) { return r < e.kv.mod_revision; });
-      if (keep != recs.begin()) {
-        --keep;  // the newest entry at or before c is the state at c
-        if (keep->tomb) ++keep;
-        recs.erase(recs.begin(), keep);
-      }
-      it = recs.empty() ? keys.erase(it) : std::next(it);
+    for (const auto& e : log) {
+      if (e.kv.mod_revision > c) break;
+      trim(e.kv.key, c);
     }
     while (!log.empty() && log.front().kv.mod_revision < c) log.pop_front();
     compacted_rev = c;
   }
+
+  // After each write when MemoryKvOptions asks for it (memory_kv.h).
+  void auto_compact();
 
   void arm_lease(LeaseId id);
   void end_lease(LeaseId id);
@@ -285,6 +299,13 @@ class MemoryWatcher final : public Watcher {
 
   void wake() { wake_.cancel(); }
 
+  // The oldest revision this watcher has yet to deliver; nullopt when it will deliver nothing
+  // more from the history (cancelled, ended, or about to end on a compaction).
+  std::optional<Revision> needs() const {
+    if (cancelled_ || ended_ || next_rev_ < s_->compacted_rev) return std::nullopt;
+    return next_rev_;
+  }
+
  private:
   WatchBatch collect() {
     WatchBatch b;
@@ -320,13 +341,24 @@ void MemoryKv::State::wake_watchers() {
   for (auto* w : watchers) w->wake();
 }
 
+void MemoryKv::State::auto_compact() {
+  Revision floor = 0;
+  if (opts.retention > 0) {
+    floor = rev - opts.retention + 1;
+    for (const auto* w : watchers)
+      if (auto need = w->needs()) floor = std::min(floor, *need);
+  }
+  // A watcher that stopped reading may hold history only this far back.
+  if (opts.history_limit > 0) floor = std::max(floor, rev - opts.history_limit);
+  if (floor > compacted_rev && floor > 1) compact_to(floor);
+}
+
 void MemoryKv::State::Writer::commit() {
   if (events.empty()) return;
   s.rev = new_rev;
   for (auto& e : events) s.log.push_back(std::move(e));
   events.clear();
-  if (s.opts.history_limit > 0 && s.rev - s.compacted_rev >= 2 * s.opts.history_limit)
-    s.compact_to(s.rev - s.opts.history_limit);
+  if (s.opts.history_limit > 0 || s.opts.retention > 0) s.auto_compact();
   s.wake_watchers();
 }
 
@@ -514,5 +546,28 @@ void MemoryKv::fail_next(int count, Errc code) {
 
 std::size_t MemoryKv::lease_count() const { return state_->leases.size(); }
 std::size_t MemoryKv::watcher_count() const { return state_->watchers.size(); }
+
+MemoryKv::Footprint MemoryKv::footprint() const {
+  Footprint f;
+  for (const auto& [key, recs] : state_->keys) {
+    f.records += recs.size();
+    for (const auto& r : recs) f.value_bytes += r.kv.value.size();
+  }
+  f.events = state_->log.size();
+  for (const auto& e : state_->log)
+    f.value_bytes += e.kv.value.size() + (e.prev_kv ? e.prev_kv->value.size() : 0);
+  return f;
+}
+
+MemoryKvOptions long_running_options() {
+  MemoryKvOptions o;
+  // fleet++ reads only the latest revision and watches from just after a read, so a short
+  // window covers every read-then-watch; live watchers keep what they have yet to deliver.
+  o.retention = 16;
+  // A watcher that stops reading for this long is ended by compaction (its reflector re-lists)
+  // rather than holding every later value.
+  o.history_limit = 1000;
+  return o;
+}
 
 }  // namespace fleet::registry

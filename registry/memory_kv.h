@@ -7,7 +7,8 @@
 //   create_revision / mod_revision / version per key, version restarting after delete+recreate;
 // - an MVCC history: ranges and watches at older revisions until compact(rev) removes them
 //   (range below the compaction -> invalid_argument "required revision has been compacted",
-//   watch from below it -> a WatchBatch with compact_revision set, after which the watcher ends);
+//   watch from below it -> a WatchBatch with compact_revision set, after which the watcher ends),
+//   or until automatic compaction does (MemoryKvOptions: history_limit, retention);
 // - leases with real TTLs (at least Options::min_lease_ttl, like etcd's minimum) expired by a
 //   steady_timer on the executor; expiry and revoke delete the lease's keys in one revision;
 // - lazy watchers: a watcher reads the history when next() is called, so a watcher that falls
@@ -32,11 +33,21 @@ struct MemoryKvOptions {
   // etcd raises a smaller TTL to 1.5 election timeouts rounded up: 2 s with default settings.
   std::chrono::seconds min_lease_ttl{2};
   // When non-zero, history older than this many revisions is compacted automatically (as etcd's
-  // --auto-compaction-mode=revision); `fleetd --dev` uses it to bound memory.
+  // --auto-compaction-mode=revision), even what a lagging watcher has yet to read (it then ends
+  // with compact_revision, as etcd's would).
   Revision history_limit = 0;
+  // When non-zero, every write also compacts what nobody needs any more: revisions older than
+  // the last `retention` ones that no live watcher has yet to deliver. Memory then follows the
+  // live data instead of the number of writes (replacing a large unit 200 times keeps about
+  // `retention` old copies, not 200).
+  Revision retention = 0;
   // Watch batches hold at most this many events (never splitting one revision).
   std::size_t max_batch_events = 1000;
 };
+
+// For a store that lives as long as a daemon (`fleetd --dev`): automatic compaction keeps a short
+// window plus what live watchers need, with a hard bound for a watcher that stops reading.
+MemoryKvOptions long_running_options();
 
 class MemoryKv final : public KvStore {
  public:
@@ -72,6 +83,14 @@ class MemoryKv final : public KvStore {
   void fail_next(int count, Errc code = Errc::unavailable);
   std::size_t lease_count() const;
   std::size_t watcher_count() const;
+  // What the history holds now: key records (live values, old values and deletion markers) and
+  // buffered watch events, and the bytes of the values in both.
+  struct Footprint {
+    std::size_t records = 0;
+    std::size_t events = 0;
+    std::size_t value_bytes = 0;
+  };
+  Footprint footprint() const;
 
   struct State;
 

@@ -148,6 +148,66 @@ TEST_CASE("history_limit compacts automatically") {
   CHECK(run_sync(io, kv.range(old)).has_error());
 }
 
+TEST_CASE("a long-running store keeps history bounded by the live data, not the writes") {
+  // `fleetd --dev` replacing one large unit 200 times used to keep all 200 copies.
+  boost::asio::io_context io;
+  MemoryKv kv(io.get_executor(), long_running_options());
+  auto w = kv.watch(wreq("/fleet/", prefix_end("/fleet/")));  // keeps up, as a reflector does
+  const std::string big(64 * 1024, 'x');
+  auto content = [](int i) { return "/fleet/content/" + std::to_string(i); };
+  for (int i = 0; i < 200; ++i) {
+    // What a replacement writes: the new content, the unit, and the old content collected.
+    TxnRequest t;
+    t.success.push_back(Op::put(content(i), big + std::to_string(i)));
+    t.success.push_back(Op::put("/fleet/units/u.service", std::to_string(i)));
+    if (i > 0) t.success.push_back(Op::del(content(i - 1)));
+    REQUIRE(run_sync(io, kv.txn(t)).has_value());
+    auto b = run_sync(io, w->next());
+    REQUIRE(b.has_value());
+    CHECK(b.value().events.size() == (i > 0 ? 3u : 2u));
+  }
+  const auto f = kv.footprint();
+  // About `retention` revisions of history (each a new copy, and the deleted one in its event)
+  // instead of 200 revisions; with nothing kept the live data alone is one copy.
+  CHECK(f.value_bytes < 64 * big.size());
+  CHECK(f.records < 64);
+  CHECK(f.events < 64);
+  // A read at a compacted revision fails as etcd's does; the latest state is whole.
+  RangeRequest old = rreq("/fleet/units/u.service");
+  old.revision = 2;
+  auto r = run_sync(io, kv.range(old));
+  REQUIRE(r.has_error());
+  CHECK(r.error().code == Errc::invalid_argument);
+  CHECK(r.error().message.find("required revision has been compacted") != std::string::npos);
+  CHECK(run_sync(io, kv.range(rreq(content(199)))).value().kvs.at(0).value == big + "199");
+  CHECK(run_sync(io, kv.range(rreq(content(198)))).value().kvs.empty());
+}
+
+TEST_CASE("automatic compaction keeps what a live watcher has yet to read, up to history_limit") {
+  boost::asio::io_context io;
+  MemoryKvOptions o;
+  o.retention = 4;
+  o.history_limit = 100;
+  MemoryKv kv(io.get_executor(), o);
+  auto lagging = kv.watch(wreq("/k"));
+  for (int i = 0; i < 50; ++i) REQUIRE(run_sync(io, kv.put("/k", std::to_string(i))).has_value());
+  // 50 revisions behind, within history_limit: every event is still delivered.
+  auto b = run_sync(io, lagging->next());
+  REQUIRE(b.has_value());
+  REQUIRE(b.value().events.size() == 50);
+  CHECK(b.value().events.back().kv.value == "49");
+  // Now it has caught up, so only the retention window is left.
+  REQUIRE(run_sync(io, kv.put("/k", "50")).has_value());
+  CHECK(kv.revision() - kv.compact_revision() < o.retention);
+  CHECK(kv.footprint().records <= static_cast<std::size_t>(o.retention));
+  // A watcher that stops reading for longer than history_limit is ended by compaction.
+  for (int i = 0; i < 150; ++i) REQUIRE(run_sync(io, kv.put("/k", "x")).has_value());
+  auto ended = run_sync(io, lagging->next());
+  REQUIRE(ended.has_value());
+  CHECK(ended.value().compact_revision > 0);
+  CHECK(ended.value().events.empty());
+}
+
 TEST_CASE("a watch from revision 0 starts after the current revision") {
   Env e;
   REQUIRE(e.sync(e.kv.put("/z", "old")).has_value());

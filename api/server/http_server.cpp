@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
@@ -207,6 +208,31 @@ class ConnectionGuard {
   std::uint64_t id_;
 };
 
+// Why a request whose header parsed must still be refused before its body is read, or nullopt.
+// RFC 9112 §6.3: when Transfer-Encoding does not end in chunked the body's length is unknowable
+// (Beast would quietly fall back to Content-Length or no body, which lets a request be smuggled
+// past a proxy that reads it otherwise). §3.2: an HTTP/1.1 request carries exactly one Host.
+std::optional<std::string> framing_problem(const http::request_parser<http::string_body>& parser) {
+  const auto& h = parser.get();
+  if (h.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+    std::string codings;
+    auto [it, end] = h.equal_range(http::field::transfer_encoding);
+    for (; it != end; ++it) codings += (codings.empty() ? "" : ", ") + std::string(it->value());
+    return "unsupported Transfer-Encoding \"" + codings + "\": the final coding must be chunked";
+  }
+  const auto hosts = h.count(http::field::host);
+  if (hosts == 0 && h.version() >= 11) return std::string("missing Host header");
+  if (hosts > 1) return std::string("more than one Host header");
+  return std::nullopt;
+}
+
+// Answers a request the server cannot read on from, then the caller closes the connection.
+template <class Stream>
+net::awaitable<void> answer_and_close(HttpServer::Impl& s, Stream& stream, Response reply) {
+  reply.set_header("Server", "fleetd/" + s.ctx.options.version);
+  co_await write_response(s, stream, std::move(reply), 11, false);
+}
+
 constexpr std::size_t kFirstRead = 4096;
 
 // Waits for the first byte of the next request (unless one is buffered already). False when the
@@ -242,6 +268,12 @@ net::awaitable<void> serve_requests(std::shared_ptr<HttpServer::Impl> s, Stream&
     parser.body_limit(s->opts.body_limit);
     lowest(stream).expires_after(std::min(s->opts.header_timeout, s->opts.request_timeout));
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (!ec) {
+      if (auto problem = framing_problem(parser)) {
+        co_await answer_and_close(*s, stream, error_response(400, *problem));
+        co_return;
+      }
+    }
     if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
       lowest(stream).expires_at(deadline);
@@ -264,11 +296,8 @@ net::awaitable<void> serve_requests(std::shared_ptr<HttpServer::Impl> s, Stream&
                  ec != http::error::partial_message) {
         reply = error_response(400, "malformed HTTP request: " + ec.message());
       }
-      if (reply) {
-        // The stream's framing is unknown after a parse error: answer, then close.
-        reply->set_header("Server", "fleetd/" + s->ctx.options.version);
-        co_await write_response(*s, stream, std::move(*reply), 11, false);
-      }
+      // The stream's framing is unknown after a parse error: answer, then close.
+      if (reply) co_await answer_and_close(*s, stream, std::move(*reply));
       co_return;
     }
     guard.set(ConnState::busy);
@@ -408,6 +437,12 @@ Status HttpServer::Impl::bind_tcp(const std::string& spec) {
 
 Status HttpServer::Impl::bind_unix(const std::string& path) {
   if (path.empty()) return fail(Errc::invalid_argument, "unix endpoint needs a path");
+  // sockaddr_un holds the path and its NUL; a longer one cannot be bound (asio would throw).
+  constexpr std::size_t kMaxPath = sizeof(sockaddr_un{}.sun_path) - 1;
+  if (path.size() > kMaxPath)
+    return fail(Errc::invalid_argument,
+                "unix socket path " + path + " is " + std::to_string(path.size()) +
+                    " bytes, longer than the limit of " + std::to_string(kMaxPath) + " bytes");
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))

@@ -185,6 +185,67 @@ TEST_CASE("a malformed request gets a 400 JSON error and does not wedge the serv
   CHECK(ok.res.result_int() == 200);
 }
 
+TEST_CASE(
+    "a Transfer-Encoding not ending in chunked is refused with 400 and the connection closed") {
+  ServerFixture f;
+  f.create("a.service");
+  f.start();
+  // Each would otherwise be read with a body length of Beast's choosing (RFC 9112 §6.3).
+  for (std::string coding : {"gzip", "chunked, gzip", "identity"}) {
+    CAPTURE(coding);
+    auto s = f.connect_tcp();
+    beast::flat_buffer buf;
+    auto r = run_sync(f.io, exchange(s, buf,
+                                     "DELETE /fleet/v1/units/a.service HTTP/1.1\r\nHost: x\r\n"
+                                     "Transfer-Encoding: " +
+                                         coding + "\r\nContent-Length: 0\r\n\r\n"));
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.result_int() == 400);
+    CHECK(r.res[http::field::content_type] == "application/json");
+    CHECK(nlohmann::json::parse(r.res.body())["error"]["message"] ==
+          "unsupported Transfer-Encoding \"" + coding + "\": the final coding must be chunked");
+    CHECK_FALSE(r.res.keep_alive());
+    CHECK(run_sync(f.io, closed_by_peer(s)));
+  }
+  // Nothing reached the handler.
+  CHECK(f.get("/fleet/v1/units/a.service").status == 200);
+  // A chunked body is still read.
+  auto s = f.connect_unix();
+  beast::flat_buffer buf;
+  auto ok = run_sync(f.io, exchange(s, buf,
+                                    "PUT /fleet/v1/units/a.service HTTP/1.1\r\nHost: x\r\n"
+                                    "Content-Type: application/json\r\n"
+                                    "Transfer-Encoding: chunked\r\n\r\n"
+                                    "1b\r\n{\"desiredState\":\"launched\"}\r\n0\r\n\r\n"));
+  REQUIRE_FALSE(ok.ec);
+  CHECK(ok.res.result_int() == 204);
+}
+
+TEST_CASE("an HTTP/1.1 request without exactly one Host header is refused with 400") {
+  ServerFixture f;
+  f.start();
+  for (std::string head : {"GET /fleet/v1/units HTTP/1.1\r\n",
+                           "GET /fleet/v1/units HTTP/1.1\r\nHost: a\r\nHost: b\r\n"}) {
+    CAPTURE(head);
+    auto s = f.connect_unix();
+    beast::flat_buffer buf;
+    auto r = run_sync(f.io, exchange(s, buf, head + "\r\n"));
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.result_int() == 400);
+    CHECK(r.res[http::field::server] == "fleetd/test");
+    CHECK(r.res.body() == error_body(400, head.find("Host") == std::string::npos
+                                              ? "missing Host header"
+                                              : "more than one Host header"));
+    CHECK(run_sync(f.io, closed_by_peer(s)));
+  }
+  // HTTP/1.0 has no Host requirement.
+  auto s = f.connect_unix();
+  beast::flat_buffer buf;
+  auto old = run_sync(f.io, exchange(s, buf, "GET /fleet/v1/units HTTP/1.0\r\n\r\n"));
+  REQUIRE_FALSE(old.ec);
+  CHECK(old.res.result_int() == 200);
+}
+
 TEST_CASE("a body over the limit is refused with 413 before it is read") {
   ServerFixture f;
   f.start();
@@ -378,6 +439,27 @@ TEST_CASE("an inherited listening socket (fd://N, socket activation) is served")
   CHECK(run_sync(f.io, exchange(s, buf, get("/fleet/v1/units"))).res.result_int() == 200);
   server.stop();
   CHECK(std::filesystem::exists(path));  // systemd's file, not ours to remove
+}
+
+TEST_CASE("a unix socket path longer than sun_path holds is an invalid endpoint") {
+  ApiFixture f;
+  TempDir dir;
+  // 107 bytes is the most sockaddr_un holds (with its NUL); 108 used to throw out of start().
+  const std::string base = dir.path.string() + "/";
+  const std::string longest = base + std::string(107 - base.size(), 's');
+  const std::string too_long = longest + "x";
+  HttpServerOptions o;
+  o.listen = {"unix://" + too_long};
+  HttpServer s(f.io, f.ctx, o);
+  auto st = s.start();
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == fleet::Errc::invalid_argument);
+  CHECK(st.error().message ==
+        "unix socket path " + too_long + " is 108 bytes, longer than the limit of 107 bytes");
+  HttpServerOptions fits;
+  fits.listen = {"unix://" + longest};
+  HttpServer ok(f.io, f.ctx, fits);
+  CHECK(ok.start());
 }
 
 TEST_CASE("bad endpoints are reported, not thrown") {

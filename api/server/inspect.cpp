@@ -1,6 +1,7 @@
 // Our additions: /fleet/v1/units/<name>/status and /journal (fleetctl status/journal without
 // SSH), answered through the injected UnitInspector on the machine the unit is scheduled to.
 
+#include <algorithm>
 #include <charconv>
 
 #include "api/server/detail/routes.h"
@@ -22,8 +23,9 @@ struct Target {
   std::string machine;
 };
 
-// Which machine to ask: `?machineID=` when given (needed for global units), else the unit's
-// schedule. `not_placed` is the 404 text for a unit that is not scheduled anywhere.
+// Which machine to ask: `?machineID=` when given (needed for global units; it must be a live
+// machine of the cluster), else the unit's schedule. The unit must exist either way. `not_placed`
+// is the 404 text for a unit that is not scheduled anywhere.
 Task<Target> target_machine(const Request& req, ApiContext& ctx, const std::string& name,
                             const std::string& global_error, const std::string& not_placed) {
   Target t;
@@ -45,7 +47,18 @@ Task<Target> target_machine(const Request& req, ApiContext& ctx, const std::stri
                                       ": check that machine's API URL");
     co_return t;
   }
-  if (!t.machine.empty()) co_return t;
+  if (!t.machine.empty()) {
+    // Only a live machine of the cluster is asked: an arbitrary ID must not make this fleetd run
+    // systemctl or journalctl for it, nor look like a proxying failure.
+    auto machines = co_await ctx.registry.list_machines();
+    if (!machines) {
+      t.error = registry_error(machines.error());
+    } else if (std::none_of(machines.value().begin(), machines.value().end(),
+                            [&](const auto& m) { return m.id == t.machine; })) {
+      t.error = error_response(404, "machine " + t.machine + " is not in the cluster");
+    }
+    co_return t;
+  }
   const auto& rec = snap.value().units.front();
   // (named vector: GCC 12 miscompiles a braced list inside co_await)
   const std::vector<std::string> hashes(1, rec.hash);

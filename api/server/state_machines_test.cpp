@@ -208,8 +208,29 @@ TEST_CASE("status and journal of a unit are asked of its machine") {
              R"({"section":"X-Fleet","name":"Global","value":"true"}])");
     CHECK(f.get("/fleet/v1/units/g.service/journal").body ==
           error_body(400, "Unable to retrieve journal of global unit g.service."));
+    f.machine("m2", "10.0.0.2");
     CHECK(f.get("/fleet/v1/units/g.service/status?machineID=m2").status == 200);
     CHECK(f.inspector.calls() == std::vector<std::string>{"status g.service m2"});
+  }
+  SUBCASE("an explicit machineID must name a live machine, and the unit must exist") {
+    f.schedule("a.service", "m1");
+    f.machine("m1", "10.0.0.1");
+    f.machine("m2", "10.0.0.2");
+    for (std::string route : {"status", "journal"}) {
+      CAPTURE(route);
+      CHECK(f.get("/fleet/v1/units/x.service/" + route + "?machineID=m1").body ==
+            error_body(404, "unit does not exist"));
+      CHECK(f.get("/fleet/v1/units/a.service/" + route + "?machineID=m9").body ==
+            error_body(404, "machine m9 is not in the cluster"));
+      CHECK(f.get("/fleet/v1/units/a.service/" + route + "?machineID=m1%2F..").status == 404);
+    }
+    CHECK(f.inspector.calls().empty());
+    // The unit's machine and any other live one (e.g. where it ran before) are asked.
+    CHECK(f.get("/fleet/v1/units/a.service/status?machineID=m1").status == 200);
+    CHECK(f.get("/fleet/v1/units/a.service/journal?machineID=m2").status == 200);
+    CHECK(f.inspector.calls() ==
+          std::vector<std::string>{"status a.service m1",
+                                   "journal a.service m2 lines=10 output=short"});
   }
   SUBCASE("only GET") { CHECK(f.call("POST", "/fleet/v1/units/a.service/status").status == 405); }
 }

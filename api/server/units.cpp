@@ -1,5 +1,8 @@
 // /fleet/v1/units and /fleet/v1/units/<name> (fleet-spec §8.4).
 
+#include <set>
+#include <string_view>
+
 #include "api/server/detail/routes.h"
 #include "api/server/detail/unit_view.h"
 #include "common/log.h"
@@ -194,6 +197,13 @@ Result<std::vector<Unit>> batch_units(const Request& req) {
   if (page.value().units.size() > kMaxBatch)
     return fail(Errc::invalid_argument,
                 "at most " + std::to_string(kMaxBatch) + " units in one request");
+  // A unit named twice has no single answer (which desired state wins? which entry reports
+  // the 404 of an already deleted unit?): the whole request is refused before anything changes.
+  std::set<std::string_view> seen;
+  for (const auto& u : page.value().units)
+    if (!seen.insert(u.name).second)
+      return fail(Errc::invalid_argument,
+                  "unit \"" + u.name + "\" appears more than once in the request");
   return std::move(page.value().units);
 }
 

@@ -203,15 +203,15 @@ TEST_CASE("DELETE destroys a unit once") {
 
 TEST_CASE("batchUpdate sets many desired states and judges each unit as its PUT would") {
   ApiFixture f;
-  for (auto n : {"a.service", "b.service", "c.service"}) f.create(n);
+  for (auto n : {"a.service", "b.service", "c.service", "d.service", "e.service"}) f.create(n);
   f.create("t@.service");
   auto r = f.call("POST", "/fleet/v1/units:batchUpdate",
                   R"({"units":[{"name":"a.service","desiredState":"launched"},)"
                   R"({"name":"b.service","desiredState":"loaded"},)"
                   R"({"name":"c.service","desiredState":"inactive"},)"
                   R"({"name":"nope.service","desiredState":"launched"},)"
-                  R"({"name":"c.service","desiredState":"running"},)"
-                  R"({"name":"c.service"},)"
+                  R"({"name":"d.service","desiredState":"running"},)"
+                  R"({"name":"e.service"},)"
                   R"({"name":"t@.service","desiredState":"launched"},)"
                   R"({"name":"bad name","desiredState":"launched"}]})",
                   kJson);
@@ -225,8 +225,8 @@ TEST_CASE("batchUpdate sets many desired states and judges each unit as its PUT 
   CHECK(rs[2] == fleet::api::BatchResult{"c.service", 204, ""});
   CHECK(rs[3] == fleet::api::BatchResult{"nope.service", 404, "unit does not exist"});
   CHECK(rs[4] ==
-        fleet::api::BatchResult{"c.service", 400, R"(invalid value "running" for JobState)"});
-  CHECK(rs[5] == fleet::api::BatchResult{"c.service", 409,
+        fleet::api::BatchResult{"d.service", 400, R"(invalid value "running" for JobState)"});
+  CHECK(rs[5] == fleet::api::BatchResult{"e.service", 409,
                                          "must provide DesiredState to update existing unit"});
   CHECK(rs[6] ==
         fleet::api::BatchResult{"t@.service", 400, R"(cannot activate template "t@.service")"});
@@ -253,6 +253,28 @@ TEST_CASE("batchDelete destroys many units and reports the unknown ones") {
   CHECK(rs[2] == fleet::api::BatchResult{"b.service", 204, ""});
   CHECK(f.get("/fleet/v1/units/a.service").status == 404);
   CHECK(f.get("/fleet/v1/units/b.service").status == 404);
+}
+
+TEST_CASE("a batch naming a unit twice is refused whole, naming the unit") {
+  ApiFixture f;
+  f.create("a.service", "loaded");
+  f.create("b.service", "loaded");
+  auto update = f.call("POST", "/fleet/v1/units:batchUpdate",
+                       R"({"units":[{"name":"b.service","desiredState":"launched"},)"
+                       R"({"name":"a.service","desiredState":"launched"},)"
+                       R"({"name":"a.service","desiredState":"inactive"}]})",
+                       kJson);
+  CHECK(update.status == 400);
+  CHECK(update.body ==
+        error_body(400, R"(unit "a.service" appears more than once in the request)"));
+  auto del = f.call("POST", "/fleet/v1/units:batchDelete",
+                    R"({"units":[{"name":"b.service"},{"name":"a.service"},{"name":"b.service"}]})",
+                    kJson);
+  CHECK(del.status == 400);
+  CHECK(del.body == error_body(400, R"(unit "b.service" appears more than once in the request)"));
+  // Nothing was applied.
+  CHECK(body_json(f.get("/fleet/v1/units/a.service"))["desiredState"] == "loaded");
+  CHECK(body_json(f.get("/fleet/v1/units/b.service"))["desiredState"] == "loaded");
 }
 
 TEST_CASE("batch requests: POST with a JSON body only, and bounded") {

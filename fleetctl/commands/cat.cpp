@@ -34,6 +34,7 @@ Command cat_command() {
       "Outputs the unit file that is currently loaded in the cluster, in fleet's canonical form "
       "(comments and blank lines of the submitted file are not kept). Useful to verify the "
       "correct version of a unit is running.";
+  c.unit_args = true;
   c.run = &run;
   return c;
 }

@@ -85,6 +85,7 @@ Command destroy_command() {
       "custom stop directives (i.e. ExecStop option in the unit file).\n\nDestroyed units are "
       "impossible to start unless re-submitted.";
   c.flags = block_flags();
+  c.unit_args = true;
   c.run = &run;
   return c;
 }

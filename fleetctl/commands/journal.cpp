@@ -71,6 +71,7 @@ Command journal_command() {
       port,
       {"sudo", FlagType::boolean, "", "Execute journal command with sudo"},
   };
+  c.unit_args = true;
   c.run = &run;
   return c;
 }

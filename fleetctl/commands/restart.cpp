@@ -97,6 +97,7 @@ Command restart_command() {
       "unit:\n\tfleetctl restart foo.service\n\nRestart instances of a template:\n\tfleetctl "
       "restart example@{1..4}.service";
   c.flags = {block_flags().front()};
+  c.unit_args = true;
   c.run = &run;
   return c;
 }

@@ -81,6 +81,7 @@ Command status_command() {
       "needed). The exit code is that of systemctl.";
   c.flags = {ssh_port_flag()};
   c.flags.back().hidden = true;  // kept for compatibility; status no longer uses SSH
+  c.unit_args = true;
   c.run = &run;
   return c;
 }

@@ -31,6 +31,7 @@ Command submit_command() {
       "Submit a single unit:\n\tfleetctl submit foo.service\n\nSubmit a directory of units "
       "with glob matching:\n\tfleetctl submit myservice/*";
   c.flags = {replace_flag(), sign_flag()};
+  c.unit_args = true;
   c.run = &run;
   return c;
 }
