@@ -17,6 +17,7 @@
 #include "registry/lease_keeper.h"
 #include "registry/reflector.h"
 #include "registry/registry.h"
+#include "unitfile/requirements.h"
 #include "unitfile/unit_file.h"
 
 namespace fleet::agent {
@@ -255,7 +256,16 @@ Task<void> Agent::reconcile_pass() {
     for (const auto& n : stop) start_requested_.erase(n);
     report(co_await units_.stop(stop), "stop");
   }
-  if (auto start = names_of(tasks, TaskKind::start); !start.empty()) {
+  auto start = names_of(tasks, TaskKind::start);
+  if (disconnected_) {
+    // Out of touch: such a unit may already run elsewhere; it starts once we are back.
+    std::erase_if(start, [&](const std::string& n) {
+      if (!stops_on_disconnect(n)) return false;
+      held_.insert(n);
+      return true;
+    });
+  }
+  if (!start.empty()) {
     // Marked now: a unit that fails to start is reported failed, not retried in a loop.
     for (const auto& n : start) start_requested_.insert(n);
     // The starter runs the jobs, so the next pass can fetch and load units assigned meanwhile
@@ -271,6 +281,87 @@ Task<void> Agent::reconcile_pass() {
     if (auto listed = co_await units_.list(touched))
       for (const auto& s : listed.value()) observe(s);
   stats_.units = file_hash_.size();
+}
+
+bool Agent::stops_on_disconnect(const std::string& unit) {
+  auto h = file_hash_.find(unit);
+  if (h == file_hash_.end()) return false;
+  if (auto known = stop_on_disconnect_.find(h->second); known != stop_on_disconnect_.end())
+    return known->second;
+  auto c = contents_.find(h->second);
+  // An adopted unit (after a fleetd restart) may have no fetched content yet: read its file.
+  std::string text = c != contents_.end() ? c->second : read_file(opts_.units_dir + "/" + unit);
+  auto parsed = unitfile::UnitFile::parse(text);
+  bool stop = parsed && unitfile::requirements_of(parsed.value(), unit).stop_on_disconnect;
+  stop_on_disconnect_[h->second] = stop;  // contents are immutable per hash
+  return stop;
+}
+
+Task<void> Agent::disconnect(std::string why) {
+  disconnected_ = true;
+  std::vector<std::string> stop;
+  for (const auto& [name, hash] : file_hash_)
+    if (stops_on_disconnect(name)) stop.push_back(name);
+  if (stop.empty()) co_return;
+  for (const auto& n : stop) {
+    start_requested_.erase(n);  // also keeps a queued start from running
+    held_.insert(n);
+    log::warn("agent", "stop",
+              {{"unit", n}, {"machine", opts_.machine.id}, {"reason", "StopOnDisconnect: " + why}});
+  }
+  stats_.disconnect_stops += stop.size();
+  if (auto st = co_await units_.stop(stop); !st) {
+    ++stats_.task_failures;
+    log::warn("agent", "stop failed",
+              {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+  }
+}
+
+Task<void> Agent::reconnect() {
+  if (!held_.empty()) {
+    // The engine may have moved held units away meanwhile, and our watch may still be catching
+    // up: nothing starts again before the assignments as of now are known.
+    auto fresh = co_await registry_.list_assignments(opts_.machine.id);
+    if (!fresh) {
+      log::warn("agent", "cannot re-read assignments",
+                {{"machine", opts_.machine.id}, {"error", fresh.error().describe()}});
+      co_return;  // still out of touch; the guard tries again
+    }
+    desired_.clear();
+    for (auto& a : fresh.value()) desired_[a.unit] = std::move(a);
+    log::info("agent", "back in touch with the registry",
+              {{"machine", opts_.machine.id}, {"held", std::to_string(held_.size())}});
+    held_.clear();
+  }
+  disconnected_ = false;
+  impl_->dirty = true;
+  impl_->wake->cancel();
+}
+
+// Watches the machine lease by our own clock: out of touch once it has gone unrenewed for 3/4
+// of its TTL (the engine acts only after the whole TTL, as the registry expires it), back once it
+// is renewed again.
+Task<void> Agent::guard_connection() {
+  using Clock = registry::LeaseKeeper::Clock;
+  const auto margin = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.ttl) / 4;
+  const auto poll = std::min(margin, std::chrono::milliseconds(1000));
+  net::steady_timer timer(co_await net::this_coro::executor);
+  while (!impl_->stopping) {
+    auto& keeper = impl_->keeper;
+    const bool fresh = keeper.held() && Clock::now() < keeper.expires_at() - margin;
+    if (!fresh && !disconnected_) {
+      co_await disconnect(keeper.held() ? "machine lease not renewed for 3/4 of its TTL"
+                                        : "machine lease lost");
+    } else if (fresh && disconnected_) {
+      co_await reconnect();
+    }
+    if (!disconnected_ && keeper.held()) {
+      timer.expires_at(keeper.expires_at() - margin);
+    } else {
+      timer.expires_after(poll);
+    }
+    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  }
 }
 
 Task<void> Agent::run() {
@@ -392,7 +483,7 @@ Task<void> Agent::run() {
   };
 
   co_await (follow() || reconcile() || starter() || publish() || keep_lease() ||
-            impl_->keeper.run() || stopped());
+            guard_connection() || impl_->keeper.run() || stopped());
   reflector.cancel();
   units_.on_state_change(nullptr);
 }

@@ -9,6 +9,12 @@
 // a longer absence the engine has moved the units elsewhere; the returning agent sees they are
 // no longer assigned to it and stops its stale copies. Stopping fleetd leaves units running.
 //
+// Out of touch (StopOnDisconnect): when the machine lease has gone unrenewed for 3/4 of its TTL
+// (or is lost), the engine may soon start this machine's units elsewhere. Units whose [X-Fleet]
+// says StopOnDisconnect=true are stopped then, before that can happen, and held stopped until
+// the lease is renewed again and the agent has re-read its assignments; other units keep running
+// (a cut-off host cannot tell a partition from a dead registry).
+//
 // Loop affinity: run() and accessors on the io_context thread.
 
 #include <chrono>
@@ -45,6 +51,7 @@ struct AgentStats {
   std::uint64_t passes = 0;
   std::uint64_t task_failures = 0;
   std::uint64_t states_published = 0;
+  std::uint64_t disconnect_stops = 0;  // StopOnDisconnect units stopped while out of touch
   std::size_t units = 0;
   bool lease_held = false;
 };
@@ -71,6 +78,10 @@ class Agent {
   registry::Task<void> announce();
   registry::Task<void> reconcile_pass();
   registry::Task<void> flush_states();
+  registry::Task<void> guard_connection();
+  registry::Task<void> disconnect(std::string why);
+  registry::Task<void> reconnect();
+  bool stops_on_disconnect(const std::string& unit);
   void observe(const UnitStatus& s);
 
   registry::Registry& registry_;
@@ -82,6 +93,9 @@ class Agent {
   std::set<std::string> start_requested_;
   std::map<std::string, std::string> contents_;  // hash -> canonical text
   std::map<std::string, registry::UnitStateRecord> published_, pending_;
+  std::map<std::string, bool> stop_on_disconnect_;  // content hash -> StopOnDisconnect
+  bool disconnected_ = false;                       // out of touch: see the header comment
+  std::set<std::string> held_;                      // StopOnDisconnect units stopped for it
   std::unique_ptr<Impl> impl_;
 };
 

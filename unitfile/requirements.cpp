@@ -15,7 +15,7 @@ namespace {
 
 constexpr std::string_view kXFleet = "X-Fleet";
 
-constexpr std::array<std::string_view, 11> kKnownKeys = {"MachineID",
+constexpr std::array<std::string_view, 12> kKnownKeys = {"MachineID",
                                                          "X-ConditionMachineID",
                                                          "X-ConditionMachineBootID",
                                                          "X-ConditionMachineOf",
@@ -25,7 +25,8 @@ constexpr std::array<std::string_view, 11> kKnownKeys = {"MachineID",
                                                          "X-ConditionMachineMetadata",
                                                          "MachineMetadata",
                                                          "Global",
-                                                         "Replaces"};
+                                                         "Replaces",
+                                                         "StopOnDisconnect"};
 
 // fleet's unitPrintf: plain sequential replacement, no %% escaping.
 std::string substitute(std::string s, const UnitNameInfo& info) {
@@ -171,6 +172,8 @@ Requirements requirements_of(const UnitFile& unit, std::string_view unit_name) {
   for (auto& v : x.values("Replaces")) replacements.push(std::move(v));
   auto global = x.values("Global");
   r.global = !global.empty() && parse_truthy(global.back());
+  auto stop = x.values("StopOnDisconnect");
+  r.stop_on_disconnect = !stop.empty() && parse_truthy(stop.back());
 
   UniqueList unknown(r.unknown_keys);
   for (const auto& opt : unit.options()) {

@@ -41,6 +41,10 @@ struct Requirements {
   std::vector<std::string> replaces;
   // Last Global value is truthy.
   bool global = false;
+  // fleet++: last StopOnDisconnect value is truthy. The agent stops such a unit itself when it
+  // cannot renew its machine lease in time, before the engine may start it elsewhere, and starts
+  // it again only once it is back in touch with the registry and still has the unit.
+  bool stop_on_disconnect = false;
   // [X-Fleet] keys fleet does not know, in order of first appearance (fleetctl only warns).
   std::vector<std::string> unknown_keys;
 };

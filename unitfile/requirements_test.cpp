@@ -91,6 +91,13 @@ TEST_CASE("Global follows its last value's truthiness") {
   CHECK_FALSE(reqs("Global=maybe\n").global);
 }
 
+TEST_CASE("StopOnDisconnect follows its last value's truthiness and is a known key") {
+  CHECK_FALSE(reqs("").stop_on_disconnect);
+  CHECK(reqs("StopOnDisconnect=true\n").stop_on_disconnect);
+  CHECK_FALSE(reqs("StopOnDisconnect=true\nStopOnDisconnect=no\n").stop_on_disconnect);
+  CHECK(reqs("StopOnDisconnect=yes\n").unknown_keys.empty());
+}
+
 TEST_CASE("unknown X-Fleet keys are reported once in order of appearance") {
   auto r = reqs("Foo=1\nMachineOf=a.service\nweight=2\nFoo=3\nmachineid=x\n");
   CHECK(r.unknown_keys == Strings{"Foo", "weight", "machineid"});

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ std::vector<int> active_on(Cluster& c, const std::string& unit) {
   for (std::size_t i = 0; i < c.size(); ++i)
     if (c.up(i) && c.host(i).unit_state(unit) == "active") out.push_back(static_cast<int>(i));
   return out;
+}
+
+// A monotonic timestamp property of `unit` on host h (microseconds of CLOCK_MONOTONIC).
+long long monotonic(Cluster& c, int h, const std::string& unit, const std::string& property) {
+  auto r = c.host(h).run({"/bin/systemctl", "show", "-p", property, "--value", unit});
+  return r.exit == 0 ? std::atoll(r.out.c_str()) : -1;
 }
 
 bool active_elsewhere(Cluster& c, const std::string& unit, int not_here) {
@@ -108,4 +115,96 @@ TEST_CASE("a partitioned host's units move after the TTL and its stale copies st
   CHECK(active_on(c, "c@1.service") != active_on(c, "c@2.service"));
   auto listed = list_units(c);
   for (const auto& u : units) CHECK(running_on(listed, u) == active_on(c, u).at(0));
+}
+
+TEST_CASE("StopOnDisconnect: a cut-off host stops such a unit before it starts elsewhere") {
+  ClusterOptions o;
+  o.label = "solo";
+  o.cuttable = true;
+  Cluster c(o);
+  auto dir = c.work_dir();
+  c.write_unit("solo.service", lasting_unit("StopOnDisconnect=true\n"));
+  c.write_unit("buddy.service", lasting_unit("MachineOf=solo.service\n"));
+  auto started = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start solo.service buddy.service");
+  REQUIRE_MESSAGE(started.exit == 0, started.err);
+  REQUIRE(wait_until(
+      [&] {
+        auto s = active_on(c, "solo.service");
+        return s.size() == 1 && active_on(c, "buddy.service") == s;
+      },
+      kSettle, 200ms));
+  const int victim = active_on(c, "solo.service").at(0);
+
+  auto t_cut = std::chrono::steady_clock::now();
+  c.cut(static_cast<std::size_t>(victim));
+  REQUIRE(wait_until([&] { return c.host(victim).unit_state("solo.service") != "active"; }, kSettle,
+                     50ms));
+  // steady_clock is CLOCK_MONOTONIC, the clock of systemd's *TimestampMonotonic on every host.
+  const long long seen_stopped = std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count();
+  MESSAGE("solo.service stopped on the cut-off host ", since(t_cut), " s after the cut (TTL ",
+          o.agent_ttl_s, " s)");
+  // Only the unit that asked for it: buddy.service keeps running there.
+  CHECK(c.host(victim).unit_state("buddy.service") == "active");
+
+  int next = -1;
+  REQUIRE(wait_until(
+      [&] {
+        for (int h : active_on(c, "solo.service"))
+          if (h != victim) next = h;
+        return next >= 0;
+      },
+      kSettle, 100ms));
+  MESSAGE("solo.service active elsewhere ", since(t_cut), " s after the cut");
+  // Never twice: the old copy was seen gone before the new one became active.
+  auto started_at = monotonic(c, next, "solo.service", "ActiveEnterTimestampMonotonic");
+  CHECK(seen_stopped < started_at);
+  MESSAGE("the new copy started ", (started_at - seen_stopped) / 1000,
+          " ms after the old one was seen stopped");
+
+  auto t_heal = std::chrono::steady_clock::now();
+  c.heal(static_cast<std::size_t>(victim));
+  // Back in touch, the host learns solo.service is no longer its own: it does not start it
+  // again, and its stale buddy.service stops.
+  REQUIRE(wait_until([&] { return c.host(victim).unit_state("buddy.service") != "active"; },
+                     kSettle, 100ms));
+  MESSAGE("stale buddy.service stopped ", since(t_heal), " s after the heal");
+  REQUIRE(wait_until(
+      [&] {
+        return all_running(c, {"solo.service", "buddy.service"});
+      },
+      kSettle, 200ms));
+  CHECK(active_on(c, "solo.service") == std::vector<int>{next});
+  CHECK(active_on(c, "buddy.service") == std::vector<int>{next});
+}
+
+TEST_CASE("StopOnDisconnect: a short stall of the registry stops such a unit and starts it again") {
+  ClusterOptions o;
+  o.label = "stall";
+  o.cuttable = true;
+  o.agent_ttl_s = 10;
+  Cluster c(o);
+  auto dir = c.work_dir();
+  c.write_unit("solo.service", lasting_unit("StopOnDisconnect=true\n"));
+  auto started = fleetctl_sh(c, 0, "cd " + dir + " && fleetctl start solo.service");
+  REQUIRE_MESSAGE(started.exit == 0, started.err);
+  REQUIRE(wait_until([&] { return active_on(c, "solo.service").size() == 1; }, kSettle, 200ms));
+  const int host = active_on(c, "solo.service").at(0);
+
+  // Cut for longer than 3/4 of the TTL and heal at once, usually before the lease ends: the unit
+  // stops, and runs again, once (on the same host unless the lease ran out meanwhile).
+  c.cut(static_cast<std::size_t>(host));
+  auto t_cut = std::chrono::steady_clock::now();
+  REQUIRE(wait_until([&] { return c.host(host).unit_state("solo.service") != "active"; }, kSettle,
+                     50ms));
+  MESSAGE("stopped ", since(t_cut), " s after the cut (TTL ", o.agent_ttl_s, " s)");
+  REQUIRE(since(t_cut) < o.agent_ttl_s - 1);
+  c.heal(static_cast<std::size_t>(host));
+  auto t_heal = std::chrono::steady_clock::now();
+  REQUIRE(wait_until([&] { return active_on(c, "solo.service").size() == 1; }, kSettle, 100ms));
+  MESSAGE("running again ", since(t_heal), " s after the heal, on host ",
+          active_on(c, "solo.service").at(0) + 1, " (was ", host + 1, ")");
+  REQUIRE(wait_until([&] { return all_running(c, {"solo.service"}); }, kSettle, 200ms));
+  CHECK(active_on(c, "solo.service").size() == 1);
 }
