@@ -5,6 +5,7 @@
 
 #include "api/http_client.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "fleetctl/tabwriter.h"
 #include "fleetctl/tunnel.h"
 
@@ -172,7 +173,7 @@ void print_root_help(std::ostream& out) {
       "NAME:\n\tfleetctl - fleetctl is a command-line interface to fleet, the cluster-wide CoreOS "
       "init system.\n\nUSAGE:\n\tfleetctl [global options] <command> [command options] "
       "[arguments...]\n\nVERSION:\n\t";
-  text += std::string(kVersion) + "\n\nCOMMANDS:\n";
+  text += std::string(fleet::version()) + "\n\nCOMMANDS:\n";
   for (const auto& c : all_commands()) {
     if (!c.hidden) text += "\t" + c.name + "\t" + c.summary + "\n";
   }
@@ -206,7 +207,7 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
     return kExitOk;
   }
   if (args[0] == "--version" || args[0] == "-v") {
-    io.out << "fleetctl version " << kVersion << "\n";
+    io.out << "fleetctl version " << fleet::version() << "\n";
     return kExitOk;
   }
   const std::vector<FlagSpec> globals = global_flags();
@@ -235,7 +236,7 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
   }
   FlagValues& flags = parsed.value().flags;
   if (flags.boolean("version")) {
-    io.out << "fleetctl version " << kVersion << "\n";
+    io.out << "fleetctl version " << fleet::version() << "\n";
     return kExitOk;
   }
   if (cmd == nullptr || flags.boolean("help")) {

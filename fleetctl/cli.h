@@ -14,11 +14,6 @@
 
 namespace fleet::fleetctl {
 
-#ifdef FLEET_VERSION
-inline constexpr const char* kVersion = FLEET_VERSION;
-#else
-inline constexpr const char* kVersion = "dev";
-#endif
 
 inline constexpr const char* kSignDeprecated =
     "WARNING: The signed/verified units feature is DEPRECATED and cannot be used.";

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "common/version.h"
 #include "fleetctl/test_support.h"
 
 using namespace fleet;
@@ -11,12 +12,12 @@ TEST_CASE("version and help exit 0") {
   for (auto args : std::vector<std::vector<std::string>>{{"version"}, {"--version"}, {"-v"}}) {
     auto r = f.run(args);
     CHECK(r.code == 0);
-    CHECK(r.out == std::string("fleetctl version ") + kVersion + "\n");
+    CHECK(r.out == std::string("fleetctl version ") + fleet::version() + "\n");
   }
   for (auto args : std::vector<std::vector<std::string>>{{}, {"help"}, {"--help"}, {"-h"}}) {
     auto r = f.run(args);
     CHECK(r.code == 0);
-    CHECK(r.out.find("VERSION:\n\t" + std::string(kVersion)) != std::string::npos);
+    CHECK(r.out.find("VERSION:\n\t" + std::string(fleet::version())) != std::string::npos);
     CHECK(r.out.find("\tlist-machines\t") != std::string::npos);
     CHECK(r.out.find("verify") == std::string::npos);  // hidden
   }

@@ -3,6 +3,8 @@
 #include <ostream>
 #include <sstream>
 
+#include "common/version.h"
+
 namespace fleet::fleetd {
 
 namespace {
@@ -84,7 +86,7 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args,
   return cl;
 }
 
-std::string version_text() { return std::string("fleetd version ") + FLEET_VERSION; }
+std::string version_text() { return std::string("fleetd version ") + fleet::version(); }
 
 std::string usage_text(std::string_view argv0) {
   std::ostringstream out;

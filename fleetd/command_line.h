@@ -27,7 +27,7 @@ struct CommandLine {
 [[nodiscard]] Result<CommandLine> parse_command_line(const std::vector<std::string>& args,
                                                      std::string_view argv0 = "fleetd");
 
-// "fleetd version <FLEET_VERSION>".
+// "fleetd version <fleet::version()>".
 std::string version_text();
 // Header, synopsis, sources and precedence, then config_help().
 std::string usage_text(std::string_view argv0);

@@ -25,6 +25,7 @@
 #include "api/server/metrics.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/version.h"
 #include "engine/engine.h"
 #include "fleetd/command_line.h"
 #include "fleetd/inspector.h"
@@ -108,7 +109,7 @@ void feed_metrics(api::server::Metrics& m, const engine::Engine* eng, const agen
 int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   const Config& cfg = loaded.config;
   log::set_level(cfg.verbosity > 0 ? log::Level::debug : log::Level::info);
-  log::info("fleetd", "starting", {{"version", FLEET_VERSION}});
+  log::info("fleetd", "starting", {{"version", fleet::version()}});
   for (const auto& w : loaded.warnings) log::warn("fleetd", w);
 
   const std::string machine_id = read_machine_id(cfg.machine_id_file);
@@ -167,7 +168,7 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   ao.machine.id = machine_id;
   ao.machine.public_ip = cfg.public_ip.empty() ? detect_public_ip() : cfg.public_ip;
   ao.machine.metadata = cfg.metadata;
-  ao.machine.version = FLEET_VERSION;
+  ao.machine.version = fleet::version();
   ao.machine.disable_engine = cfg.disable_engine;
   ao.machine.api_url = api_url_of(server.endpoints(), tls);
   ao.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.agent_ttl);

@@ -9,6 +9,7 @@
 #include "api/http_client.h"
 #include "api/schema.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "fleetd/subprocess.h"
 #include "registry/registry.h"
 
@@ -99,7 +100,7 @@ Task<Result<std::unique_ptr<ProxyCall>>> start_call(net::any_io_executor ex, std
 
   http::request<http::empty_body> req{http::verb::get, ep.value().base_path + path, 11};
   req.set(http::field::host, ep.value().host + ":" + ep.value().port);
-  req.set(http::field::user_agent, "fleetd/" FLEET_VERSION);
+  req.set(http::field::user_agent, std::string("fleetd/") + fleet::version());
   req.set(kProxiedHeader, "1");
   call->stream.expires_after(timeout);
   auto [wec, wn] = co_await http::async_write(call->stream, req, use_tuple);

@@ -13,6 +13,7 @@
 #include "api/page_token.h"
 #include "api/schema.h"
 #include "common/result.h"
+#include "common/version.h"
 
 namespace fleet::registry {
 class Registry;
@@ -28,7 +29,7 @@ struct ListingSnapshots;
 
 struct ApiOptions {
   std::uint16_t token_limit = kPageTokenLimit;  // page size and the limit inside page tokens
-  std::string version = FLEET_VERSION;          // `Server: fleetd/<version>`
+  std::string version = fleet::version();       // `Server: fleetd/<version>`
 };
 
 // A unit content parsed once: contents are immutable per hash, so the parse is cached by hash.

@@ -1,3 +1,5 @@
+#include "common/version.h"
+
 #include "fleetctl/cli.h"
 #include "fleetctl/command.h"
 
@@ -6,7 +8,7 @@ namespace fleet::fleetctl {
 namespace {
 
 int run_version(CommandContext& ctx) {
-  ctx.io.out << "fleetctl version " << kVersion << "\n";
+  ctx.io.out << "fleetctl version " << fleet::version() << "\n";
   return kExitOk;
 }
 

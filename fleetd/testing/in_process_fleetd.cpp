@@ -9,6 +9,7 @@
 #include "api/server/api_context.h"
 #include "api/server/http_server.h"
 #include "api/server/unit_inspector.h"
+#include "common/version.h"
 #include "engine/engine.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
@@ -23,7 +24,8 @@ struct InProcessFleetd::Impl {
   Impl(net::io_context& io, const InProcessOptions& o)
       : kv(io.get_executor(), registry::MemoryKvOptions{}),
         reg(kv, registry::KeyLayout(o.key_prefix)),
-        ctx(reg, api::server::ApiOptions{static_cast<std::uint16_t>(o.token_limit), FLEET_VERSION}),
+        ctx(reg,
+            api::server::ApiOptions{static_cast<std::uint16_t>(o.token_limit), fleet::version()}),
         server(io, ctx, http_options(o)) {
     ctx.inspector = &inspector;
     ctx.machine_id = o.machine_id;
@@ -74,7 +76,7 @@ Status InProcessFleetd::start() {
     ao.machine.id = opts_.machine_id;
     ao.machine.public_ip = opts_.public_ip;
     ao.machine.metadata = opts_.metadata;
-    ao.machine.version = FLEET_VERSION;
+    ao.machine.version = fleet::version();
     ao.machine.api_url = api_url;
     ao.units_dir = opts_.dir + "/units";
     ao.lease_file = opts_.dir + "/machine.lease";
