@@ -372,9 +372,19 @@ Task<void> Agent::run() {
   impl_->start_wake = std::make_unique<net::steady_timer>(ex);
   units_.on_state_change([this](const UnitStatus& s) { observe(s); });
 
-  co_await acquire_lease();
+  // Nothing else runs before the machine is announced, but its lease must be renewed meanwhile:
+  // after a reboot the claim waits for the previous boot's record (same machine ID) to expire,
+  // a whole TTL, and an unrenewed lease expired during that wait (announce then failed forever
+  // with "requested lease not found").
+  auto join = [&]() -> Task<void> {
+    while (!impl_->stopping) {
+      if (!impl_->keeper.held()) co_await acquire_lease();
+      co_await announce();
+      if (impl_->keeper.held()) co_return;
+    }
+  };
+  co_await (join() || impl_->keeper.run());
   if (impl_->stopping) co_return;
-  co_await announce();
   stats_.lease_held = impl_->keeper.held();
 
   registry::Reflector reflector(registry_.kv(), registry_.keys().assignments(opts_.machine.id));

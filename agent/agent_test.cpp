@@ -176,6 +176,34 @@ TEST_CASE("an agent whose machine ID is registered by another live fleetd runs n
   REQUIRE(run_until(w.io, [&] { return done->done; }));
 }
 
+TEST_CASE("the lease is renewed while the agent waits for its machine ID to come free") {
+  // After a reboot the previous boot's record blocks the claim for up to a TTL. The agent's own
+  // lease (2 s here, the store's minimum) must not expire meanwhile, or every later claim fails
+  // with "lease not found" and the machine never joins.
+  World w;
+  w.store_content();
+  auto other = run_sync(w.io, w.kv.lease_grant(std::chrono::seconds(60))).value();
+  MachineRecord previous_boot{"m1", "127.0.0.11", {}, "test", false, {}};
+  REQUIRE(run_sync(w.io, w.reg.claim_machine(previous_boot, other)));
+  w.assign("a.service", TargetState::launched);
+  FakeUnitManager units;
+  auto opts = w.options();
+  opts.ttl = std::chrono::seconds(2);
+  Agent agent(w.reg, units, opts);
+  auto done = spawn(w.io, agent.run());
+  // Two TTLs of the agent's lease pass while the old record lives.
+  CHECK_FALSE(run_until(
+      w.io, [&] { return units.content("a.service").has_value(); },
+      std::chrono::milliseconds(4500)));
+  REQUIRE(w.kv.expire_lease(other));
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active";
+  }));
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
+
 TEST_CASE("a lost machine lease is replaced and the machine announced again") {
   World w;
   FakeUnitManager units;
