@@ -14,7 +14,6 @@
 
 namespace fleet::fleetctl {
 
-
 inline constexpr const char* kSignDeprecated =
     "WARNING: The signed/verified units feature is DEPRECATED and cannot be used.";
 
