@@ -12,7 +12,9 @@
 
 #include "agent/agent_plan.h"
 #include "agent/unit_manager.h"
+#include "common/backoff.h"
 #include "common/log.h"
+#include "common/sleep.h"
 #include "registry/codec.h"
 #include "registry/lease_keeper.h"
 #include "registry/reflector.h"
@@ -40,11 +42,6 @@ struct Agent::Impl {
 };
 
 namespace {
-
-Task<void> sleep_for(std::chrono::milliseconds d) {
-  net::steady_timer t(co_await net::this_coro::executor, d);
-  co_await t.async_wait(net::as_tuple(net::use_awaitable));
-}
 
 // Empty when the file cannot be read.
 std::string read_file(const std::string& path) {
@@ -97,7 +94,7 @@ Task<void> Agent::acquire_lease() {
       }
     }
   }
-  auto backoff = std::chrono::milliseconds(100);
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   while (!impl_->stopping) {
     auto granted = co_await impl_->keeper.grant();
     if (granted) {
@@ -108,20 +105,18 @@ Task<void> Agent::acquire_lease() {
     }
     log::warn("agent", "cannot obtain a machine lease",
               {{"machine", opts_.machine.id}, {"error", granted.error().describe()}});
-    co_await sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    co_await sleep_for(backoff.next());
   }
 }
 
 Task<void> Agent::announce() {
-  auto backoff = std::chrono::milliseconds(100);
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   while (!impl_->stopping && impl_->keeper.held()) {
     auto st = co_await registry_.claim_machine(opts_.machine, impl_->keeper.id());
     if (st) co_return;
     log::warn("agent", "cannot announce machine",
               {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
-    co_await sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    co_await sleep_for(backoff.next());
   }
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "common/backoff.h"
 #include "common/glob.h"
 #include "common/result.h"
 #include "common/strings.h"
@@ -164,4 +165,17 @@ TEST_CASE("errors carry a code and a message") {
   CHECK(r.error().describe() == "not found: unit x.service");
   Result<int> good = 3;
   CHECK(good.value() == 3);
+}
+
+TEST_CASE("backoff doubles from its first delay up to its cap and starts over after reset") {
+  using std::chrono::milliseconds;
+  fleet::Backoff b(milliseconds(100), milliseconds(500));
+  CHECK(b.current() == milliseconds(0));
+  CHECK(b.next() == milliseconds(100));
+  CHECK(b.next() == milliseconds(200));
+  CHECK(b.next() == milliseconds(400));
+  CHECK(b.next() == milliseconds(500));
+  CHECK(b.next() == milliseconds(500));
+  b.reset();
+  CHECK(b.next() == milliseconds(100));
 }

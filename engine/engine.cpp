@@ -6,7 +6,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/backoff.h"
 #include "common/log.h"
+#include "common/sleep.h"
 #include "engine/cluster_model.h"
 #include "engine/planner.h"
 #include "registry/lease_keeper.h"
@@ -28,11 +30,6 @@ struct Engine::Impl {
 };
 
 namespace {
-
-Task<void> sleep_for(std::chrono::milliseconds d) {
-  net::steady_timer t(co_await net::this_coro::executor, d);
-  co_await t.async_wait(net::as_tuple(net::use_awaitable));
-}
 
 void apply_locally(ClusterModel& model, const std::vector<registry::Op>& ops) {
   // Our own writes echo back through the watch later; applying them now keeps the next pass from
@@ -71,25 +68,23 @@ Task<void> Engine::run() {
     co_await impl_->stop_timer->async_wait(net::as_tuple(net::use_awaitable));
   };
   auto campaign_loop = [this]() -> Task<void> {
-    auto backoff = std::chrono::milliseconds(100);
+    Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
     while (!impl_->stopping) {
       if (!impl_->keeper.held()) {
         auto granted = co_await impl_->keeper.grant();
         if (!granted) {
           log::warn("engine", "cannot obtain a lease", {{"error", granted.error().describe()}});
-          co_await sleep_for(backoff);
-          backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+          co_await sleep_for(backoff.next());
           continue;
         }
       }
       auto won = co_await registry_.campaign(opts_.machine_id, impl_->keeper.id());
       if (!won) {
         log::warn("engine", "campaign failed", {{"error", won.error().describe()}});
-        co_await sleep_for(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        co_await sleep_for(backoff.next());
         continue;
       }
-      backoff = std::chrono::milliseconds(100);
+      backoff.reset();
       if (won.value()) {
         co_await lead();
       } else {

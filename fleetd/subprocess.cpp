@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/backoff.h"
+
 extern char** environ;
 
 namespace fleet::fleetd {
@@ -67,16 +69,15 @@ awaitable<void> await_exit(net::any_io_executor ex, pid_t pid,
   }
   // Fallback polling: 10 ms doubling up to 500 ms (a killed child is gone in the first ticks).
   net::steady_timer timer(ex);
-  auto delay = std::chrono::milliseconds(10);
+  Backoff poll(std::chrono::milliseconds(10), std::chrono::milliseconds(500));
   while (true) {
     siginfo_t info{};
     if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
         info.si_pid != 0)
       co_return;
-    timer.expires_after(delay);
+    timer.expires_after(poll.next());
     auto [ec] = co_await timer.async_wait(use_tuple);
     if (ec) co_return;
-    delay = std::min(delay * 2, std::chrono::milliseconds(500));
   }
 }
 

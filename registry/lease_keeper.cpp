@@ -85,7 +85,7 @@ Task<Result<LeaseId>> LeaseKeeper::adopt(LeaseId id) {
   ++generation_;
   expires_at_ = sent + std::min<std::chrono::milliseconds>(local_ttl(), r.value());
   renew_at_ = sent + local_ttl() / 3;
-  delay_ = {};
+  backoff_.reset();
   log::info("registry", "lease adopted", {{"lease", std::to_string(id_)}});
   set_state(State::held);
   co_return id_;
@@ -100,7 +100,7 @@ Task<Result<LeaseId>> LeaseKeeper::grant() {
   ++generation_;
   expires_at_ = sent + local_ttl();
   renew_at_ = sent + local_ttl() / 3;
-  delay_ = {};
+  backoff_.reset();
   auto id = std::to_string(id_);
   auto ttl = std::to_string(opts_.ttl.count());
   log::info("registry", "lease granted", {{"lease", id}, {"ttl", ttl}});
@@ -124,15 +124,14 @@ Task<void> LeaseKeeper::keepalive_once() {
   if (r) {
     expires_at_ = sent + local_ttl();
     renew_at_ = sent + local_ttl() / 3;
-    delay_ = {};
+    backoff_.reset();
     co_return;
   }
   if (r.error().code == Errc::not_found) {
     lose("lease not found in the store (expired or revoked)");
     co_return;
   }
-  delay_ = delay_.count() == 0 ? opts_.initial_backoff : std::min(delay_ * 2, opts_.max_backoff);
-  renew_at_ = Clock::now() + delay_;
+  renew_at_ = Clock::now() + backoff_.next();
   auto lease = std::to_string(id);
   log::warn("registry", "lease keepalive failed, retrying",
             {{"lease", lease}, {"error", r.error().describe()}});

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "common/backoff.h"
 #include "registry/kv.h"
 
 namespace fleet::registry {
@@ -95,7 +96,7 @@ class LeaseKeeper {
   std::uint64_t generation_ = 0;  // bumped per grant, so a late reply can't touch a newer lease
   Clock::time_point expires_at_{};
   Clock::time_point renew_at_{};
-  std::chrono::milliseconds delay_{0};
+  Backoff backoff_{opts_.initial_backoff, opts_.max_backoff};
   std::string loss_reason_;
   bool stopped_ = false;
   std::function<void(State, LeaseId)> on_change_;

@@ -40,8 +40,7 @@ void Reflector::cancel() {
 }
 
 Task<Status> Reflector::backoff() {
-  delay_ = delay_.count() == 0 ? opts_.initial_backoff : std::min(delay_ * 2, opts_.max_backoff);
-  asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+  asio::steady_timer timer(co_await asio::this_coro::executor, backoff_.next());
   waiter_->timer = &timer;
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   waiter_->timer = nullptr;
@@ -104,7 +103,7 @@ Task<Result<ReflectorBatch>> Reflector::list(ReflectorBatch::Kind kind) {
       if (auto s = co_await backoff(); !s) co_return s.error();
       continue;
     }
-    delay_ = {};
+    backoff_.reset();
     co_return replace_cache(std::move(r).value(), kind);
   }
 }
@@ -161,7 +160,7 @@ Task<Result<ReflectorBatch>> Reflector::next() {
       if (!r || !r.value().changes.empty()) co_return r;
       continue;
     }
-    delay_ = {};
+    backoff_.reset();
     ReflectorBatch out;
     out.kind = ReflectorBatch::Kind::update;
     apply(b.value(), out);

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/backoff.h"
 #include "registry/kv.h"
 
 namespace fleet::registry {
@@ -93,7 +94,7 @@ class Reflector {
   std::map<std::string, KeyValue> cache_;
   Revision revision_ = 0;
   std::unique_ptr<Watcher> watcher_;
-  std::chrono::milliseconds delay_{0};
+  Backoff backoff_{opts_.initial_backoff, opts_.max_backoff};
   std::size_t relists_ = 0;
   bool cancelled_ = false;
   std::unique_ptr<Waiter> waiter_;

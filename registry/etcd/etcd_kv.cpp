@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "registry/etcd/etcd_codec.h"
 #include "registry/etcd/etcd_transport.h"
@@ -34,7 +35,7 @@ class EtcdWatcher final : public Watcher {
 
   Task<Result<WatchBatch>> next() override {
     auto st = st_;  // keeps the state alive if the watcher is destroyed while suspended
-    milliseconds delay{50};
+    Backoff backoff(milliseconds(50), milliseconds(1000));
     while (true) {
       if (st->cancelled) co_return fail(Errc::cancelled, "etcd: watch cancelled");
       if (st->ended) co_return fail(Errc::cancelled, "etcd: watch ended by compaction");
@@ -42,8 +43,7 @@ class EtcdWatcher final : public Watcher {
         if (st->failures > 0) {
           // A member that accepts the stream but fails it at once (no leader yet) must not
           // turn into a busy loop.
-          if (auto s = co_await st->stream->sleep(delay); !s) co_return s.error();
-          delay = std::min(delay * 2, milliseconds(1000));
+          if (auto s = co_await st->stream->sleep(backoff.next()); !s) co_return s.error();
         }
         auto s = co_await st->stream->open("/v3/watch",
                                            etcd::encode_watch_create(st->req, st->next_rev));
@@ -77,7 +77,7 @@ class EtcdWatcher final : public Watcher {
       switch (msg.value().kind) {
         case WatchMessage::Kind::created:
           st->failures = 0;
-          delay = milliseconds(50);
+          backoff.reset();
           if (st->next_rev == 0) st->next_rev = msg.value().header_revision + 1;
           continue;
         case WatchMessage::Kind::progress:

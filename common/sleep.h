@@ -1,0 +1,12 @@
+#pragma once
+// sleep_for in a coroutine on the current executor; a cancellation of the awaiting operation
+// ends it early. The timer stays inside sleep.cpp, away from the callers' headers.
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+
+namespace fleet {
+
+boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
+
+}  // namespace fleet
