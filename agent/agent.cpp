@@ -15,9 +15,6 @@
 #include "common/backoff.h"
 #include "common/log.h"
 #include "common/sleep.h"
-#include "registry/codec.h"
-#include "registry/lease_keeper.h"
-#include "registry/reflector.h"
 #include "registry/registry.h"
 #include "unitfile/requirements.h"
 #include "unitfile/unit_file.h"
@@ -29,9 +26,11 @@ using namespace boost::asio::experimental::awaitable_operators;
 using registry::Task;
 
 struct Agent::Impl {
-  Impl(registry::KvStore& kv, std::chrono::seconds ttl)
-      : keeper(kv, registry::LeaseKeeperOptions{ttl}) {}
-  registry::LeaseKeeper keeper;
+  Impl(registry::Registry& registry, std::chrono::seconds ttl)
+      : owned_keeper(registry.lease_keeper(registry::LeaseKeeperOptions{ttl})),
+        keeper(*owned_keeper) {}
+  std::unique_ptr<registry::LeaseKeeper> owned_keeper;
+  registry::LeaseKeeper& keeper;
   bool stopping = false;
   bool dirty = true;
   std::unique_ptr<net::steady_timer> wake;        // reconcile signal
@@ -65,7 +64,7 @@ Agent::Agent(registry::Registry& registry, UnitManager& units, AgentOptions opts
     : registry_(registry),
       units_(units),
       opts_(std::move(opts)),
-      impl_(std::make_unique<Impl>(registry.kv(), opts_.ttl)) {}
+      impl_(std::make_unique<Impl>(registry, opts_.ttl)) {}
 
 Agent::~Agent() { units_.on_state_change(nullptr); }
 
@@ -382,7 +381,7 @@ Task<void> Agent::run() {
   if (impl_->stopping) co_return;
   stats_.lease_held = impl_->keeper.held();
 
-  registry::Reflector reflector(registry_.kv(), registry_.keys().assignments(opts_.machine.id));
+  auto feed = registry_.watch_assignments(opts_.machine.id);
 
   auto signal = [this] {
     impl_->dirty = true;
@@ -391,15 +390,13 @@ Task<void> Agent::run() {
 
   auto follow = [&]() -> Task<void> {
     while (true) {
-      auto batch = co_await reflector.next();
-      if (!batch) co_return;
-      for (const auto& c : batch.value().changes) {
-        auto p = registry_.keys().parse(c.kv.key);
-        if (!p || p->kind != registry::KeyKind::assignment) continue;
-        if (c.type == registry::Change::Type::del) {
-          desired_.erase(p->first);
-        } else if (auto a = registry::decode_assignment(p->first, p->second, c.kv.value)) {
-          desired_[p->first] = a.value();
+      auto changes = co_await feed->next();
+      if (!changes) co_return;
+      for (auto& c : changes.value()) {
+        if (c.assignment) {
+          desired_[c.unit] = std::move(*c.assignment);
+        } else {
+          desired_.erase(c.unit);
         }
       }
       signal();
@@ -409,7 +406,7 @@ Task<void> Agent::run() {
   auto reconcile = [&]() -> Task<void> {
     while (true) {
       // Until the first listing of our assignments arrives there is nothing to compare with.
-      if (!impl_->dirty || !reflector.synced()) {
+      if (!impl_->dirty || !feed->synced()) {
         impl_->wake->expires_after(opts_.resync_interval);
         auto [ec] = co_await impl_->wake->async_wait(net::as_tuple(net::use_awaitable));
         if (!ec) {
@@ -489,7 +486,7 @@ Task<void> Agent::run() {
 
   co_await (follow() || reconcile() || starter() || publish() || keep_lease() ||
             guard_connection() || impl_->keeper.run() || stopped());
-  reflector.cancel();
+  feed->cancel();
   units_.on_state_change(nullptr);
 }
 

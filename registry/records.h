@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fleet::registry {
@@ -55,6 +56,15 @@ struct UnitStateRecord {
   std::string active_state;
   std::string sub_state;
   bool operator==(const UnitStateRecord&) const = default;
+};
+
+// What the API lists: units, schedules, reported states and reasons read at one revision.
+struct UnitsSnapshot {
+  std::vector<UnitRecord> units;                // sorted by name
+  std::map<std::string, std::string> schedule;  // unit -> machine
+  // (unit, machine) with a state -> its systemd ActiveState
+  std::map<std::pair<std::string, std::string>, std::string> reported;
+  std::map<std::string, std::string> reasons;  // unit -> unschedulable reason
 };
 
 }  // namespace fleet::registry

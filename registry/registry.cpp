@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
 
+#include "common/log.h"
 #include "registry/codec.h"
 
 namespace fleet::registry {
@@ -357,7 +358,15 @@ Task<Status> Registry::delete_states(std::string machine, const std::vector<std:
 }
 
 Task<Result<std::vector<UnitStateRecord>>> Registry::list_states() {
-  BOOST_OUTCOME_CO_TRY(auto resp, co_await range_prefix(keys_.states()));
+  co_return co_await states_under(keys_.states());
+}
+
+Task<Result<std::vector<UnitStateRecord>>> Registry::states_of(std::string unit) {
+  co_return co_await states_under(keys_.states_of(unit));
+}
+
+Task<Result<std::vector<UnitStateRecord>>> Registry::states_under(std::string prefix) {
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await range_prefix(prefix));
   std::vector<UnitStateRecord> out;
   for (const auto& kv : resp.kvs) {
     auto p = keys_.parse(kv.key);
@@ -479,5 +488,60 @@ Task<Status> Registry::collect_contents(const std::vector<std::pair<std::string,
   }
   co_return ok();
 }
+
+std::unique_ptr<AssignmentFeed> Registry::watch_assignments(std::string machine) {
+  return std::make_unique<AssignmentFeed>(kv_, keys_, std::move(machine));
+}
+
+std::unique_ptr<LeaseKeeper> Registry::lease_keeper(LeaseKeeperOptions opts) {
+  return std::make_unique<LeaseKeeper>(kv_, opts);
+}
+
+Task<Result<UnitsSnapshot>> Registry::units_snapshot(std::optional<std::string> name) {
+  const auto& keys = keys_;
+  auto prefix = [](std::string k) { return Op::get(k, prefix_end(k)); };
+  // One txn, so units, schedules, states and reasons are read at the same revision.
+  TxnRequest txn;
+  if (name) {
+    txn.success.push_back(Op::get(keys.unit(*name)));
+    txn.success.push_back(Op::get(keys.schedule(*name)));
+    txn.success.push_back(prefix(keys.states_of(*name)));
+    txn.success.push_back(Op::get(keys.reason(*name)));
+  } else {
+    txn.success.push_back(prefix(keys.units()));
+    txn.success.push_back(prefix(keys.schedules()));
+    txn.success.push_back(prefix(keys.states()));
+    txn.success.push_back(prefix(keys.reasons()));
+  }
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (resp.results.size() != 4) co_return fail(Errc::internal, "short txn response");
+  UnitsSnapshot snap;
+  for (const auto& kv : resp.results[0].range.kvs) {
+    auto p = keys.parse(kv.key);
+    if (!p || p->kind != KeyKind::unit) continue;
+    auto u = decode_unit(p->first, kv.value);
+    if (!u) {
+      log::warn("registry", "skipping unreadable unit record", {{"unit", p->first}});
+      continue;
+    }
+    u.value().mod_revision = kv.mod_revision;
+    snap.units.push_back(std::move(u).value());
+  }
+  std::sort(snap.units.begin(), snap.units.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  for (const auto& kv : resp.results[1].range.kvs)
+    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::schedule)
+      snap.schedule[p->first] = kv.value;
+  for (const auto& kv : resp.results[2].range.kvs)
+    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::state) {
+      auto st = decode_state(p->first, p->second, kv.value);
+      snap.reported[{p->first, p->second}] = st ? st.value().active_state : std::string();
+    }
+  for (const auto& kv : resp.results[3].range.kvs)
+    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::reason)
+      snap.reasons[p->first] = kv.value;
+  co_return snap;
+}
+
 
 }  // namespace fleet::registry

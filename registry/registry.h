@@ -6,12 +6,15 @@
 // returns a Result. Absence is Errc::not_found unless the return type is optional.
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "registry/assignment_feed.h"
 #include "registry/key_layout.h"
 #include "registry/kv.h"
+#include "registry/lease_keeper.h"
 #include "registry/records.h"
 
 namespace fleet::registry {
@@ -49,6 +52,12 @@ class Registry {
 
   const KeyLayout& keys() const { return keys_; }
   KvStore& kv() { return kv_; }
+
+  // --- typed feeds and leases (the agent's way in; the engine and API still use kv()) ---
+  // `machine`'s assignments as typed changes (agent).
+  std::unique_ptr<AssignmentFeed> watch_assignments(std::string machine);
+  // A keeper of one lease on this registry's store (machine and leader leases).
+  std::unique_ptr<LeaseKeeper> lease_keeper(LeaseKeeperOptions opts);
 
   // --- units (API) ---
   Task<Result<std::optional<UnitRecord>>> get_unit(std::string name);
@@ -92,6 +101,11 @@ class Registry {
   Task<Status> put_states(const std::vector<UnitStateRecord>& states, LeaseId lease);
   Task<Status> delete_states(std::string machine, const std::vector<std::string>& units);
   Task<Result<std::vector<UnitStateRecord>>> list_states();  // sorted by (unit, machine)
+  // The states reported for one unit (one per machine that runs it; several for a global unit).
+  Task<Result<std::vector<UnitStateRecord>>> states_of(std::string unit);
+  // Every unit, or only `name` (then `units` holds at most one record), with schedules, states
+  // and reasons, all read at one revision (one txn).
+  Task<Result<UnitsSnapshot>> units_snapshot(std::optional<std::string> name);
 
   // --- engine ---
   Task<Result<std::vector<Assignment>>> list_assignments(std::string machine);
@@ -111,6 +125,7 @@ class Registry {
 
  private:
   Task<Result<RangeResponse>> range_prefix(const std::string& prefix);
+  Task<Result<std::vector<UnitStateRecord>>> states_under(std::string prefix);
 
   KvStore& kv_;
   KeyLayout keys_;

@@ -6,7 +6,6 @@
 #include "api/server/detail/unit_view.h"
 #include "api/server/metrics.h"
 #include "common/log.h"
-#include "registry/codec.h"
 #include "registry/registry.h"
 
 namespace fleet::api::server::detail {
@@ -160,18 +159,9 @@ Task<Response> state_collection(const Request& req, ApiContext& ctx) {
 Task<Response> state_item(const Request& req, ApiContext& ctx, const std::string& name) {
   if (req.method != "GET")
     co_return error_response(405, "only GET supported against this resource");
-  const auto& keys = ctx.registry.keys();
-  registry::RangeRequest range;
-  range.key = keys.states_of(name);
-  range.range_end = registry::prefix_end(range.key);
-  auto resp = co_await ctx.registry.kv().range(std::move(range));
-  if (!resp) co_return registry_error(resp.error());
-  for (const auto& kv : resp.value().kvs) {
-    auto p = keys.parse(kv.key);
-    if (!p || p->kind != registry::KeyKind::state) continue;
-    if (auto s = registry::decode_state(p->first, p->second, kv.value))
-      co_return json_response(200, encode(state_view(s.value())));
-  }
+  auto states = co_await ctx.registry.states_of(name);
+  if (!states) co_return registry_error(states.error());
+  if (!states.value().empty()) co_return json_response(200, encode(state_view(states.value()[0])));
   // fleet v1.0 panicked here (§14 row 14); its intended answer:
   co_return error_response(404, "unit state does not exist");
 }

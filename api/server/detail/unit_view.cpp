@@ -3,16 +3,11 @@
 #include <algorithm>
 
 #include "common/log.h"
-#include "registry/codec.h"
 #include "registry/registry.h"
 #include "unitfile/requirements.h"
 #include "unitfile/unit_file.h"
 
 namespace fleet::api::server::detail {
-
-using registry::KeyKind;
-using registry::Op;
-using registry::TxnRequest;
 
 ParsedContent parse_content(std::string_view text, bool* ok) {
   ParsedContent out;
@@ -22,53 +17,6 @@ ParsedContent parse_content(std::string_view text, bool* ok) {
   for (const auto& o : uf.value().options()) out.options.push_back({o.section, o.name, o.value});
   out.global = unitfile::requirements_of(uf.value(), "").global;
   return out;
-}
-
-Task<Result<UnitsSnapshot>> read_units(registry::Registry& reg,
-                                       const std::optional<std::string>& name) {
-  const auto& keys = reg.keys();
-  auto prefix = [](std::string k) { return Op::get(k, registry::prefix_end(k)); };
-  // One txn, so units, schedules, states and reasons are read at the same revision.
-  TxnRequest txn;
-  if (name) {
-    txn.success.push_back(Op::get(keys.unit(*name)));
-    txn.success.push_back(Op::get(keys.schedule(*name)));
-    txn.success.push_back(prefix(keys.states_of(*name)));
-    txn.success.push_back(Op::get(keys.reason(*name)));
-  } else {
-    txn.success.push_back(prefix(keys.units()));
-    txn.success.push_back(prefix(keys.schedules()));
-    txn.success.push_back(prefix(keys.states()));
-    txn.success.push_back(prefix(keys.reasons()));
-  }
-  BOOST_OUTCOME_CO_TRY(auto resp, co_await reg.kv().txn(std::move(txn)));
-  if (resp.results.size() != 4) co_return fail(Errc::internal, "short txn response");
-  UnitsSnapshot snap;
-  for (const auto& kv : resp.results[0].range.kvs) {
-    auto p = keys.parse(kv.key);
-    if (!p || p->kind != KeyKind::unit) continue;
-    auto u = registry::decode_unit(p->first, kv.value);
-    if (!u) {
-      log::warn("api", "skipping unreadable unit record", {{"unit", p->first}});
-      continue;
-    }
-    u.value().mod_revision = kv.mod_revision;
-    snap.units.push_back(std::move(u).value());
-  }
-  std::sort(snap.units.begin(), snap.units.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
-  for (const auto& kv : resp.results[1].range.kvs)
-    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::schedule)
-      snap.schedule[p->first] = kv.value;
-  for (const auto& kv : resp.results[2].range.kvs)
-    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::state) {
-      auto st = registry::decode_state(p->first, p->second, kv.value);
-      snap.reported[{p->first, p->second}] = st ? st.value().active_state : std::string();
-    }
-  for (const auto& kv : resp.results[3].range.kvs)
-    if (auto p = keys.parse(kv.key); p && p->kind == KeyKind::reason)
-      snap.reasons[p->first] = kv.value;
-  co_return snap;
 }
 
 Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,

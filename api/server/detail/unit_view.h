@@ -16,6 +16,7 @@
 #include "api/server/api_context.h"
 #include "api/server/http_message.h"
 #include "registry/records.h"
+#include "registry/registry.h"
 
 namespace fleet::registry {
 class Registry;
@@ -23,13 +24,7 @@ class Registry;
 
 namespace fleet::api::server::detail {
 
-struct UnitsSnapshot {
-  std::vector<registry::UnitRecord> units;      // sorted by name
-  std::map<std::string, std::string> schedule;  // unit → machine
-  // (unit, machine) with a state → its systemd ActiveState
-  std::map<std::pair<std::string, std::string>, std::string> reported;
-  std::map<std::string, std::string> reasons;  // unit → unschedulable reason
-};
+using registry::UnitsSnapshot;
 
 // What the first page of a listing read, for the pages after it (ApiContext::listings).
 struct ListingSnapshots {
@@ -39,9 +34,11 @@ struct ListingSnapshots {
   std::chrono::steady_clock::time_point states_read;
 };
 
-// Every unit, or only `name` (then `units` holds at most one record).
-Task<Result<UnitsSnapshot>> read_units(registry::Registry& reg,
-                                       const std::optional<std::string>& name);
+// Every unit, or only `name` (then `units` holds at most one record): Registry::units_snapshot.
+inline Task<Result<UnitsSnapshot>> read_units(registry::Registry& reg,
+                                              const std::optional<std::string>& name) {
+  return reg.units_snapshot(name);
+}
 
 inline ListingSnapshots& listings_of(ApiContext& ctx) {
   if (!ctx.listings) ctx.listings = std::make_shared<ListingSnapshots>();
