@@ -22,9 +22,11 @@ using namespace boost::asio::experimental::awaitable_operators;
 using registry::Task;
 
 struct Engine::Impl {
-  Impl(registry::KvStore& kv, std::chrono::seconds ttl)
-      : keeper(kv, registry::LeaseKeeperOptions{ttl}) {}
-  registry::LeaseKeeper keeper;
+  Impl(registry::Registry& registry, std::chrono::seconds ttl)
+      : owned_keeper(registry.lease_keeper(registry::LeaseKeeperOptions{ttl})),
+        keeper(*owned_keeper) {}
+  std::unique_ptr<registry::LeaseKeeper> owned_keeper;
+  registry::LeaseKeeper& keeper;
   bool stopping = false;
   std::unique_ptr<net::steady_timer> stop_timer;  // never expires; cancelled by stop()
 };
@@ -51,7 +53,7 @@ void apply_locally(ClusterModel& model, const std::vector<registry::Op>& ops) {
 Engine::Engine(registry::Registry& registry, EngineOptions opts)
     : registry_(registry),
       opts_(std::move(opts)),
-      impl_(std::make_unique<Impl>(registry.kv(), opts_.lease_ttl)) {}
+      impl_(std::make_unique<Impl>(registry, opts_.lease_ttl)) {}
 
 Engine::~Engine() = default;
 

@@ -30,7 +30,7 @@ std::string_view to_string(TaskKind k) {
   return "?";
 }
 
-std::string describe(const Task& t) {
+std::string describe(const PlanStep& t) {
   std::string out(to_string(t.kind));
   out += " unit=" + t.unit;
   if (!t.machine.empty()) out += " machine=" + t.machine;
@@ -328,7 +328,7 @@ class Planner {
   // Units to place, smallest (alphabetically first) first; queued_ avoids duplicates.
   std::priority_queue<uint32_t, std::vector<uint32_t>, std::greater<>> pending_;
   std::vector<char> queued_;
-  std::vector<Task> orphans_;
+  std::vector<PlanStep> orphans_;
   std::map<std::pair<uint32_t, uint32_t>, std::string> unassign_reason_;
   size_t placements_ = 0;
   static constexpr int kMaxSettleRounds = 4;
@@ -336,7 +336,7 @@ class Planner {
 
 Plan Planner::build_plan() {
   Plan plan;
-  std::vector<Task> unschedule = std::move(orphans_), unassign, schedule, assign, set, clear;
+  std::vector<PlanStep> unschedule = std::move(orphans_), unassign, schedule, assign, set, clear;
   const std::string schedule_reason[] = {reasons::not_scheduled(TargetState::inactive),
                                          reasons::not_scheduled(TargetState::loaded),
                                          reasons::not_scheduled(TargetState::launched)};
@@ -400,7 +400,7 @@ Plan Planner::build_plan() {
   for (const auto& [unit, reason] : s_.reasons) {
     if (!plan.unschedulable.count(unit)) clear.push_back({TaskKind::clear_reason, unit, "", ""});
   }
-  auto by_unit = [](const Task& a, const Task& b) {
+  auto by_unit = [](const PlanStep& a, const PlanStep& b) {
     return std::tie(a.unit, a.machine) < std::tie(b.unit, b.machine);
   };
   auto groups = {&unschedule, &unassign, &schedule, &assign, &set, &clear};

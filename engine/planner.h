@@ -35,23 +35,23 @@ enum class TaskKind {
 
 std::string_view to_string(TaskKind k);
 
-struct Task {
+struct PlanStep {
   TaskKind kind = TaskKind::schedule;
   std::string unit;
   std::string machine;  // full machine ID; empty for set_reason/clear_reason
   std::string reason;
 
-  bool operator==(const Task&) const = default;
+  bool operator==(const PlanStep&) const = default;
 };
 
 // One line for logs: `schedule unit=a.service machine=... reason="..."`.
-std::string describe(const Task& t);
+std::string describe(const PlanStep& t);
 
 struct Plan {
   // Executed in order: unschedule, unassign_global, schedule, assign_global, set_reason,
   // clear_reason; each group sorted by unit then machine. A move is an unschedule followed
   // (later) by a schedule of the same unit.
-  std::vector<Task> tasks;
+  std::vector<PlanStep> tasks;
   // Every unit with desired != inactive that ends up nowhere, with the reason (also for global
   // units that run on no machine).
   std::map<std::string, std::string> unschedulable;

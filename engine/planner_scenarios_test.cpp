@@ -15,10 +15,10 @@ namespace {
 using namespace testing;  // NOLINT(google-build-using-namespace): test builders
 constexpr auto kInactive = TargetState::inactive;
 
-Task unschedule(std::string u, std::string m, std::string r) {
+PlanStep unschedule(std::string u, std::string m, std::string r) {
   return {TaskKind::unschedule, std::move(u), std::move(m), std::move(r)};
 }
-Task schedule(std::string u, std::string m) {
+PlanStep schedule(std::string u, std::string m) {
   return {TaskKind::schedule, std::move(u), std::move(m),
           "target state launched and unit not scheduled"};
 }
@@ -40,52 +40,54 @@ std::vector<MachineSpec> machines(int n) {
 TEST_CASE("a unit whose desired state became inactive is unscheduled") {
   auto s = cluster(machines(2), {unit("a.service", kInactive)}, {{"a.service", "m1"}});
   CHECK(plan_schedule(s).tasks ==
-        std::vector<Task>{unschedule("a.service", "m1", "target state inactive")});
+        std::vector<PlanStep>{unschedule("a.service", "m1", "target state inactive")});
 }
 
 TEST_CASE("a unit whose machine went away is unscheduled and rescheduled in the same plan") {
   auto s = cluster(machines(2), {unit("a.service")}, {{"a.service", "m9"}});
   CHECK(plan_schedule(s).tasks ==
-        std::vector<Task>{unschedule("a.service", "m9", "target Machine(m9) went away"),
-                          schedule("a.service", "m1")});
+        std::vector<PlanStep>{unschedule("a.service", "m9", "target Machine(m9) went away"),
+                              schedule("a.service", "m1")});
 }
 
 TEST_CASE("a unit whose machine lost the required metadata moves") {
   auto s = cluster({machine("m1"), machine("m2", {{"role", "db"}})},
                    {with_metadata(unit("a.service"), {{"role", {"db"}}})}, {{"a.service", "m1"}});
   CHECK(plan_schedule(s).tasks ==
-        std::vector<Task>{unschedule("a.service", "m1",
-                                     "target Machine(m1) unable to run unit: local Machine "
-                                     "metadata insufficient"),
-                          schedule("a.service", "m2")});
+        std::vector<PlanStep>{unschedule("a.service", "m1",
+                                         "target Machine(m1) unable to run unit: local Machine "
+                                         "metadata insufficient"),
+                              schedule("a.service", "m2")});
 }
 
 TEST_CASE("a unit whose MachineID changed moves to the required machine") {
   auto s = cluster(machines(2), {with_machine(unit("a.service"), "m2")}, {{"a.service", "m1"}});
   CHECK(plan_schedule(s).tasks ==
-        std::vector<Task>{unschedule("a.service", "m1",
-                                     "target Machine(m1) unable to run unit: agent ID \"m1\" "
-                                     "does not match required \"m2\""),
-                          schedule("a.service", "m2")});
+        std::vector<PlanStep>{unschedule("a.service", "m1",
+                                         "target Machine(m1) unable to run unit: agent ID \"m1\" "
+                                         "does not match required \"m2\""),
+                              schedule("a.service", "m2")});
 }
 
 TEST_CASE("of two scheduled units that now conflict, the alphabetically first stays") {
   auto s =
       cluster(machines(2), {with_conflicts(unit("b.service"), {"a.service"}), unit("a.service")},
               {{"a.service", "m1"}, {"b.service", "m1"}});
-  CHECK(plan_schedule(s).tasks ==
-        std::vector<Task>{unschedule("b.service", "m1",
-                                     "target Machine(m1) unable to run unit: found conflict with "
-                                     "locally-scheduled Unit(a.service)"),
-                          schedule("b.service", "m2")});
+  CHECK(
+      plan_schedule(s).tasks ==
+      std::vector<PlanStep>{unschedule("b.service", "m1",
+                                       "target Machine(m1) unable to run unit: found conflict with "
+                                       "locally-scheduled Unit(a.service)"),
+                            schedule("b.service", "m2")});
 }
 
 TEST_CASE("schedule entries of destroyed or global units are removed") {
   auto s = cluster(machines(1), {global(unit("g.service"))},
                    {{"gone.service", "m1"}, {"g.service", "m1"}});
   auto tasks = tasks_of(plan_schedule(s), TaskKind::unschedule);
-  CHECK(tasks == std::vector<Task>{unschedule("g.service", "m1", "global units are not scheduled"),
-                                   unschedule("gone.service", "m1", "unit no longer exists")});
+  CHECK(tasks ==
+        std::vector<PlanStep>{unschedule("g.service", "m1", "global units are not scheduled"),
+                              unschedule("gone.service", "m1", "unit no longer exists")});
 }
 
 TEST_CASE("machine loss: its units move to the least loaded machines, nothing else moves") {
@@ -171,13 +173,13 @@ TEST_CASE("a follower moves with its peer in the same plan when the peer must mo
                     with_peers(unit("f.service"), {"p.service"})},
                    {{"p.service", "m1"}, {"f.service", "m1"}});
   CHECK(plan_schedule(s).tasks ==
-        std::vector<Task>{unschedule("f.service", "m1",
-                                     "target Machine(m1) unable to run unit: required peer "
-                                     "Unit(p.service) is not scheduled locally"),
-                          unschedule("p.service", "m1",
-                                     "target Machine(m1) unable to run unit: local Machine "
-                                     "metadata insufficient"),
-                          schedule("f.service", "m2"), schedule("p.service", "m2")});
+        std::vector<PlanStep>{unschedule("f.service", "m1",
+                                         "target Machine(m1) unable to run unit: required peer "
+                                         "Unit(p.service) is not scheduled locally"),
+                              unschedule("p.service", "m1",
+                                         "target Machine(m1) unable to run unit: local Machine "
+                                         "metadata insufficient"),
+                              schedule("f.service", "m2"), schedule("p.service", "m2")});
 }
 
 TEST_CASE("a follower whose peer became inactive is unscheduled and waits") {
@@ -199,10 +201,10 @@ TEST_CASE("the replaced unit moves and the replacing unit stays (TestScheduleRep
   s.units.push_back(with_replaces(unit("replace-kick0.service"), {"replace.0.service"}));
   Plan p = plan_schedule(s);
   CHECK(tasks_of(p, TaskKind::unschedule) ==
-        std::vector<Task>{unschedule("replace.0.service", a,
-                                     "target Machine(" + a +
-                                         ") unable to run unit: replaced by locally-scheduled "
-                                         "Unit(replace-kick0.service)")});
+        std::vector<PlanStep>{unschedule("replace.0.service", a,
+                                         "target Machine(" + a +
+                                             ") unable to run unit: replaced by locally-scheduled "
+                                             "Unit(replace-kick0.service)")});
   apply(s, p);
   CHECK(where(s, "replace-kick0.service") == a);
   CHECK(where(s, "replace.0.service") != a);
@@ -294,11 +296,12 @@ TEST_CASE("a non-global unit wins over a global that conflicts with it on its ma
                    {{"a.service", "m1"}});
   s.global_assignments["g.service"] = {"m1", "m2", "gone"};
   Plan p = plan_schedule(s);
-  CHECK(p.tasks == std::vector<Task>{{TaskKind::unassign_global, "g.service", "gone",
-                                      "target Machine(gone) went away"},
-                                     {TaskKind::unassign_global, "g.service", "m1",
-                                      "target Machine(m1) unable to run unit: found conflict with "
-                                      "locally-scheduled Unit(a.service)"}});
+  CHECK(p.tasks ==
+        std::vector<PlanStep>{
+            {TaskKind::unassign_global, "g.service", "gone", "target Machine(gone) went away"},
+            {TaskKind::unassign_global, "g.service", "m1",
+             "target Machine(m1) unable to run unit: found conflict with "
+             "locally-scheduled Unit(a.service)"}});
 }
 
 TEST_CASE(
@@ -313,17 +316,17 @@ TEST_CASE(
   CHECK(s.reasons.count("hello.service") == 1);
   s.units.erase(s.units.begin());  // destroy; its schedule entry is still in the snapshot
   Plan p = plan_schedule(s);
-  CHECK(p.tasks ==
-        std::vector<Task>{unschedule("conflicts-with-hello.service", "m1", "unit no longer exists"),
-                          schedule("hello.service", "m1"),
-                          {TaskKind::clear_reason, "hello.service", "", ""}});
+  CHECK(p.tasks == std::vector<PlanStep>{
+                       unschedule("conflicts-with-hello.service", "m1", "unit no longer exists"),
+                       schedule("hello.service", "m1"),
+                       {TaskKind::clear_reason, "hello.service", "", ""}});
 }
 
 TEST_CASE("unschedulable reasons are rewritten only when they change") {
   auto s = cluster(machines(1), {with_metadata(unit("a.service"), {{"role", {"web"}}})});
   Plan p = plan_schedule(s);
-  CHECK(p.tasks == std::vector<Task>{{TaskKind::set_reason, "a.service", "",
-                                      "no machine satisfies MachineMetadata role=web"}});
+  CHECK(p.tasks == std::vector<PlanStep>{{TaskKind::set_reason, "a.service", "",
+                                          "no machine satisfies MachineMetadata role=web"}});
   apply(s, p);
   p = plan_schedule(s);
   CHECK(p.tasks.empty());
@@ -331,9 +334,10 @@ TEST_CASE("unschedulable reasons are rewritten only when they change") {
   s.machines.clear();
   p = plan_schedule(s);
   CHECK(p.tasks ==
-        std::vector<Task>{{TaskKind::set_reason, "a.service", "", "no machines available"}});
+        std::vector<PlanStep>{{TaskKind::set_reason, "a.service", "", "no machines available"}});
   set_desired(s, "a.service", kInactive);
-  CHECK(plan_schedule(s).tasks == std::vector<Task>{{TaskKind::clear_reason, "a.service", "", ""}});
+  CHECK(plan_schedule(s).tasks ==
+        std::vector<PlanStep>{{TaskKind::clear_reason, "a.service", "", ""}});
 }
 
 // A mixed random cluster: constraints of every kind, part of it already scheduled.
@@ -411,7 +415,7 @@ TEST_CASE("moves are an unschedule before the schedule of the same unit") {
     if (p.tasks[i].kind == TaskKind::schedule) first_schedule.emplace(p.tasks[i].unit, i);
   }
   for (size_t i = 0; i < p.tasks.size(); ++i) {
-    const Task& t = p.tasks[i];
+    const PlanStep& t = p.tasks[i];
     if (t.kind != TaskKind::unschedule || !first_schedule.count(t.unit)) continue;
     CHECK(i < first_schedule[t.unit]);
   }

@@ -60,7 +60,7 @@ inline ClusterSnapshot cluster(std::vector<MachineSpec> machines, std::vector<Un
 
 // Executes a plan against the snapshot (what the engine's executor does against the registry).
 inline void apply(ClusterSnapshot& s, const Plan& p) {
-  for (const Task& t : p.tasks) {
+  for (const PlanStep& t : p.tasks) {
     switch (t.kind) {
       case TaskKind::unschedule:
         if (s.schedule.count(t.unit) && s.schedule[t.unit] == t.machine) s.schedule.erase(t.unit);
@@ -118,8 +118,8 @@ inline ClusterSnapshot shuffled(ClusterSnapshot s, unsigned seed) {
   return s;
 }
 
-inline std::vector<Task> tasks_of(const Plan& p, TaskKind k) {
-  std::vector<Task> out;
+inline std::vector<PlanStep> tasks_of(const Plan& p, TaskKind k) {
+  std::vector<PlanStep> out;
   for (const auto& t : p.tasks) {
     if (t.kind == k) out.push_back(t);
   }

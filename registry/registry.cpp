@@ -543,5 +543,4 @@ Task<Result<UnitsSnapshot>> Registry::units_snapshot(std::optional<std::string> 
   co_return snap;
 }
 
-
 }  // namespace fleet::registry

@@ -19,7 +19,7 @@ Task<Response> units_batch_delete(const Request& req, ApiContext& ctx);
 // inspect.cpp
 Task<Response> unit_status(const Request& req, ApiContext& ctx, const std::string& name);
 Task<Response> unit_journal(const Request& req, ApiContext& ctx, const std::string& name);
-// state_machines.cpp
+// cluster_routes.cpp
 Task<Response> state_collection(const Request& req, ApiContext& ctx);
 Task<Response> state_item(const Request& req, ApiContext& ctx, const std::string& name);
 Task<Response> machines(const Request& req, ApiContext& ctx);

@@ -55,7 +55,7 @@ inline bool reusable(std::chrono::steady_clock::time_point read, std::uint16_t p
 // apart from read_units: GCC 12 warns falsely when it inlines one coroutine into the other).
 Task<Result<std::shared_ptr<const UnitsSnapshot>>> units_for_page(ApiContext& ctx,
                                                                   std::uint16_t page);
-// The same for every unit state, sorted by unit then machine (state_machines.cpp).
+// The same for every unit state, sorted by unit then machine (cluster_routes.cpp).
 Task<Result<std::shared_ptr<const std::vector<registry::UnitStateRecord>>>> states_for_page(
     ApiContext& ctx, std::uint16_t page);
 

@@ -1,4 +1,4 @@
-// /fleet/v1/state (§8.5), /fleet/v1/machines (§8.6) and /metrics (§7.7).
+// Cluster-wide routes: /fleet/v1/state (§8.5), /fleet/v1/machines (§8.6) and /metrics (§7.7).
 
 #include <nlohmann/json.hpp>
 
