@@ -33,11 +33,12 @@ struct Agent::Impl {
   registry::LeaseKeeper& keeper;
   bool stopping = false;
   bool dirty = true;
-  std::unique_ptr<net::steady_timer> wake;        // reconcile signal
-  std::unique_ptr<net::steady_timer> publish;     // state flush signal
-  std::unique_ptr<net::steady_timer> stop_timer;  // cancelled by stop()
-  std::vector<std::string> start_queue;           // planned starts not yet sent to systemd
-  std::unique_ptr<net::steady_timer> start_wake;  // start_queue signal
+  std::unique_ptr<net::steady_timer> wake;         // reconcile signal
+  std::unique_ptr<net::steady_timer> publish;      // state flush signal
+  std::unique_ptr<net::steady_timer> stop_timer;   // cancelled by stop()
+  std::vector<std::string> start_queue;            // planned starts not yet sent to systemd
+  std::unique_ptr<net::steady_timer> start_wake;   // start_queue signal
+  std::unique_ptr<registry::AssignmentFeed> feed;  // this machine's assignments, once announced
 };
 
 namespace {
@@ -328,8 +329,7 @@ Task<void> Agent::reconnect() {
     held_.clear();
   }
   disconnected_ = false;
-  impl_->dirty = true;
-  impl_->wake->cancel();
+  request_pass();
 }
 
 // Watches the machine lease by our own clock: out of touch once it has gone unrenewed for 3/4
@@ -358,6 +358,118 @@ Task<void> Agent::guard_connection() {
   }
 }
 
+// Nothing else runs before the machine is announced, but its lease must be renewed meanwhile:
+// after a reboot the claim waits for the previous boot's record (same machine ID) to expire, a
+// whole TTL, and an unrenewed lease expired during that wait (announce then failed forever with
+// "requested lease not found").
+Task<void> Agent::join() {
+  while (!impl_->stopping) {
+    if (!impl_->keeper.held()) co_await acquire_lease();
+    co_await announce();
+    if (impl_->keeper.held()) co_return;
+  }
+}
+
+void Agent::request_pass() {
+  impl_->dirty = true;
+  impl_->wake->cancel();
+}
+
+Task<void> Agent::follow_assignments() {
+  while (true) {
+    auto changes = co_await impl_->feed->next();
+    if (!changes) co_return;
+    for (auto& c : changes.value()) {
+      if (c.assignment) {
+        desired_[c.unit] = std::move(*c.assignment);
+      } else {
+        desired_.erase(c.unit);
+      }
+    }
+    request_pass();
+  }
+}
+
+Task<void> Agent::reconcile_loop() {
+  while (true) {
+    // Until the first listing of our assignments arrives there is nothing to compare with.
+    if (!impl_->dirty || !impl_->feed->synced()) {
+      impl_->wake->expires_after(opts_.resync_interval);
+      auto [ec] = co_await impl_->wake->async_wait(net::as_tuple(net::use_awaitable));
+      if (!ec) {
+        published_.clear();  // the periodic resync republishes every state
+        impl_->dirty = true;
+      }
+      continue;
+    }
+    impl_->dirty = false;
+    co_await reconcile_pass();
+  }
+}
+
+Task<void> Agent::publish_loop() {
+  while (true) {
+    if (pending_.empty()) {
+      impl_->publish->expires_at(net::steady_timer::time_point::max());
+      co_await impl_->publish->async_wait(net::as_tuple(net::use_awaitable));
+    }
+    co_await sleep_for(opts_.publish_delay);
+    co_await flush_states();
+    if (!pending_.empty()) co_await sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+// Runs the start jobs reconcile passes queue, one batch at a time; a unit stopped or unloaded
+// since it was queued is skipped.
+Task<void> Agent::start_loop() {
+  while (true) {
+    if (impl_->start_queue.empty()) {
+      impl_->start_wake->expires_at(net::steady_timer::time_point::max());
+      co_await impl_->start_wake->async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    std::vector<std::string> batch;
+    for (auto& n : std::exchange(impl_->start_queue, {}))
+      if (start_requested_.count(n) && file_hash_.count(n)) batch.push_back(std::move(n));
+    if (batch.empty()) continue;  // the queue is empty now: the next round waits
+    auto st = co_await units_.start(batch);
+    if (!st) {
+      ++stats_.task_failures;
+      log::warn("agent", "start failed",
+                {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+    }
+    // Signals cover later changes; one listing makes the new states visible right away.
+    if (auto listed = co_await units_.list(batch))
+      for (const auto& s : listed.value()) observe(s);
+    // A pass that stopped or unloaded one of these while its start was in flight ran first: the
+    // next pass sees what systemd did and undoes it.
+    for (const auto& n : batch) {
+      if (start_requested_.count(n) && file_hash_.count(n)) continue;
+      request_pass();
+      break;
+    }
+  }
+}
+
+Task<void> Agent::keep_lease() {
+  while (true) {
+    (void)co_await impl_->keeper.wait_lost();
+    stats_.lease_held = false;
+    if (impl_->stopping) co_return;
+    log::warn("agent", "machine lease lost",
+              {{"machine", opts_.machine.id}, {"reason", impl_->keeper.loss_reason()}});
+    co_await acquire_lease();
+    co_await announce();
+    stats_.lease_held = impl_->keeper.held();
+    published_.clear();  // states vanished with the old lease
+    request_pass();
+  }
+}
+
+Task<void> Agent::until_stopped() {
+  co_await impl_->stop_timer->async_wait(net::as_tuple(net::use_awaitable));
+}
+
 Task<void> Agent::run() {
   auto ex = co_await net::this_coro::executor;
   impl_->wake = std::make_unique<net::steady_timer>(ex);
@@ -366,127 +478,14 @@ Task<void> Agent::run() {
   impl_->start_wake = std::make_unique<net::steady_timer>(ex);
   units_.on_state_change([this](const UnitStatus& s) { observe(s); });
 
-  // Nothing else runs before the machine is announced, but its lease must be renewed meanwhile:
-  // after a reboot the claim waits for the previous boot's record (same machine ID) to expire,
-  // a whole TTL, and an unrenewed lease expired during that wait (announce then failed forever
-  // with "requested lease not found").
-  auto join = [&]() -> Task<void> {
-    while (!impl_->stopping) {
-      if (!impl_->keeper.held()) co_await acquire_lease();
-      co_await announce();
-      if (impl_->keeper.held()) co_return;
-    }
-  };
   co_await (join() || impl_->keeper.run());
   if (impl_->stopping) co_return;
   stats_.lease_held = impl_->keeper.held();
 
-  auto feed = registry_.watch_assignments(opts_.machine.id);
-
-  auto signal = [this] {
-    impl_->dirty = true;
-    impl_->wake->cancel();
-  };
-
-  auto follow = [&]() -> Task<void> {
-    while (true) {
-      auto changes = co_await feed->next();
-      if (!changes) co_return;
-      for (auto& c : changes.value()) {
-        if (c.assignment) {
-          desired_[c.unit] = std::move(*c.assignment);
-        } else {
-          desired_.erase(c.unit);
-        }
-      }
-      signal();
-    }
-  };
-
-  auto reconcile = [&]() -> Task<void> {
-    while (true) {
-      // Until the first listing of our assignments arrives there is nothing to compare with.
-      if (!impl_->dirty || !feed->synced()) {
-        impl_->wake->expires_after(opts_.resync_interval);
-        auto [ec] = co_await impl_->wake->async_wait(net::as_tuple(net::use_awaitable));
-        if (!ec) {
-          published_.clear();  // the periodic resync republishes every state
-          impl_->dirty = true;
-        }
-        continue;
-      }
-      impl_->dirty = false;
-      co_await reconcile_pass();
-    }
-  };
-
-  auto publish = [&]() -> Task<void> {
-    while (true) {
-      if (pending_.empty()) {
-        impl_->publish->expires_at(net::steady_timer::time_point::max());
-        co_await impl_->publish->async_wait(net::as_tuple(net::use_awaitable));
-      }
-      co_await sleep_for(opts_.publish_delay);
-      co_await flush_states();
-      if (!pending_.empty()) co_await sleep_for(std::chrono::milliseconds(500));
-    }
-  };
-
-  // Runs the start jobs reconcile passes queue, one batch at a time; a unit stopped or unloaded
-  // since it was queued is skipped.
-  auto starter = [&]() -> Task<void> {
-    while (true) {
-      if (impl_->start_queue.empty()) {
-        impl_->start_wake->expires_at(net::steady_timer::time_point::max());
-        co_await impl_->start_wake->async_wait(net::as_tuple(net::use_awaitable));
-        continue;
-      }
-      std::vector<std::string> batch;
-      for (auto& n : std::exchange(impl_->start_queue, {}))
-        if (start_requested_.count(n) && file_hash_.count(n)) batch.push_back(std::move(n));
-      if (batch.empty()) continue;  // the queue is empty now: the next round waits
-      auto st = co_await units_.start(batch);
-      if (!st) {
-        ++stats_.task_failures;
-        log::warn("agent", "start failed",
-                  {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
-      }
-      // Signals cover later changes; one listing makes the new states visible right away.
-      if (auto listed = co_await units_.list(batch))
-        for (const auto& s : listed.value()) observe(s);
-      // A pass that stopped or unloaded one of these while its start was in flight ran first:
-      // the next pass sees what systemd did and undoes it.
-      for (const auto& n : batch) {
-        if (start_requested_.count(n) && file_hash_.count(n)) continue;
-        impl_->dirty = true;
-        impl_->wake->cancel();
-        break;
-      }
-    }
-  };
-
-  auto keep_lease = [&]() -> Task<void> {
-    while (true) {
-      (void)co_await impl_->keeper.wait_lost();
-      stats_.lease_held = false;
-      if (impl_->stopping) co_return;
-      log::warn("agent", "machine lease lost",
-                {{"machine", opts_.machine.id}, {"reason", impl_->keeper.loss_reason()}});
-      co_await acquire_lease();
-      co_await announce();
-      stats_.lease_held = impl_->keeper.held();
-      published_.clear();  // states vanished with the old lease
-      signal();
-    }
-  };
-
-  auto stopped = [this]() -> Task<void> {
-    co_await impl_->stop_timer->async_wait(net::as_tuple(net::use_awaitable));
-  };
-
-  co_await (follow() || reconcile() || starter() || publish() || keep_lease() ||
-            guard_connection() || impl_->keeper.run() || stopped());
-  feed->cancel();
+  impl_->feed = registry_.watch_assignments(opts_.machine.id);
+  co_await (follow_assignments() || reconcile_loop() || start_loop() || publish_loop() ||
+            keep_lease() || guard_connection() || impl_->keeper.run() || until_stopped());
+  impl_->feed->cancel();
   units_.on_state_change(nullptr);
 }
 

@@ -78,6 +78,15 @@ class Agent {
   registry::Task<void> announce();
   registry::Task<void> reconcile_pass();
   registry::Task<void> flush_states();
+  // The steps of run(): join the cluster, then these side by side until stop().
+  registry::Task<void> join();
+  registry::Task<void> follow_assignments();
+  registry::Task<void> reconcile_loop();
+  registry::Task<void> start_loop();
+  registry::Task<void> publish_loop();
+  registry::Task<void> keep_lease();
+  registry::Task<void> until_stopped();
+  void request_pass();  // a reconcile pass soon
   registry::Task<void> guard_connection();
   registry::Task<void> disconnect(std::string why);
   registry::Task<void> reconnect();
