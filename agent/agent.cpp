@@ -75,6 +75,24 @@ void Agent::stop() {
   impl_->keeper.stop();
 }
 
+Task<bool> Agent::stop_for_signal() {
+  auto stopping = co_await units_.system_stopping();
+  const bool shutdown = stopping && stopping.value();
+  if (!stopping)
+    log::warn("agent", "cannot tell whether the host is shutting down; keeping the machine",
+              {{"machine", opts_.machine.id}, {"error", stopping.error().describe()}});
+  impl_->stopping = true;  // nothing reacts to the revoke below as to a lost lease
+  if (shutdown && impl_->keeper.held()) {
+    log::info("agent", "host shutting down: handing the machine's units over",
+              {{"machine", opts_.machine.id}, {"units", std::to_string(file_hash_.size())}});
+    if (auto st = co_await impl_->keeper.revoke(); !st)
+      log::warn("agent", "hand-over failed; the units move after the TTL",
+                {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+  }
+  stop();
+  co_return shutdown;
+}
+
 Task<void> Agent::acquire_lease() {
   // A lease that outlived a fleetd restart still carries our machine record and states:
   // resuming it is what lets the restart go unnoticed by the engine.

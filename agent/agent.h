@@ -66,6 +66,12 @@ class Agent {
   // Runs until stop() or cancellation. Leaves the units and the lease as they are.
   registry::Task<void> run();
   void stop();
+  // For SIGTERM: when the host itself is shutting down (UnitManager::system_stopping()), gives
+  // the machine up now (revokes its lease, which deletes its record and unit states) so that the
+  // engine places its units elsewhere at once instead of after the TTL, and returns true. A
+  // plain stop or restart of fleetd returns false and leaves everything for the next fleetd to
+  // adopt. Either way run() then ends, as after stop().
+  registry::Task<bool> stop_for_signal();
 
   const AgentStats& stats() const { return stats_; }
   const std::string& machine_id() const { return opts_.machine.id; }

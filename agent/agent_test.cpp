@@ -219,3 +219,19 @@ TEST_CASE("a lost machine lease is replaced and the machine announced again") {
   agent.stop();
   REQUIRE(run_until(w.io, [&] { return done->done; }));
 }
+
+TEST_CASE("on SIGTERM the machine is handed over only when the host itself is shutting down") {
+  for (bool host_stopping : {false, true}) {
+    CAPTURE(host_stopping);
+    World w;
+    FakeUnitManager units;
+    units.set_system_stopping(host_stopping);
+    Agent agent(w.reg, units, w.options());
+    auto done = spawn(w.io, agent.run());
+    REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
+    CHECK(run_sync(w.io, agent.stop_for_signal()) == host_stopping);
+    REQUIRE(run_until(w.io, [&] { return done->done; }));
+    // A shutdown gives the machine up now; a restart of fleetd leaves it for the next one.
+    CHECK(w.machine_listed() == !host_stopping);
+  }
+}

@@ -127,4 +127,6 @@ std::optional<std::string> FakeUnitManager::content(const std::string& name) con
   return it->second.content;
 }
 
+Task<Result<bool>> FakeUnitManager::system_stopping() { co_return system_stopping_; }
+
 }  // namespace fleet::agent

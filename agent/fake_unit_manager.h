@@ -30,6 +30,9 @@ class FakeUnitManager final : public UnitManager {
   Task<Result<std::vector<UnitStatus>>> list(std::vector<std::string> names) override;
   void on_state_change(StateCallback cb) override { callback_ = std::move(cb); }
   std::vector<std::string> files_on_disk() const override;
+  Task<Result<bool>> system_stopping() override;
+  // What system_stopping() answers (false until set).
+  void set_system_stopping(bool stopping) { system_stopping_ = stopping; }
 
   // --- Test controls and inspection. ---
   // How a unit behaves on its next starts (set before or after it is loaded).
@@ -62,6 +65,7 @@ class FakeUnitManager final : public UnitManager {
   int reloads_ = 0;
   uint32_t next_pid_ = 1000;
   bool unavailable_ = false;
+  bool system_stopping_ = false;
 };
 
 }  // namespace fleet::agent

@@ -86,6 +86,11 @@ class UnitManager {
 
   // Names of the unit files currently in the units dir (sorted): what a restarted agent adopts.
   virtual std::vector<std::string> files_on_disk() const = 0;
+
+  // True while the init system itself is shutting down (systemd's SystemState "stopping": a
+  // poweroff, reboot or halt is under way), as opposed to only fleetd being stopped or
+  // restarted. Errors: unavailable/timeout when the init system does not answer.
+  virtual Task<Result<bool>> system_stopping() = 0;
 };
 
 }  // namespace fleet::agent

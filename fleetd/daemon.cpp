@@ -235,7 +235,18 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
         return;
       }
       log::info("fleetd", "shutting down", {{"signal", std::to_string(sig)}});
-      stop_all();
+      if (!the_agent) {
+        stop_all();
+        return;
+      }
+      // A host shutting down hands its units over before fleetd goes; a restart keeps them.
+      net::co_spawn(
+          io,
+          [&]() -> net::awaitable<void> {
+            (void)co_await the_agent->stop_for_signal();
+            stop_all();
+          },
+          net::detached);
     });
   };
   wait_signal();

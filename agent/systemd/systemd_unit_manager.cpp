@@ -601,6 +601,40 @@ std::vector<std::string> SystemdUnitManager::files_on_disk() const {
   return impl_->files_on_disk();
 }
 
+Task<Result<bool>> SystemdUnitManager::system_stopping() {
+  // Properties.Get answers a variant, which Impl::call cannot carry in a Result: decoded here.
+  struct State {
+    bool done = false;
+    std::optional<Error> error;
+    std::string value;
+  };
+  auto st = std::make_shared<State>();
+  Impl* impl = impl_.get();
+  auto on_reply = [st, impl](const sdbus::Error* e, sdbus::Variant v) {
+    if (e) {
+      st->error = from_sdbus(*e);
+    } else {
+      try {
+        st->value = v.get<std::string>();
+      } catch (const sdbus::Error& bad) {
+        st->error = make_error(Errc::internal, std::string("SystemState: ") + bad.what());
+      }
+    }
+    st->done = true;
+    impl->reply_done();
+  };
+  co_await impl->window();
+  if (auto sent = impl->send(*impl->mgr, "org.freedesktop.DBus.Properties", "Get", on_reply,
+                             std::string(kManager), std::string("SystemState"));
+      !sent)
+    co_return sent.error();
+  co_await impl->notifier.wait([&] { return st->done || impl->broken; },
+                               Clock::now() + impl->opts.call_timeout + 2s);
+  if (!st->done) co_return fail(Errc::timeout, "SystemState: no reply");
+  if (st->error) co_return *st->error;
+  co_return st->value == "stopping";
+}
+
 bool SystemdUnitManager::connected() const { return !impl_->broken; }
 
 }  // namespace fleet::agent

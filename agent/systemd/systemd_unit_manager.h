@@ -39,6 +39,7 @@ class SystemdUnitManager final : public UnitManager {
   Task<Result<std::vector<UnitStatus>>> list(std::vector<std::string> names) override;
   void on_state_change(StateCallback cb) override;
   std::vector<std::string> files_on_disk() const override;
+  Task<Result<bool>> system_stopping() override;
 
   // False once the bus connection broke; every operation then fails with Errc::unavailable
   // (the owner decides whether to reconnect or exit).

@@ -257,3 +257,39 @@ TEST_CASE("a fleetd with a duplicate machine ID takes nothing over and joins onc
   CHECK(running_on(list_units(c), pinned) == 0);
   MESSAGE("duplicate machine ID test took " << since(t_all) << " s");
 }
+
+TEST_CASE("a host shut down cleanly hands its units over at once, long before the TTL") {
+  ClusterOptions o;
+  o.label = "handover";
+  o.agent_ttl_s = 30;  // fleet's default: only a hand-over can move the unit within seconds
+  Cluster c(o);
+  c.write_unit("hello.service", lasting_unit());
+  auto started = fleetctl_sh(c, 0, "cd " + c.work_dir() + " && fleetctl start hello.service");
+  REQUIRE_MESSAGE(started.exit == 0, started.err);
+  int victim = -1;
+  REQUIRE(wait_until(
+      [&] {
+        victim = running_on(list_units(c), "hello.service");
+        return victim >= 0;
+      },
+      kSettle, 200ms));
+
+  // What an operator types before maintenance: systemd stops every unit and fleetd, then exits.
+  auto t0 = std::chrono::steady_clock::now();
+  c.host(victim).run({"/bin/systemctl", "poweroff", "--no-block"});
+  int next = -1;
+  REQUIRE(wait_until(
+      [&] {
+        for (std::size_t i = 0; i < c.size(); ++i) {
+          if (static_cast<int>(i) == victim || !c.up(i)) continue;
+          if (c.host(i).unit_state("hello.service") == "active") next = static_cast<int>(i);
+        }
+        return next >= 0;
+      },
+      kSettle, 100ms));
+  double secs = since(t0);
+  MESSAGE("hello.service active on another host ", secs, " s after `systemctl poweroff` (TTL ",
+          o.agent_ttl_s, " s)");
+  CHECK(secs < 5.0);  // goal 2 s; the TTL alone would take 30 s
+  CHECK(wait_until([&] { return !c.up(static_cast<std::size_t>(victim)); }, kSettle, 200ms));
+}
