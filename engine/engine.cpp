@@ -113,124 +113,147 @@ Task<void> Engine::follow() {
   watcher->cancel();
 }
 
+// What one term of leadership keeps: the model fed by the cluster watch and the pass signals.
+struct Engine::Term {
+  Term(registry::Registry& registry, net::any_io_executor ex, registry::LeaseId l)
+      : lease(l),
+        reflector(registry.kv(), registry.keys().prefix()),
+        model(registry.keys()),
+        wake(std::move(ex)) {}
+  const registry::LeaseId lease;
+  registry::Reflector reflector;
+  ClusterModel model;
+  net::steady_timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
+  bool dirty = false;
+  bool deposed = false;  // a fenced write failed: another engine leads
+};
+
 Task<void> Engine::lead() {
-  auto ex = co_await net::this_coro::executor;
-  const registry::LeaseId lease = impl_->keeper.id();
   stats_.leader = true;
   stats_.leader_since_unix = std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
   log::info("engine", "leadership acquired", {{"machine", opts_.machine_id}});
 
-  registry::Reflector reflector(registry_.kv(), registry_.keys().prefix());
-  ClusterModel model(registry_.keys());
-  net::steady_timer wake(ex);
-  bool dirty = false;
-  bool deposed = false;
-
-  auto read = [&]() -> Task<void> {
-    while (true) {
-      auto batch = co_await reflector.next();
-      if (!batch) co_return;
-      // The echo of our own writes changes nothing (apply_locally has them already): planning
-      // again for each echoed txn would re-plan the whole cluster ~N/128 times after a mass
-      // change and delay the reaction to real events behind that backlog.
-      bool changed = batch.value().kind == registry::ReflectorBatch::Kind::initial;
-      for (const auto& c : batch.value().changes) {
-        if (c.type == registry::Change::Type::put)
-          changed = model.put(c.kv) || changed;
-        else
-          changed = model.erase(c.kv.key) || changed;
-      }
-      if (!changed) continue;
-      dirty = true;
-      wake.cancel();
-    }
-  };
-
-  auto reconcile = [&]() -> Task<void> {
-    while (true) {
-      if (!dirty || !reflector.synced()) {
-        wake.expires_after(opts_.reconcile_interval);
-        auto [ec] = co_await wake.async_wait(net::as_tuple(net::use_awaitable));
-        if (!ec) dirty = true;  // the periodic safety-net pass
-        continue;
-      }
-      dirty = false;
-      auto t0 = std::chrono::steady_clock::now();
-      Plan plan = plan_schedule(model.snapshot());
-      registry::ScheduleBatch removals(registry_.keys());
-      registry::ScheduleBatch additions(registry_.keys());
-      model.writes_for(plan, removals, additions);
-      stats_.units = model.unit_count();
-      stats_.unschedulable = plan.unschedulable.size();
-      bool verbose = plan.tasks.size() <= 50;
-      for (const auto& t : plan.tasks) {
-        if (verbose)
-          log::info("engine", describe(t));
-        else
-          log::debug("engine", describe(t));
-      }
-      auto t_planned = std::chrono::steady_clock::now();
-      if (!removals.empty() || !additions.empty()) {
-        auto ops = registry::ScheduleBatch(removals).take();
-        auto added = registry::ScheduleBatch(additions).take();
-        ops.insert(ops.end(), std::make_move_iterator(added.begin()),
-                   std::make_move_iterator(added.end()));
-        // Removals first (see ClusterModel::writes_for); each phase has txns in flight at once.
-        Status st = ok();
-        if (!removals.empty()) st = co_await registry_.apply(std::move(removals), lease);
-        if (st && !additions.empty()) st = co_await registry_.apply(std::move(additions), lease);
-        if (!st) {
-          if (st.error().code == Errc::conflict) {
-            log::warn("engine", "leadership lost: writes fenced off",
-                      {{"machine", opts_.machine_id}});
-            deposed = true;
-            co_return;
-          }
-          if (impl_->stopping) co_return;  // our own shutdown cancelled the write
-          ++stats_.pass_failures;
-          log::warn("engine", "writing the plan failed", {{"error", st.error().describe()}});
-          dirty = true;
-          co_await sleep_for(std::chrono::milliseconds(200));
-          continue;
-        }
-        stats_.writes += ops.size();
-        apply_locally(model, ops);
-        dirty = true;  // one more pass confirms the model converged (its echo will not trigger one)
-        {
-          auto ms = [](auto d) {
-            return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
-          };
-          log::info("engine", "pass applied",
-                    {{"tasks", std::to_string(plan.tasks.size())},
-                     {"writes", std::to_string(ops.size())},
-                     {"plan_ms", ms(t_planned - t0)},
-                     {"write_ms", ms(std::chrono::steady_clock::now() - t_planned)}});
-        }
-      }
-      auto unused = model.unused_contents();
-      if (!unused.empty()) {
-        auto st = co_await registry_.collect_contents(unused, lease);
-        if (!st)
-          log::debug("engine", "content collection deferred", {{"error", st.error().describe()}});
-      }
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      ++stats_.passes;
-      stats_.last_pass_seconds = secs;
-      stats_.total_pass_seconds += secs;
-      co_await sleep_for(opts_.batch_window);
-    }
-  };
-
+  Term term(registry_, co_await net::this_coro::executor, impl_->keeper.id());
   auto lost = [&]() -> Task<void> { (void)co_await impl_->keeper.wait_lost(); };
-
-  co_await (read() || reconcile() || lost());
-  reflector.cancel();
+  co_await (follow_cluster(term) || reconcile_loop(term) || lost());
+  term.reflector.cancel();
   stats_.leader = false;
   if (!impl_->stopping)
-    log::warn("engine", deposed ? "deposed" : "leadership lost",
+    log::warn("engine", term.deposed ? "deposed" : "leadership lost",
               {{"machine", opts_.machine_id}, {"reason", impl_->keeper.loss_reason()}});
+}
+
+// Gather: every change of the cluster goes into the model; a change that matters wakes a pass.
+Task<void> Engine::follow_cluster(Term& term) {
+  while (true) {
+    auto batch = co_await term.reflector.next();
+    if (!batch) co_return;
+    // The echo of our own writes changes nothing (apply_locally has them already): planning
+    // again for each echoed txn would re-plan the whole cluster ~N/128 times after a mass
+    // change and delay the reaction to real events behind that backlog.
+    bool changed = batch.value().kind == registry::ReflectorBatch::Kind::initial;
+    for (const auto& c : batch.value().changes) {
+      if (c.type == registry::Change::Type::put)
+        changed = term.model.put(c.kv) || changed;
+      else
+        changed = term.model.erase(c.kv.key) || changed;
+    }
+    if (!changed) continue;
+    term.dirty = true;
+    term.wake.cancel();
+  }
+}
+
+Task<void> Engine::reconcile_loop(Term& term) {
+  while (true) {
+    if (!term.dirty || !term.reflector.synced()) {
+      term.wake.expires_after(opts_.reconcile_interval);
+      auto [ec] = co_await term.wake.async_wait(net::as_tuple(net::use_awaitable));
+      if (!ec) term.dirty = true;  // the periodic safety-net pass
+      continue;
+    }
+    term.dirty = false;
+    if (!co_await pass(term)) co_return;  // deposed, or our own shutdown
+    co_await sleep_for(opts_.batch_window);
+  }
+}
+
+// One pass: plan on the model, write the plan (fenced), collect unused contents. False when
+// this term is over.
+Task<bool> Engine::pass(Term& term) {
+  auto t0 = std::chrono::steady_clock::now();
+  Plan plan = plan_schedule(term.model.snapshot());
+  registry::ScheduleBatch removals(registry_.keys());
+  registry::ScheduleBatch additions(registry_.keys());
+  term.model.writes_for(plan, removals, additions);
+  stats_.units = term.model.unit_count();
+  stats_.unschedulable = plan.unschedulable.size();
+  const bool verbose = plan.tasks.size() <= 50;
+  for (const auto& t : plan.tasks) {
+    if (verbose)
+      log::info("engine", describe(t));
+    else
+      log::debug("engine", describe(t));
+  }
+  auto t_planned = std::chrono::steady_clock::now();
+  if (!removals.empty() || !additions.empty()) {
+    auto written = co_await write_plan(term, std::move(removals), std::move(additions));
+    if (!written) {
+      if (term.deposed || impl_->stopping) co_return false;
+      term.dirty = true;
+      co_await sleep_for(std::chrono::milliseconds(200));
+      co_return true;
+    }
+    term.dirty =
+        true;  // one more pass confirms the model converged (its echo will not trigger one)
+    auto ms = [](auto d) {
+      return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+    };
+    log::info("engine", "pass applied",
+              {{"tasks", std::to_string(plan.tasks.size())},
+               {"writes", std::to_string(written.value())},
+               {"plan_ms", ms(t_planned - t0)},
+               {"write_ms", ms(std::chrono::steady_clock::now() - t_planned)}});
+  }
+  auto unused = term.model.unused_contents();
+  if (!unused.empty()) {
+    auto st = co_await registry_.collect_contents(unused, term.lease);
+    if (!st)
+      log::debug("engine", "content collection deferred", {{"error", st.error().describe()}});
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++stats_.passes;
+  stats_.last_pass_seconds = secs;
+  stats_.total_pass_seconds += secs;
+  co_return true;
+}
+
+// Writes removals first (see ClusterModel::writes_for), then additions; each phase has txns in
+// flight at once. The number of ops written, or the failure (term.deposed when fenced off).
+Task<Result<std::size_t>> Engine::write_plan(Term& term, registry::ScheduleBatch removals,
+                                             registry::ScheduleBatch additions) {
+  auto ops = registry::ScheduleBatch(removals).take();
+  auto added = registry::ScheduleBatch(additions).take();
+  ops.insert(ops.end(), std::make_move_iterator(added.begin()),
+             std::make_move_iterator(added.end()));
+  Status st = ok();
+  if (!removals.empty()) st = co_await registry_.apply(std::move(removals), term.lease);
+  if (st && !additions.empty()) st = co_await registry_.apply(std::move(additions), term.lease);
+  if (!st) {
+    if (st.error().code == Errc::conflict) {
+      log::warn("engine", "leadership lost: writes fenced off", {{"machine", opts_.machine_id}});
+      term.deposed = true;
+    } else if (!impl_->stopping) {  // our own shutdown cancelled the write: nothing to report
+      ++stats_.pass_failures;
+      log::warn("engine", "writing the plan failed", {{"error", st.error().describe()}});
+    }
+    co_return st.error();
+  }
+  stats_.writes += ops.size();
+  apply_locally(term.model, ops);
+  co_return ops.size();
 }
 
 }  // namespace fleet::engine

@@ -15,7 +15,8 @@
 
 namespace fleet::registry {
 class Registry;
-}
+class ScheduleBatch;
+}  // namespace fleet::registry
 
 namespace fleet::engine {
 
@@ -56,8 +57,15 @@ class Engine {
 
  private:
   struct Impl;
+  struct Term;
   registry::Task<void> follow();
+  // One term of leadership, in named steps: gather (follow_cluster) -> plan and write (pass).
   registry::Task<void> lead();
+  registry::Task<void> follow_cluster(Term& term);
+  registry::Task<void> reconcile_loop(Term& term);
+  registry::Task<bool> pass(Term& term);
+  registry::Task<Result<std::size_t>> write_plan(Term& term, registry::ScheduleBatch removals,
+                                                 registry::ScheduleBatch additions);
 
   registry::Registry& registry_;
   EngineOptions opts_;
