@@ -20,6 +20,7 @@ namespace fleet::engine {
 namespace net = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
 using registry::Task;
+using namespace std::chrono_literals;
 
 struct Engine::Impl {
   Impl(registry::Registry& registry, std::chrono::seconds ttl)
@@ -80,7 +81,8 @@ Task<void> Engine::run() {
           continue;
         }
       }
-      auto won = co_await registry_.campaign(opts_.machine_id, impl_->keeper.id());
+      registry::Revision seen = 0;
+      auto won = co_await registry_.campaign(opts_.machine_id, impl_->keeper.id(), &seen);
       if (!won) {
         log::warn("engine", "campaign failed", {{"error", won.error().describe()}});
         co_await sleep_for(backoff.next());
@@ -90,7 +92,7 @@ Task<void> Engine::run() {
       if (won.value()) {
         co_await lead();
       } else {
-        co_await follow();
+        co_await follow(seen);
       }
     }
   };
@@ -102,13 +104,17 @@ Task<void> Engine::run() {
   stats_.leader = false;
 }
 
-Task<void> Engine::follow() {
-  // Campaign again as soon as the leader key goes away, or after a second in case the watch
-  // missed it (started after the deletion) — campaigning is one cheap txn.
+Task<void> Engine::follow(registry::Revision seen) {
+  // Campaign again as soon as the leader key changes. The watch starts right after the
+  // campaign's own read, so no deletion can slip in between; the timer is only a safety net for
+  // a stream that died silently. (A new watch every second, as before, cost each follower a
+  // connection and a watch per second.)
   registry::WatchRequest req;
   req.key = registry_.keys().leader();
+  req.start_revision = seen + 1;
   auto watcher = registry_.kv().watch(std::move(req));
-  net::steady_timer timer(co_await net::this_coro::executor, std::chrono::seconds(1));
+  net::steady_timer timer(co_await net::this_coro::executor,
+                          std::max<std::chrono::milliseconds>(opts_.lease_ttl, 1s));
   (void)co_await (watcher->next() || timer.async_wait(net::use_awaitable));
   watcher->cancel();
 }

@@ -58,7 +58,7 @@ class Engine {
  private:
   struct Impl;
   struct Term;
-  registry::Task<void> follow();
+  registry::Task<void> follow(registry::Revision seen);
   // One term of leadership, in named steps: gather (follow_cluster) -> plan and write (pass).
   registry::Task<void> lead();
   registry::Task<void> follow_cluster(Term& term);

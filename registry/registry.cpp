@@ -410,12 +410,13 @@ Task<Result<std::optional<std::string>>> Registry::leader() {
   co_return co_await get_value(kv_, keys_.leader());
 }
 
-Task<Result<bool>> Registry::campaign(std::string machine, LeaseId lease) {
+Task<Result<bool>> Registry::campaign(std::string machine, LeaseId lease, Revision* seen) {
   TxnRequest txn;
   txn.compare.push_back(Compare::absent(keys_.leader()));
   txn.success.push_back(Op::put(keys_.leader(), machine, lease));
   txn.failure.push_back(Op::get(keys_.leader()));
   BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (seen) *seen = resp.revision;
   if (resp.succeeded) co_return true;
   if (resp.results.empty() || resp.results[0].range.kvs.empty()) co_return false;
   const auto& cur = resp.results[0].range.kvs[0];

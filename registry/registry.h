@@ -112,7 +112,9 @@ class Registry {
   Task<Result<std::optional<std::string>>> get_schedule(std::string unit);
   Task<Result<std::optional<std::string>>> get_reason(std::string unit);
   // Becomes leader if nobody is; true when `machine` holds the leadership with `lease`.
-  Task<Result<bool>> campaign(std::string machine, LeaseId lease);
+  // `seen`, when given, receives the store's revision at the campaign (watch from seen + 1 to
+  // miss no later change of the leader key).
+  Task<Result<bool>> campaign(std::string machine, LeaseId lease, Revision* seen = nullptr);
   Task<Result<std::optional<std::string>>> leader();
   Task<Status> resign(LeaseId lease);
   // Applies the batch in as few txns as the backend allows, each fenced on still holding the
