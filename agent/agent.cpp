@@ -221,8 +221,9 @@ Task<void> Agent::reconcile_pass() {
     }
     for (const auto& s : listed.value()) {
       CurrentUnit cu{file_hash_[s.name], s.active_state, start_requested_.count(s.name) > 0};
-      // Adoption after a restart: a unit already running counts as started by us.
-      if (is_running_state(s.active_state)) start_requested_.insert(s.name);
+      // Adoption after a restart: a unit already running counts as started by us (not one being
+      // held stopped: a listing from before its stop would otherwise keep it from restarting).
+      if (is_running_state(s.active_state) && !held_.count(s.name)) start_requested_.insert(s.name);
       current[s.name] = cu;
       observe(s);
     }
@@ -265,19 +266,27 @@ Task<void> Agent::reconcile_pass() {
     }
     report(co_await units_.load(std::move(specs)), "load");
   }
-  if (auto stop = names_of(tasks, TaskKind::stop); !stop.empty()) {
+  auto stop = names_of(tasks, TaskKind::stop);
+  if (disconnected_) {
+    // Out of touch, no StopOnDisconnect unit may run here (e.g. its stop failed): stop it again.
+    for (const auto& [name, cu] : current)
+      if (is_running_state(cu.active_state) && stops_on_disconnect(name) &&
+          std::find(stop.begin(), stop.end(), name) == stop.end()) {
+        held_.insert(name);
+        stop.push_back(name);
+      }
+  }
+  if (!stop.empty()) {
     for (const auto& n : stop) start_requested_.erase(n);
     report(co_await units_.stop(stop), "stop");
   }
   auto start = names_of(tasks, TaskKind::start);
-  if (disconnected_) {
-    // Out of touch: such a unit may already run elsewhere; it starts once we are back.
-    std::erase_if(start, [&](const std::string& n) {
-      if (!stops_on_disconnect(n)) return false;
-      held_.insert(n);
-      return true;
-    });
-  }
+  // Out of touch, a StopOnDisconnect unit may already run elsewhere: it starts once we are back
+  // and the registry still assigns it to us (reconnect()).
+  std::erase_if(start, [&](const std::string& n) {
+    if (disconnected_ && stops_on_disconnect(n)) held_.insert(n);
+    return held_.count(n) > 0;
+  });
   if (!start.empty()) {
     // Marked now: a unit that fails to start is reported failed, not retried in a loop.
     for (const auto& n : start) start_requested_.insert(n);
@@ -340,11 +349,25 @@ Task<void> Agent::reconnect() {
                 {{"machine", opts_.machine.id}, {"error", fresh.error().describe()}});
       co_return;  // still out of touch; the guard tries again
     }
-    desired_.clear();
-    for (auto& a : fresh.value()) desired_[a.unit] = std::move(a);
+    // desired_ stays the feed's (overwriting it could drop a newer change the feed applied while
+    // this read was in flight). A held unit the registry no longer assigns to us stays held until
+    // the feed delivers that removal (follow_assignments releases it then); the others may start.
+    std::set<std::string> still_ours;
+    for (const auto& a : fresh.value()) still_ours.insert(a.unit);
+    std::size_t released = 0;
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (!still_ours.count(*it)) {
+        ++it;
+        continue;
+      }
+      start_requested_.erase(*it);
+      it = held_.erase(it);
+      ++released;
+    }
     log::info("agent", "back in touch with the registry",
-              {{"machine", opts_.machine.id}, {"held", std::to_string(held_.size())}});
-    held_.clear();
+              {{"machine", opts_.machine.id},
+               {"released", std::to_string(released)},
+               {"moved_away", std::to_string(held_.size())}});
   }
   disconnected_ = false;
   request_pass();
@@ -358,7 +381,8 @@ Task<void> Agent::guard_connection() {
   const auto margin = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.ttl) / 4;
   const auto poll = std::min(margin, std::chrono::milliseconds(1000));
   net::steady_timer timer(co_await net::this_coro::executor);
-  while (!impl_->stopping) {
+  while (true) {
+    if (impl_->stopping) co_return co_await until_stopped();  // the group ends with stop()
     auto& keeper = impl_->keeper;
     const bool fresh = keeper.held() && Clock::now() < keeper.expires_at() - margin;
     if (!fresh && !disconnected_) {
@@ -402,6 +426,7 @@ Task<void> Agent::follow_assignments() {
         desired_[c.unit] = std::move(*c.assignment);
       } else {
         desired_.erase(c.unit);
+        held_.erase(c.unit);  // no longer ours: nothing to start again
       }
     }
     request_pass();
@@ -473,7 +498,9 @@ Task<void> Agent::keep_lease() {
   while (true) {
     (void)co_await impl_->keeper.wait_lost();
     stats_.lease_held = false;
-    if (impl_->stopping) co_return;
+    // Stopping (a hand-over revokes the lease on purpose): the group ends with stop(), not here,
+    // so the revoke in flight completes.
+    if (impl_->stopping) co_return co_await until_stopped();
     log::warn("agent", "machine lease lost",
               {{"machine", opts_.machine.id}, {"reason", impl_->keeper.loss_reason()}});
     co_await acquire_lease();
