@@ -15,6 +15,7 @@
 
 #include "api/server/api_test_fixture.h"
 #include "api/server/http_server.h"
+#include "common/testing/temp_dir.h"
 
 using namespace fleet;
 using namespace fleet::fleetd;
@@ -26,17 +27,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "fleetd-inspector-test-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
+struct TempDir : fleet::testing::TempDir {
+  TempDir() : fleet::testing::TempDir("fleetd-inspector-test") {}
   // An executable shell script named `name` with `body`.
   std::string script(const std::string& name, const std::string& body) {
     auto p = path / name;

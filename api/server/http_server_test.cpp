@@ -20,6 +20,7 @@
 #include <filesystem>
 
 #include "api/server/api_test_fixture.h"
+#include "common/testing/temp_dir.h"
 
 using namespace fleet::api::server;
 using namespace fleet::api::server::testing;
@@ -31,18 +32,6 @@ using local = net::local::stream_protocol;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "api-server-test-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 struct Reply {
   beast::error_code ec;
@@ -80,7 +69,7 @@ std::string get(const std::string& target, bool close = false) {
 }
 
 struct ServerFixture : ApiFixture {
-  TempDir dir;
+  fleet::testing::TempDir dir{"api-server-test"};
   std::string sock_path = (dir.path / "fleet.sock").string();
   HttpServerOptions opts;
   std::unique_ptr<HttpServer> server;
@@ -423,7 +412,7 @@ TEST_CASE("a stale socket file is replaced, a live one is not stolen") {
 
 TEST_CASE("an inherited listening socket (fd://N, socket activation) is served") {
   ApiFixture f;
-  TempDir dir;
+  fleet::testing::TempDir dir{"api-server-test"};
   const std::string path = (dir.path / "activated.sock").string();
   local::acceptor given(f.io, local::endpoint(path));
   const int fd = given.release();
@@ -443,7 +432,7 @@ TEST_CASE("an inherited listening socket (fd://N, socket activation) is served")
 
 TEST_CASE("a unix socket path longer than sun_path holds is an invalid endpoint") {
   ApiFixture f;
-  TempDir dir;
+  fleet::testing::TempDir dir{"api-server-test"};
   // 107 bytes is the most sockaddr_un holds (with its NUL); 108 used to throw out of start().
   const std::string base = dir.path.string() + "/";
   const std::string longest = base + std::string(107 - base.size(), 's');
