@@ -1,5 +1,5 @@
 #pragma once
-// ApiClient: what fleetctl (and tests) need from fleet's HTTP API v1 (fleet-spec §8), as a
+// ApiClient: what fleetctl (and tests) need from fleet's HTTP API v1, as a
 // synchronous interface: fleetctl is a short-lived program that does one request at a time.
 // Implementations: HttpApiClient (api/http_client.h) and FakeApiClient (api/fake_client.h).
 //

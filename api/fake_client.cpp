@@ -74,7 +74,7 @@ std::optional<Unit> FakeApiClient::unit(const std::string& name) const {
 }
 
 // Mirrors fleetd: current state/machine only for non-global units; in the list a global unit
-// reports currentState "inactive", in GET it has none (fleet-spec §8.2).
+// reports currentState "inactive", in GET it has none.
 Unit FakeApiClient::view(const Entry& e, bool in_list) const {
   Unit u = e.unit;
   if (is_global(u.options)) {

@@ -1,6 +1,6 @@
 #pragma once
 // FakeApiClient: a complete in-memory fleet API for command tests. It applies the server's PUT
-// rules (fleet-spec §8.4) and, depending on Converge, makes desired-state changes "happen":
+// rules and, depending on Converge, makes desired-state changes "happen":
 //   Converge::instant  current state follows the desired state at once (the unit is placed on
 //                      its pinned machine or the first machine; unit states appear/disappear);
 //   Converge::manual   nothing happens until test code calls set_current_state().

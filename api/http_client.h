@@ -25,7 +25,7 @@ struct Endpoint {
   std::string url;          // the endpoint as given (first of a comma list)
 };
 
-// Parses fleetctl's --endpoint the way fleet does (fleet-spec §9.1). Only the first of a
+// Parses fleetctl's --endpoint the way fleet does. Only the first of a
 // comma-separated list is used; then `*warning` is set to
 // `multiple endpoints provided but only the first (<u>) is used`. Errors: `URL scheme undefined`,
 // `unable to connect to host "<h>" with scheme "unix"`, `unsupported URL scheme "<s>"`.

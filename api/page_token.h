@@ -1,5 +1,5 @@
 #pragma once
-// fleet's pagination token (fleet-spec §8.3): base64url (with `=` padding) of 4 bytes,
+// fleet's pagination token: base64url (with `=` padding) of 4 bytes,
 // uint16 little-endian limit then uint16 little-endian 1-based page. Limit 100 page 2 → `ZAACAA==`.
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// fleet's HTTP API v1 entities (fleet-spec §8.2) with their JSON codecs. Field names are fleet's;
+// fleet's HTTP API v1 entities with their JSON codecs. Field names are fleet's;
 // every field is omitted when empty (Go `omitempty`), so an empty page encodes as `{}`.
 // Additions beyond fleet, also omitempty so fleet clients ignore them: Unit::reason (why the
 // engine cannot place the unit) and Machine::version (the fleetd version of that machine).
@@ -15,7 +15,7 @@
 
 namespace fleet::api {
 
-// Desired/current state vocabulary (fleet-spec §2.1).
+// Desired/current state vocabulary.
 inline constexpr std::string_view kStateInactive = "inactive";
 inline constexpr std::string_view kStateLoaded = "loaded";
 inline constexpr std::string_view kStateLaunched = "launched";
@@ -90,10 +90,10 @@ struct BatchResults {
   bool operator==(const BatchResults&) const = default;
 };
 
-// True when the last `[X-Fleet] Global=` value is truthy (fleet-spec §2.5).
+// True when the last `[X-Fleet] Global=` value is truthy.
 bool is_global(const std::vector<UnitOption>& options);
 
-// The error body `{"error":{"code":N,"message":"..."}}` (fleet-spec §8.1).
+// The error body `{"error":{"code":N,"message":"..."}}`.
 struct ApiError {
   int code = 0;
   std::string message;

@@ -151,7 +151,7 @@ ClusterSnapshot ClusterModel::snapshot() const {
     if (auto it = dynamic_metadata_.find(id); it != dynamic_metadata_.end())
       for (const auto& [k, v] : it->second) {
         if (v.empty())
-          ms.metadata.erase(k);  // an empty dynamic value removes the key (fleet-spec §4.5)
+          ms.metadata.erase(k);  // an empty dynamic value removes the key
         else
           ms.metadata[k] = v;
       }

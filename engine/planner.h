@@ -3,7 +3,7 @@
 // (the plan does not depend on the order of the snapshot's vectors) and incremental (units only
 // move when a constraint breaks or their machine is gone; a satisfied snapshot yields no tasks).
 //
-// Rules (fleet-spec §5, §6.3, with the deviations the project asked for):
+// Rules (fleet's, with the deviations listed in Documentation/differences-from-fleet.md):
 // * Non-global units with desired state loaded/launched are placed on the least-loaded machine
 //   that satisfies MachineID (full or unique short ID), MachineMetadata, MachineOf (all peers
 //   already on it), Conflicts (either direction) and is not hosting a unit that Replaces it.
@@ -59,7 +59,7 @@ struct Plan {
 
 Plan plan_schedule(const ClusterSnapshot& snapshot);
 
-// Reason vocabulary for tasks (fleet-spec §5.2/§5.3 wording where it exists).
+// Reason vocabulary for tasks.
 namespace reasons {
 inline constexpr std::string_view kTargetInactive = "target state inactive";
 inline constexpr std::string_view kUnitGone = "unit no longer exists";

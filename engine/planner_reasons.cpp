@@ -1,5 +1,5 @@
-// Human-readable explanations of why a unit cannot run somewhere (fleet-spec §5.3 wording where
-// fleet has one). Kept apart from the placement logic in planner.cpp.
+// Human-readable explanations of why a unit cannot run somewhere (fleet's wording where fleet
+// has one). Kept apart from the placement logic in planner.cpp.
 
 #include <algorithm>
 #include <map>

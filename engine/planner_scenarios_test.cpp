@@ -1,5 +1,5 @@
-// Cluster dynamics through plan_schedule(): what each plan does when the snapshot changes
-// (fleet-spec §5.2, §5.5, §5.6, §5.8, the scheduling scenarios of §12 and §14 rows 3, 7, 8), plus
+// Cluster dynamics through plan_schedule(): what each plan does when the snapshot changes (a
+// machine lost or returning, units moved, Replaces, fleet's scheduling scenarios), plus
 // the planner's contracts: deterministic, incremental, reasons rewritten only when they change.
 
 #include <doctest/doctest.h>
@@ -213,7 +213,7 @@ TEST_CASE("the replaced unit moves and the replacing unit stays (TestScheduleRep
   CHECK(plan_schedule(s).tasks.empty());
 }
 
-TEST_CASE("the replaced unit moves whatever the input order (§14 row 8)") {
+TEST_CASE("the replaced unit moves whatever the input order") {
   // Both already on one machine: Go moved whichever unit it visited second.
   auto base =
       cluster(machines(2), {unit("v.service"), with_replaces(unit("a-r.service"), {"v.service"})},
@@ -279,7 +279,7 @@ TEST_CASE(
   CHECK(p.unschedulable.count("conflict-global.1.service") == 1);
 }
 
-TEST_CASE("globals honour Conflicts and ignore options rejected at submission (§14 row 7)") {
+TEST_CASE("globals honour Conflicts and ignore options rejected at submission") {
   auto g = global(with_conflicts(unit("g.service"), {"a.service"}));
   g.machine_id = "m1";  // rejected by validation; the planner must not crash or pin
   g.peers = {"a.service"};

@@ -1,6 +1,6 @@
 #pragma once
-// The desired ("target") state of a unit, fleet §2.1. One definition for the whole project lives
-// with the registry records; the engine uses it under its own name.
+// The desired ("target") state of a unit, as fleet defines it. One definition for the whole project
+// lives with the registry records; the engine uses it under its own name.
 
 #include "registry/records.h"
 

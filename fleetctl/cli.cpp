@@ -263,7 +263,7 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
   if (global.debug) log::set_level(log::Level::debug);
   bool creates = cmd->name == "submit" || cmd->name == "load" || cmd->name == "start";
   if (creates && flags.boolean("sign")) {
-    // fleet meant to refuse --sign (exit 2) but checked it before parsing flags (§14 #10).
+    // fleet meant to refuse --sign (exit 2) but checked it before parsing flags.
     io.err << kSignDeprecated << "\n";
     return kExitDeprecated;
   }

@@ -33,7 +33,7 @@ struct CliEnv {
 // `args` excludes argv[0]. Returns the process exit code.
 int run_fleetctl(const std::vector<std::string>& args, CliEnv& env);
 
-// The factory main() uses: HttpApiClient for the API driver (fleet-spec §9.1 endpoint rules).
+// The factory main() uses: HttpApiClient for the API driver.
 ClientFactory http_client_factory();
 
 std::vector<FlagSpec> global_flags();

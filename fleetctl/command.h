@@ -19,7 +19,7 @@
 
 namespace fleet::fleetctl {
 
-// Exit codes (fleet-spec §9.1).
+// Exit codes.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitDeprecated = 2;  // the removed signing feature
@@ -46,7 +46,7 @@ struct CommandContext {
   const FlagValues& flags;
   std::vector<std::string> args;
   std::string command;  // the command's name
-  // Poll interval of blocking waits; a 2 s attempt is 8 polls (fleet-spec §9.3).
+  // Poll interval of blocking waits; a 2 s attempt is 8 polls.
   std::chrono::milliseconds poll_interval{250};
   // The cluster's machines, fetched once on first use (fleet's cachedMachineState).
   std::optional<std::vector<api::Machine>> machine_cache;

@@ -1,9 +1,9 @@
 #pragma once
-// GNU-style flag parsing with pflag's rules and messages (fleet-spec §9.1): `--name=value`,
+// GNU-style flag parsing with pflag's rules and messages: `--name=value`,
 // `--name value`, bool flags without a value or with `=true/false`, shorthands `-l`, combined
 // bool shorthands `-lf`, `--` ends the flags, flags may follow positional arguments. fleet's
 // single-letter long names (`--l`, `--f`, `--A`, `--h`) are kept as aliases, and the advertised
-// `-l`/`-f`/`-A` shorthands also work (a deliberate fix, fleet-spec §14 #12).
+// `-l`/`-f`/`-A` shorthands also work (a deliberate fix).
 
 #include <map>
 #include <optional>

@@ -1,6 +1,6 @@
 #pragma once
 // The listing commands' shared output: --fields validation, tab-aligned tables with upper-case
-// headers (fleet-spec §9.4) and, beyond fleet, `--format json` (the API schema objects).
+// headers and, beyond fleet, `--format json` (the API schema objects).
 
 #include <functional>
 #include <optional>

@@ -12,7 +12,7 @@ namespace fleet::fleetctl {
 
 namespace {
 
-constexpr long kPollsPerAttempt = 8;  // 2 s at 250 ms (fleet-spec §9.3)
+constexpr long kPollsPerAttempt = 8;  // 2 s at 250 ms
 // Without --block-attempts the systemd check gets this many attempts (fleet gave it one).
 constexpr long kSystemdCheckDefaultAttempts = 5;
 

@@ -1,5 +1,5 @@
 #pragma once
-// What the unit commands share (fleet-spec §9.2, §9.3): finding units by argument, creating them
+// What the unit commands share: finding units by argument, creating them
 // from local files or templates, changing desired states and waiting for current states.
 
 #include <cstddef>

@@ -1,6 +1,6 @@
 #pragma once
 // The unit-file knowledge fleetctl needs before it talks to the API: parse a local file into
-// options, validate them, serialize/hash them, and fleet's unit-name rules (fleet-spec §3).
+// options, validate them, serialize/hash them, and fleet's unit-name rules.
 //
 // Seam: commands only parse and validate through UnitSource, so tests can substitute their own.
 // default_unit_source() and the helpers below delegate to the unitfile library, the project's
@@ -22,29 +22,29 @@ using Options = std::vector<api::UnitOption>;
 struct UnitSource {
   // Text of a unit file → ordered options. Errors name the line: `line 3: <why>`.
   std::function<Result<Options>(std::string_view text)> parse;
-  // fleet's ValidateOptions (fleet-spec §3.9), errors verbatim.
+  // fleet's ValidateOptions, errors verbatim.
   std::function<Status(const Options&)> validate;
 };
 
 UnitSource default_unit_source();
 
-// --- fleet-spec §3.3–3.9, through unitfile ---
+// --- parsing, validation and hashing, through unitfile ---
 Result<Options> parse_unit_text(std::string_view text);
 Status validate_unit_options(const Options& options);
 
-// Canonical text (§3.4): what `fleetctl cat` prints and what the hash is taken of.
+// Canonical text: what `fleetctl cat` prints and what the hash is taken of.
 std::string serialize_unit(const Options& options);
-// SHA1 hex of the canonical text (§3.5).
+// SHA1 hex of the canonical text.
 std::string unit_hash(const Options& options);
 // First [Unit] Description, or "".
 std::string unit_description(const Options& options);
 // [X-Fleet] keys fleet does not know, in order of first appearance (fleetctl only warns).
 std::vector<std::string> unknown_xfleet_keys(const Options& options);
 
-// fleet's ValidateName (§3.1).
+// fleet's ValidateName.
 Status validate_unit_name(std::string_view name);
 
-// §3.2; nullopt when the name has no '.'.
+// Parts of a unit name (prefix, instance, type); nullopt when the name has no '.'.
 struct UnitNameInfo {
   std::string full_name;
   std::string name;           // without suffix
@@ -58,7 +58,7 @@ struct UnitNameInfo {
 std::optional<UnitNameInfo> unit_name_info(std::string_view name);
 
 // fleetctl's argument → unit name: basename, plus ".service" unless the name already ends in
-// .service/.socket/.timer/.path/.device/.mount/.automount (§9.2).
+// .service/.socket/.timer/.path/.device/.mount/.automount.
 std::string mangle_unit_name(std::string_view arg);
 // Errc::invalid_argument for an argument whose basename is empty ("", "dir/"): mangled it would
 // become ".service", a name fleet's rules accept, so `destroy ''` would delete that unit.

@@ -1,5 +1,5 @@
 #pragma once
-// fleetd's command line (fleet-spec §7.1) with Go `flag` syntax: `-key`, `--key`, `--key=value`,
+// fleetd's command line with Go `flag` syntax: `-key`, `--key`, `--key=value`,
 // `--key value` (not for booleans, which take `--key` or `--key=false`); `--` ends the flags.
 // Dashes in a key are accepted for underscores (`--agent-ttl`). A positional `version` behaves
 // like --version; any other positional is refused ("takes no arguments").

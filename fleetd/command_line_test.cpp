@@ -61,7 +61,7 @@ TEST_CASE("bad command lines are refused with Go flag's messages") {
   CHECK(parse_command_line({"--version=maybe"}).has_error());
 }
 
-TEST_CASE("a positional argument other than version is refused (fleet §7.1)") {
+TEST_CASE("a positional argument other than version is refused, as fleet does") {
   CHECK(parse_command_line({"start"}, "/usr/bin/fleetd").error().message ==
         "/usr/bin/fleetd takes no arguments. Did you mean to invoke fleetctl instead?");
   CHECK(parse_command_line({"--dev", "--", "x"}).has_error());

@@ -23,7 +23,7 @@ inline constexpr std::string_view kDefaultYamlFile = "/etc/fleet/fleet.yaml";
 inline constexpr std::string_view kDefaultConfFile = "/etc/fleet/fleet.conf";
 
 struct Config {
-  // --- fleet's keys (fleet-spec §7.2) ---
+  // --- fleet's keys ---
   int verbosity = 0;
   std::vector<std::string> etcd_servers{"http://127.0.0.1:2379", "http://127.0.0.1:4001"};
   std::string etcd_username;

@@ -311,7 +311,7 @@ Task<Result<std::vector<MachineRecord>>> Registry::list_machines() {
     if (!p || p->kind != KeyKind::machine) continue;
     auto m = decode_machine(p->first, kv.value);
     if (!m) continue;
-    // fleet-spec §4.5: a dynamic empty value removes the key, a non-empty one overrides it.
+    // A dynamic empty value removes the key, a non-empty one overrides it.
     if (auto it = dynamic.find(m.value().id); it != dynamic.end())
       for (const auto& [k, v] : it->second) {
         if (v.empty())

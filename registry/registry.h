@@ -89,10 +89,10 @@ class Registry {
   Task<Status> put_machine(const MachineRecord& m, LeaseId lease);
   // Writes the record only if no record exists or the existing one is under `lease` (ours):
   // a live record of another fleetd with the same machine ID (duplicate /etc/machine-id) is
-  // never taken over (fleet-spec §7.3); Errc::already_exists then.
+  // never taken over; Errc::already_exists then.
   Task<Status> claim_machine(const MachineRecord& m, LeaseId lease);
   Task<Status> remove_machine(std::string id);
-  // Announced machines with dynamic metadata merged in (fleet-spec §4.5); sorted by ID.
+  // Announced machines with dynamic metadata merged in; sorted by ID.
   Task<Result<std::vector<MachineRecord>>> list_machines();
   Task<Status> set_metadata(std::string machine, std::string key, std::string value);
   Task<Status> delete_metadata(std::string machine, std::string key);

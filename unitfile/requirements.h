@@ -1,6 +1,6 @@
 #pragma once
-// fleet's [X-Fleet] scheduling requirements (fleet-spec §3.7), their submit-time validation
-// (§3.9) and the pairwise Conflicts/Replaces relations the engine and agent evaluate (§5.4, §5.5).
+// fleet's [X-Fleet] scheduling requirements, their submit-time validation
+// and the pairwise Conflicts/Replaces relations the engine and agent evaluate.
 
 #include <functional>
 #include <map>
@@ -54,7 +54,7 @@ struct Requirements {
 // a '.'; %i is empty for non-instances). Never fails: malformed values are ignored as fleet does.
 Requirements requirements_of(const UnitFile& unit, std::string_view unit_name);
 
-// fleet's ValidateOptions (§3.9), first failure only, Errc::invalid_argument with fleet's text:
+// fleet's ValidateOptions, first failure only, Errc::invalid_argument with fleet's text:
 // re-parse of the canonical form ("line N: line too long (max 2048 bytes)"), then the limits
 // above ("Conflicts has 65 values, at most 64 allowed", "Replaces value of 300 bytes, at most 256
 // allowed"), then `unresolvable requirements: peer "p" matches conflict "c"` / `... matches
@@ -63,7 +63,7 @@ Requirements requirements_of(const UnitFile& unit, std::string_view unit_name);
 // checks run on the substituted requirements of `unit_name`, i.e. what the engine will use.
 [[nodiscard]] Status validate_options(const UnitFile& unit, std::string_view unit_name);
 
-// Symmetric conflict (§5.4): a pattern of `a` matches `b_name` or a pattern of `b` matches
+// Symmetric conflict: a pattern of `a` matches `b_name` or a pattern of `b` matches
 // `a_name`. A unit never conflicts with itself (equal names). Malformed globs never match.
 bool conflicts_with(const Requirements& a, std::string_view a_name, const Requirements& b,
                     std::string_view b_name);
@@ -71,7 +71,7 @@ bool conflicts_with(const Requirements& a, std::string_view a_name, const Requir
 // One of `r`'s Replaces globs matches `other_name`.
 bool replaces(const Requirements& r, std::string_view other_name);
 
-// A required MachineID matches a machine by its full ID or its 8-character short ID (§14 #3).
+// A required MachineID matches a machine by its full ID or its 8-character short ID.
 bool machine_id_matches(std::string_view required, std::string_view machine_id);
 
 // Every required metadata key is present on the machine with one of the allowed values (exact,

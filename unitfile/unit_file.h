@@ -1,8 +1,8 @@
 #pragma once
 // A systemd unit file as fleet sees it: an ordered list of (section, name, value) options parsed
-// with go-systemd's exact rules (fleet-spec §3.3), a canonical serialization (§3.4) whose SHA-1 is
-// the unit's identity in the registry (§3.5), and a parsed view that applies fleet's [X-Fleet]
-// multi-value rule (§3.6). Immutable once built; cheap to copy relative to a parse.
+// with go-systemd's exact rules, a canonical serialization whose SHA-1 is
+// the unit's identity in the registry, and a parsed view that applies fleet's [X-Fleet]
+// multi-value rule. Immutable once built; cheap to copy relative to a parse.
 
 #include <cstddef>
 #include <functional>
@@ -23,7 +23,7 @@ struct UnitOption {
   bool operator==(const UnitOption&) const = default;
 };
 
-// Physical lines at least this long are rejected, as systemd would truncate them (§3.3).
+// Physical lines at least this long are rejected, as systemd would truncate them.
 inline constexpr std::size_t kMaxLineBytes = 2048;
 // Whole unit files above this size are rejected before parsing (fleet++ limit; fleet had none,
 // but every unit is stored in etcd and copied to every agent).
@@ -49,7 +49,7 @@ class UnitFile {
   // CR/LF is rejected ("line N: line too long (max 2048 bytes)") and files above kMaxFileBytes
   // are rejected. Empty text gives zero options. CRLF files parse, but, exactly as in
   // go-systemd, the CR stays on the line while looking for a trailing '\', so a backslash
-  // before CRLF does not continue a value or comment (fleet-spec §3.3 glosses over this).
+  // before CRLF does not continue a value or comment.
   [[nodiscard]] static Result<UnitFile> parse(std::string_view text);
 
   // Builds a unit from options as given (API payloads); nothing is validated or trimmed.
@@ -85,7 +85,7 @@ class UnitFile {
   std::string hash_;
 };
 
-// fleet's multi-value rule (§3.6), exposed for tests: values starting and ending with '"' are
+// fleet's multi-value rule, exposed for tests: values starting and ending with '"' are
 // split on spaces outside quotes with every quote dropped; anything else is one value.
 std::vector<std::string> split_multi_value(std::string_view value);
 

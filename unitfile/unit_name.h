@@ -1,6 +1,6 @@
 #pragma once
-// Unit names: fleet's validation (fleet-spec §3.1) and decomposition into prefix, template and
-// instance (§3.2), plus the instance-name helper used when instantiating templates (§3.8).
+// Unit names: fleet's validation and decomposition into prefix, template and
+// instance, plus the instance-name helper used when instantiating templates.
 
 #include <optional>
 #include <string>
@@ -12,7 +12,7 @@ namespace fleet::unitfile {
 
 inline constexpr std::size_t kMaxUnitNameBytes = 256;
 
-// fleet's ValidateName: the first failing rule in §3.1 order, as Errc::invalid_argument with
+// fleet's ValidateName: the first failing rule in fleet's order, as Errc::invalid_argument with
 // fleet's exact message (e.g. `invalid unit type: "servICE"`, `invalid character ' ' in unit
 // name`, `unit name cannot start in "@"`).
 [[nodiscard]] Status validate_unit_name(std::string_view name);

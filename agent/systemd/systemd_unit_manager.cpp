@@ -390,7 +390,7 @@ Task<Status> SystemdUnitManager::Impl::load(std::vector<UnitFileSpec> units) {
   auto linked =
       co_await call<std::vector<FileChange>>(*mgr, kManager, "LinkUnitFiles", paths, true, true);
   if (!linked) co_return fail(linked.error().code, "link: " + linked.error().message);
-  // fleet-spec §6.4: units with an [Install] section are also enabled (runtime), so their
+  // Units with an [Install] section are also enabled (runtime), so their
   // WantedBy=/RequiredBy= pull them in with the unit that wants them (fleet's TestInstallUnit).
   if (!installable.empty()) {
     auto enabled = co_await call<bool, std::vector<FileChange>>(*mgr, kManager, "EnableUnitFiles",

@@ -1,7 +1,7 @@
 #pragma once
 // SystemdUnitManager: UnitManager over systemd's D-Bus API (sdbus-c++ 1.2), the project's only
 // D-Bus code. It runs on the caller's io_context: no sdbus thread; the bus fd is watched with a
-// stream_descriptor and sd-bus timeouts with a steady_timer (building-blocks.md §4.5). Every
+// stream_descriptor and sd-bus timeouts with a steady_timer. Every
 // method call is asynchronous; start/stop wait for JobRemoved, recorded by job path because it
 // may arrive before the StartUnit reply.
 

@@ -69,7 +69,7 @@ struct ApiContext {
   // Request counters are recorded here and rendered by /metrics; null → /metrics shows only
   // the registry-derived gauges.
   Metrics* metrics = nullptr;
-  // False while fleetd is not registered (fleet-spec §8.8): every request then gets 503.
+  // False while fleetd is not registered: every request then gets 503.
   // Empty → always available.
   std::function<bool()> available;
   ContentCache contents;

@@ -1,4 +1,4 @@
-// Cluster-wide routes: /fleet/v1/state (§8.5), /fleet/v1/machines (§8.6) and /metrics (§7.7).
+// Cluster-wide routes: /fleet/v1/state, /fleet/v1/machines and /metrics.
 
 #include <nlohmann/json.hpp>
 
@@ -31,7 +31,7 @@ Task<Response> list_machines(const Request& req, ApiContext& ctx) {
   MachinePage out;
   for (std::size_t i = slice.begin; i < slice.end; ++i) {
     Machine m{all[i].id, all[i].public_ip, {}, all[i].version};
-    // A dynamic empty value removes the key (fleet-spec §4.5: PATCH remove stores "").
+    // A dynamic empty value removes the key.
     for (const auto& [k, v] : all[i].metadata)
       if (!v.empty()) m.metadata.emplace(k, v);
     out.machines.push_back(std::move(m));
@@ -67,7 +67,7 @@ bool parse_metadata_path(std::string_view path, std::string& machine, std::strin
   return true;
 }
 
-// Decodes and validates the whole PATCH body before anything is applied (fleet-spec §8.6).
+// Decodes and validates the whole PATCH body before anything is applied.
 Result<std::vector<MetadataOp>> parse_patch(std::string_view body) {
   using nlohmann::json;
   auto j = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -162,7 +162,7 @@ Task<Response> state_item(const Request& req, ApiContext& ctx, const std::string
   auto states = co_await ctx.registry.states_of(name);
   if (!states) co_return registry_error(states.error());
   if (!states.value().empty()) co_return json_response(200, encode(state_view(states.value()[0])));
-  // fleet v1.0 panicked here (§14 row 14); its intended answer:
+  // fleet v1.0 panicked here; its intended answer:
   co_return error_response(404, "unit state does not exist");
 }
 

@@ -1,4 +1,4 @@
-// /fleet/v1/discovery (fleet-spec §8.7): a Google API discovery document describing the v1 API.
+// /fleet/v1/discovery: a Google API discovery document describing the v1 API.
 // `$ENDPOINT` is deliberately left for clients to substitute, as fleet does.
 
 #include "api/server/detail/routes.h"

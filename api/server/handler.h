@@ -1,5 +1,5 @@
 #pragma once
-// fleet's HTTP API v1 (fleet-spec §8) as one pure coroutine: routes a Request, reads and writes
+// fleet's HTTP API v1 as one pure coroutine: routes a Request, reads and writes
 // the Registry through `ctx`, and returns the Response. No sockets: the Beast listener
 // (http_server.h) and the tests call it the same way.
 //

@@ -63,7 +63,7 @@ struct Response {
   void set_header(std::string name, std::string value);    // replaces all values of `name`
 };
 
-// `{"error":{"code":N,"message":"..."}}` with Content-Type application/json (fleet-spec §8.1).
+// `{"error":{"code":N,"message":"..."}}` with Content-Type application/json.
 Response error_response(int status, std::string_view message);
 // 200-style JSON response with Content-Type application/json.
 Response json_response(int status, std::string body);

@@ -36,7 +36,7 @@ struct TlsOptions {
   std::string cert_file;  // PEM server certificate (chain)
   std::string key_file;   // PEM private key
   std::string ca_file;    // PEM CA bundle for client certificates; empty = no client auth
-  // With a CA: reject clients without a certificate signed by it (fleet never verified, §14/23).
+  // With a CA: reject clients without a certificate signed by it (fleet never verified).
   bool require_client_cert = true;
 };
 

@@ -1,4 +1,4 @@
-// /fleet/v1/units and /fleet/v1/units/<name> (fleet-spec §8.4).
+// /fleet/v1/units and /fleet/v1/units/<name>.
 
 #include <set>
 #include <string_view>
@@ -75,7 +75,8 @@ Task<Response> delete_unit(ApiContext& ctx, const std::string& name) {
   co_return empty_response(204);
 }
 
-// fleet-spec §8.4 step 1: exactly one Content-Type whose media type is application/json.
+// Step 1 of a PUT (Documentation/api.md): exactly one Content-Type whose media type is
+// application/json.
 std::optional<Response> check_content_type(const Request& req) {
   auto values = req.header_values("Content-Type");
   if (values.size() != 1)
@@ -94,7 +95,7 @@ bool is_template(const std::string& name) {
 struct NewContent {
   std::string text;
   std::string hash;
-  Status valid;  // fleet-spec §3.9 ValidateOptions
+  Status valid;  // fleet's ValidateOptions
 };
 
 NewContent build_content(const Unit& unit) {
@@ -117,14 +118,14 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
                                       "\"");
   if (auto st = unitfile::validate_unit_name(name); !st)
     co_return error_response(400, st.error().message);
-  // fleet stored an invalid desiredState verbatim (§14 row 15); we reject it on every path.
+  // fleet stored an invalid desiredState verbatim; we reject it on every path.
   std::optional<TargetState> desired;
   if (!unit.desired_state.empty()) {
     desired = registry::parse_target_state(unit.desired_state);
     if (!desired)
       co_return error_response(400, "invalid value \"" + unit.desired_state + "\" for JobState");
   }
-  // Templates are never activated (fleet-spec §3.8), whichever path the request takes.
+  // Templates are never activated, whichever path the request takes.
   if (desired && *desired != TargetState::inactive && is_template(name))
     co_return error_response(400, "cannot activate template \"" + name + "\"");
 
@@ -150,7 +151,7 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
 
   const UnitRecord& cur = *existing.value();
   if (!unit.options.empty()) {
-    // fleet skipped ValidateOptions when replacing (§14 row 16); we validate on every path.
+    // fleet skipped ValidateOptions when replacing; we validate on every path.
     auto content = build_content(unit);
     if (content.hash != cur.hash) {
       if (!content.valid) co_return error_response(400, content.valid.error().message);

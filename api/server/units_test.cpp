@@ -1,4 +1,4 @@
-// /fleet/v1/units: fleet-spec §8.4 create/replace/desired-state rules, views and current state.
+// /fleet/v1/units: create/replace/desired-state rules, views and current state.
 
 #include <doctest/doctest.h>
 
@@ -158,7 +158,7 @@ TEST_CASE("PUT with different options replaces the unit (201) and validates them
       R"({"desiredState":"loaded","options":[{"section":"Service","name":"ExecStart","value":"/bin/false"}]})");
   CHECK(r2.status == 201);
   CHECK(body_json(f.get("/fleet/v1/units/a.service"))["desiredState"] == "loaded");
-  // fleet skipped validation here (§14 row 16); we do not.
+  // fleet skipped validation here; we do not.
   auto bad =
       f.put_json("/fleet/v1/units/a.service",
                  R"({"options":[{"section":"X-Fleet","name":"MachineOf","value":"b.service"},)"

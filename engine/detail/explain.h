@@ -9,7 +9,7 @@
 
 namespace fleet::engine::detail {
 
-// Why unit `u` cannot run on machine `m` (fleet §5.3 wording), e.g.
+// Why unit `u` cannot run on machine `m` (fleet's wording), e.g.
 // `found conflict with locally-scheduled Unit(a.service)`.
 std::string explain(const Index& ix, uint32_t u, uint32_t m, Check c);
 // `role=web region=eu|us`: keys ANDed, values of one key separated by `|`.

@@ -19,7 +19,7 @@ Status set_and_wait(CommandContext& ctx, const std::string& name, std::string_vi
   return ok();
 }
 
-// fleet intended `systemctl restart` on every machine and did nothing (§14 #18). We stop the
+// fleet intended `systemctl restart` on every machine and did nothing. We stop the
 // unit everywhere (desired state loaded), wait until no machine reports it active, and launch
 // it again.
 Status restart_global(CommandContext& ctx, const std::string& name, int attempts) {
@@ -68,7 +68,7 @@ int run(CommandContext& ctx) {
       continue;
     }
     if (u.current_state == api::kStateLaunched) {
-      // fleet waited for `launched` here too, so the stop was often never seen (§14 #1).
+      // fleet waited for `launched` here too, so the stop was often never seen.
       if (!set_and_wait(ctx, u.name, api::kStateLoaded, "stop", attempts)) return kExitFailure;
     }
     if (!set_and_wait(ctx, u.name, api::kStateLaunched, "start", attempts)) return kExitFailure;

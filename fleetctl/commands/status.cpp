@@ -45,7 +45,7 @@ int run(CommandContext& ctx) {
     printed = true;
     if (int code = print_status(ctx, u.name, {}); code != 0) return code;
   }
-  // A global unit: its status on every machine that reports it (fleet-spec §9.5 "per machine").
+  // A global unit: its status on every machine that reports it.
   for (const auto& g : globals) {
     api::StateFilter only;
     only.unit_name = g;

@@ -23,7 +23,7 @@ struct Failure {
 
 // Offset of the first run of kMaxLineBytes bytes containing neither CR nor LF. go-systemd
 // checks this heuristically before each lexer step (only when its read buffer is full); we reject
-// every such run, which is what users observe in practice (§3.3).
+// every such run, which is what users observe in practice.
 std::optional<std::size_t> first_long_run(std::string_view text) {
   std::size_t run_start = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {

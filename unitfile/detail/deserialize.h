@@ -1,5 +1,5 @@
 #pragma once
-// go-systemd's unit.Deserialize, re-implemented byte for byte (fleet-spec §3.3).
+// go-systemd's unit.Deserialize, re-implemented byte for byte.
 
 #include <string_view>
 #include <vector>

@@ -1,5 +1,5 @@
 #pragma once
-// Drives an sdbus::IConnection from an io_context (building-blocks.md §4.5), and a broadcast
+// Drives an sdbus::IConnection from an io_context, and a broadcast
 // wake-up used by coroutines waiting for D-Bus replies and signals. Folder-private.
 
 #include <boost/asio/any_io_executor.hpp>

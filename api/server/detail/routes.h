@@ -30,7 +30,7 @@ Task<Response> metrics(const Request& req, ApiContext& ctx);
 ApiError registry_failure(const Error& e);
 Response registry_error(const Error& e);
 
-// The page a request asks for (`?nextPageToken=`, fleet-spec §8.3); the error is the 400 text.
+// The page a request asks for (`?nextPageToken=`); the error is the 400 text.
 Result<PageToken> requested_page(const Request& req, const ApiContext& ctx);
 
 // Items [begin, end) of a list of `total` items for `page`, and the next page's token ("" when

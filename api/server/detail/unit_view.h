@@ -1,6 +1,6 @@
 #pragma once
 // Folder-private: the API's view of units, read from the registry in one consistent txn, with
-// the derived current state (fleet-spec §4.6 adapted to our key layout).
+// the derived current state.
 
 #include <chrono>
 #include <cstdint>
@@ -66,7 +66,7 @@ Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,
 
 // The API entity: options from `content` (may be null), desiredState, and for non-global units
 // currentState, machineID and our addition `reason`. Global units have neither current state
-// nor machine ID, in lists and in GET alike (fleet-spec §14 row 24 made consistent).
+// nor machine ID, in lists and in GET alike.
 Unit unit_view(const registry::UnitRecord& rec, const UnitsSnapshot& snap,
                const ParsedContent* content);
 

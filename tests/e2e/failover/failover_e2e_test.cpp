@@ -1,4 +1,4 @@
-// Losing pieces of the cluster as a user meets it (issue #7, fleet-spec §5.8 and §12.2): the
+// Losing pieces of the cluster as a user meets it (issue #7): the
 // host holding the engine lease, hosts carrying global, pinned and co-located units, and one
 // member of a three-member etcd.
 

@@ -1,4 +1,4 @@
-// Placement as a user meets it (issue #7, fleet-spec §12.2 scheduling scenarios): templates,
+// Placement as a user meets it (issue #7): templates,
 // Conflicts, MachineMetadata, MachineOf, MachineID, Replaces, global units and invalid units, on
 // three real-systemd hosts. One cluster serves every check: booting one is the expensive part.
 

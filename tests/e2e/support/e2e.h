@@ -22,7 +22,8 @@ inline double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// A unit that greets once and then runs until it is stopped (the fixtures of fleet-spec §12.1).
+// A unit that greets once and then runs until it is stopped (the fixture of fleet's functional
+// tests).
 inline std::string lasting_unit(const std::string& x_fleet = {},
                                 const std::string& description = "lasting") {
   std::string text = "[Unit]\nDescription=" + description +

@@ -1,6 +1,6 @@
-// Unit commands and daemon lifecycle on one real-systemd host (issue #7, fleet-spec §12.2
-// unit/command and daemon scenarios not covered elsewhere): one-way conflicts, restart, --replace,
-// listing order, [Install] dependencies, FLEETCTL_ENDPOINT, SIGHUP, etcd outage, clean shutdown.
+// Unit commands and daemon lifecycle on one real-systemd host (issue #7): one-way conflicts,
+// restart, --replace, listing order, [Install] dependencies, FLEETCTL_ENDPOINT, SIGHUP, etcd
+// outage, clean shutdown.
 
 #include <doctest/doctest.h>
 

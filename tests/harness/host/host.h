@@ -1,6 +1,6 @@
 #pragma once
 // A simulated cluster host: a real systemd as PID 1 in its own PID, mount, UTS, IPC and cgroup
-// namespaces (recipe and rationale: /work/shared/reference/test-hosts.md). Private tmpfs on /run,
+// namespaces (the rationale for each step is in init_script.h). Private tmpfs on /run,
 // /tmp, /var/tmp and /var/log, its own /etc/machine-id, host-global units masked, so booting one
 // never touches the machine. Every host is killed with its namespace when the Host object dies,
 // at exit, on a fatal signal, and (via PR_SET_PDEATHSIG) when the test process itself dies.

@@ -1,5 +1,5 @@
 #pragma once
-// The init script run as PID 1 of a fresh PID namespace (see test-hosts.md). It prepares a private
+// The init script run as PID 1 of a fresh PID namespace (each step says why). It prepares a private
 // view of the machine and then execs systemd. `set -eu` plus explicit checks: if any isolation
 // step fails, systemd is never started.
 
