@@ -33,6 +33,8 @@ void ClusterModel::clear() {
   contents_.clear();
   machines_.clear();
   dynamic_metadata_.clear();
+  maintenance_.clear();
+  running_.clear();
   schedule_.clear();
   assignments_.clear();
   reasons_.clear();
@@ -48,7 +50,23 @@ bool assign(Map& map, const Key& key, Value value) {
   it->second = std::move(value);
   return true;
 }
+
+bool is_running(std::string_view active_state) {
+  return active_state == "active" || active_state == "activating" ||
+         active_state == "deactivating" || active_state == "reloading";
+}
 }  // namespace
+
+bool ClusterModel::draining(const std::string& machine) const {
+  auto it = maintenance_.find(machine);
+  return it != maintenance_.end() && it->second.mode == registry::MaintenanceMode::draining;
+}
+
+bool ClusterModel::set_running(const std::string& machine, const std::string& unit, bool running) {
+  auto key = std::make_pair(machine, unit);
+  bool changed = running ? running_.insert(key).second : running_.erase(key) > 0;
+  return changed && draining(machine);
+}
 
 bool ClusterModel::put(const registry::KeyValue& kv) {
   auto p = keys_.parse(kv.key);
@@ -79,7 +97,14 @@ bool ClusterModel::put(const registry::KeyValue& kv) {
       return false;
     case KeyKind::reason:
       return assign(reasons_, p->first, kv.value);
+    case KeyKind::maintenance:
+      if (auto m = registry::decode_maintenance(p->first, kv.value))
+        return assign(maintenance_, p->first, m.value());
+      return maintenance_.erase(p->first) > 0;
     case KeyKind::state:
+      if (auto st = registry::decode_state(p->first, p->second, kv.value))
+        return set_running(p->second, p->first, is_running(st.value().active_state));
+      return false;
     case KeyKind::leader:
       return false;
   }
@@ -113,7 +138,10 @@ bool ClusterModel::erase(const std::string& key) {
       return assignments_.erase({p->second, p->first}) > 0;
     case KeyKind::reason:
       return reasons_.erase(p->first) > 0;
+    case KeyKind::maintenance:
+      return maintenance_.erase(p->first) > 0;
     case KeyKind::state:
+      return set_running(p->second, p->first, false);
     case KeyKind::leader:
       return false;
   }
@@ -155,6 +183,15 @@ ClusterSnapshot ClusterModel::snapshot() const {
         else
           ms.metadata[k] = v;
       }
+    if (auto it = maintenance_.find(id); it != maintenance_.end()) {
+      ms.cordoned = it->second.mode != registry::MaintenanceMode::none;
+      ms.drain = it->second.mode == registry::MaintenanceMode::draining;
+      ms.force = ms.drain && it->second.force;
+      if (ms.drain)
+        for (auto r = running_.lower_bound({id, std::string()});
+             r != running_.end() && r->first == id; ++r)
+          snap.running_on_draining[r->second].insert(id);
+    }
     snap.machines.push_back(std::move(ms));
   }
   snap.schedule = schedule_;

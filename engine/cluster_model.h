@@ -61,6 +61,9 @@ class ClusterModel {
     registry::Revision mod_revision = 0;
   };
   const UnitSpec* spec_of(const registry::UnitRecord& u) const;
+  bool draining(const std::string& machine) const;
+  // Records whether `unit` runs on `machine`; true when that matters to the plan.
+  bool set_running(const std::string& machine, const std::string& unit, bool running);
 
   const registry::KeyLayout& keys_;
   SpecParser parser_;
@@ -68,6 +71,10 @@ class ClusterModel {
   std::map<std::string, Content> contents_;
   std::map<std::string, registry::MachineRecord> machines_;
   std::map<std::string, std::map<std::string, std::string>> dynamic_metadata_;
+  std::map<std::string, registry::Maintenance> maintenance_;  // machine -> cordon/drain
+  // (machine, unit) pairs whose reported state is running; only draining machines' matter to
+  // the planner, but states may arrive before the drain does.
+  std::set<std::pair<std::string, std::string>> running_;
   std::map<std::string, std::string> schedule_;
   std::map<std::pair<std::string, std::string>, registry::Assignment> assignments_;  // (m, u)
   std::map<std::string, std::string> reasons_;

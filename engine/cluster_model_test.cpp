@@ -28,7 +28,7 @@ struct Model {
     put(keys.unit(name), reg::encode(reg::UnitRecord{name, hash, s, 0}));
   }
   void machine(const std::string& id, std::map<std::string, std::string> md = {}) {
-    put(keys.machine(id), reg::encode(reg::MachineRecord{id, "127.0.0.1", md, "v", false, {}}));
+    put(keys.machine(id), reg::encode(reg::MachineRecord{id, "127.0.0.1", md, "v", false, {}, {}}));
   }
   // Applies the planned writes back to the model, as the watch would deliver them.
   std::vector<reg::Op> step() {
@@ -156,4 +156,38 @@ TEST_CASE("the echo of the engine's own writes leaves the model unchanged") {
   CHECK(m.model.put(moved));
   CHECK(m.model.erase(m.keys.schedule("a.service")));
   CHECK_FALSE(m.model.erase(m.keys.schedule("a.service")));
+}
+
+TEST_CASE("a drain moves a running unit only after its state there stops being active") {
+  Model m;
+  m.machine("m1");
+  m.unit("a.service", "[Service]\nExecStart=/bin/true\n", reg::TargetState::launched);
+  m.step();
+  REQUIRE(m.model.schedule().at("a.service") == "m1");
+  m.machine("m2");
+  auto state = [&](const std::string& active) {
+    reg::KeyValue kv{m.keys.state("a.service", "m1"),
+                     reg::encode(reg::UnitStateRecord{"a.service", "m1", "h", "loaded", active,
+                                                      active == "active" ? "running" : "dead"}),
+                     0, ++m.rev, 0, 0};
+    return m.model.put(kv);
+  };
+  // A state change of a machine that is not draining does not wake the planner.
+  CHECK_FALSE(state("active"));
+  reg::KeyValue drain{m.keys.maintenance("m1"),
+                      reg::encode(reg::Maintenance{reg::MaintenanceMode::draining, false, 1}), 0,
+                      ++m.rev, 0, 0};
+  CHECK(m.model.put(drain));
+  auto snap = m.model.snapshot();
+  CHECK(snap.machines[0].drain);
+  CHECK(snap.running_on_draining.at("a.service") == std::set<std::string>{"m1"});
+  m.step();
+  CHECK(m.model.schedule().count("a.service") == 0);  // stopped there, not yet elsewhere
+  CHECK(m.step().empty());
+  CHECK(m.model.erase(m.keys.state("a.service", "m1")));  // the agent unloaded it
+  m.step();
+  CHECK(m.model.schedule().at("a.service") == "m2");
+  // Uncordoned (record deleted): the machine is schedulable again.
+  CHECK(m.model.erase(m.keys.maintenance("m1")));
+  CHECK_FALSE(m.model.snapshot().machines[0].cordoned);
 }

@@ -29,6 +29,12 @@ struct UnitSpec {
 struct MachineSpec {
   std::string id;
   std::map<std::string, std::string> metadata;
+  // fleetctl cordon/drain. cordoned: no new unit is placed here (global units still are); the
+  // units already here stay. drain (implies cordoned): every non-global unit that fits elsewhere
+  // moves; one that fits nowhere else stays, or with `force` is stopped.
+  bool cordoned = false;
+  bool drain = false;
+  bool force = false;
 };
 
 // Unit names and machine IDs must be unique; their order is irrelevant to the plan.
@@ -40,6 +46,10 @@ struct ClusterSnapshot {
   std::map<std::string, std::set<std::string>> global_assignments;
   // Currently published unschedulable reasons (unit -> reason), so only changes get rewritten.
   std::map<std::string, std::string> reasons;
+  // Units reported running (active, activating, deactivating, reloading) on a draining machine:
+  // unit -> those machines. A unit leaving a draining machine starts elsewhere only once its copy
+  // there has stopped (stop-then-start), so two copies never run at once.
+  std::map<std::string, std::set<std::string>> running_on_draining;
 };
 
 }  // namespace fleet::engine

@@ -51,6 +51,15 @@ std::string not_scheduled(TargetState s) {
 std::string global_eligible(TargetState s) {
   return "global unit with target state " + std::string(to_string(s));
 }
+std::string draining(std::string_view machine) {
+  return "Machine(" + std::string(machine) + ") is draining";
+}
+std::string stopping_on(std::string_view machine) {
+  return "stopping on draining Machine(" + std::string(machine) + ") before it moves";
+}
+std::string cannot_leave(std::string_view machine, std::string_view why) {
+  return "cannot leave draining Machine(" + std::string(machine) + "): " + std::string(why);
+}
 }  // namespace reasons
 
 namespace {
@@ -72,12 +81,15 @@ class Planner {
         evict_reason_(ix_.units.size()),
         fail_reason_(ix_.units.size()),
         waiting_(ix_.units.size()),
-        queued_(ix_.units.size(), 0) {}
+        queued_(ix_.units.size(), 0),
+        leaving_(ix_.units.size(), kNone),
+        held_(ix_.units.size(), 0) {}
 
   Plan run() {
     validate_schedule();
     assign_globals();
     drain();
+    leave_draining_machines();
     // Settle: a unit that failed early may fit after later evictions, globals may fit where a
     // displaced unit left, and reasons must describe the final view, or the next plan would
     // differ from this one. Typically one quiet round.
@@ -262,6 +274,14 @@ class Planner {
   }
 
   void place(uint32_t u, uint32_t m) {
+    if (auto it = s_.running_on_draining.find(std::string(ix_.units[u].name()));
+        it != s_.running_on_draining.end()) {
+      // Stop-then-start: this pass only stops the copy on the draining machine; the state
+      // report of that stop triggers the pass that places it.
+      held_[u] = 1;
+      fail_reason_[u] = reasons::stopping_on(*it->second.begin());
+      return;
+    }
     ++placements_;
     fail_reason_[u].clear();
     view_.confirm(u, m);
@@ -302,6 +322,54 @@ class Planner {
     }
   }
 
+  // Every non-global unit on a draining machine is placed again, avoiding cordoned machines.
+  // Units that fit nowhere else go back (unless the drain is forced), and so do followers
+  // waiting for a peer that stays; followers of a unit that is stopping to move leave with it.
+  void leave_draining_machines() {
+    std::vector<uint32_t> leaving;
+    for (uint32_t u = 0; u < ix_.units.size(); ++u) {
+      uint32_t m = view_.placed(u);
+      if (ix_.units[u].global() || m == kNone || !ix_.machines[m].spec->drain) continue;
+      leaving_[u] = m;
+      leaving.push_back(u);
+    }
+    if (leaving.empty()) return;
+    for (uint32_t u : leaving) {
+      view_.remove(u);
+      if (evict_reason_[u].empty()) evict_reason_[u] = reasons::draining(ix_.machines[leaving_[u]].id());
+    }
+    for (uint32_t u : leaving) enqueue(u);
+    drain();
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (uint32_t u : leaving) {
+        if (view_.placed(u) != kNone || held_[u]) continue;
+        uint32_t m = leaving_[u];
+        bool with_peer = std::any_of(ix_.units[u].peers.begin(), ix_.units[u].peers.end(),
+                                     [&](uint32_t p) { return held_[p] != 0; });
+        if (with_peer) {
+          held_[u] = 1;
+          fail_reason_[u] = reasons::stopping_on(ix_.machines[m].id());
+          progress = true;
+          continue;
+        }
+        if (ix_.machines[m].spec->force) continue;
+        if (view_.able(u, m, false).verdict != Verdict::ok) continue;
+        auto staying_peer = std::find_if(ix_.units[u].peers.begin(), ix_.units[u].peers.end(),
+                                         [&](uint32_t p) { return stuck_.count(p) > 0; });
+        stuck_[u] = reasons::cannot_leave(
+            ix_.machines[m].id(), staying_peer == ix_.units[u].peers.end()
+                                      ? fail_reason_[u]
+                                      : "required peer Unit(" +
+                                            std::string(ix_.units[*staying_peer].name()) +
+                                            ") cannot leave either");
+        fail_reason_[u].clear();
+        view_.confirm(u, m);
+        progress = true;
+      }
+    }
+  }
+
   std::string global_reason(uint32_t g) {
     const auto& info = ix_.units[g];
     if (ix_.machines.empty()) return std::string(reasons::kNoMachines);
@@ -330,6 +398,9 @@ class Planner {
   std::vector<char> queued_;
   std::vector<PlanStep> orphans_;
   std::map<std::pair<uint32_t, uint32_t>, std::string> unassign_reason_;
+  std::vector<uint32_t> leaving_;  // draining machine the unit is on at the start, or kNone
+  std::vector<char> held_;         // placed nowhere until its copy on a draining machine stops
+  std::map<uint32_t, std::string> stuck_;  // stays on its draining machine: why
   size_t placements_ = 0;
   static constexpr int kMaxSettleRounds = 4;
 };
@@ -355,6 +426,8 @@ Plan Planner::build_plan() {
     }
     if (info.active && m == kNone) plan.unschedulable[std::string(info.name())] = fail_reason_[u];
   }
+  for (const auto& [u, why] : stuck_)
+    if (view_.placed(u) != kNone) plan.stuck[std::string(ix_.units[u].name())] = why;
   for (const auto& [unit, machines] : s_.global_assignments) {
     uint32_t g = ix_.unit(unit);
     for (const auto& mid : machines) {
@@ -391,14 +464,16 @@ Plan Planner::build_plan() {
     }
     if (!any) plan.unschedulable[std::string(info.name())] = global_reason(g);
   }
-  for (const auto& [unit, reason] : plan.unschedulable) {
+  auto published = plan.unschedulable;
+  published.insert(plan.stuck.begin(), plan.stuck.end());
+  for (const auto& [unit, reason] : published) {
     auto it = s_.reasons.find(unit);
     if (it == s_.reasons.end() || it->second != reason) {
       set.push_back({TaskKind::set_reason, unit, "", reason});
     }
   }
   for (const auto& [unit, reason] : s_.reasons) {
-    if (!plan.unschedulable.count(unit)) clear.push_back({TaskKind::clear_reason, unit, "", ""});
+    if (!published.count(unit)) clear.push_back({TaskKind::clear_reason, unit, "", ""});
   }
   auto by_unit = [](const PlanStep& a, const PlanStep& b) {
     return std::tie(a.unit, a.machine) < std::tie(b.unit, b.machine);

@@ -14,6 +14,10 @@
 //   conflicting globals the alphabetically first wins.
 // * Units that cannot be placed get a human-readable reason (Plan::unschedulable); tasks only
 //   rewrite reasons that changed.
+// * Cordoned machines take no new non-global unit. Non-global units on a draining machine are
+//   placed elsewhere by the rules above; one still running there is only unscheduled, and
+//   placed once its copy has stopped (stop-then-start). One that fits nowhere else stays (its
+//   reason says why, Plan::stuck) or, when the drain is forced, is unscheduled.
 
 #include <map>
 #include <string>
@@ -55,6 +59,9 @@ struct Plan {
   // Every unit with desired != inactive that ends up nowhere, with the reason (also for global
   // units that run on no machine).
   std::map<std::string, std::string> unschedulable;
+  // Units that stay on a draining machine because no other machine can run them, with the
+  // reason (published like an unschedulable reason).
+  std::map<std::string, std::string> stuck;
 };
 
 Plan plan_schedule(const ClusterSnapshot& snapshot);
@@ -70,6 +77,10 @@ std::string machine_went_away(std::string_view machine);  // target Machine(<id>
 std::string unable_to_run(std::string_view machine, std::string_view why);
 std::string not_scheduled(TargetState s);    // target state <s> and unit not scheduled
 std::string global_eligible(TargetState s);  // global unit with target state <s>
+std::string draining(std::string_view machine);  // Machine(<id>) is draining
+// The unit still runs on the draining machine it leaves: it is placed once that copy stopped.
+std::string stopping_on(std::string_view machine);
+std::string cannot_leave(std::string_view machine, std::string_view why);
 }  // namespace reasons
 
 }  // namespace fleet::engine

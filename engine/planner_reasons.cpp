@@ -29,6 +29,8 @@ std::string_view verb(Verdict v) {
       return "MachineID excludes it:";
     case Verdict::metadata:
       return "metadata insufficient:";
+    case Verdict::cordoned:
+      return "cordoned";
     case Verdict::ok:
       break;
   }
@@ -70,6 +72,8 @@ std::string explain(const Index& ix, uint32_t u, uint32_t m, Check c) {
     }
     case Verdict::metadata:
       return "local Machine metadata insufficient";
+    case Verdict::cordoned:
+      return "Machine(" + std::string(ix.machines[m].id()) + ") is cordoned";
     case Verdict::peer:
       if (c.blocker == kNone) {
         return "required peer Unit(" + ix.units[u].missing_peers.front() + ") does not exist";
@@ -100,6 +104,7 @@ std::string summarize(const Index& ix, const Requirement& req,
   Verdict first = groups.begin()->first.first;
   bool uniform = std::all_of(groups.begin(), groups.end(),
                              [&](const auto& g) { return g.first.first == first; });
+  if (uniform && first == Verdict::cordoned) return where + " is cordoned (" + total + ")";
   if (uniform) {
     std::string names;
     size_t shown = 0;
@@ -121,6 +126,10 @@ std::string summarize(const Index& ix, const Requirement& req,
       break;
     }
     out += (shown++ > 0 ? "; " : " ");
+    if (key.first == Verdict::cordoned) {
+      out += "cordoned on " + machines_count(count);
+      continue;
+    }
     out += std::string(verb(key.first)) + " " + unit_name(ix, key.second) + " on " +
            machines_count(count);
   }

@@ -25,6 +25,25 @@ std::optional<TargetState> parse_target_state(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view to_string(MaintenanceMode m) {
+  switch (m) {
+    case MaintenanceMode::none:
+      return "";
+    case MaintenanceMode::cordoned:
+      return "cordoned";
+    case MaintenanceMode::draining:
+      return "draining";
+  }
+  return "";
+}
+
+std::optional<MaintenanceMode> parse_maintenance_mode(std::string_view s) {
+  if (s.empty()) return MaintenanceMode::none;
+  if (s == "cordoned") return MaintenanceMode::cordoned;
+  if (s == "draining") return MaintenanceMode::draining;
+  return std::nullopt;
+}
+
 namespace {
 
 Result<json> parse_object(std::string_view what, std::string_view text) {
@@ -59,6 +78,12 @@ std::string encode(const MachineRecord& r) {
   for (const auto& [k, v] : r.metadata) j["metadata"][k] = v;
   if (r.disable_engine) j["disableEngine"] = true;
   if (!r.api_url.empty()) j["apiURL"] = r.api_url;
+  return j.dump();
+}
+
+std::string encode(const Maintenance& r) {
+  json j{{"mode", to_string(r.mode)}, {"since", r.since}};
+  if (r.force) j["force"] = true;
   return j.dump();
 }
 
@@ -121,6 +146,20 @@ Result<UnitStateRecord> decode_state(std::string_view unit, std::string_view mac
   r.load_state = str(j, "loadState");
   r.active_state = str(j, "activeState");
   r.sub_state = str(j, "subState");
+  return r;
+}
+
+Result<Maintenance> decode_maintenance(std::string_view machine, std::string_view text) {
+  auto what = "maintenance of " + std::string(machine);
+  BOOST_OUTCOME_TRY(auto j, parse_object(what, text));
+  Maintenance r;
+  auto mode = parse_maintenance_mode(str(j, "mode"));
+  if (!mode || *mode == MaintenanceMode::none)
+    return fail(Errc::invalid_argument, what + ": invalid mode \"" + str(j, "mode") + "\"");
+  r.mode = *mode;
+  if (auto it = j.find("force"); it != j.end() && it->is_boolean()) r.force = it->get<bool>();
+  if (auto it = j.find("since"); it != j.end() && it->is_number_integer())
+    r.since = it->get<std::int64_t>();
   return r;
 }
 

@@ -67,6 +67,7 @@ std::optional<ParsedKey> KeyLayout::parse(std::string_view key) const {
   if (folder == "schedule") return one(KeyKind::schedule);
   if (folder == "reasons") return one(KeyKind::reason);
   if (folder == "machines") return one(KeyKind::machine);
+  if (folder == "maintenance") return one(KeyKind::maintenance);
   if (folder == "assign") {
     auto p = two(KeyKind::assignment);
     if (p) std::swap(p->first, p->second);  // first = unit, second = machine

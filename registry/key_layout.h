@@ -10,6 +10,7 @@
 //   reasons/<unit>                why the unit cannot be placed                   engine (fenced)
 //   machines/<machine>            MachineRecord JSON, attached to its lease       agent
 //   metadata/<machine>/<key>      dynamic metadata (API PATCH), survives leases   API
+//   maintenance/<machine>         Maintenance JSON (cordon/drain), survives leases API
 //   states/<unit>/<machine>       UnitStateRecord JSON, attached to machine lease agent
 //   engine/leader                 machine ID of the engine leader, leader lease   engine
 
@@ -27,6 +28,7 @@ enum class KeyKind {
   reason,
   machine,
   metadata,
+  maintenance,
   state,
   leader
 };
@@ -58,6 +60,8 @@ class KeyLayout {
   std::string machines() const { return prefix_ + "machines/"; }
   std::string metadata(std::string_view machine, std::string_view key) const;
   std::string all_metadata() const { return prefix_ + "metadata/"; }
+  std::string maintenance(std::string_view machine) const { return join("maintenance/", machine); }
+  std::string all_maintenance() const { return prefix_ + "maintenance/"; }
   std::string state(std::string_view unit, std::string_view machine) const;
   std::string states_of(std::string_view unit) const;
   std::string states() const { return prefix_ + "states/"; }

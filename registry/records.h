@@ -26,6 +26,23 @@ struct UnitRecord {
   bool operator==(const UnitRecord&) const = default;
 };
 
+// An operator's hold on a machine (`fleetctl cordon` / `drain`), stored under
+// maintenance/<machine> apart from the machine's lease, so it survives fleetd restarts, reboots
+// and engine hand-overs. cordoned: no new units are placed there, its units stay. draining:
+// cordoned, and every non-global unit that can run elsewhere moves away (stopped there first);
+// units that fit nowhere else stay, or with `force` are stopped.
+enum class MaintenanceMode { none, cordoned, draining };
+
+std::string_view to_string(MaintenanceMode m);
+std::optional<MaintenanceMode> parse_maintenance_mode(std::string_view s);
+
+struct Maintenance {
+  MaintenanceMode mode = MaintenanceMode::none;
+  bool force = false;     // draining only
+  std::int64_t since = 0;  // Unix seconds when it was set
+  bool operator==(const Maintenance&) const = default;
+};
+
 // A host announcing itself; present only while its lease lives.
 struct MachineRecord {
   std::string id;
@@ -35,6 +52,8 @@ struct MachineRecord {
   bool disable_engine = false;
   // Where this machine's fleetd API answers other fleetds (status/journal proxying); may be empty.
   std::string api_url;
+  // Not part of the announced record: merged in from maintenance/<id> when machines are listed.
+  Maintenance maintenance;
   bool operator==(const MachineRecord&) const = default;
 };
 

@@ -301,10 +301,15 @@ Task<Status> Registry::remove_machine(std::string id) {
 Task<Result<std::vector<MachineRecord>>> Registry::list_machines() {
   BOOST_OUTCOME_CO_TRY(auto machines, co_await range_prefix(keys_.machines()));
   BOOST_OUTCOME_CO_TRY(auto meta, co_await range_prefix(keys_.all_metadata()));
+  BOOST_OUTCOME_CO_TRY(auto holds, co_await range_prefix(keys_.all_maintenance()));
   std::map<std::string, std::map<std::string, std::string>> dynamic;
   for (const auto& kv : meta.kvs)
     if (auto p = keys_.parse(kv.key); p && p->kind == KeyKind::metadata)
       dynamic[p->first][p->second] = kv.value;
+  std::map<std::string, Maintenance> maintenance;
+  for (const auto& kv : holds.kvs)
+    if (auto p = keys_.parse(kv.key); p && p->kind == KeyKind::maintenance)
+      if (auto m = decode_maintenance(p->first, kv.value)) maintenance[p->first] = m.value();
   std::vector<MachineRecord> out;
   for (const auto& kv : machines.kvs) {
     auto p = keys_.parse(kv.key);
@@ -319,6 +324,8 @@ Task<Result<std::vector<MachineRecord>>> Registry::list_machines() {
         else
           m.value().metadata[k] = v;
       }
+    if (auto it = maintenance.find(m.value().id); it != maintenance.end())
+      m.value().maintenance = it->second;
     out.push_back(std::move(m).value());
   }
   co_return out;
@@ -331,6 +338,15 @@ Task<Status> Registry::set_metadata(std::string machine, std::string key, std::s
 
 Task<Status> Registry::delete_metadata(std::string machine, std::string key) {
   BOOST_OUTCOME_CO_TRY(co_await kv_.del(keys_.metadata(machine, key)));
+  co_return ok();
+}
+
+Task<Status> Registry::set_maintenance(std::string machine, Maintenance m) {
+  if (m.mode == MaintenanceMode::none) {
+    BOOST_OUTCOME_CO_TRY(co_await kv_.del(keys_.maintenance(machine)));
+    co_return ok();
+  }
+  BOOST_OUTCOME_CO_TRY(co_await kv_.put(keys_.maintenance(machine), encode(m)));
   co_return ok();
 }
 

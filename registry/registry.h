@@ -96,6 +96,9 @@ class Registry {
   Task<Result<std::vector<MachineRecord>>> list_machines();
   Task<Status> set_metadata(std::string machine, std::string key, std::string value);
   Task<Status> delete_metadata(std::string machine, std::string key);
+  // Cordon or drain `machine` (mode != none), or lift it (mode none: deletes the record; not an
+  // error when there is none). Kept apart from the machine's lease: it outlives restarts.
+  Task<Status> set_maintenance(std::string machine, Maintenance m);
 
   // --- unit states (agent, API) ---
   Task<Status> put_states(const std::vector<UnitStateRecord>& states, LeaseId lease);

@@ -358,6 +358,7 @@ Check View::able(uint32_t u, uint32_t m, bool pass2) const {
     return {Verdict::machine_id, kNone};
   }
   if (!ix_.metadata_ok(spec.metadata, m)) return {Verdict::metadata, kNone};
+  if (pass2 && ix_.machines[m].spec->cordoned) return {Verdict::cordoned, kNone};
   for (uint32_t p : info.peers) {
     const UnitInfo& peer = ix_.units[p];
     bool here = peer.global() ? peer.active && ix_.metadata_ok(peer.spec->metadata, m)

@@ -98,7 +98,16 @@ class Index {
   void find_replace_cycles();
 };
 
-enum class Verdict { ok, machine_id, metadata, peer, conflict, replaced, displaced_again };
+enum class Verdict {
+  ok,
+  machine_id,
+  metadata,
+  cordoned,
+  peer,
+  conflict,
+  replaced,
+  displaced_again
+};
 
 struct Check {
   Verdict verdict = Verdict::ok;
@@ -124,8 +133,9 @@ class View {
   bool global_on(uint32_t g, uint32_t m) const;
   bool on_machine(uint32_t u, uint32_t m) const;
 
-  // fleet's AbleToRun for unit `u` on machine `m` against the current view. `pass2` adds the
-  // guard that a replacing unit may not displace a unit that was already displaced.
+  // fleet's AbleToRun for unit `u` on machine `m` against the current view. `pass2` (a new
+  // placement, not a unit staying where it is) adds that a cordoned machine takes no new unit
+  // and that a replacing unit may not displace a unit that was already displaced.
   Check able(uint32_t u, uint32_t m, bool pass2) const;
   // The alphabetically first unit on `m` in conflict with `u`, or kNone; `u` must not be on `m`.
   uint32_t conflict_on(uint32_t u, uint32_t m) const;
