@@ -169,14 +169,20 @@ TEST_CASE("a drain moves a running unit only after its state there stops being a
     reg::KeyValue kv{m.keys.state("a.service", "m1"),
                      reg::encode(reg::UnitStateRecord{"a.service", "m1", "h", "loaded", active,
                                                       active == "active" ? "running" : "dead"}),
-                     0, ++m.rev, 0, 0};
+                     0,
+                     ++m.rev,
+                     0,
+                     0};
     return m.model.put(kv);
   };
   // A state change of a machine that is not draining does not wake the planner.
   CHECK_FALSE(state("active"));
   reg::KeyValue drain{m.keys.maintenance("m1"),
-                      reg::encode(reg::Maintenance{reg::MaintenanceMode::draining, false, 1}), 0,
-                      ++m.rev, 0, 0};
+                      reg::encode(reg::Maintenance{reg::MaintenanceMode::draining, false, 1}),
+                      0,
+                      ++m.rev,
+                      0,
+                      0};
   CHECK(m.model.put(drain));
   auto snap = m.model.snapshot();
   CHECK(snap.machines[0].drain);

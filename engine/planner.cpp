@@ -336,7 +336,8 @@ class Planner {
     if (leaving.empty()) return;
     for (uint32_t u : leaving) {
       view_.remove(u);
-      if (evict_reason_[u].empty()) evict_reason_[u] = reasons::draining(ix_.machines[leaving_[u]].id());
+      if (evict_reason_[u].empty())
+        evict_reason_[u] = reasons::draining(ix_.machines[leaving_[u]].id());
     }
     for (uint32_t u : leaving) enqueue(u);
     drain();
@@ -357,12 +358,12 @@ class Planner {
         if (view_.able(u, m, false).verdict != Verdict::ok) continue;
         auto staying_peer = std::find_if(ix_.units[u].peers.begin(), ix_.units[u].peers.end(),
                                          [&](uint32_t p) { return stuck_.count(p) > 0; });
-        stuck_[u] = reasons::cannot_leave(
-            ix_.machines[m].id(), staying_peer == ix_.units[u].peers.end()
-                                      ? fail_reason_[u]
-                                      : "required peer Unit(" +
-                                            std::string(ix_.units[*staying_peer].name()) +
-                                            ") cannot leave either");
+        stuck_[u] = reasons::cannot_leave(ix_.machines[m].id(),
+                                          staying_peer == ix_.units[u].peers.end()
+                                              ? fail_reason_[u]
+                                              : "required peer Unit(" +
+                                                    std::string(ix_.units[*staying_peer].name()) +
+                                                    ") cannot leave either");
         fail_reason_[u].clear();
         view_.confirm(u, m);
         progress = true;

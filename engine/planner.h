@@ -75,8 +75,8 @@ inline constexpr std::string_view kNoMachines = "no machines available";
 inline constexpr std::string_view kMetadataInsufficient = "local Machine metadata insufficient";
 std::string machine_went_away(std::string_view machine);  // target Machine(<id>) went away
 std::string unable_to_run(std::string_view machine, std::string_view why);
-std::string not_scheduled(TargetState s);    // target state <s> and unit not scheduled
-std::string global_eligible(TargetState s);  // global unit with target state <s>
+std::string not_scheduled(TargetState s);        // target state <s> and unit not scheduled
+std::string global_eligible(TargetState s);      // global unit with target state <s>
 std::string draining(std::string_view machine);  // Machine(<id>) is draining
 // The unit still runs on the draining machine it leaves: it is placed once that copy stopped.
 std::string stopping_on(std::string_view machine);

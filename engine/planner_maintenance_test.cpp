@@ -152,10 +152,10 @@ TEST_CASE("draining: units that fit nowhere else stay, with the reason; forced, 
 }
 
 TEST_CASE("draining: followers leave with their peer, global units stay") {
-  auto s = cluster({draining("m1"), machine("m2")},
-                   {unit("a.service"), with_peers(unit("b.service"), {"a.service"}),
-                    global(unit("g.service"))},
-                   {{"a.service", "m1"}, {"b.service", "m1"}});
+  auto s = cluster(
+      {draining("m1"), machine("m2")},
+      {unit("a.service"), with_peers(unit("b.service"), {"a.service"}), global(unit("g.service"))},
+      {{"a.service", "m1"}, {"b.service", "m1"}});
   s.global_assignments["g.service"] = {"m1", "m2"};
   s.running_on_draining["a.service"] = {"m1"};
   s.running_on_draining["b.service"] = {"m1"};

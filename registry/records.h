@@ -38,7 +38,7 @@ std::optional<MaintenanceMode> parse_maintenance_mode(std::string_view s);
 
 struct Maintenance {
   MaintenanceMode mode = MaintenanceMode::none;
-  bool force = false;     // draining only
+  bool force = false;      // draining only
   std::int64_t since = 0;  // Unix seconds when it was set
   bool operator==(const Maintenance&) const = default;
 };
