@@ -43,7 +43,7 @@ struct World {
 
   AgentOptions options() {
     AgentOptions o;
-    o.machine = MachineRecord{"m1", "127.0.0.11", {{"role", "web"}}, "test", false, {}, {}};
+    o.machine = MachineRecord{"m1", "127.0.0.11", {{"role", "web"}}, "test", false, {}};
     o.ttl = std::chrono::seconds(10);
     o.units_dir = dir + "/units";
     o.lease_file = dir + "/lease";
@@ -154,7 +154,7 @@ TEST_CASE("an agent whose machine ID is registered by another live fleetd runs n
   World w;
   w.store_content();
   auto other = run_sync(w.io, w.kv.lease_grant(std::chrono::seconds(60))).value();
-  MachineRecord twin{"m1", "127.0.0.99", {}, "test", false, {}, {}};
+  MachineRecord twin{"m1", "127.0.0.99", {}, "test", false, {}};
   REQUIRE(run_sync(w.io, w.reg.claim_machine(twin, other)));
   w.assign("a.service", TargetState::launched);
   FakeUnitManager units;
@@ -183,7 +183,7 @@ TEST_CASE("the lease is renewed while the agent waits for its machine ID to come
   World w;
   w.store_content();
   auto other = run_sync(w.io, w.kv.lease_grant(std::chrono::seconds(60))).value();
-  MachineRecord previous_boot{"m1", "127.0.0.11", {}, "test", false, {}, {}};
+  MachineRecord previous_boot{"m1", "127.0.0.11", {}, "test", false, {}};
   REQUIRE(run_sync(w.io, w.reg.claim_machine(previous_boot, other)));
   w.assign("a.service", TargetState::launched);
   FakeUnitManager units;

@@ -64,6 +64,10 @@ class ApiClient {
   virtual Result<std::vector<Machine>> list_machines() = 0;
 
   // Additions beyond fleet (served by fleetd, not by fleet v1.0):
+  // POST /machines/<id>:cordon | :drain (with {"force": true} when `force`) | :uncordon.
+  // Errc::not_found when cordoning or draining a machine that is not up.
+  virtual Status set_maintenance(const std::string& machine, std::string_view action,
+                                 bool force) = 0;
   // GET /units/<name>/status[?machineID=M] → text of `systemctl status -l <name>` on the unit's
   // machine, or on `machine_id` when not empty (required for a global unit running on several
   // machines); exit code in the `Fleet-Exit-Code` response header.

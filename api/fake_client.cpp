@@ -83,7 +83,7 @@ Unit FakeApiClient::view(const Entry& e, bool in_list) const {
   }
   u.current_state = e.current_state.empty() ? std::string(kStateInactive) : e.current_state;
   if (u.current_state != kStateInactive) u.machine_id = e.machine_id;
-  if (u.machine_id.empty()) u.reason = e.reason;
+  u.reason = e.reason;  // a scheduled unit has one only when it cannot leave a draining machine
   return u;
 }
 
@@ -204,6 +204,21 @@ Result<std::vector<Machine>> FakeApiClient::list_machines() {
   std::vector<Machine> out;
   for (const auto& [id, m] : machines_) out.push_back(m);
   return out;
+}
+
+Status FakeApiClient::set_maintenance(const std::string& machine, std::string_view action,
+                                      bool force) {
+  if (auto st = check_failure("set_maintenance"); !st) return st;
+  auto it = machines_.find(machine);
+  std::string mode = action == "cordon" ? "cordoned" : action == "drain" ? "draining" : "";
+  if (action != "uncordon" && mode.empty()) return api_error(404, "page not found");
+  if (it == machines_.end()) {
+    if (action == "uncordon") return ok();
+    return api_error(404, "machine does not exist");
+  }
+  it->second.maintenance = mode;
+  calls_.push_back(std::string(action) + " " + machine + (force ? " force" : ""));
+  return ok();
 }
 
 Result<CommandOutput> FakeApiClient::unit_status(const std::string& name,

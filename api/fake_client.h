@@ -37,7 +37,8 @@ class FakeApiClient : public ApiClient {
   void set_status(const std::string& key, CommandOutput out) { status_[key] = std::move(out); }
   void set_journal(const std::string& name, std::string text) { journal_[name] = std::move(text); }
   // Every call fails with `err` while set (keys: list_units, get_unit, create_unit,
-  // set_desired_state, destroy_unit, list_unit_states, list_machines, unit_status, unit_journal).
+  // set_desired_state, destroy_unit, list_unit_states, list_machines, set_maintenance, unit_status,
+  // unit_journal).
   void set_failure(const std::string& call, Error err) { failures_[call] = std::move(err); }
   void clear_failure(const std::string& call) { failures_.erase(call); }
   // Called at the start of every get_unit (lets a test change state after N polls).
@@ -58,6 +59,7 @@ class FakeApiClient : public ApiClient {
   Status destroy_unit(const std::string& name) override;
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override;
   Result<std::vector<Machine>> list_machines() override;
+  Status set_maintenance(const std::string& machine, std::string_view action, bool force) override;
   Result<CommandOutput> unit_status(const std::string& name,
                                     const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,

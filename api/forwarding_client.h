@@ -30,6 +30,9 @@ class ForwardingClient : public ApiClient {
     return inner_.list_unit_states(filter);
   }
   Result<std::vector<Machine>> list_machines() override { return inner_.list_machines(); }
+  Status set_maintenance(const std::string& machine, std::string_view action, bool force) override {
+    return inner_.set_maintenance(machine, action, force);
+  }
   Result<CommandOutput> unit_status(const std::string& name,
                                     const std::string& machine_id) override {
     return inner_.unit_status(name, machine_id);

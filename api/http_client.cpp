@@ -532,6 +532,15 @@ Result<std::vector<Machine>> HttpApiClient::list_machines() {
   return out;
 }
 
+Status HttpApiClient::set_maintenance(const std::string& machine, std::string_view action,
+                                      bool force) {
+  std::string target = impl_->opts.endpoint.base_path + "machines/" + url_escape(machine) + ":" +
+                       std::string(action);
+  std::string body = force ? R"({"force":true})" : "";
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::post, target, body));
+  return Impl::check(res);
+}
+
 Result<CommandOutput> HttpApiClient::unit_status(const std::string& name,
                                                  const std::string& machine_id) {
   std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(name) + "/status";

@@ -55,6 +55,7 @@ class HttpApiClient : public ApiClient {
   Result<std::vector<Status>> destroy_units(const std::vector<std::string>& names) override;
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override;
   Result<std::vector<Machine>> list_machines() override;
+  Status set_maintenance(const std::string& machine, std::string_view action, bool force) override;
   Result<CommandOutput> unit_status(const std::string& name,
                                     const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,

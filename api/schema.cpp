@@ -123,6 +123,7 @@ void each_field(S& v, F&& f) {
   f("primaryIP", v.primary_ip);
   f("metadata", v.metadata);
   f("version", v.version);
+  f("maintenance", v.maintenance);
 }
 
 template <Entity<UnitPage> S, class F>

@@ -53,6 +53,8 @@ struct Machine {
   std::string primary_ip;                       // "primaryIP"
   std::map<std::string, std::string> metadata;  // sorted by key
   std::string version;                          // "version" (addition)
+  // "maintenance" (addition): "cordoned" or "draining" (fleetctl cordon/drain); empty otherwise.
+  std::string maintenance = {};  // a default keeps older aggregate initialisations valid
   bool operator==(const Machine&) const = default;
 };
 

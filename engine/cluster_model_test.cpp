@@ -28,7 +28,7 @@ struct Model {
     put(keys.unit(name), reg::encode(reg::UnitRecord{name, hash, s, 0}));
   }
   void machine(const std::string& id, std::map<std::string, std::string> md = {}) {
-    put(keys.machine(id), reg::encode(reg::MachineRecord{id, "127.0.0.1", md, "v", false, {}, {}}));
+    put(keys.machine(id), reg::encode(reg::MachineRecord{id, "127.0.0.1", md, "v", false, {}}));
   }
   // Applies the planned writes back to the model, as the watch would deliver them.
   std::vector<reg::Op> step() {

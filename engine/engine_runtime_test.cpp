@@ -26,7 +26,7 @@ struct World {
   void machine(const std::string& id) {
     auto lease = run_sync(io, kv.lease_grant(std::chrono::seconds(60))).value();
     machine_leases[id] = lease;
-    REQUIRE(run_sync(io, reg.put_machine({id, "127.0.0.1", {}, "t", false, {}, {}}, lease)));
+    REQUIRE(run_sync(io, reg.put_machine({id, "127.0.0.1", {}, "t", false, {}}, lease)));
   }
   void unit(const std::string& name, const std::string& content) {
     REQUIRE(run_sync(

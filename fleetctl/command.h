@@ -69,6 +69,9 @@ struct Command {
 const std::vector<Command>& all_commands();
 
 Command cat_command();
+Command cordon_command();
+Command drain_command();
+Command uncordon_command();
 Command destroy_command();
 Command fd_forward_command();
 Command help_command();

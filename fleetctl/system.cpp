@@ -50,6 +50,10 @@ bool RealSystem::file_exists(const std::string& path) const {
 
 void RealSystem::sleep(std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }
 
+std::chrono::steady_clock::time_point RealSystem::now() const {
+  return std::chrono::steady_clock::now();
+}
+
 Error RealSystem::exec(const std::vector<std::string>& argv) {
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));

@@ -25,6 +25,8 @@ class System {
   // Replaces the process with argv (execvp); returns only on failure, with the reason.
   virtual Error exec(const std::vector<std::string>& argv) = 0;
   virtual bool stdin_is_terminal() const = 0;
+  // A monotonic clock for deadlines of waits (fake: advances only by sleep()).
+  virtual std::chrono::steady_clock::time_point now() const = 0;
 };
 
 class RealSystem : public System {
@@ -35,6 +37,7 @@ class RealSystem : public System {
   void sleep(std::chrono::milliseconds d) override;
   Error exec(const std::vector<std::string>& argv) override;
   bool stdin_is_terminal() const override;
+  std::chrono::steady_clock::time_point now() const override;
 };
 
 class FakeSystem : public System {
@@ -71,6 +74,9 @@ class FakeSystem : public System {
     return Error{Errc::internal, "exec disabled in tests"};
   }
   bool stdin_is_terminal() const override { return terminal; }
+  std::chrono::steady_clock::time_point now() const override {
+    return std::chrono::steady_clock::time_point{} + slept;
+  }
 };
 
 }  // namespace fleet::fleetctl

@@ -53,7 +53,7 @@ struct MachineRecord {
   // Where this machine's fleetd API answers other fleetds (status/journal proxying); may be empty.
   std::string api_url;
   // Not part of the announced record: merged in from maintenance/<id> when machines are listed.
-  Maintenance maintenance;
+  Maintenance maintenance = {};  // a default keeps older aggregate initialisations valid
   bool operator==(const MachineRecord&) const = default;
 };
 

@@ -162,7 +162,7 @@ TEST_CASE("replacing a unit fails when it changed since it was read") {
 TEST_CASE("machines vanish with their lease and carry dynamic metadata") {
   Fixture f;
   auto lease = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
-  MachineRecord m{"m1", "127.0.0.11", {{"role", "web"}}, "v1", false, {}, {}};
+  MachineRecord m{"m1", "127.0.0.11", {{"role", "web"}}, "v1", false, {}};
   REQUIRE(f.run(f.reg.put_machine(m, lease)));
   REQUIRE(f.run(f.reg.set_metadata("m1", "zone", "a")));
   auto ms = f.run(f.reg.list_machines()).value();
@@ -184,11 +184,11 @@ TEST_CASE("a machine record is claimed once: another lease with the same ID cann
   Fixture f;
   auto mine = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
   auto twin = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
-  MachineRecord m{"m1", "127.0.0.11", {}, "v1", false, {}, {}};
+  MachineRecord m{"m1", "127.0.0.11", {}, "v1", false, {}};
   REQUIRE(f.run(f.reg.claim_machine(m, mine)));
   m.public_ip = "127.0.0.21";
   REQUIRE(f.run(f.reg.claim_machine(m, mine)));  // our own record: refreshed
-  MachineRecord impostor{"m1", "127.0.0.12", {}, "v1", false, {}, {}};
+  MachineRecord impostor{"m1", "127.0.0.12", {}, "v1", false, {}};
   auto taken = f.run(f.reg.claim_machine(impostor, twin));
   REQUIRE_FALSE(taken);
   CHECK(taken.error().code == Errc::already_exists);

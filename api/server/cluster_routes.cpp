@@ -1,5 +1,7 @@
 // Cluster-wide routes: /fleet/v1/state, /fleet/v1/machines and /metrics.
 
+#include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "api/server/detail/routes.h"
@@ -30,7 +32,11 @@ Task<Response> list_machines(const Request& req, ApiContext& ctx) {
   const auto slice = slice_page(page.value(), all.size());
   MachinePage out;
   for (std::size_t i = slice.begin; i < slice.end; ++i) {
-    Machine m{all[i].id, all[i].public_ip, {}, all[i].version};
+    Machine m{all[i].id,
+              all[i].public_ip,
+              {},
+              all[i].version,
+              std::string(registry::to_string(all[i].maintenance.mode))};
     // A dynamic empty value removes the key.
     for (const auto& [k, v] : all[i].metadata)
       if (!v.empty()) m.metadata.emplace(k, v);
@@ -170,6 +176,48 @@ Task<Response> machines(const Request& req, ApiContext& ctx) {
   if (req.method == "GET") co_return co_await list_machines(req, ctx);
   if (req.method == "PATCH") co_return co_await patch_machines(req, ctx);
   co_return error_response(405, "only GET and PATCH supported against this resource");
+}
+
+Task<Response> machine_action(const Request& req, ApiContext& ctx, const std::string& target) {
+  auto colon = target.rfind(':');
+  if (colon == std::string::npos || colon == 0) co_return error_response(404, "page not found");
+  const std::string id = target.substr(0, colon);
+  const std::string action = target.substr(colon + 1);
+  registry::Maintenance m;
+  if (action == "cordon") {
+    m.mode = registry::MaintenanceMode::cordoned;
+  } else if (action == "drain") {
+    m.mode = registry::MaintenanceMode::draining;
+  } else if (action != "uncordon") {
+    co_return error_response(404, "page not found");
+  }
+  if (req.method != "POST")
+    co_return error_response(405, "only POST supported against this resource");
+  if (m.mode == registry::MaintenanceMode::draining && !req.body.empty()) {
+    auto j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    auto force = j.is_object() ? j.find("force") : j.end();
+    if (!j.is_object() || (force != j.end() && !force->is_boolean()))
+      co_return error_response(400, "unable to decode body: expected {\"force\": true|false}");
+    m.force = force != j.end() && force->get<bool>();
+  }
+  if (m.mode != registry::MaintenanceMode::none) {
+    // Only a machine that is up can be cordoned: a typo must not hold a machine that never
+    // comes. Lifting works for any ID, so a machine that left can still be uncordoned.
+    auto machines = co_await ctx.registry.list_machines();
+    if (!machines) co_return registry_error(machines.error());
+    bool known = std::any_of(machines.value().begin(), machines.value().end(),
+                             [&](const registry::MachineRecord& r) { return r.id == id; });
+    if (!known) co_return error_response(404, "machine does not exist");
+    m.since = std::chrono::duration_cast<std::chrono::seconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  }
+  auto st = co_await ctx.registry.set_maintenance(id, m);
+  if (!st) co_return registry_error(st.error());
+  log::info("api", "machine " + action, {{"machine", id}, {"force", m.force ? "true" : "false"}});
+  Response r = empty_response(204);
+  r.headers.push_back({"Content-Type", "application/json"});
+  co_return r;
 }
 
 Task<Response> metrics(const Request& req, ApiContext& ctx) {

@@ -91,6 +91,34 @@ TEST_CASE("PATCH machines sets and removes dynamic metadata (204)") {
   CHECK(body_json(f.get("/fleet/v1/machines"))["machines"][1]["metadata"]["x.y-z_1"] == "later");
 }
 
+TEST_CASE("POST machines/<id>:cordon, :drain and :uncordon keep a machine's maintenance state") {
+  ApiFixture f;
+  f.machine("m1", "10.0.0.1");
+  f.machine("m2", "10.0.0.2");
+  auto maintenance = [&](int i) {
+    auto m = body_json(f.get("/fleet/v1/machines"))["machines"][i];
+    return m.contains("maintenance") ? m["maintenance"].get<std::string>() : std::string("-");
+  };
+  auto r = f.call("POST", "/fleet/v1/machines/m1:cordon");
+  CHECK(r.status == 204);
+  CHECK(maintenance(0) == "cordoned");
+  CHECK(maintenance(1) == "-");
+  CHECK(f.call("POST", "/fleet/v1/machines/m2:drain", R"({"force":true})").status == 204);
+  CHECK(maintenance(1) == "draining");
+  CHECK(f.call("POST", "/fleet/v1/machines/m1:uncordon").status == 204);
+  CHECK(maintenance(0) == "-");
+  // Lifting is idempotent and works for a machine that is gone; setting needs a live one.
+  CHECK(f.call("POST", "/fleet/v1/machines/m9:uncordon").status == 204);
+  r = f.call("POST", "/fleet/v1/machines/m9:cordon");
+  CHECK(r.status == 404);
+  CHECK(r.body == error_body(404, "machine does not exist"));
+  CHECK(f.call("POST", "/fleet/v1/machines/m1:reboot").status == 404);
+  CHECK(f.call("GET", "/fleet/v1/machines/m1:cordon").status == 405);
+  r = f.call("POST", "/fleet/v1/machines/m1:drain", R"({"force":"yes"})");
+  CHECK(r.status == 400);
+  CHECK(maintenance(0) == "-");  // nothing applied
+}
+
 TEST_CASE("PATCH machines validates every operation before applying any") {
   ApiFixture f;
   f.machine("m1", "10.0.0.1");

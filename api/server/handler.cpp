@@ -113,6 +113,7 @@ Task<Response> route(const Request& req, ApiContext& ctx) {
   } else if (seg.size() == 2 && !seg[1].empty()) {
     if (coll == "units") co_return co_await detail::unit_item(req, ctx, seg[1]);
     if (coll == "state") co_return co_await detail::state_item(req, ctx, seg[1]);
+    if (coll == "machines") co_return co_await detail::machine_action(req, ctx, seg[1]);
   } else if (seg.size() == 3 && coll == "units" && !seg[1].empty()) {
     if (seg[2] == "status") co_return co_await detail::unit_status(req, ctx, seg[1]);
     if (seg[2] == "journal") co_return co_await detail::unit_journal(req, ctx, seg[1]);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "fleetctl/command.h"
@@ -16,7 +17,7 @@ std::string metadata_text(const std::map<std::string, std::string>& md) {
 }
 
 int run(CommandContext& ctx) {
-  auto listing = parse_listing(ctx, {"machine", "ip", "metadata"});
+  auto listing = parse_listing(ctx, {"machine", "ip", "metadata", "state"});
   if (!listing) return kExitFailure;
   auto machines = ctx.api->list_machines();
   if (!machines) {
@@ -27,6 +28,11 @@ int run(CommandContext& ctx) {
     return kExitFailure;
   }
   const auto& ms = machines.value();
+  // fleet's table unchanged in normal operation; during maintenance the default shows why.
+  if (!ctx.flags.changed("fields") && std::any_of(ms.begin(), ms.end(), [](const api::Machine& m) {
+        return !m.maintenance.empty();
+      }))
+    listing->columns.push_back("state");
   if (listing->format == ListingFormat::json) {
     ctx.io.out << nlohmann::json(ms).dump() << "\n";
     return kExitOk;
@@ -35,6 +41,7 @@ int run(CommandContext& ctx) {
     const api::Machine& m = ms[r];
     if (col == "machine") return listing->full ? m.id : m.id.substr(0, 8) + "...";
     if (col == "ip") return m.primary_ip.empty() ? "-" : m.primary_ip;
+    if (col == "state") return m.maintenance.empty() ? "-" : m.maintenance;
     return metadata_text(m.metadata);
   });
   return kExitOk;
@@ -49,7 +56,9 @@ Command list_machines_command() {
   c.summary = "Enumerate the current hosts in the cluster";
   c.description =
       "Lists all active machines within the cluster. Previously active machines will not appear "
-      "in this list.\n\nFields: machine, ip, metadata.\n\nFor easily parsable output, you can "
+      "in this list.\n\nFields: machine, ip, metadata, state (cordoned, draining or -; shown by "
+      "default "
+      "while any machine is cordoned or draining).\n\nFor easily parsable output, you can "
       "remove the column headers:\n\tfleetctl list-machines --no-legend";
   c.flags = listing_flags("machine,ip,metadata");
   c.flags.push_back(full_flag(true));

@@ -23,6 +23,8 @@ Task<Response> unit_journal(const Request& req, ApiContext& ctx, const std::stri
 Task<Response> state_collection(const Request& req, ApiContext& ctx);
 Task<Response> state_item(const Request& req, ApiContext& ctx, const std::string& name);
 Task<Response> machines(const Request& req, ApiContext& ctx);
+// POST /machines/<id>:cordon, :drain (body {"force": bool}, optional), :uncordon.
+Task<Response> machine_action(const Request& req, ApiContext& ctx, const std::string& target);
 Response discovery(const Request& req);
 Task<Response> metrics(const Request& req, ApiContext& ctx);
 

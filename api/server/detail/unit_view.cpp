@@ -65,6 +65,8 @@ Unit unit_view(const registry::UnitRecord& rec, const UnitsSnapshot& snap,
     return u;
   }
   u.machine_id = it->second;
+  // A scheduled unit has a reason only when it cannot leave a draining machine.
+  if (auto r = snap.reasons.find(rec.name); r != snap.reasons.end()) u.reason = r->second;
   auto reported = snap.reported.find({rec.name, it->second});
   if (reported == snap.reported.end()) {
     u.current_state = std::string(kStateInactive);
