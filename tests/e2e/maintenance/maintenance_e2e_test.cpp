@@ -5,9 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,55 +17,6 @@ using namespace fleet::testing::e2e;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::vector<int> active_on(Cluster& c, const std::string& unit) {
-  std::vector<int> out;
-  for (std::size_t i = 0; i < c.size(); ++i)
-    if (c.up(i) && c.host(i).unit_state(unit) == "active") out.push_back(static_cast<int>(i));
-  return out;
-}
-
-// A unit that logs `start|stop <unit> <host> <unix time>` to `log` (a file every host sees):
-// the stop line is written after its process is gone (ExecStopPost).
-std::string logging_unit(const std::string& log, const std::string& x_fleet = {}) {
-  std::string text =
-      "[Service]\n"
-      "ExecStart=/bin/sh -c \"echo start %n $(cat /proc/sys/kernel/hostname) $(date +%%s.%%N) >> " +
-      log +
-      "; exec tail -f /dev/null\"\n"
-      "ExecStopPost=/bin/sh -c \"echo stop %n $(cat /proc/sys/kernel/hostname) $(date +%%s.%%N) "
-      ">> " +
-      log + "\"\n";
-  if (!x_fleet.empty()) text += "\n[X-Fleet]\n" + x_fleet;
-  return text;
-}
-
-struct Event {
-  std::string what, unit, host;
-  double at = 0;
-};
-
-std::vector<Event> read_log(const std::string& path) {
-  std::vector<Event> out;
-  std::ifstream in(path);
-  Event e;
-  while (in >> e.what >> e.unit >> e.host >> e.at) out.push_back(e);
-  return out;
-}
-
-// For a unit that moved off `host`: the last stop there and the first start elsewhere after it.
-// Returns the gap in seconds (negative: the new copy started before the old one stopped).
-std::optional<double> move_gap(const std::vector<Event>& log, const std::string& unit,
-                               const std::string& host) {
-  std::optional<double> stopped, started;
-  for (const auto& e : log)
-    if (e.unit == unit && e.what == "stop" && e.host == host) stopped = e.at;
-  for (const auto& e : log)
-    if (e.unit == unit && e.what == "start" && e.host != host && (!started || e.at < *started))
-      started = e.at;
-  if (!stopped || !started) return std::nullopt;
-  return *started - *stopped;
-}
 
 std::string machines_table(Cluster& c) {
   return c.fleetctl(c.any_up(), {"list-machines", "--full"}).out;

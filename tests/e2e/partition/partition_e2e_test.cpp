@@ -18,14 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Hosts (up) whose systemd says `unit` is active: the ground truth, whatever the registry says.
-std::vector<int> active_on(Cluster& c, const std::string& unit) {
-  std::vector<int> out;
-  for (std::size_t i = 0; i < c.size(); ++i)
-    if (c.up(i) && c.host(i).unit_state(unit) == "active") out.push_back(static_cast<int>(i));
-  return out;
-}
-
 // A monotonic timestamp property of `unit` on host h (microseconds of CLOCK_MONOTONIC).
 long long monotonic(Cluster& c, int h, const std::string& unit, const std::string& property) {
   auto r = c.host(h).run({"/bin/systemctl", "show", "-p", property, "--value", unit});
