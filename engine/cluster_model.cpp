@@ -35,6 +35,8 @@ void ClusterModel::clear() {
   dynamic_metadata_.clear();
   maintenance_.clear();
   running_.clear();
+  rollout_.reset();
+  reboot_lock_ = {};
   schedule_.clear();
   assignments_.clear();
   reasons_.clear();
@@ -105,6 +107,21 @@ bool ClusterModel::put(const registry::KeyValue& kv) {
       if (auto st = registry::decode_state(p->first, p->second, kv.value))
         return set_running(p->second, p->first, is_running(st.value().active_state));
       return false;
+    case KeyKind::reboot_rollout:
+      if (auto r = registry::decode_reboot_rollout(kv.value)) {
+        r.value().mod_revision = kv.mod_revision;
+        rollout_ = std::move(r).value();
+      } else {
+        rollout_.reset();
+      }
+      return true;
+    case KeyKind::reboot_lock:
+      if (auto l = registry::decode_reboot_lock(kv.value)) {
+        reboot_lock_ = std::move(l).value();
+        reboot_lock_.mod_revision = kv.mod_revision;
+      }
+      return true;
+    case KeyKind::reboot_request:
     case KeyKind::leader:
       return false;
   }
@@ -142,6 +159,13 @@ bool ClusterModel::erase(const std::string& key) {
       return maintenance_.erase(p->first) > 0;
     case KeyKind::state:
       return set_running(p->second, p->first, false);
+    case KeyKind::reboot_rollout:
+      rollout_.reset();
+      return true;
+    case KeyKind::reboot_lock:
+      reboot_lock_ = {};
+      return true;
+    case KeyKind::reboot_request:
     case KeyKind::leader:
       return false;
   }
@@ -157,6 +181,32 @@ const UnitSpec* ClusterModel::spec_of(const registry::UnitRecord& u) const {
     it = spec_cache_.emplace(key, parser_(u.name, c->second.text)).first;
   }
   return &it->second;
+}
+
+bool ClusterModel::drained(const std::string& machine) const {
+  auto stays = [&](const std::string& unit) {
+    auto r = reasons_.find(unit);
+    if (r != reasons_.end() && r->second.starts_with("cannot leave draining")) return true;
+    auto u = units_.find(unit);
+    const UnitSpec* spec = u == units_.end() ? nullptr : spec_of(u->second);
+    return spec && spec->global;
+  };
+  for (const auto& [unit, m] : schedule_)
+    if (m == machine && !stays(unit)) return false;
+  for (auto r = running_.lower_bound({machine, std::string()});
+       r != running_.end() && r->first == machine; ++r)
+    if (!stays(r->second)) return false;
+  return true;
+}
+
+std::optional<RebootView> ClusterModel::reboot_view(std::int64_t now) const {
+  if (!rollout_ || rollout_->state != registry::RebootRollout::State::running) return std::nullopt;
+  RebootView v;
+  v.rollout = *rollout_;
+  v.lock = reboot_lock_;
+  v.now = now;
+  for (const auto& [id, m] : machines_) v.machines[id] = RebootMachine{m.boot_id, drained(id)};
+  return v;
 }
 
 ClusterSnapshot ClusterModel::snapshot() const {

@@ -12,6 +12,7 @@
 
 #include "engine/cluster_snapshot.h"
 #include "engine/planner.h"
+#include "engine/reboot_planner.h"
 #include "registry/key_layout.h"
 #include "registry/kv.h"
 #include "registry/records.h"
@@ -51,6 +52,9 @@ class ClusterModel {
                   registry::ScheduleBatch& additions) const;
   std::vector<std::pair<std::string, registry::Revision>> unused_contents() const;
 
+  // The state a rolling reboot is decided on, when one is running; `now` in Unix seconds.
+  std::optional<RebootView> reboot_view(std::int64_t now) const;
+
   std::size_t unit_count() const { return units_.size(); }
   std::size_t machine_count() const { return machines_.size(); }
   const std::map<std::string, std::string>& schedule() const { return schedule_; }
@@ -62,6 +66,9 @@ class ClusterModel {
   };
   const UnitSpec* spec_of(const registry::UnitRecord& u) const;
   bool draining(const std::string& machine) const;
+  // No unit that could leave is scheduled or running on `machine` (global units and units that
+  // cannot leave a draining machine do not count).
+  bool drained(const std::string& machine) const;
   // Records whether `unit` runs on `machine`; true when that matters to the plan.
   bool set_running(const std::string& machine, const std::string& unit, bool running);
 
@@ -75,6 +82,8 @@ class ClusterModel {
   // (machine, unit) pairs whose reported state is running; only draining machines' matter to
   // the planner, but states may arrive before the drain does.
   std::set<std::pair<std::string, std::string>> running_;
+  std::optional<registry::RebootRollout> rollout_;
+  registry::RebootLock reboot_lock_;
   std::map<std::string, std::string> schedule_;
   std::map<std::pair<std::string, std::string>, registry::Assignment> assignments_;  // (m, u)
   std::map<std::string, std::string> reasons_;

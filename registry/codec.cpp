@@ -78,6 +78,7 @@ std::string encode(const MachineRecord& r) {
   for (const auto& [k, v] : r.metadata) j["metadata"][k] = v;
   if (r.disable_engine) j["disableEngine"] = true;
   if (!r.api_url.empty()) j["apiURL"] = r.api_url;
+  if (!r.boot_id.empty()) j["bootID"] = r.boot_id;
   return j.dump();
 }
 
@@ -116,6 +117,7 @@ Result<MachineRecord> decode_machine(std::string_view id, std::string_view text)
   r.public_ip = str(j, "publicIP");
   r.version = str(j, "version");
   r.api_url = str(j, "apiURL");
+  r.boot_id = str(j, "bootID");
   if (auto it = j.find("metadata"); it != j.end() && it->is_object())
     for (const auto& [k, v] : it->items())
       if (v.is_string()) r.metadata[k] = v.get<std::string>();
@@ -160,6 +162,110 @@ Result<Maintenance> decode_maintenance(std::string_view machine, std::string_vie
   if (auto it = j.find("force"); it != j.end() && it->is_boolean()) r.force = it->get<bool>();
   if (auto it = j.find("since"); it != j.end() && it->is_number_integer())
     r.since = it->get<std::int64_t>();
+  return r;
+}
+
+std::string_view to_string(RebootStep s) {
+  switch (s) {
+    case RebootStep::pending:
+      return "pending";
+    case RebootStep::draining:
+      return "draining";
+    case RebootStep::rebooting:
+      return "rebooting";
+    case RebootStep::done:
+      return "done";
+    case RebootStep::failed:
+      return "failed";
+  }
+  return "pending";
+}
+
+std::optional<RebootStep> parse_reboot_step(std::string_view s) {
+  for (auto step : {RebootStep::pending, RebootStep::draining, RebootStep::rebooting,
+                    RebootStep::done, RebootStep::failed})
+    if (s == to_string(step)) return step;
+  return std::nullopt;
+}
+
+std::string_view to_string(RebootRollout::State s) {
+  switch (s) {
+    case RebootRollout::State::running:
+      return "running";
+    case RebootRollout::State::done:
+      return "done";
+    case RebootRollout::State::stopped:
+      return "stopped";
+  }
+  return "running";
+}
+
+std::string encode(const RebootLock& r) {
+  return json{{"max", r.max}, {"holders", r.holders}}.dump();
+}
+
+std::string encode(const RebootRollout& r) {
+  json hosts = json::array();
+  for (const auto& h : r.hosts) {
+    json e{{"machine", h.machine}, {"step", to_string(h.step)}, {"since", h.since}};
+    if (!h.boot_id.empty()) e["bootID"] = h.boot_id;
+    hosts.push_back(std::move(e));
+  }
+  json j{{"state", to_string(r.state)},
+         {"maxUnavailable", r.max_unavailable},
+         {"timeoutSeconds", r.timeout_s},
+         {"started", r.started},
+         {"hosts", std::move(hosts)}};
+  if (!r.message.empty()) j["message"] = r.message;
+  return j.dump();
+}
+
+namespace {
+std::int64_t integer(const json& j, const char* key, std::int64_t def) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : def;
+}
+}  // namespace
+
+Result<RebootLock> decode_reboot_lock(std::string_view text) {
+  BOOST_OUTCOME_TRY(auto j, parse_object("reboot lock", text));
+  RebootLock r;
+  r.max = static_cast<int>(integer(j, "max", 1));
+  if (auto it = j.find("holders"); it != j.end() && it->is_array())
+    for (const auto& h : *it)
+      if (h.is_string()) r.holders.push_back(h.get<std::string>());
+  return r;
+}
+
+Result<RebootRollout> decode_reboot_rollout(std::string_view text) {
+  BOOST_OUTCOME_TRY(auto j, parse_object("reboot rollout", text));
+  RebootRollout r;
+  std::string state = str(j, "state");
+  if (state == "running")
+    r.state = RebootRollout::State::running;
+  else if (state == "done")
+    r.state = RebootRollout::State::done;
+  else if (state == "stopped")
+    r.state = RebootRollout::State::stopped;
+  else
+    return fail(Errc::invalid_argument, "reboot rollout: invalid state \"" + state + "\"");
+  r.max_unavailable = static_cast<int>(integer(j, "maxUnavailable", 1));
+  r.timeout_s = integer(j, "timeoutSeconds", 600);
+  r.started = integer(j, "started", 0);
+  r.message = str(j, "message");
+  if (auto it = j.find("hosts"); it != j.end() && it->is_array())
+    for (const auto& h : *it) {
+      if (!h.is_object()) continue;
+      RebootHost host;
+      host.machine = str(h, "machine");
+      auto step = parse_reboot_step(str(h, "step"));
+      if (host.machine.empty() || !step)
+        return fail(Errc::invalid_argument, "reboot rollout: malformed host entry");
+      host.step = *step;
+      host.boot_id = str(h, "bootID");
+      host.since = integer(h, "since", 0);
+      r.hosts.push_back(std::move(host));
+    }
   return r;
 }
 

@@ -70,11 +70,14 @@ std::optional<ParsedKey> KeyLayout::parse(std::string_view key) const {
   if (folder == "maintenance") return one(KeyKind::maintenance);
   if (folder == "assign") {
     auto p = two(KeyKind::assignment);
+    if (p && p->second == "reboot") return ParsedKey{KeyKind::reboot_request, p->first, {}};
     if (p) std::swap(p->first, p->second);  // first = unit, second = machine
     return p;
   }
   if (folder == "metadata") return two(KeyKind::metadata);
   if (folder == "states") return two(KeyKind::state);
+  if (folder == "reboot" && rest == "lock") return ParsedKey{KeyKind::reboot_lock, {}, {}};
+  if (folder == "reboot" && rest == "rollout") return ParsedKey{KeyKind::reboot_rollout, {}, {}};
   if (folder == "engine" && rest == "leader") return ParsedKey{KeyKind::leader, {}, {}};
   return std::nullopt;
 }

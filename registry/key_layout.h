@@ -13,6 +13,10 @@
 //   maintenance/<machine>         Maintenance JSON (cordon/drain), survives leases API
 //   states/<unit>/<machine>       UnitStateRecord JSON, attached to machine lease agent
 //   engine/leader                 machine ID of the engine leader, leader lease   engine
+//   reboot/lock                   RebootLock JSON (semaphore)                      API, engine
+//   reboot/rollout                RebootRollout JSON                               API, engine
+//   assign/<machine>/reboot       boot ID the agent must reboot from (a unit name  engine (fenced)
+//                                 always has a type suffix, so it cannot clash)
 
 #include <optional>
 #include <string>
@@ -30,7 +34,10 @@ enum class KeyKind {
   metadata,
   maintenance,
   state,
-  leader
+  leader,
+  reboot_lock,
+  reboot_rollout,
+  reboot_request,  // first = machine
 };
 
 struct ParsedKey {
@@ -66,6 +73,11 @@ class KeyLayout {
   std::string states_of(std::string_view unit) const;
   std::string states() const { return prefix_ + "states/"; }
   std::string leader() const { return prefix_ + "engine/leader"; }
+  std::string reboot_lock() const { return prefix_ + "reboot/lock"; }
+  std::string reboot_rollout() const { return prefix_ + "reboot/rollout"; }
+  std::string reboot_request(std::string_view machine) const {
+    return assignments(machine) + "reboot";
+  }
 
   // Classifies a full key; nullopt for keys outside the layout.
   std::optional<ParsedKey> parse(std::string_view key) const;

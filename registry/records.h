@@ -52,6 +52,9 @@ struct MachineRecord {
   bool disable_engine = false;
   // Where this machine's fleetd API answers other fleetds (status/journal proxying); may be empty.
   std::string api_url;
+  // Identifies this boot of the host (a reboot changes it, a fleetd restart does not): how a
+  // rolling reboot knows the machine came back from its reboot.
+  std::string boot_id = {};
   // Not part of the announced record: merged in from maintenance/<id> when machines are listed.
   Maintenance maintenance = {};  // a default keeps older aggregate initialisations valid
   bool operator==(const MachineRecord&) const = default;
@@ -76,6 +79,43 @@ struct UnitStateRecord {
   std::string sub_state;
   bool operator==(const UnitStateRecord&) const = default;
 };
+
+// The cluster-wide reboot semaphore (locksmith's etcd-lock): at most `max` machines hold it,
+// i.e. are being drained, rebooted or otherwise in maintenance at once. Under reboot/lock.
+struct RebootLock {
+  int max = 1;
+  std::vector<std::string> holders;  // machine IDs, in the order they took a slot
+  std::int64_t mod_revision = 0;     // filled on read (0: no record yet); compare-and-swap
+  bool operator==(const RebootLock&) const = default;
+};
+
+// A rolling reboot (fleetctl reboot), carried out by the engine leader host by host; the record
+// is the whole state, so it survives fleetctl leaving and engine hand-overs. Under
+// reboot/rollout.
+enum class RebootStep { pending, draining, rebooting, done, failed };
+std::string_view to_string(RebootStep s);
+std::optional<RebootStep> parse_reboot_step(std::string_view s);
+
+struct RebootHost {
+  std::string machine;
+  RebootStep step = RebootStep::pending;
+  std::string boot_id;     // rebooting: the boot it was asked to leave
+  std::int64_t since = 0;  // Unix seconds the step began
+  bool operator==(const RebootHost&) const = default;
+};
+
+struct RebootRollout {
+  enum class State { running, done, stopped };
+  State state = State::running;
+  int max_unavailable = 1;        // hosts of this rollout in maintenance at once
+  std::int64_t timeout_s = 600;   // per host: drained and back within this, or the rollout stops
+  std::int64_t started = 0;       // Unix seconds
+  std::vector<RebootHost> hosts;  // in the order they are taken
+  std::string message;            // why it stopped, or a summary when done
+  std::int64_t mod_revision = 0;  // filled on read (0: no record); compare-and-swap
+  bool operator==(const RebootRollout&) const = default;
+};
+std::string_view to_string(RebootRollout::State s);
 
 // What the API lists: units, schedules, reported states and reasons read at one revision.
 struct UnitsSnapshot {
