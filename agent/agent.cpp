@@ -412,6 +412,21 @@ Task<void> Agent::join() {
   }
 }
 
+// A rolling reboot asks for the boot it saw; after the reboot the same request names an older
+// boot and is ignored until the engine withdraws it.
+Task<void> Agent::reboot_if_asked(const std::string& boot) {
+  if (boot.empty() || boot != opts_.machine.boot_id || rebooting_) co_return;
+  log::info("agent", "rebooting at the cluster's request (rolling reboot)",
+            {{"machine", opts_.machine.id}});
+  auto st = co_await units_.reboot();
+  if (!st) {
+    log::warn("agent", "reboot failed",
+              {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+    co_return;
+  }
+  rebooting_ = true;
+}
+
 void Agent::request_pass() {
   impl_->dirty = true;
   impl_->wake->cancel();
@@ -422,6 +437,10 @@ Task<void> Agent::follow_assignments() {
     auto changes = co_await impl_->feed->next();
     if (!changes) co_return;
     for (auto& c : changes.value()) {
+      if (c.unit.empty()) {
+        if (c.reboot_from) co_await reboot_if_asked(*c.reboot_from);
+        continue;
+      }
       if (c.assignment) {
         desired_[c.unit] = std::move(*c.assignment);
       } else {

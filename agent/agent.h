@@ -87,6 +87,7 @@ class Agent {
   // The steps of run(): join the cluster, then these side by side until stop().
   registry::Task<void> join();
   registry::Task<void> follow_assignments();
+  registry::Task<void> reboot_if_asked(const std::string& boot);
   registry::Task<void> reconcile_loop();
   registry::Task<void> start_loop();
   registry::Task<void> publish_loop();
@@ -110,6 +111,7 @@ class Agent {
   std::map<std::string, registry::UnitStateRecord> published_, pending_;
   std::map<std::string, bool> stop_on_disconnect_;  // content hash -> StopOnDisconnect
   bool disconnected_ = false;                       // out of touch: see the header comment
+  bool rebooting_ = false;                          // asked systemd to reboot the host
   std::set<std::string> held_;                      // StopOnDisconnect units stopped for it
   std::unique_ptr<Impl> impl_;
 };

@@ -129,4 +129,10 @@ std::optional<std::string> FakeUnitManager::content(const std::string& name) con
 
 Task<Result<bool>> FakeUnitManager::system_stopping() { co_return system_stopping_; }
 
+Task<Status> FakeUnitManager::reboot() {
+  ++reboots_;
+  system_stopping_ = true;
+  co_return ok();
+}
+
 }  // namespace fleet::agent

@@ -33,6 +33,9 @@ class FakeUnitManager final : public UnitManager {
   Task<Result<bool>> system_stopping() override;
   // What system_stopping() answers (false until set).
   void set_system_stopping(bool stopping) { system_stopping_ = stopping; }
+  // Records the request and reports the system stopping from then on.
+  Task<Status> reboot() override;
+  int reboots() const { return reboots_; }
 
   // --- Test controls and inspection. ---
   // How a unit behaves on its next starts (set before or after it is loaded).
@@ -66,6 +69,7 @@ class FakeUnitManager final : public UnitManager {
   uint32_t next_pid_ = 1000;
   bool unavailable_ = false;
   bool system_stopping_ = false;
+  int reboots_ = 0;
 };
 
 }  // namespace fleet::agent

@@ -91,6 +91,11 @@ class UnitManager {
   // poweroff, reboot or halt is under way), as opposed to only fleetd being stopped or
   // restarted. Errors: unavailable/timeout when the init system does not answer.
   virtual Task<Result<bool>> system_stopping() = 0;
+
+  // Reboots the host the way `systemctl reboot` does (starts reboot.target, job mode
+  // replace-irreversibly): the init system stops every unit, fleetd included, then reboots.
+  // Returns once the job is queued. Errors: as a failed start job, or unavailable/timeout.
+  virtual Task<Status> reboot() = 0;
 };
 
 }  // namespace fleet::agent

@@ -182,6 +182,7 @@ Task<void> Engine::reconcile_loop(Term& term) {
     }
     term.dirty = false;
     if (!co_await pass(term)) co_return;  // deposed, or our own shutdown
+    co_await reboot_step(term);
     co_await sleep_for(opts_.batch_window);
   }
 }
@@ -234,6 +235,27 @@ Task<bool> Engine::pass(Term& term) {
   stats_.last_pass_seconds = secs;
   stats_.total_pass_seconds += secs;
   co_return true;
+}
+
+// Carries a running rolling reboot one step further (engine/reboot_planner.h). A write that
+// lost a race with a user's change is decided again on the next pass.
+Task<void> Engine::reboot_step(Term& term) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto view = term.model.reboot_view(now);
+  if (!view) co_return;
+  RebootDecision d = plan_reboots(*view);
+  if (!d.changed) co_return;
+  auto st = co_await registry_.write_reboot_step(
+      registry::RebootWrite{std::move(d.rollout), std::move(d.lock), std::move(d.maintenance),
+                            std::move(d.requests)},
+      term.lease);
+  if (!st) {
+    log::warn("engine", "reboot rollout step not written", {{"error", st.error().describe()}});
+    co_return;
+  }
+  for (const auto& e : d.events) log::info("engine", e, {{"machine", opts_.machine_id}});
 }
 
 // Writes removals first (see ClusterModel::writes_for), then additions; each phase has txns in

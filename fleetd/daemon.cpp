@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "agent/agent.h"
+#include "agent/boot_id.h"
 #include "agent/fake_unit_manager.h"
 #include "agent/systemd/systemd_unit_manager.h"
 #include "api/server/api_context.h"
@@ -171,6 +172,7 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   ao.machine.version = fleet::version();
   ao.machine.disable_engine = cfg.disable_engine;
   ao.machine.api_url = api_url_of(server.endpoints(), tls);
+  ao.machine.boot_id = agent::current_boot_id();
   ao.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.agent_ttl);
   if (ao.ttl < std::chrono::seconds(1)) ao.ttl = std::chrono::seconds(1);
   ao.units_dir = trim_slash(cfg.units_directory);

@@ -19,6 +19,13 @@ Task<Result<std::vector<AssignmentChange>>> AssignmentFeed::next() {
   std::vector<AssignmentChange> out;
   for (const auto& c : batch.value().changes) {
     auto p = keys_.parse(c.kv.key);
+    if (p && p->kind == KeyKind::reboot_request) {
+      out.push_back(
+          {{},
+           std::nullopt,
+           c.type == Change::Type::del ? std::nullopt : std::optional<std::string>(c.kv.value)});
+      continue;
+    }
     if (!p || p->kind != KeyKind::assignment) continue;
     if (c.type == Change::Type::del) {
       out.push_back({p->first, std::nullopt});

@@ -19,8 +19,11 @@ namespace fleet::registry {
 class Reflector;
 
 struct AssignmentChange {
-  std::string unit;
+  std::string unit;                      // empty for a reboot request
   std::optional<Assignment> assignment;  // nullopt: no longer assigned to this machine
+  // A rolling reboot asks this machine to reboot from the boot with this ID (empty `unit`);
+  // nullopt with an empty `unit`: the request was withdrawn.
+  std::optional<std::string> reboot_from = {};
 };
 
 class AssignmentFeed {

@@ -350,6 +350,87 @@ Task<Status> Registry::set_maintenance(std::string machine, Maintenance m) {
   co_return ok();
 }
 
+namespace {
+// Holds if `key` is unchanged since it was read at `rev` (0: it did not exist).
+Compare unchanged(const std::string& key, Revision rev) {
+  return rev == 0 ? Compare::absent(key) : Compare::mod_revision_is(key, rev);
+}
+}  // namespace
+
+Task<Result<std::pair<std::optional<RebootRollout>, RebootLock>>> Registry::reboot_state() {
+  TxnRequest txn;
+  txn.success.push_back(Op::get(keys_.reboot_rollout()));
+  txn.success.push_back(Op::get(keys_.reboot_lock()));
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (resp.results.size() != 2) co_return fail(Errc::internal, "short txn response");
+  std::pair<std::optional<RebootRollout>, RebootLock> out;
+  if (!resp.results[0].range.kvs.empty()) {
+    const auto& kv = resp.results[0].range.kvs[0];
+    BOOST_OUTCOME_CO_TRY(auto r, decode_reboot_rollout(kv.value));
+    r.mod_revision = kv.mod_revision;
+    out.first = std::move(r);
+  }
+  if (!resp.results[1].range.kvs.empty()) {
+    const auto& kv = resp.results[1].range.kvs[0];
+    BOOST_OUTCOME_CO_TRY(out.second, decode_reboot_lock(kv.value));
+    out.second.mod_revision = kv.mod_revision;
+  }
+  co_return out;
+}
+
+Task<Status> Registry::start_reboot_rollout(RebootRollout rollout, std::optional<int> lock_max) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    BOOST_OUTCOME_CO_TRY(auto state, co_await reboot_state());
+    auto& [current, lock] = state;
+    if (current && current->state == RebootRollout::State::running)
+      co_return fail(Errc::already_exists, "a reboot rollout is in progress");
+    TxnRequest txn;
+    txn.compare.push_back(unchanged(keys_.reboot_rollout(), current ? current->mod_revision : 0));
+    txn.compare.push_back(unchanged(keys_.reboot_lock(), lock.mod_revision));
+    txn.success.push_back(Op::put(keys_.reboot_rollout(), encode(rollout)));
+    if (lock_max) {
+      lock.max = *lock_max;
+      txn.success.push_back(Op::put(keys_.reboot_lock(), encode(lock)));
+    }
+    BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+    if (resp.succeeded) co_return ok();
+  }
+  co_return fail(Errc::conflict, "the reboot rollout kept changing; try again");
+}
+
+Task<Status> Registry::update_reboot_lock(std::function<Status(RebootLock&)> change) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    BOOST_OUTCOME_CO_TRY(auto state, co_await reboot_state());
+    RebootLock lock = state.second;
+    BOOST_OUTCOME_CO_TRY(change(lock));
+    TxnRequest txn;
+    txn.compare.push_back(unchanged(keys_.reboot_lock(), state.second.mod_revision));
+    txn.success.push_back(Op::put(keys_.reboot_lock(), encode(lock)));
+    BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+    if (resp.succeeded) co_return ok();
+  }
+  co_return fail(Errc::conflict, "the reboot lock kept changing; try again");
+}
+
+Task<Status> Registry::write_reboot_step(RebootWrite w, LeaseId fence) {
+  TxnRequest txn;
+  txn.compare.push_back(Compare::lease_is(keys_.leader(), fence));
+  txn.compare.push_back(unchanged(keys_.reboot_rollout(), w.rollout.mod_revision));
+  txn.compare.push_back(unchanged(keys_.reboot_lock(), w.lock.mod_revision));
+  txn.success.push_back(Op::put(keys_.reboot_rollout(), encode(w.rollout)));
+  txn.success.push_back(Op::put(keys_.reboot_lock(), encode(w.lock)));
+  for (const auto& [machine, m] : w.maintenance)
+    txn.success.push_back(m.mode == MaintenanceMode::none
+                              ? Op::del(keys_.maintenance(machine))
+                              : Op::put(keys_.maintenance(machine), encode(m)));
+  for (const auto& [machine, boot] : w.requests)
+    txn.success.push_back(boot ? Op::put(keys_.reboot_request(machine), *boot)
+                               : Op::del(keys_.reboot_request(machine)));
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (!resp.succeeded) co_return fail(Errc::conflict, "reboot state changed meanwhile");
+  co_return ok();
+}
+
 Task<Status> Registry::put_states(const std::vector<UnitStateRecord>& states, LeaseId lease) {
   const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
   for (std::size_t i = 0; i < states.size(); i += per_txn) {

@@ -5,6 +5,7 @@
 // Loop affinity and errors as KvStore: every call runs on the io_context thread, may suspend and
 // returns a Result. Absence is Errc::not_found unless the return type is optional.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,16 @@
 #include "registry/records.h"
 
 namespace fleet::registry {
+
+// One step of a rolling reboot as the engine leader decided it (engine/reboot_planner.h): the
+// new rollout and lock records (each written only if unchanged since read: their mod_revision),
+// drains set or lifted, reboot requests made or withdrawn.
+struct RebootWrite {
+  RebootRollout rollout;
+  RebootLock lock;
+  std::map<std::string, Maintenance> maintenance;  // mode none: lift
+  std::map<std::string, std::optional<std::string>> requests;
+};
 
 // A set of fenced writes of the engine leader (schedule, assignments, reasons).
 class ScheduleBatch {
@@ -99,6 +110,19 @@ class Registry {
   // Cordon or drain `machine` (mode != none), or lift it (mode none: deletes the record; not an
   // error when there is none). Kept apart from the machine's lease: it outlives restarts.
   Task<Status> set_maintenance(std::string machine, Maintenance m);
+
+  // --- rolling reboots (API, engine) ---
+  // The rollout (nullopt if none was ever started) and the semaphore, read at one revision.
+  Task<Result<std::pair<std::optional<RebootRollout>, RebootLock>>> reboot_state();
+  // Records a new rollout unless one is running (Errc::already_exists, nothing written). With
+  // `lock_max`, also sets the semaphore's max.
+  Task<Status> start_reboot_rollout(RebootRollout rollout, std::optional<int> lock_max);
+  // Changes the semaphore by `change` (which may refuse with an error) with compare-and-swap,
+  // retried on a concurrent change.
+  Task<Status> update_reboot_lock(std::function<Status(RebootLock&)> change);
+  // Writes an engine decision, fenced on the leader lease and conditional on the rollout and
+  // lock being unchanged; Errc::conflict otherwise (decide again on fresh state).
+  Task<Status> write_reboot_step(RebootWrite w, LeaseId fence);
 
   // --- unit states (agent, API) ---
   Task<Status> put_states(const std::vector<UnitStateRecord>& states, LeaseId lease);

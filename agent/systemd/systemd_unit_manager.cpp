@@ -601,6 +601,14 @@ std::vector<std::string> SystemdUnitManager::files_on_disk() const {
   return impl_->files_on_disk();
 }
 
+Task<Status> SystemdUnitManager::reboot() {
+  auto r = co_await impl_->call<sdbus::ObjectPath>(*impl_->mgr, kManager, "StartUnit",
+                                                   std::string("reboot.target"),
+                                                   std::string("replace-irreversibly"));
+  if (!r) co_return r.error();
+  co_return ok();
+}
+
 Task<Result<bool>> SystemdUnitManager::system_stopping() {
   // Properties.Get answers a variant, which Impl::call cannot carry in a Result: decoded here.
   struct State {

@@ -40,6 +40,7 @@ class SystemdUnitManager final : public UnitManager {
   void on_state_change(StateCallback cb) override;
   std::vector<std::string> files_on_disk() const override;
   Task<Result<bool>> system_stopping() override;
+  Task<Status> reboot() override;
 
   // False once the bus connection broke; every operation then fails with Errc::unavailable
   // (the owner decides whether to reconnect or exit).
