@@ -68,6 +68,16 @@ class ApiClient {
   // Errc::not_found when cordoning or draining a machine that is not up.
   virtual Status set_maintenance(const std::string& machine, std::string_view action,
                                  bool force) = 0;
+  // GET /reboot: the reboot semaphore and the rolling reboot, if one was ever started.
+  virtual Result<RebootStatus> reboot_status() = 0;
+  // POST /reboot: a rolling reboot of `machines` (IDs, taken in this order), each to be drained
+  // and back within `timeout_seconds` (0: the server's default); `max_unavailable` > 0 also sets
+  // the semaphore's max. Errc::already_exists while one is running.
+  virtual Status start_reboot(const std::vector<std::string>& machines, int max_unavailable,
+                              std::int64_t timeout_seconds) = 0;
+  // POST /reboot:lock or :unlock {"machine": ...} (take or free a slot of the semaphore, as a
+  // host's own update agent would), or :setMax {"max": ...}.
+  virtual Status reboot_lock(std::string_view action, const std::string& machine, int max) = 0;
   // GET /units/<name>/status[?machineID=M] → text of `systemctl status -l <name>` on the unit's
   // machine, or on `machine_id` when not empty (required for a global unit running on several
   // machines); exit code in the `Fleet-Exit-Code` response header.

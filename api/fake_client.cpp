@@ -221,6 +221,53 @@ Status FakeApiClient::set_maintenance(const std::string& machine, std::string_vi
   return ok();
 }
 
+Result<RebootStatus> FakeApiClient::reboot_status() {
+  if (auto st = check_failure("reboot_status"); !st) return st.error();
+  return reboots_;
+}
+
+Status FakeApiClient::start_reboot(const std::vector<std::string>& machines, int max_unavailable,
+                                   std::int64_t timeout_seconds) {
+  if (auto st = check_failure("start_reboot"); !st) return st;
+  if (reboots_.rollout && reboots_.rollout->state == "running")
+    return api_error(409, "a reboot rollout is in progress");
+  RebootRollout r;
+  r.state = "running";
+  r.max_unavailable = max_unavailable > 0 ? max_unavailable : 1;
+  r.timeout_seconds = timeout_seconds > 0 ? timeout_seconds : 600;
+  for (const auto& m : machines) {
+    if (!machines_.count(m)) return api_error(400, "machine " + m + " is not up");
+    r.hosts.push_back({m, "pending", 0});
+  }
+  if (max_unavailable > 0) reboots_.max = max_unavailable;
+  reboots_.rollout = std::move(r);
+  std::string call = "reboot";
+  for (const auto& m : machines) call += " " + m;
+  calls_.push_back(call);
+  return ok();
+}
+
+Status FakeApiClient::reboot_lock(std::string_view action, const std::string& machine, int max) {
+  if (auto st = check_failure("reboot_lock"); !st) return st;
+  auto& h = reboots_.holders;
+  bool holds = std::find(h.begin(), h.end(), machine) != h.end();
+  if (action == "setMax") {
+    reboots_.max = max;
+  } else if (action == "lock") {
+    if (!holds && static_cast<int>(h.size()) >= reboots_.max)
+      return api_error(409, "no reboot slot is free");
+    if (!holds) h.push_back(machine);
+  } else if (action == "unlock") {
+    if (!holds) return api_error(404, "machine " + machine + " does not hold the reboot lock");
+    std::erase(h, machine);
+  } else {
+    return api_error(404, "page not found");
+  }
+  calls_.push_back("reboot-lock " + std::string(action) + " " +
+                   (action == "setMax" ? std::to_string(max) : machine));
+  return ok();
+}
+
 Result<CommandOutput> FakeApiClient::unit_status(const std::string& name,
                                                  const std::string& machine_id) {
   if (auto st = check_failure("unit_status"); !st) return st.error();

@@ -60,6 +60,12 @@ class FakeApiClient : public ApiClient {
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override;
   Result<std::vector<Machine>> list_machines() override;
   Status set_maintenance(const std::string& machine, std::string_view action, bool force) override;
+  Result<RebootStatus> reboot_status() override;
+  Status start_reboot(const std::vector<std::string>& machines, int max_unavailable,
+                      std::int64_t timeout_seconds) override;
+  Status reboot_lock(std::string_view action, const std::string& machine, int max) override;
+  // The reboot state the calls above read and change; tests move a rollout along through it.
+  RebootStatus& reboots() { return reboots_; }
   Result<CommandOutput> unit_status(const std::string& name,
                                     const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
@@ -81,6 +87,7 @@ class FakeApiClient : public ApiClient {
   Converge converge_ = Converge::instant;
   std::map<std::string, Entry> units_;
   std::map<std::string, Machine> machines_;
+  RebootStatus reboots_;
   std::vector<UnitState> states_;
   std::map<std::string, CommandOutput> status_;
   std::map<std::string, std::string> journal_;

@@ -33,6 +33,14 @@ class ForwardingClient : public ApiClient {
   Status set_maintenance(const std::string& machine, std::string_view action, bool force) override {
     return inner_.set_maintenance(machine, action, force);
   }
+  Result<RebootStatus> reboot_status() override { return inner_.reboot_status(); }
+  Status start_reboot(const std::vector<std::string>& machines, int max_unavailable,
+                      std::int64_t timeout_seconds) override {
+    return inner_.start_reboot(machines, max_unavailable, timeout_seconds);
+  }
+  Status reboot_lock(std::string_view action, const std::string& machine, int max) override {
+    return inner_.reboot_lock(action, machine, max);
+  }
   Result<CommandOutput> unit_status(const std::string& name,
                                     const std::string& machine_id) override {
     return inner_.unit_status(name, machine_id);

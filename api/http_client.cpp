@@ -11,6 +11,7 @@
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "common/strings.h"
@@ -538,6 +539,33 @@ Status HttpApiClient::set_maintenance(const std::string& machine, std::string_vi
                        std::string(action);
   std::string body = force ? R"({"force":true})" : "";
   BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::post, target, body));
+  return Impl::check(res);
+}
+
+Result<RebootStatus> HttpApiClient::reboot_status() {
+  BOOST_OUTCOME_TRY(auto res,
+                    impl_->request(http::verb::get, impl_->opts.endpoint.base_path + "reboot", {}));
+  return impl_->parse<RebootStatus>(res, &decode_reboot_status);
+}
+
+Status HttpApiClient::start_reboot(const std::vector<std::string>& machines, int max_unavailable,
+                                   std::int64_t timeout_seconds) {
+  nlohmann::json body{{"machines", machines}};
+  if (max_unavailable > 0) body["maxUnavailable"] = max_unavailable;
+  if (timeout_seconds > 0) body["timeoutSeconds"] = timeout_seconds;
+  BOOST_OUTCOME_TRY(
+      auto res,
+      impl_->request(http::verb::post, impl_->opts.endpoint.base_path + "reboot", body.dump()));
+  return Impl::check(res);
+}
+
+Status HttpApiClient::reboot_lock(std::string_view action, const std::string& machine, int max) {
+  nlohmann::json body =
+      action == "setMax" ? nlohmann::json{{"max", max}} : nlohmann::json{{"machine", machine}};
+  BOOST_OUTCOME_TRY(auto res,
+                    impl_->request(http::verb::post,
+                                   impl_->opts.endpoint.base_path + "reboot:" + std::string(action),
+                                   body.dump()));
   return Impl::check(res);
 }
 

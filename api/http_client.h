@@ -56,6 +56,10 @@ class HttpApiClient : public ApiClient {
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override;
   Result<std::vector<Machine>> list_machines() override;
   Status set_maintenance(const std::string& machine, std::string_view action, bool force) override;
+  Result<RebootStatus> reboot_status() override;
+  Status start_reboot(const std::vector<std::string>& machines, int max_unavailable,
+                      std::int64_t timeout_seconds) override;
+  Status reboot_lock(std::string_view action, const std::string& machine, int max) override;
   Result<CommandOutput> unit_status(const std::string& name,
                                     const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,

@@ -236,4 +236,43 @@ Result<BatchResults> decode_batch_results(std::string_view text) {
   return decode<BatchResults>(text, "BatchResults");
 }
 
+// {"lock":{"max":N,"holders":[...]},"rollout":{"state",...,"hosts":[{"machine","step","since"}]}}
+void to_json(json& j, const RebootStatus& v) {
+  j = json{{"lock", {{"max", v.max}, {"holders", v.holders}}}};
+  if (!v.rollout) return;
+  const auto& r = *v.rollout;
+  json hosts = json::array();
+  for (const auto& h : r.hosts)
+    hosts.push_back({{"machine", h.machine}, {"step", h.step}, {"since", h.since}});
+  j["rollout"] = {{"state", r.state},
+                  {"maxUnavailable", r.max_unavailable},
+                  {"timeoutSeconds", r.timeout_seconds},
+                  {"started", r.started},
+                  {"hosts", std::move(hosts)}};
+  if (!r.message.empty()) j["rollout"]["message"] = r.message;
+}
+void from_json(const json& j, RebootStatus& v) {
+  require_object(j, "RebootStatus");
+  const json& lock = j.at("lock");
+  v.max = lock.value("max", 1);
+  v.holders = lock.value("holders", std::vector<std::string>{});
+  v.rollout.reset();
+  if (auto it = j.find("rollout"); it != j.end() && it->is_object()) {
+    RebootRollout r;
+    r.state = it->value("state", std::string());
+    r.max_unavailable = it->value("maxUnavailable", 1);
+    r.timeout_seconds = it->value("timeoutSeconds", std::int64_t{0});
+    r.started = it->value("started", std::int64_t{0});
+    r.message = it->value("message", std::string());
+    for (const auto& h : it->value("hosts", json::array()))
+      r.hosts.push_back({h.value("machine", std::string()), h.value("step", std::string()),
+                         h.value("since", std::int64_t{0})});
+    v.rollout = std::move(r);
+  }
+}
+std::string encode(const RebootStatus& v) { return json(v).dump(); }
+Result<RebootStatus> decode_reboot_status(std::string_view text) {
+  return decode<RebootStatus>(text, "RebootStatus");
+}
+
 }  // namespace fleet::api

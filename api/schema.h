@@ -132,6 +132,33 @@ void from_json(const nlohmann::json& j, BatchResult& v);
 void to_json(nlohmann::json& j, const BatchResults& v);
 void from_json(const nlohmann::json& j, BatchResults& v);
 
+// Beyond fleet: rolling reboots (GET /fleet/v1/reboot). Field names as stored in the registry.
+struct RebootHost {
+  std::string machine;
+  std::string step;        // pending, draining, rebooting, done, failed
+  std::int64_t since = 0;  // Unix seconds the step began
+  bool operator==(const RebootHost&) const = default;
+};
+struct RebootRollout {
+  std::string state;  // running, done, stopped
+  int max_unavailable = 1;
+  std::int64_t timeout_seconds = 0;
+  std::int64_t started = 0;
+  std::vector<RebootHost> hosts;
+  std::string message;
+  bool operator==(const RebootRollout&) const = default;
+};
+struct RebootStatus {
+  int max = 1;                       // the semaphore: at most this many holders
+  std::vector<std::string> holders;  // machine IDs
+  std::optional<RebootRollout> rollout;
+  bool operator==(const RebootStatus&) const = default;
+};
+void to_json(nlohmann::json& j, const RebootStatus& v);
+void from_json(const nlohmann::json& j, RebootStatus& v);
+std::string encode(const RebootStatus& v);
+Result<RebootStatus> decode_reboot_status(std::string_view text);
+
 // Compact JSON text of one entity.
 std::string encode(const Unit& v);
 std::string encode(const UnitState& v);

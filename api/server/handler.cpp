@@ -108,6 +108,8 @@ Task<Response> route(const Request& req, ApiContext& ctx) {
     if (coll == "state") co_return co_await detail::state_collection(req, ctx);
     if (coll == "machines") co_return co_await detail::machines(req, ctx);
     if (coll == "discovery") co_return detail::discovery(req);
+    if (coll == "reboot") co_return co_await detail::reboot(req, ctx, "");
+    if (coll.starts_with("reboot:")) co_return co_await detail::reboot(req, ctx, coll.substr(7));
     if (coll == "units:batchUpdate") co_return co_await detail::units_batch_update(req, ctx);
     if (coll == "units:batchDelete") co_return co_await detail::units_batch_delete(req, ctx);
   } else if (seg.size() == 2 && !seg[1].empty()) {

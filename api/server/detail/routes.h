@@ -26,6 +26,8 @@ Task<Response> machines(const Request& req, ApiContext& ctx);
 // POST /machines/<id>:cordon, :drain (body {"force": bool}, optional), :uncordon.
 Task<Response> machine_action(const Request& req, ApiContext& ctx, const std::string& target);
 Response discovery(const Request& req);
+// reboot_routes.cpp: /reboot (action ""), /reboot:lock, :unlock, :setMax.
+Task<Response> reboot(const Request& req, ApiContext& ctx, const std::string& action);
 Task<Response> metrics(const Request& req, ApiContext& ctx);
 
 // A failed registry call: 503 when the backend is unreachable (retrying helps), else 500.
