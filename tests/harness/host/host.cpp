@@ -165,6 +165,23 @@ std::string boot_target(const HostOptions& o) {
          "\nRequires=basic.target\nWants=" + wants + "\nAfter=basic.target\nAllowIsolate=yes\n";
 }
 
+// Processes still in the mount namespace `ns` (readlink of /proc/<pid>/ns/mnt) of the host with
+// machine ID `id`: the namespace, and the private tmpfs mounts in it, live on while there are any
+// (an nsenter parent of run() may linger a moment after PID 1 ended). The ID check tells ours from
+// a newer namespace that reused the inode number of ours once it was freed.
+int processes_in_namespace(const std::string& ns, const std::string& id) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code ec2;
+    if (fs::read_symlink(e.path() / "ns/mnt", ec2).string() != ns || ec2) continue;
+    if (trim(read_file("/proc/" + pid + "/root/etc/machine-id")) == id) ++n;
+  }
+  return n;
+}
+
 std::string host_env(const HostOptions& o, const std::string& machine_id) {
   std::string meta;
   for (const auto& [k, v] : o.metadata) meta += (meta.empty() ? "" : ",") + k + "=" + v;
@@ -175,6 +192,20 @@ std::string host_env(const HostOptions& o, const std::string& machine_id) {
 }  // namespace
 
 std::string host_ip(int index) { return "127.0.0." + std::to_string(10 + index); }
+
+std::string_view to_string(HostEnd e) {
+  switch (e) {
+    case HostEnd::reboot:
+      return "reboot";
+    case HostEnd::poweroff:
+      return "poweroff";
+    case HostEnd::killed:
+      return "killed";
+    case HostEnd::exited:
+      return "exited";
+  }
+  return "?";
+}
 
 Result<std::string> Host::cgroup2_root() {
   for (const char* p : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
@@ -283,7 +314,7 @@ Result<std::unique_ptr<Host>> Host::boot(HostOptions opts) {
   while (true) {
     int status = 0;
     if (::waitpid(child, &status, WNOHANG) == child) {
-      h->launcher_ = -1;
+      h->reap_launcher(status);
       h->halt();
       return fail(Errc::internal, "host " + o.name + " exited during boot: " + h->console_tail());
     }
@@ -294,8 +325,12 @@ Result<std::unique_ptr<Host>> Host::boot(HostOptions opts) {
         register_pid1(h->pid1_);
       }
     }
-    if (h->pid1_ > 0 && trim(read_file("/proc/" + std::to_string(h->pid1_) + "/comm")) == "systemd")
+    if (h->pid1_ > 0 &&
+        trim(read_file("/proc/" + std::to_string(h->pid1_) + "/comm")) == "systemd") {
+      std::error_code ns_ec;
+      h->mnt_ns_ = fs::read_symlink("/proc/" + std::to_string(h->pid1_) + "/ns/mnt", ns_ec);
       break;
+    }
     if (Clock::now() > deadline) {
       h->halt();
       return fail(Errc::timeout, "host " + o.name + " did not exec systemd: " + h->console_tail());
@@ -333,7 +368,7 @@ Status Host::wait_ready(Clock::time_point deadline) {
                                  "): " + console_tail());
 }
 
-bool Host::alive() const { return !halted_ && process_exists(pid1_); }
+bool Host::alive() const { return !halted_ && !ended_ && process_exists(pid1_); }
 
 std::string Host::console_tail() const {
   std::string s = read_file(run_dir_ + "/console.log");
@@ -343,12 +378,11 @@ std::string Host::console_tail() const {
 Host::~Host() { halt(); }
 
 void Host::halt() {
-  if (halted_) return;
-  halted_ = true;
-  if (pid1_ > 0) {
-    ::kill(pid1_, SIGKILL);
-    unregister_pid1(pid1_);
-  }
+  if (halted_.exchange(true)) return;
+  poll_down();
+  if (pid1_ > 0 && !ended_) ::kill(pid1_, SIGKILL);
+  unregister_pid1(pid1_);
+  bool forced = false;
   if (launcher_ > 0) {
     // unshare exits once its child (PID 1) is gone; the kernel has then killed the namespace.
     auto deadline = Clock::now() + 10s;
@@ -357,20 +391,70 @@ void Host::halt() {
       if (Clock::now() > deadline) {
         ::kill(launcher_, SIGKILL);
         ::waitpid(launcher_, &status, 0);
+        forced = true;
         break;
       }
       std::this_thread::sleep_for(2ms);
     }
-    launcher_ = -1;
+    reap_launcher(status);
   }
+  // Only a launcher killed here may have left PID 1 behind (its PDEATHSIG is on the way);
+  // otherwise unshare reaped it, and the PID may already belong to someone else.
   auto deadline = Clock::now() + 10s;
-  while (pid1_ > 0 && process_exists(pid1_) && Clock::now() < deadline)
+  while (forced && pid1_ > 0 && process_exists(pid1_) && Clock::now() < deadline)
     std::this_thread::sleep_for(2ms);
   // Cgroups empty asynchronously after their last task is reaped: retry until removed.
   if (!cgroup_dir_.empty()) {
     while (!remove_cgroup_tree(cgroup_dir_) && Clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
   }
+}
+
+void Host::reap_launcher(int status) {
+  launcher_ = -1;
+  HostDown d;
+  d.seen = Clock::now();
+  if (WIFSIGNALED(status)) {
+    d.code = WTERMSIG(status);
+    d.end = d.code == SIGHUP   ? HostEnd::reboot
+            : d.code == SIGINT ? HostEnd::poweroff
+                               : HostEnd::killed;
+  } else {
+    d.end = HostEnd::exited;
+    d.code = WEXITSTATUS(status);
+  }
+  down_ = d;
+  // From now on the PID may be reused: neither halt() nor the safety net may signal it.
+  unregister_pid1(pid1_);
+  ended_ = true;
+}
+
+std::optional<HostDown> Host::poll_down() {
+  int status = 0;
+  if (!down_ && launcher_ > 0 && ::waitpid(launcher_, &status, WNOHANG) == launcher_)
+    reap_launcher(status);
+  return down_;
+}
+
+HostOptions Host::options() const {
+  HostOptions o = opts_;
+  o.machine_id = machine_id_;
+  return o;
+}
+
+Result<std::unique_ptr<Host>> Host::boot_again() {
+  halt();
+  std::error_code ec;
+  if (fs::exists(cgroup_dir_, ec))
+    return fail(Errc::internal, "cgroup " + cgroup_dir_ + " of the previous boot is still there");
+  auto deadline = Clock::now() + 10s;
+  while (!mnt_ns_.empty() && processes_in_namespace(mnt_ns_, machine_id_) > 0) {
+    if (Clock::now() > deadline)
+      return fail(Errc::internal, "processes are left in the mount namespace " + mnt_ns_ +
+                                      " (private tmpfs mounts) of " + name() + "'s previous boot");
+    std::this_thread::sleep_for(5ms);
+  }
+  return boot(options());
 }
 
 Host::Exec Host::run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,

@@ -3,16 +3,21 @@
 // namespaces (the rationale for each step is in init_script.h). Private tmpfs on /run,
 // /tmp, /var/tmp and /var/log, its own /etc/machine-id, host-global units masked, so booting one
 // never touches the machine. Every host is killed with its namespace when the Host object dies,
-// at exit, on a fatal signal, and (via PR_SET_PDEATHSIG) when the test process itself dies.
+// at exit, on a fatal signal, and (via PR_SET_PDEATHSIG) when the thread that booted it exits.
 //
-// Not thread-safe; boot hosts from the thread that will outlive them (the main thread).
+// Not thread-safe, with one exception: the const members (run, alive, write_file, ...) may run
+// while one other thread calls poll_down() or halt(). Boot hosts from a thread that outlives them
+// (the kernel sends PR_SET_PDEATHSIG when the forking *thread* exits, not the process).
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -31,6 +36,24 @@ struct HostOptions {
   // Units the boot target pulls in (Wants=), e.g. "fleetd.service".
   std::vector<std::string> start_units;
   std::chrono::milliseconds boot_timeout{30000};
+};
+
+// How PID 1 of a host ended. The kernel ends the init of a non-initial PID namespace that calls
+// reboot(2) as if a signal had killed it: SIGHUP for a restart, SIGINT for power-off and halt
+// (which therefore look the same from outside); unshare, our child, re-raises its child's
+// fatal signal on itself, so its wait status carries the signal.
+enum class HostEnd {
+  reboot,    // systemd finished a reboot (`systemctl reboot`, reboot.target)
+  poweroff,  // systemd finished a power-off or halt
+  killed,    // any other signal: halt() (SIGKILL), the OOM killer, `kill -9` of PID 1
+  exited,    // PID 1 exited by itself: the init script refused to boot, `systemctl exit`
+};
+std::string_view to_string(HostEnd e);
+
+struct HostDown {
+  HostEnd end = HostEnd::killed;
+  int code = 0;  // the exit status for `exited`, else the signal number
+  std::chrono::steady_clock::time_point seen;  // when poll_down() or halt() first saw it
 };
 
 class Host {
@@ -75,8 +98,21 @@ class Host {
   std::string unit_state(const std::string& unit) const;
 
   // Kills PID 1 (the namespace dies with it), waits for it and removes the cgroup dirs.
-  // Idempotent.
+  // Idempotent. PID 1 is not signalled when it has already ended (its PID may be reused).
   void halt();
+
+  // Whether PID 1 has ended, and how; never blocks. The first call after the end reaps the
+  // launcher, later calls (and halt()) keep the answer. Empty while the host runs.
+  std::optional<HostDown> poll_down();
+
+  // The options this host was booted with, its machine ID filled in.
+  HostOptions options() const;
+
+  // Boots this host again, as a reboot does: same name, IP, machine ID, metadata and units.
+  // Halts this one first (a no-op kill when PID 1 has ended) and refuses to boot until its cgroup
+  // tree is removed and no process is left in its mount namespace, which holds the private
+  // tmpfs mounts. This object stays, halted; the new boot is the returned one.
+  Result<std::unique_ptr<Host>> boot_again();
 
   // The cgroup2 mount on this machine: /sys/fs/cgroup (pure v2) or /sys/fs/cgroup/unified.
   static Result<std::string> cgroup2_root();
@@ -85,6 +121,7 @@ class Host {
   explicit Host(HostOptions opts) : opts_(std::move(opts)) {}
   Status wait_ready(std::chrono::steady_clock::time_point deadline);
   std::string console_tail() const;
+  void reap_launcher(int status);
 
   HostOptions opts_;
   std::string machine_id_;
@@ -92,7 +129,11 @@ class Host {
   std::string run_dir_;
   pid_t launcher_ = -1;  // the `unshare` process (our child)
   pid_t pid1_ = -1;      // its child: systemd, PID 1 of the namespace
-  bool halted_ = false;
+  std::string mnt_ns_;   // PID 1's mount namespace ("mnt:[4026532...]")
+  // Read by the const members while another thread may poll_down() or halt().
+  std::atomic<bool> halted_ = false;
+  std::atomic<bool> ended_ = false;  // PID 1 has ended; down_ says how
+  std::optional<HostDown> down_;
 };
 
 // Shorthand for a host's address: "127.0.0.<10+index>" (index from 1).
