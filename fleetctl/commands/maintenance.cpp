@@ -7,31 +7,11 @@
 
 #include "fleetctl/command.h"
 #include "fleetctl/duration.h"
+#include "fleetctl/machine_arg.h"
 
 namespace fleet::fleetctl {
 
 namespace {
-
-// A machine named by its full ID, a unique prefix of one, or its public IP.
-std::optional<api::Machine> resolve_machine(CommandContext& ctx, const std::string& arg) {
-  auto machines = ctx.api->list_machines();
-  if (!machines) {
-    ctx.io.err << "Error retrieving list of active machines: " << machines.error().message << "\n";
-    return std::nullopt;
-  }
-  std::vector<api::Machine> matches;
-  for (const auto& m : machines.value()) {
-    if (m.id == arg || m.primary_ip == arg) return m;
-    if (!arg.empty() && m.id.starts_with(arg)) matches.push_back(m);
-  }
-  if (matches.size() == 1) return matches.front();
-  if (matches.empty()) {
-    ctx.io.err << "Machine " << arg << " not found\n";
-  } else {
-    ctx.io.err << "Machine " << arg << " is ambiguous: matches " << matches.size() << " machines\n";
-  }
-  return std::nullopt;
-}
 
 std::optional<api::Machine> one_machine(CommandContext& ctx) {
   if (ctx.args.size() != 1) {

@@ -59,11 +59,12 @@ const std::vector<Command>& all_commands() {
         help_command(),          journal_command(),
         list_machines_command(), list_unit_files_command(),
         list_units_command(),    load_command(),
-        restart_command(),       ssh_command(),
-        start_command(),         status_command(),
-        stop_command(),          submit_command(),
-        unload_command(),        verify_command(),
-        version_command(),
+        reboot_command(),        reboot_lock_command(),
+        reboot_status_command(), restart_command(),
+        ssh_command(),           start_command(),
+        status_command(),        stop_command(),
+        submit_command(),        unload_command(),
+        verify_command(),        version_command(),
     };
     std::sort(c.begin(), c.end(),
               [](const Command& a, const Command& b) { return a.name < b.name; });

@@ -1,0 +1,31 @@
+#include "fleetctl/machine_arg.h"
+
+#include <vector>
+
+namespace fleet::fleetctl {
+
+std::optional<api::Machine> resolve_machine(CommandContext& ctx, const std::string& arg) {
+  if (!ctx.machine_cache) {
+    auto machines = ctx.api->list_machines();
+    if (!machines) {
+      ctx.io.err << "Error retrieving list of active machines: " << machines.error().message
+                 << "\n";
+      return std::nullopt;
+    }
+    ctx.machine_cache = machines.value();
+  }
+  std::vector<api::Machine> matches;
+  for (const auto& m : *ctx.machine_cache) {
+    if (m.id == arg || m.primary_ip == arg) return m;
+    if (!arg.empty() && m.id.starts_with(arg)) matches.push_back(m);
+  }
+  if (matches.size() == 1) return matches.front();
+  if (matches.empty()) {
+    ctx.io.err << "Machine " << arg << " not found\n";
+  } else {
+    ctx.io.err << "Machine " << arg << " is ambiguous: matches " << matches.size() << " machines\n";
+  }
+  return std::nullopt;
+}
+
+}  // namespace fleet::fleetctl
