@@ -72,7 +72,7 @@ class ApiClient {
   virtual Result<RebootStatus> reboot_status() = 0;
   // POST /reboot: a rolling reboot of `machines` (IDs, taken in this order), each to be drained
   // and back within `timeout_seconds` (0: the server's default); `max_unavailable` > 0 also sets
-  // the semaphore's max. Errc::already_exists while one is running.
+  // the semaphore's max. Errc::conflict (409) while one is running.
   virtual Status start_reboot(const std::vector<std::string>& machines, int max_unavailable,
                               std::int64_t timeout_seconds) = 0;
   // POST /reboot:lock or :unlock {"machine": ...} (take or free a slot of the semaphore, as a

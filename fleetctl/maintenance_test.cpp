@@ -135,3 +135,60 @@ TEST_CASE("durations read and print as Go's") {
   CHECK(format_duration(milliseconds(1500)) == "1.5s");
   CHECK(format_duration(milliseconds(250)) == "250ms");
 }
+
+TEST_CASE("reboot records a rollout and follows it until it ends") {
+  Hosts h;
+  int polls = 0;
+  h.sys.on_sleep = [&](int) {
+    auto& r = *h.api.reboots().rollout;
+    ++polls;
+    if (polls == 1) r.hosts[0].step = "draining";
+    if (polls == 2) r.hosts[0].step = "done", r.hosts[1].step = "rebooting";
+    if (polls == 3) r.hosts[1].step = "done", r.state = "done", r.message = "2 machine(s) rebooted";
+  };
+  auto r = h.run({"reboot", "--all"});
+  CHECK(r.code == 0);
+  CHECK(h.api.calls().back() == "reboot " + kM1 + " " + kM2);
+  CHECK(r.out == "Reboot rollout of 2 machine(s) started\nMachine " + kM1 + " draining\nMachine " +
+                     kM1 + " done\nMachine " + kM2 + " rebooting\nMachine " + kM2 +
+                     " done\nReboot rollout done: 2 machine(s) rebooted\n");
+  // reboot-status: 0 when nothing is pending or running.
+  auto s = h.run({"reboot-status"});
+  CHECK(s.code == 0);
+  CHECK(s.out.starts_with("Available: 1\nMax: 1\n\nRollout: done"));
+}
+
+TEST_CASE("a second reboot follows the one in progress; a stopped rollout fails") {
+  Hosts h;
+  REQUIRE(h.run({"reboot", "--no-block", "22aa"}).code == 0);
+  CHECK(h.run({"reboot-status"}).code == 3);
+  h.sys.on_sleep = [&](int) {
+    auto& r = *h.api.reboots().rollout;
+    r.state = "stopped";
+    r.message = "machine " + kM2 + " did not come back from its reboot within 600 s";
+  };
+  auto r = h.run({"reboot", kM1});
+  CHECK(r.code == 1);
+  CHECK(r.out.starts_with("A reboot rollout is in progress; following it\n"));
+  CHECK(r.err == "Reboot rollout stopped: machine " + kM2 +
+                     " did not come back from its reboot within 600 s\n");
+  CHECK(h.run({"reboot"}).err == "Name the machines to reboot, or --all\n");
+}
+
+TEST_CASE("reboot-lock sets the max, takes and frees slots as locksmithctl did") {
+  Hosts h;
+  CHECK(h.run({"reboot-lock", "lock", "113f"}).out == "Machine " + kM1 + " holds a reboot slot\n");
+  auto full = h.run({"reboot-lock", "lock", kM2});
+  CHECK(full.code == 1);
+  CHECK(full.err.find("no reboot slot is free") != std::string::npos);
+  auto s = h.run({"reboot-status"});
+  CHECK(s.code == 3);
+  CHECK(s.out == "Available: 0\nMax: 1\n\nMACHINE ID\n" + kM1 + "\n");
+  CHECK(h.run({"reboot-lock", "set-max", "2"}).code == 0);
+  CHECK(h.run({"reboot-lock", "lock", kM2}).code == 0);
+  CHECK(h.run({"reboot-lock", "unlock", kM1}).code == 0);
+  CHECK(h.run({"reboot-lock", "unlock", kM2}).code == 0);
+  CHECK(h.run({"reboot-status"}).code == 0);
+  CHECK(h.run({"reboot-lock", "set-max", "x"}).code == 1);
+  CHECK(h.run({"reboot-lock", "grab", kM1}).code == 1);
+}

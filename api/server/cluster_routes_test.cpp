@@ -119,6 +119,42 @@ TEST_CASE("POST machines/<id>:cordon, :drain and :uncordon keep a machine's main
   CHECK(maintenance(0) == "-");  // nothing applied
 }
 
+TEST_CASE(
+    "POST /reboot records a rollout once; /reboot:lock, :unlock, :setMax keep the semaphore") {
+  ApiFixture f;
+  f.machine("m1", "10.0.0.1");
+  f.machine("m2", "10.0.0.2");
+  CHECK(f.get("/fleet/v1/reboot").body == R"({"lock":{"holders":[],"max":1}})");
+  auto r = f.call("POST", "/fleet/v1/reboot", R"({"machines":["m2","m1"],"maxUnavailable":2})");
+  CHECK(r.status == 201);
+  auto status = body_json(f.get("/fleet/v1/reboot"));
+  CHECK(status["lock"]["max"] == 2);
+  CHECK(status["rollout"]["state"] == "running");
+  CHECK(status["rollout"]["hosts"][0]["machine"] == "m2");
+  CHECK(status["rollout"]["hosts"][1]["step"] == "pending");
+  r = f.call("POST", "/fleet/v1/reboot", R"({"machines":["m1"]})");
+  CHECK(r.status == 409);
+  CHECK(r.body == error_body(409, "a reboot rollout is in progress"));
+  for (const char* bad :
+       {R"({"machines":[]})", R"({"machines":["m9"]})", R"({"machines":["m1","m1"]})",
+        R"({"machines":["m1"],"maxUnavailable":0})", R"([1])"})
+    CHECK(f.call("POST", "/fleet/v1/reboot", bad).status == 400);
+
+  CHECK(f.call("POST", "/fleet/v1/reboot:setMax", R"({"max":1})").status == 204);
+  CHECK(f.call("POST", "/fleet/v1/reboot:lock", R"({"machine":"m1"})").status == 204);
+  CHECK(f.call("POST", "/fleet/v1/reboot:lock", R"({"machine":"m1"})").status == 204);  // holds
+  r = f.call("POST", "/fleet/v1/reboot:lock", R"({"machine":"m2"})");
+  CHECK(r.status == 409);
+  CHECK(r.body == error_body(409, "no reboot slot is free (max 1, 1 held)"));
+  CHECK(body_json(f.get("/fleet/v1/reboot"))["lock"]["holders"] == nlohmann::json{"m1"});
+  CHECK(f.call("POST", "/fleet/v1/reboot:unlock", R"({"machine":"m2"})").status == 404);
+  CHECK(f.call("POST", "/fleet/v1/reboot:unlock", R"({"machine":"m1"})").status == 204);
+  CHECK(f.call("POST", "/fleet/v1/reboot:setMax", R"({"max":-1})").status == 400);
+  CHECK(f.call("GET", "/fleet/v1/reboot:lock").status == 405);
+  CHECK(f.call("POST", "/fleet/v1/reboot:grab", "{}").status == 404);
+  CHECK(f.call("DELETE", "/fleet/v1/reboot").status == 405);
+}
+
 TEST_CASE("PATCH machines validates every operation before applying any") {
   ApiFixture f;
   f.machine("m1", "10.0.0.1");

@@ -87,7 +87,7 @@ int run_reboot(CommandContext& ctx) {
   auto st = ctx.api->start_reboot(
       ids, static_cast<int>(max),
       std::chrono::duration_cast<std::chrono::seconds>(timeout.value()).count());
-  if (!st && st.error().code == Errc::already_exists) {
+  if (!st && st.error().code == Errc::conflict) {  // 409: one is in progress
     ctx.io.out << "A reboot rollout is in progress; following it\n";
   } else if (!st) {
     ctx.io.err << "Error: " << st.error().message << "\n";
