@@ -5,7 +5,7 @@
 //
 // How to instantiate it for a backend, in exactly one .cpp of a doctest binary:
 //
-//   #include "registry/kv_contract.h"
+//   #include "registry/testing/kv_contract.h"
 //   struct EtcdFixture {
 //     EtcdFixture();                          // a backend this test case has to itself
 //     boost::asio::io_context& io();          // the loop the backend runs on
