@@ -7,8 +7,8 @@
 
 #include "agent/fake_unit_manager.h"
 #include "api/server/unit_inspector.h"
+#include "fleetctl/testing/cli_server_fixture.h"
 #include "fleetctl/unit_source.h"
-#include "tests/integration/cli/cli_fixture.h"
 
 using namespace fleet;
 using namespace fleet::cli_test;
