@@ -6,16 +6,16 @@
 #include <filesystem>
 
 #include "agent/fake_unit_manager.h"
+#include "common/testing/run.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
-#include "registry/testing/run.h"
 
 using namespace fleet;
 using namespace fleet::agent;
 using namespace fleet::registry;
-using fleet::registry::testing::run_sync;
-using fleet::registry::testing::run_until;
-using fleet::registry::testing::spawn;
+using fleet::testing::run_sync;
+using fleet::testing::run_until;
+using fleet::testing::spawn;
 
 namespace {
 const std::string kContent = "[Service]\nExecStart=/bin/sleep 1000\n";

@@ -127,7 +127,9 @@ TEST_CASE("glob cost is bounded by pattern length times name length, for any inp
       {"*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?/", std::string(400, 'x')},
       {stars + "*", std::string(400, 'a') + "/"},
   };
-  for (const auto& [pattern, name] : hostile) {
+  for (const auto& [p, name] : hostile) {
+    // CAPTURE is a lambda, and clang before 16 cannot capture a structured binding.
+    const std::string& pattern = p;
     CAPTURE(pattern);
     size_t steps = 0;
     auto got = glob_match_checked(pattern, name, &steps);

@@ -2,19 +2,19 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "common/testing/run.h"
 #include "engine/engine.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
-#include "registry/testing/run.h"
 #include "unitfile/unit_file.h"
 
 using namespace fleet;
 using namespace fleet::registry;
 using fleet::engine::Engine;
 using fleet::engine::EngineOptions;
-using fleet::registry::testing::run_sync;
-using fleet::registry::testing::run_until;
-using fleet::registry::testing::spawn;
+using fleet::testing::run_sync;
+using fleet::testing::run_until;
+using fleet::testing::spawn;
 
 namespace {
 struct World {

@@ -9,12 +9,13 @@ using fleet::fleetctl::testing::Fleetctl;
 
 TEST_CASE("version and help exit 0") {
   Fleetctl f;
-  for (auto args : std::vector<std::vector<std::string>>{{"version"}, {"--version"}, {"-v"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"version"}, {"--version"}, {"-v"}}) {
     auto r = f.run(args);
     CHECK(r.code == 0);
     CHECK(r.out == std::string("fleetctl version ") + fleet::version() + "\n");
   }
-  for (auto args : std::vector<std::vector<std::string>>{{}, {"help"}, {"--help"}, {"-h"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{}, {"help"}, {"--help"}, {"-h"}}) {
     auto r = f.run(args);
     CHECK(r.code == 0);
     CHECK(r.out.find("VERSION:\n\t" + std::string(fleet::version())) != std::string::npos);

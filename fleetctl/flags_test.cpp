@@ -32,7 +32,7 @@ TEST_CASE("long flags, values and defaults") {
 
 TEST_CASE("fleet's single-letter long names and real short flags both work") {
   Specs s;
-  for (auto args : {std::vector<std::string>{"--l"}, {"-l"}}) {
+  for (const auto& args : {std::vector<std::string>{"--l"}, {"-l"}}) {
     auto r = parse_args(s.all(), args);
     REQUIRE(r);
     CHECK(r.value().flags.boolean("full"));

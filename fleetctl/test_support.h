@@ -2,7 +2,9 @@
 // Test fixture for command tests: runs fleetctl in-process against FakeApiClient, FakeSystem
 // and captured output.
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,17 @@ struct RunResult {
   std::string err;
 };
 
+// Runs fleetctl in-process with the clients `make_client` gives, capturing what it prints.
+inline RunResult run_captured(const std::vector<std::string>& args, System& sys,
+                              ClientFactory make_client,
+                              std::optional<std::chrono::milliseconds> poll_interval = {}) {
+  BufferOutput buf;
+  CliEnv env{buf.output(), sys, std::move(make_client)};
+  if (poll_interval) env.poll_interval = *poll_interval;
+  int code = run_fleetctl(args, env);
+  return {code, buf.out(), buf.err()};
+}
+
 class Fleetctl {
  public:
   api::FakeApiClient api;
@@ -31,15 +44,12 @@ class Fleetctl {
   GlobalOptions last_global;  // what the client factory saw
 
   RunResult run(const std::vector<std::string>& args) {
-    BufferOutput buf;
-    CliEnv env{
-        buf.output(), sys,
+    return run_captured(
+        args, sys,
         [this](const GlobalOptions& g, std::ostream&) -> Result<std::unique_ptr<api::ApiClient>> {
           last_global = g;
           return std::unique_ptr<api::ApiClient>(new BorrowedClient(api));
-        }};
-    int code = run_fleetctl(args, env);
-    return {code, buf.out(), buf.err()};
+        });
   }
 
   // A unit file on the fake file system.

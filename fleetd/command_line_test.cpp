@@ -81,7 +81,8 @@ TEST_CASE("--help prints the usage with every key and exits 0 without reading co
 }
 
 TEST_CASE("--version and the version positional print the version and exit 0") {
-  for (auto args : {std::vector<std::string>{"--version"}, std::vector<std::string>{"version"}}) {
+  for (const auto& args :
+       {std::vector<std::string>{"--version"}, std::vector<std::string>{"version"}}) {
     auto r = run(args);
     CHECK(r.code == 0);
     CHECK(r.out == version_text() + "\n");

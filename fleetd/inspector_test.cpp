@@ -21,7 +21,7 @@ using namespace fleet;
 using namespace fleet::fleetd;
 using namespace fleet::api::server;
 using namespace fleet::api::server::testing;
-using fleet::registry::testing::run_until;
+using fleet::testing::run_until;
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 

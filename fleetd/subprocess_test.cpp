@@ -14,13 +14,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "registry/testing/run.h"
+#include "common/testing/run.h"
 
 using namespace fleet;
 using namespace fleet::fleetd;
-using fleet::registry::testing::run_sync;
-using fleet::registry::testing::run_until;
-using fleet::registry::testing::spawn;
+using fleet::testing::run_sync;
+using fleet::testing::run_until;
+using fleet::testing::spawn;
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 

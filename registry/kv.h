@@ -3,7 +3,7 @@
 // revisions, leases, multi-op transactions, watches from a revision) so that one typed Registry
 // (registry.h) runs unchanged on the production backend (EtcdKv, registry/etcd/) and on the
 // in-memory backend (MemoryKv) used by unit tests and `fleetd --dev`. Both backends pass the same
-// contract suite (kv_contract.h).
+// contract suite (registry/testing/kv_contract.h).
 //
 // Loop affinity: every method is called from, and completes on, the process's single io_context
 // thread. Every method may suspend. Failures are values:

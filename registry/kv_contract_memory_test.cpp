@@ -2,8 +2,8 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "registry/kv_contract.h"
 #include "registry/memory_kv.h"
+#include "registry/testing/kv_contract.h"
 
 // At global scope so test names read "...<MemoryKvFixture>".
 struct MemoryKvFixture {

@@ -4,14 +4,14 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "common/testing/run.h"
 #include "registry/memory_kv.h"
-#include "registry/testing/run.h"
 
 using namespace fleet;
 using namespace fleet::registry;
 using namespace std::chrono_literals;
-using testing::run_sync;
-using testing::run_until;
+using fleet::testing::run_sync;
+using fleet::testing::run_until;
 using State = LeaseKeeper::State;
 
 namespace {
@@ -40,8 +40,8 @@ struct Env {
   ~Env() {
     keeper.stop();
     if (running)
-      run_until(
-          io, [&] { return running->done; }, 1s);
+      CHECK(run_until(
+          io, [&] { return running->done; }, 1s));
   }
   LeaseId grant_and_run() {
     auto id = run_sync(io, keeper.grant());

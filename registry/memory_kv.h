@@ -1,6 +1,6 @@
 #pragma once
 // MemoryKv: a complete in-memory KvStore with etcd v3's semantics, for unit tests and
-// `fleetd --dev`. It passes the same contract suite as EtcdKv (kv_contract.h).
+// `fleetd --dev`. It passes the same contract suite as EtcdKv (registry/testing/kv_contract.h).
 //
 // What it models, as etcd does:
 // - one global revision (starting at 1) bumped once per write txn that changes something;

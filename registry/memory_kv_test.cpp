@@ -10,12 +10,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "registry/testing/run.h"
+#include "common/testing/run.h"
 
 using namespace fleet;
 using namespace fleet::registry;
 using namespace std::chrono_literals;
-using testing::run_sync;
+using fleet::testing::run_sync;
 
 namespace {
 

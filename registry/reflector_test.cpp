@@ -9,14 +9,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <set>
 
+#include "common/testing/run.h"
 #include "registry/memory_kv.h"
-#include "registry/testing/run.h"
 
 using namespace fleet;
 using namespace fleet::registry;
 using namespace std::chrono_literals;
-using testing::run_sync;
-using testing::run_until;
+using fleet::testing::run_sync;
+using fleet::testing::run_until;
 
 namespace {
 
@@ -172,10 +172,10 @@ TEST_CASE("reflector delivers a burst of 10000 writes in order with nothing lost
       if (i % 50 == 0) REQUIRE((co_await e.kv.put("/c/other", "x")).has_value());
     }
   };
+  // A failed REQUIRE inside the writer throws out of run_until and ends the test there.
   auto wrote = testing::spawn(e.io, writer());
   REQUIRE(run_until(
       e.io, [&] { return wrote->done; }, 30s));
-  REQUIRE_FALSE(wrote->error);
   REQUIRE(run_until(
       e.io, [&] { return got.size() >= expected.size(); }, 10s));
   r.cancel();

@@ -4,13 +4,13 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "common/testing/run.h"
 #include "registry/key_layout.h"
 #include "registry/memory_kv.h"
-#include "registry/testing/run.h"
 
 using namespace fleet;
 using namespace fleet::registry;
-using testing::run_sync;
+using fleet::testing::run_sync;
 
 namespace {
 struct Fixture {

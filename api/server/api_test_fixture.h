@@ -9,14 +9,14 @@
 #include "api/server/handler.h"
 #include "api/server/metrics.h"
 #include "api/server/unit_inspector.h"
+#include "common/testing/run.h"
 #include "registry/codec.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
-#include "registry/testing/run.h"
 
 namespace fleet::api::server::testing {
 
-using registry::testing::run_sync;
+using fleet::testing::run_sync;
 
 inline const std::vector<Header> kJson = {{"Content-Type", "application/json"}};
 

@@ -263,8 +263,7 @@ TEST_CASE("a client that stops mid-request is disconnected at the deadline") {
   std::string half = "GET /fleet/v1/units HTTP/1.1\r\nHost:";
   net::write(s, net::buffer(half));
   CHECK(run_sync(f.io, closed_by_peer(s), std::chrono::seconds(5)));
-  CHECK(
-      fleet::registry::testing::run_until(f.io, [&] { return f.server->connection_count() == 0; }));
+  CHECK(fleet::testing::run_until(f.io, [&] { return f.server->connection_count() == 0; }));
 }
 
 TEST_CASE("journal responses are streamed chunked") {
@@ -313,7 +312,7 @@ TEST_CASE("an abandoned journal follow is dropped as soon as its client goes awa
   CHECK(f.inspector.open_journals() == 1);
   s.close();
   // The unit never logs again: only noticing the client's departure can end the stream.
-  CHECK(fleet::registry::testing::run_until(
+  CHECK(fleet::testing::run_until(
       f.io, [&] { return f.inspector.open_journals() == 0 && f.server->connection_count() == 0; }));
 }
 
@@ -323,8 +322,7 @@ TEST_CASE("when TCP is full, the oldest connection waiting for a request makes r
   f.start();
   auto idle1 = f.connect_tcp();
   auto idle2 = f.connect_tcp();
-  REQUIRE(
-      fleet::registry::testing::run_until(f.io, [&] { return f.server->connection_count() == 2; }));
+  REQUIRE(fleet::testing::run_until(f.io, [&] { return f.server->connection_count() == 2; }));
   auto s = f.connect_tcp();
   beast::flat_buffer buf;
   auto r = run_sync(f.io, exchange(s, buf, get("/fleet/v1/units")), std::chrono::seconds(5));

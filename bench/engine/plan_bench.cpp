@@ -12,6 +12,7 @@
 #include <string>
 
 #include "engine/planner.h"
+#include "engine/planner_test_util.h"
 
 namespace {
 
@@ -20,6 +21,9 @@ using fleet::engine::Plan;
 using fleet::engine::TargetState;
 using fleet::engine::TaskKind;
 using fleet::engine::UnitSpec;
+// The planner tests' executor: applies a plan as the engine's writes do, an unschedule only while
+// the unit is still on the machine planned from (the compare-and-swap of the real write).
+using fleet::engine::testing::apply;
 
 // A realistic mix: mostly plain services, some with MachineMetadata, template instances that
 // conflict with their siblings, sidecars (MachineOf), a few Replaces and pinned units, 10 globals.
@@ -65,31 +69,6 @@ ClusterSnapshot make_cluster(int n_units, int n_machines) {
     s.units.push_back(std::move(u));
   }
   return s;
-}
-
-void apply(ClusterSnapshot& s, const Plan& p) {
-  for (const auto& t : p.tasks) {
-    switch (t.kind) {
-      case TaskKind::unschedule:
-        s.schedule.erase(t.unit);
-        break;
-      case TaskKind::schedule:
-        s.schedule[t.unit] = t.machine;
-        break;
-      case TaskKind::assign_global:
-        s.global_assignments[t.unit].insert(t.machine);
-        break;
-      case TaskKind::unassign_global:
-        s.global_assignments[t.unit].erase(t.machine);
-        break;
-      case TaskKind::set_reason:
-        s.reasons[t.unit] = t.reason;
-        break;
-      case TaskKind::clear_reason:
-        s.reasons.erase(t.unit);
-        break;
-    }
-  }
 }
 
 size_t count(const Plan& p, TaskKind k) {

@@ -6,14 +6,15 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "common/testing/run.h"
 #include "registry/etcd/etcd_kv.h"
-#include "tests/harness/etcd/asio_run.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 
 using namespace fleet;
@@ -78,8 +79,11 @@ double write_batched(boost::asio::io_context& ioc, KvStore& kv,
                      ++out.done;
                    }(kv, kvs, lane * max, inflight, b));
   }
-  testing::run_until(
-      ioc, [&] { return b.done == inflight; }, 300s);
+  if (!testing::run_until(
+          ioc, [&] { return b.done == inflight; }, 300s)) {
+    std::fprintf(stderr, "batched writes did not finish within 300 s\n");
+    std::exit(1);
+  }
   if (b.failed) std::exit(1);
   return static_cast<double>(kvs.size()) / seconds_since(t0);
 }
@@ -115,7 +119,7 @@ Task<Status> write_one_by_one(KvStore& kv, Latencies& lat, std::size_t n) {
 
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
-  auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  auto idx = static_cast<std::size_t>(std::lround(p * static_cast<double>(v.size() - 1)));
   return v.at(idx);
 }
 
@@ -165,18 +169,20 @@ int main(int argc, char** argv) {
     wr.range_end = prefix_end(wr.key);
     RangeRequest now;
     now.key = wr.key;
-    wr.start_revision = testing::run(ioc, kv->range(now)).value().revision + 1;
+    wr.start_revision = testing::run_sync(ioc, kv->range(now)).value().revision + 1;
     auto w = kv->watch(wr);
     Latencies lat;
-    bool watched = false;
-    testing::spawn(ioc, watch_latency(*w, lat, watch_writes), &watched);
-    auto st = testing::run(ioc, write_one_by_one(*kv, lat, watch_writes), 300s);
+    auto watched = testing::spawn(ioc, watch_latency(*w, lat, watch_writes));
+    auto st = testing::run_sync(ioc, write_one_by_one(*kv, lat, watch_writes), 300s);
     if (!st) {
       std::fprintf(stderr, "latency writes failed: %s\n", st.error().describe().c_str());
       return 1;
     }
-    testing::run_until(
-        ioc, [&] { return watched; }, 30s);
+    if (!testing::run_until(
+            ioc, [&] { return watched->done; }, 30s)) {
+      std::fprintf(stderr, "not every latency write was watched within 30 s\n");
+      return 1;
+    }
     double p50 = percentile(lat.ms, 0.5), p99 = percentile(lat.ms, 0.99);
     report("watch latency write->event, median (ms)", p50, "ms", "< 10", p50 < 10);
     report("watch latency write->event, p99 (ms)", p99, "ms", "< 100", p99 < 100);
@@ -198,7 +204,7 @@ int main(int argc, char** argv) {
     all.key = "/fleet/bench/state/";
     all.range_end = prefix_end(all.key);
     auto t0 = Clock::now();
-    auto r = testing::run(ioc, kv->range(all), 60s);
+    auto r = testing::run_sync(ioc, kv->range(all), 60s);
     double took = seconds_since(t0);
     if (!r || r.value().kvs.size() != state.size()) {
       std::fprintf(stderr, "full read failed\n");
@@ -217,12 +223,13 @@ int main(int argc, char** argv) {
     m.key = "/fleet/bench/state/machine/";
     m.range_end = prefix_end(m.key);
     t0 = Clock::now();
-    auto ru = testing::spawn_result(ioc, kv->range(u));
-    auto rm = testing::spawn_result(ioc, kv->range(m));
-    testing::run_until(
-        ioc, [&] { return ru->has_value() && rm->has_value(); }, 60s);
+    auto ru = testing::spawn(ioc, kv->range(u));
+    auto rm = testing::spawn(ioc, kv->range(m));
+    bool read = testing::run_until(
+        ioc, [&] { return ru->done && rm->done; }, 60s);
     took = seconds_since(t0);
-    if (!**ru || !**rm || (**ru).value().kvs.size() + (**rm).value().kvs.size() != state.size()) {
+    if (!read || !*ru->value || !*rm->value ||
+        ru->value->value().kvs.size() + rm->value->value().kvs.size() != state.size()) {
       std::fprintf(stderr, "per-prefix read failed\n");
       return 1;
     }

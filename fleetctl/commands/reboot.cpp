@@ -7,7 +7,7 @@
 
 #include "fleetctl/command.h"
 #include "fleetctl/duration.h"
-#include "fleetctl/machine_arg.h"
+#include "fleetctl/machines.h"
 
 namespace fleet::fleetctl {
 

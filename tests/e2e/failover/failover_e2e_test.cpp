@@ -111,7 +111,10 @@ TEST_CASE("halting the engine leader's host: another engine takes over and sched
   CHECK(running_hosts(list_units(c), "global.service").count(leader) == 0);
   {
     auto all = list_units(c);
-    for (const auto& [n, h] : stay_host) {
+    for (const auto& [unit, host] : stay_host) {
+      // CHECK_MESSAGE is a lambda, and clang before 16 cannot capture a structured binding.
+      const std::string& n = unit;
+      const int h = host;
       if (h != leader)
         CHECK_MESSAGE(running_on(all, n) == h, n << " moved although its host stayed up");
       else

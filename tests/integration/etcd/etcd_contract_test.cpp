@@ -1,8 +1,9 @@
-// The KvStore contract suite (registry/kv_contract.h) on EtcdKv against one real etcd member.
+// The KvStore contract suite (registry/testing/kv_contract.h) on EtcdKv against one real etcd
+// member.
 
 #include <boost/asio/io_context.hpp>
 
-#include "registry/kv_contract.h"
+#include "registry/testing/kv_contract.h"
 #include "tests/integration/etcd/etcd_fixture.h"
 
 // At global scope so test names read "...<EtcdKvFixture>". One etcd per process: the suite

@@ -88,12 +88,12 @@ TEST_CASE("writes keep working through the survivors when the leader is killed")
 
   Writer w;
   spawn(f.ioc, write_keys(*kv, "/w/", 300, w));
-  run_until(
-      f.ioc, [&] { return w.acked.size() >= 50; }, 30s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return w.acked.size() >= 50; }, 30s));
   f.etcd.kill(*leader);
   w.killed = true;
-  run_until(
-      f.ioc, [&] { return w.done; }, 90s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return w.done; }, 90s));
 
   MESSAGE("acked ", w.acked.size(), " of 300, errors ", w.errors);
   CHECK(w.errors <= 5);  // only writes in flight around the election may have an unknown outcome
@@ -132,12 +132,12 @@ TEST_CASE("a watch delivers every event exactly once and in order across a leade
 
   Writer w;
   spawn(f.ioc, write_keys(*kv, "/e/", 200, w));
-  run_until(
-      f.ioc, [&] { return seen.size() >= 50; }, 30s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return seen.size() >= 50; }, 30s));
   f.etcd.kill(*leader);  // the watch stream and the writes were on the leader
   w.killed = true;
-  run_until(
-      f.ioc, [&] { return w.done; }, 90s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return w.done; }, 90s));
   MESSAGE("acked ", w.acked.size(), " of 200, errors ", w.errors);
 
   auto final_state = f.run(kv->range(prefix("/e/")));
@@ -148,8 +148,8 @@ TEST_CASE("a watch delivers every event exactly once and in order across a leade
     expected[k.key] = k.mod_revision;
     last = std::max(last, k.mod_revision);
   }
-  run_until(
-      f.ioc, [&] { return !seen.empty() && seen.back().kv.mod_revision >= last; }, 30s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return !seen.empty() && seen.back().kv.mod_revision >= last; }, 30s));
   watcher->cancel();
 
   CHECK_FALSE(watch_failed);

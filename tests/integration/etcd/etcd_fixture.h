@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/testing/run.h"
 #include "registry/etcd/etcd_kv.h"
-#include "tests/harness/etcd/asio_run.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 
 namespace fleet::testing {
@@ -32,7 +32,7 @@ struct EtcdFixture {
 
   template <class T>
   T run(registry::Task<T> task, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    return testing::run(ioc, std::move(task), timeout);
+    return run_sync(ioc, std::move(task), timeout);
   }
 
   EtcdCluster etcd;

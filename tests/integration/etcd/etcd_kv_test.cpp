@@ -208,8 +208,8 @@ TEST_CASE("a lease whose keep-alive stops expires and its keys vanish") {
   Error end;
   spawn(f.ioc, drain(*w, batches, end));
   // No keep-alive from here on: etcd must drop the key within TTL plus its checking slack.
-  run_until(
-      f.ioc, [&] { return !events_of(batches).empty(); }, 10s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return !events_of(batches).empty(); }, 10s));
   auto events = events_of(batches);
   REQUIRE(events.size() == 1);
   CHECK(events[0].type == Event::Type::del);
@@ -221,8 +221,8 @@ TEST_CASE("a lease whose keep-alive stops expires and its keys vanish") {
   CHECK(f.run(f.kv->range(key)).value().kvs.empty());
   CHECK(f.run(f.kv->lease_keepalive(lease.value())).error().code == Errc::not_found);
   w->cancel();
-  run_until(
-      f.ioc, [&] { return end.code == Errc::cancelled; }, 5s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return end.code == Errc::cancelled; }, 5s));
 }
 
 TEST_CASE("watch replays history from a revision, then delivers live events in order") {
@@ -240,16 +240,16 @@ TEST_CASE("watch replays history from a revision, then delivers live events in o
   std::vector<WatchBatch> batches;
   Error end;
   spawn(f.ioc, drain(*w, batches, end));
-  run_until(
-      f.ioc, [&] { return events_of(batches).size() == 2; }, 10s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return events_of(batches).size() == 2; }, 10s));
 
   REQUIRE(f.run(f.kv->put("/w/a", "1b")));
   REQUIRE(f.run(f.kv->del("/w/b")));
   TxnRequest both;
   both.success = {Op::put("/w/c", "3"), Op::put("/w/d", "4")};
   REQUIRE(f.run(f.kv->txn(both)));
-  run_until(
-      f.ioc, [&] { return events_of(batches).size() == 6; }, 10s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return events_of(batches).size() == 6; }, 10s));
 
   auto ev = events_of(batches);
   CHECK(ev[0].kv.key == "/w/a");
@@ -267,8 +267,8 @@ TEST_CASE("watch replays history from a revision, then delivers live events in o
   for (const auto& b : batches) CHECK_FALSE(b.events.empty());
 
   w->cancel();
-  run_until(
-      f.ioc, [&] { return end.code == Errc::cancelled; }, 5s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return end.code == Errc::cancelled; }, 5s));
   CHECK(end.code == Errc::cancelled);
 }
 
@@ -371,13 +371,12 @@ TEST_CASE("cancel ends a pending next() with Errc::cancelled") {
   auto w = f.kv->watch(wr);
   std::vector<WatchBatch> batches;
   Error end;
-  bool done = false;
-  spawn(f.ioc, drain(*w, batches, end), &done);
+  auto drained = spawn(f.ioc, drain(*w, batches, end));
   // A round trip on the same loop lets the watch open its stream and park in its read.
   REQUIRE(f.run(f.kv->put("/other", "x")));
   w->cancel();
-  run_until(
-      f.ioc, [&] { return done; }, 5s);
+  REQUIRE(run_until(
+      f.ioc, [&] { return drained->done; }, 5s));
   CHECK(end.code == Errc::cancelled);
   CHECK(batches.empty());
 }

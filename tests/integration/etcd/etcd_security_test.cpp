@@ -101,10 +101,10 @@ TEST_CASE("TLS: https endpoints verified against a private CA, with a client cer
   cfg.key_file = certs.client_key;
   {
     auto kv = make_etcd_kv(ioc, cfg);
-    auto rev = run(ioc, kv->put("/tls", "secret"));
+    auto rev = run_sync(ioc, kv->put("/tls", "secret"));
     REQUIRE(rev);
-    CHECK(run(ioc, kv->range(key("/tls"))).value().kvs.at(0).value == "secret");
-    auto ev = run(ioc, first_event(*kv, "/tls", rev.value()));
+    CHECK(run_sync(ioc, kv->range(key("/tls"))).value().kvs.at(0).value == "secret");
+    auto ev = run_sync(ioc, first_event(*kv, "/tls", rev.value()));
     REQUIRE(ev);
     CHECK(ev.value().events.at(0).kv.value == "secret");
   }
@@ -114,13 +114,13 @@ TEST_CASE("TLS: https endpoints verified against a private CA, with a client cer
   anonymous.key_file.clear();
   anonymous.request_timeout = 1s;
   auto no_cert = make_etcd_kv(ioc, anonymous);
-  CHECK_FALSE(run(ioc, no_cert->range(key("/tls"))));
+  CHECK_FALSE(run_sync(ioc, no_cert->range(key("/tls"))));
 
   EtcdConfig untrusted = cfg;  // a CA that did not sign the server's certificate
   untrusted.ca_file = certs.client_cert;
   untrusted.request_timeout = 1s;
   auto wrong_ca = make_etcd_kv(ioc, untrusted);
-  auto r = run(ioc, wrong_ca->range(key("/tls")));
+  auto r = run_sync(ioc, wrong_ca->range(key("/tls")));
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::unavailable);
 

@@ -5,7 +5,7 @@
 //
 // How to instantiate it for a backend, in exactly one .cpp of a doctest binary:
 //
-//   #include "registry/kv_contract.h"
+//   #include "registry/testing/kv_contract.h"
 //   struct EtcdFixture {
 //     EtcdFixture();                          // a backend this test case has to itself
 //     boost::asio::io_context& io();          // the loop the backend runs on
@@ -36,15 +36,15 @@
 #include <string>
 #include <vector>
 
+#include "common/testing/run.h"
 #include "registry/kv.h"
-#include "registry/testing/run.h"
 
 namespace fleet::registry::contract {
 
 // Runs one awaitable to completion on the fixture's loop.
 template <class F, class T>
 T sync(F& f, Task<T> t) {
-  return testing::run_sync(f.io(), std::move(t));
+  return fleet::testing::run_sync(f.io(), std::move(t));
 }
 
 template <class F>
@@ -541,7 +541,7 @@ TEST_CASE_TEMPLATE_DEFINE("kv contract: lease expires after its TTL (slow, real 
   wr.start_revision = put.value() + 1;
   auto w = f.kv().watch(wr);
   CHECK(get_one(f, "/contract/ttl").lease == id.value());
-  auto b = testing::run_sync(f.io(), w->next(), 15s);
+  auto b = fleet::testing::run_sync(f.io(), w->next(), 15s);
   REQUIRE(b.has_value());
   REQUIRE(b.value().events.size() == 1);
   const auto& e = b.value().events[0];
@@ -651,11 +651,11 @@ TEST_CASE_TEMPLATE_DEFINE("kv contract: a cancelled watcher returns cancelled", 
   WatchRequest wr;
   wr.key = "/contract/q";
   auto w = f.kv().watch(wr);
-  auto pending = testing::spawn(f.io(), w->next());
+  auto pending = fleet::testing::spawn(f.io(), w->next());
   REQUIRE(sync(f, f.kv().put("/contract/unrelated", "x")).has_value());
   CHECK_FALSE(pending->done);
   w->cancel();
-  REQUIRE(testing::run_until(
+  REQUIRE(fleet::testing::run_until(
       f.io(), [&] { return pending->done; }, 5s));
   REQUIRE(pending->value.has_value());
   REQUIRE(pending->value->has_error());
