@@ -164,6 +164,12 @@ int main(int argc, char** argv) {
   bool two_down = false;
   for (std::size_t i = outages_before; i + 1 < outages.size(); ++i)
     two_down = two_down || !outages[i].until || *outages[i].until > outages[i + 1].from;
+  // From the first host's shutdown to the last host's return (its fleetd answering): the
+  // rollout's own time, without the status polls (a poll may wait on a host going down).
+  double hosts_span = -1;
+  if (outages.size() > outages_before && outages.back().until)
+    hosts_span =
+        std::chrono::duration<double>(*outages.back().until - outages[outages_before].from).count();
   double roll_longest = 0;
   for (const auto& u : names) {
     double stopped = -1;  // the last stop not yet followed by a start
@@ -192,6 +198,11 @@ int main(int argc, char** argv) {
               shutdown.size(), rounds);
   std::printf("  rolling reboot of %zu hosts (fleetctl reboot --all): %s in %.1f s\n", c.size(),
               rolled ? "done" : "NOT DONE", roll_total);
+  std::printf("    first shutdown -> last host back: %.1f s\n", hosts_span);
+  for (std::size_t i = outages_before; i < outages.size(); ++i)
+    if (outages[i].until)
+      std::printf("      host %zu down %.2f s\n", outages[i].host,
+                  std::chrono::duration<double>(*outages[i].until - outages[i].from).count());
   std::printf("    each host rebooted once: %s   never two down: %s\n", each_once ? "yes" : "NO",
               two_down ? "NO" : "yes");
   std::printf("    longest unit outage        %.3f s   target <= 1 s   %.1fx the limit\n",

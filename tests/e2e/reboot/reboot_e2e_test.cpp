@@ -157,7 +157,7 @@ TEST_CASE(
   CHECK(contains(r.out, "Reboot rollout of 3 machine(s) started"));
   // reboot-status exits 3 while the rollout runs and 0 once it is done; ask any host that is up.
   int status = -1;
-  std::string last;
+  std::string last, trace;  // trace: each new status with its time, for the report
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(wait_until(
       [&] {
@@ -166,13 +166,14 @@ TEST_CASE(
           auto s = c.fleetctl(i, {"reboot-status"}, 10s);
           if (s.exit != 0 && s.exit != 3) continue;  // its fleetd is stopping or starting
           status = s.exit;
+          if (s.out != last) trace += std::to_string(since(t0)) + " s:\n" + s.out;
           last = s.out;
           return status == 0 && contains(s.out, "Rollout: done");
         }
         return false;
       },
       180s, 250ms));
-  MESSAGE("rolling reboot of 3 hosts took " << since(t0) << " s\n" << last);
+  MESSAGE("rolling reboot of 3 hosts took " << since(t0) << " s\n" << trace);
   CHECK(contains(last, "Available: 1\nMax: 1\n"));
 
   for (std::size_t i = 0; i < c.size(); ++i) {
