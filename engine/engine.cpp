@@ -247,10 +247,10 @@ Task<void> Engine::reboot_step(Term& term) {
   if (!view) co_return;
   RebootDecision d = plan_reboots(*view);
   if (!d.changed) co_return;
-  auto st = co_await registry_.write_reboot_step(
-      registry::RebootWrite{std::move(d.rollout), std::move(d.lock), std::move(d.maintenance),
-                            std::move(d.requests)},
-      term.lease);
+  // A named argument: GCC 12 frees a temporary built inside a co_await expression twice.
+  registry::RebootWrite write{std::move(d.rollout), std::move(d.lock), std::move(d.maintenance),
+                              std::move(d.requests)};
+  auto st = co_await registry_.write_reboot_step(std::move(write), term.lease);
   if (!st) {
     log::warn("engine", "reboot rollout step not written", {{"error", st.error().describe()}});
     co_return;

@@ -20,10 +20,10 @@ Task<Result<std::vector<AssignmentChange>>> AssignmentFeed::next() {
   for (const auto& c : batch.value().changes) {
     auto p = keys_.parse(c.kv.key);
     if (p && p->kind == KeyKind::reboot_request) {
-      out.push_back(
-          {{},
-           std::nullopt,
-           c.type == Change::Type::del ? std::nullopt : std::optional<std::string>(c.kv.value)});
+      // No ?: here: GCC 12 destroys class temporaries of a ?: in a coroutine twice.
+      AssignmentChange request;
+      if (c.type != Change::Type::del) request.reboot_from = c.kv.value;
+      out.push_back(std::move(request));
       continue;
     }
     if (!p || p->kind != KeyKind::assignment) continue;

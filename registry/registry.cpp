@@ -419,13 +419,19 @@ Task<Status> Registry::write_reboot_step(RebootWrite w, LeaseId fence) {
   txn.compare.push_back(unchanged(keys_.reboot_lock(), w.lock.mod_revision));
   txn.success.push_back(Op::put(keys_.reboot_rollout(), encode(w.rollout)));
   txn.success.push_back(Op::put(keys_.reboot_lock(), encode(w.lock)));
-  for (const auto& [machine, m] : w.maintenance)
-    txn.success.push_back(m.mode == MaintenanceMode::none
-                              ? Op::del(keys_.maintenance(machine))
-                              : Op::put(keys_.maintenance(machine), encode(m)));
-  for (const auto& [machine, boot] : w.requests)
-    txn.success.push_back(boot ? Op::put(keys_.reboot_request(machine), *boot)
-                               : Op::del(keys_.reboot_request(machine)));
+  // if/else, not ?: — GCC 12 destroys class temporaries of a ?: in a coroutine twice.
+  for (const auto& [machine, m] : w.maintenance) {
+    if (m.mode == MaintenanceMode::none)
+      txn.success.push_back(Op::del(keys_.maintenance(machine)));
+    else
+      txn.success.push_back(Op::put(keys_.maintenance(machine), encode(m)));
+  }
+  for (const auto& [machine, boot] : w.requests) {
+    if (boot)
+      txn.success.push_back(Op::put(keys_.reboot_request(machine), *boot));
+    else
+      txn.success.push_back(Op::del(keys_.reboot_request(machine)));
+  }
   BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
   if (!resp.succeeded) co_return fail(Errc::conflict, "reboot state changed meanwhile");
   co_return ok();
