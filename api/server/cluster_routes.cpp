@@ -195,10 +195,11 @@ Task<Response> machine_action(const Request& req, ApiContext& ctx, const std::st
     co_return error_response(405, "only POST supported against this resource");
   if (m.mode == registry::MaintenanceMode::draining && !req.body.empty()) {
     auto j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    auto force = j.is_object() ? j.find("force") : j.end();
-    if (!j.is_object() || (force != j.end() && !force->is_boolean()))
+    const nlohmann::json* force = nullptr;  // not a ?: of iterators: see development.md
+    if (j.is_object() && j.contains("force")) force = &j["force"];
+    if (!j.is_object() || (force && !force->is_boolean()))
       co_return error_response(400, "unable to decode body: expected {\"force\": true|false}");
-    m.force = force != j.end() && force->get<bool>();
+    m.force = force && force->get<bool>();
   }
   if (m.mode != registry::MaintenanceMode::none) {
     // Only a machine that is up can be cordoned: a typo must not hold a machine that never
