@@ -101,3 +101,47 @@ TEST_CASE("an unplaceable unit gets a reason users can read") {
   e.stop();
   REQUIRE(run_until(w.io, [&] { return done->done; }));
 }
+
+TEST_CASE("the engine carries a rolling reboot: drain, request, return with a new boot, next") {
+  World w;
+  auto boot = [&](const std::string& id, const std::string& boot_id) {
+    MachineRecord m{id, "127.0.0.1", {}, "t", false, {}};
+    m.boot_id = boot_id;
+    REQUIRE(run_sync(w.io, w.reg.put_machine(m, w.machine_leases[id])));
+  };
+  for (const char* id : {"m1", "m2"}) {
+    w.machine(id);
+    boot(id, "boot1");
+  }
+  Engine e(w.reg, w.options("m1"));
+  auto done = spawn(w.io, e.run());
+  REQUIRE(run_until(w.io, [&] { return e.leader(); }));
+  RebootRollout r;
+  r.hosts = {{"m1", RebootStep::pending, {}, 0}, {"m2", RebootStep::pending, {}, 0}};
+  REQUIRE(run_sync(w.io, w.reg.start_reboot_rollout(r, std::nullopt)));
+  auto step_of = [&](std::size_t i) {
+    auto s = run_sync(w.io, w.reg.reboot_state()).value();
+    return s.first ? s.first->hosts.at(i).step : RebootStep::pending;
+  };
+  auto requested = [&](const std::string& id) {
+    RangeRequest req;
+    req.key = w.reg.keys().reboot_request(id);
+    return run_sync(w.io, w.kv.range(req)).value().kvs.size() == 1;
+  };
+  // m1 holds no unit: drained at once, asked to reboot from boot1.
+  REQUIRE(run_until(w.io, [&] { return requested("m1"); }));
+  CHECK(step_of(0) == RebootStep::rebooting);
+  CHECK(step_of(1) == RebootStep::pending);
+  boot("m1", "boot2");  // back
+  REQUIRE(run_until(w.io, [&] { return step_of(0) == RebootStep::done && requested("m2"); }));
+  CHECK_FALSE(requested("m1"));
+  boot("m2", "boot2");
+  REQUIRE(run_until(w.io, [&] {
+    auto s = run_sync(w.io, w.reg.reboot_state()).value();
+    return s.first && s.first->state == RebootRollout::State::done && s.second.holders.empty();
+  }));
+  auto machines = run_sync(w.io, w.reg.list_machines()).value();
+  for (const auto& m : machines) CHECK(m.maintenance.mode == MaintenanceMode::none);
+  e.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
