@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     o.label = "demo";
     o.agent_ttl_s = 10;
     o.metadata = {{{"role", "web"}}, {{"role", "web"}}, {{"role", "db"}}};
+    o.reboot_on_request = true;  // `fleetctl reboot` and `systemctl reboot` in a host boot it again
     fleet::testing::Cluster c(o);
     std::ofstream env(dir + "/cluster.env.tmp");
     for (std::size_t i = 0; i < c.size(); ++i) {
