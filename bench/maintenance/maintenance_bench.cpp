@@ -157,9 +157,13 @@ int main(int argc, char** argv) {
                     },
                     300s, 100ms);
   double roll_total = since(t_reboot);
-  bool each_once = true;
-  for (std::size_t i = 0; i < c.size(); ++i)
-    each_once = each_once && c.boot_count(i) == boots_before[i] + 1;
+  // The engine sees a machine back before the harness counts the boot (its fleetd answering).
+  auto rebooted_once = [&] {
+    for (std::size_t i = 0; i < c.size(); ++i)
+      if (c.boot_count(i) != boots_before[i] + 1) return false;
+    return true;
+  };
+  bool each_once = wait_until(rebooted_once, 30s, 50ms);
   auto outages = c.outages();
   bool two_down = false;
   for (std::size_t i = outages_before; i + 1 < outages.size(); ++i)

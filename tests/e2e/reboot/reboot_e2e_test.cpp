@@ -176,6 +176,15 @@ TEST_CASE(
   MESSAGE("rolling reboot of 3 hosts took " << since(t0) << " s\n" << trace);
   CHECK(contains(last, "Available: 1\nMax: 1\n"));
 
+  // The engine sees a machine back (its record) before the harness has seen its fleetd answer
+  // a listing, which is what a boot counts on: wait for that too.
+  CHECK(wait_until(
+      [&] {
+        for (std::size_t i = 0; i < c.size(); ++i)
+          if (c.boot_count(i) != 2) return false;
+        return true;
+      },
+      30s, 50ms));
   for (std::size_t i = 0; i < c.size(); ++i) {
     CAPTURE(i);
     CHECK(c.boot_count(i) == 2);
