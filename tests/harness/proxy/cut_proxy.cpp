@@ -139,6 +139,10 @@ void CutProxy::heal() {
   });
 }
 
+std::size_t CutProxy::accepted() const {
+  return impl_->on_loop([&] { return static_cast<std::size_t>(impl_->next_id); });
+}
+
 bool CutProxy::is_cut() const {
   return impl_->on_loop([&] { return impl_->cut; });
 }

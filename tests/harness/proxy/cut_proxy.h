@@ -29,6 +29,8 @@ class CutProxy {
   bool is_cut() const;
   // Connections open now (relayed or held while cut).
   std::size_t connections() const;
+  // Connections accepted so far, open or not.
+  std::size_t accepted() const;
 
   struct Impl;
 

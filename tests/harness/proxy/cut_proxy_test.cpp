@@ -10,6 +10,8 @@
 #include <boost/asio/write.hpp>
 #include <string>
 
+#include "tests/harness/wait.h"
+
 using fleet::testing::CutProxy;
 namespace net = boost::asio;
 using net::ip::tcp;
@@ -70,6 +72,10 @@ TEST_CASE("a cut proxy relays, drops everything while cut, and resets old connec
     gone.close();
   }
   CHECK(proxy.connections() <= 3);
+  // All three reached the proxy while cut: one still in its listen queue at heal would be
+  // relayed then, and the server would see it.
+  REQUIRE(
+      fleet::testing::wait_until([&] { return proxy.accepted() == 3; }, std::chrono::seconds(5)));
 
   proxy.heal();
   // The old connection ends without "lost" ever arriving, and the held one ends too.
