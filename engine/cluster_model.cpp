@@ -186,7 +186,7 @@ const UnitSpec* ClusterModel::spec_of(const registry::UnitRecord& u) const {
 bool ClusterModel::drained(const std::string& machine) const {
   auto stays = [&](const std::string& unit) {
     auto r = reasons_.find(unit);
-    if (r != reasons_.end() && r->second.starts_with("cannot leave draining")) return true;
+    if (r != reasons_.end() && r->second.starts_with(reasons::kCannotLeavePrefix)) return true;
     auto u = units_.find(unit);
     const UnitSpec* spec = u == units_.end() ? nullptr : spec_of(u->second);
     return spec && spec->global;

@@ -58,7 +58,7 @@ std::string stopping_on(std::string_view machine) {
   return "stopping on draining Machine(" + std::string(machine) + ") before it moves";
 }
 std::string cannot_leave(std::string_view machine, std::string_view why) {
-  return "cannot leave draining Machine(" + std::string(machine) + "): " + std::string(why);
+  return std::string(kCannotLeavePrefix) + std::string(machine) + "): " + std::string(why);
 }
 }  // namespace reasons
 

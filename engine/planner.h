@@ -81,6 +81,8 @@ std::string draining(std::string_view machine);  // Machine(<id>) is draining
 // The unit still runs on the draining machine it leaves: it is placed once that copy stopped.
 std::string stopping_on(std::string_view machine);
 std::string cannot_leave(std::string_view machine, std::string_view why);
+// How every cannot_leave() reason begins (the model tells such units from movable ones by it).
+inline constexpr std::string_view kCannotLeavePrefix = "cannot leave draining Machine(";
 }  // namespace reasons
 
 }  // namespace fleet::engine

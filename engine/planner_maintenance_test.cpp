@@ -101,7 +101,7 @@ TEST_CASE("draining: a running unit is stopped first and placed once its copy st
                               step(TaskKind::clear_reason, "a.service", "")});
 }
 
-TEST_CASE("draining: units that fit nowhere else stay, with the reason; forced, they stop") {
+TEST_CASE("draining: units that fit nowhere else stay, with the reason, and forced they stop") {
   struct Row {
     const char* name;
     std::vector<UnitSpec> units;

@@ -72,7 +72,7 @@ TEST_CASE("hosts are taken one at a time under the semaphore") {
   }
 }
 
-TEST_CASE("a rollout of three hosts: drain, reboot, back, next; never two in maintenance") {
+TEST_CASE("a rollout of three hosts: drain, reboot, back, next, never two in maintenance") {
   auto v = view({"a", "b", "c"});
   int rounds = 0;
   std::map<std::string, int> reboots;

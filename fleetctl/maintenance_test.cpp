@@ -100,7 +100,7 @@ TEST_CASE("drain waits until every unit that can leave has left, showing progres
                      "them)\n");
 }
 
-TEST_CASE("drain --force asks to stop what cannot move; --no-block returns at once") {
+TEST_CASE("drain --force asks to stop what cannot move, --no-block returns at once") {
   Hosts h;
   h.running("a.service", kM1);
   auto r = h.run({"drain", "--no-block", "--force", kM1});
@@ -158,7 +158,7 @@ TEST_CASE("reboot records a rollout and follows it until it ends") {
   CHECK(s.out.starts_with("Available: 1\nMax: 1\n\nRollout: done"));
 }
 
-TEST_CASE("a second reboot follows the one in progress; a stopped rollout fails") {
+TEST_CASE("a second reboot follows the one in progress, a stopped rollout fails") {
   Hosts h;
   REQUIRE(h.run({"reboot", "--no-block", "22aa"}).code == 0);
   CHECK(h.run({"reboot-status"}).code == 3);

@@ -120,7 +120,7 @@ TEST_CASE("POST machines/<id>:cordon, :drain and :uncordon keep a machine's main
 }
 
 TEST_CASE(
-    "POST /reboot records a rollout once; /reboot:lock, :unlock, :setMax keep the semaphore") {
+    "POST /reboot records a rollout once, /reboot:lock, :unlock, :setMax keep the semaphore") {
   ApiFixture f;
   f.machine("m1", "10.0.0.1");
   f.machine("m2", "10.0.0.2");

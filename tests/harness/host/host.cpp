@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "tests/harness/host/init_script.h"
+#include "tests/harness/wait.h"
 
 #ifndef FLEET_HOST_RUN_DIR
 #error "FLEET_HOST_RUN_DIR must name a directory under the build tree"
@@ -400,14 +401,9 @@ void Host::halt() {
   }
   // Only a launcher killed here may have left PID 1 behind (its PDEATHSIG is on the way);
   // otherwise unshare reaped it, and the PID may already belong to someone else.
-  auto deadline = Clock::now() + 10s;
-  while (forced && pid1_ > 0 && process_exists(pid1_) && Clock::now() < deadline)
-    std::this_thread::sleep_for(2ms);
+  if (forced && pid1_ > 0) wait_until([&] { return !process_exists(pid1_); }, 10s, 2ms);
   // Cgroups empty asynchronously after their last task is reaped: retry until removed.
-  if (!cgroup_dir_.empty()) {
-    while (!remove_cgroup_tree(cgroup_dir_) && Clock::now() < deadline)
-      std::this_thread::sleep_for(5ms);
-  }
+  if (!cgroup_dir_.empty()) wait_until([&] { return remove_cgroup_tree(cgroup_dir_); }, 10s, 5ms);
 }
 
 void Host::reap_launcher(int status) {
@@ -447,13 +443,10 @@ Result<std::unique_ptr<Host>> Host::boot_again() {
   std::error_code ec;
   if (fs::exists(cgroup_dir_, ec))
     return fail(Errc::internal, "cgroup " + cgroup_dir_ + " of the previous boot is still there");
-  auto deadline = Clock::now() + 10s;
-  while (!mnt_ns_.empty() && processes_in_namespace(mnt_ns_, machine_id_) > 0) {
-    if (Clock::now() > deadline)
-      return fail(Errc::internal, "processes are left in the mount namespace " + mnt_ns_ +
-                                      " (private tmpfs mounts) of " + name() + "'s previous boot");
-    std::this_thread::sleep_for(5ms);
-  }
+  if (!mnt_ns_.empty() &&
+      !wait_until([&] { return processes_in_namespace(mnt_ns_, machine_id_) == 0; }, 10s, 5ms))
+    return fail(Errc::internal, "processes are left in the mount namespace " + mnt_ns_ +
+                                    " (private tmpfs mounts) of " + name() + "'s previous boot");
   return boot(options());
 }
 
