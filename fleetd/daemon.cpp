@@ -23,8 +23,8 @@
 #include "agent/systemd/systemd_unit_manager.h"
 #include "api/server/api_context.h"
 #include "api/server/http_server.h"
-#include "api/server/metrics.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/strings.h"
 #include "common/version.h"
 #include "engine/engine.h"
@@ -83,26 +83,29 @@ std::string trim_slash(std::string s) {
   return s;
 }
 
-void feed_metrics(api::server::Metrics& m, const engine::Engine* eng, const agent::Agent& ag) {
-  using T = api::server::Metrics::Type;
-  m.describe("fleet_engine_leader", T::gauge, "1 when this fleetd holds the engine lease");
-  m.describe("fleet_engine_reconcile_count_total", T::counter, "engine passes run as leader");
-  m.describe("fleet_engine_reconcile_duration_seconds_sum", T::counter, "time spent in passes");
-  m.describe("fleet_engine_last_reconcile_duration_seconds", T::gauge, "duration of the last pass");
-  m.describe("fleet_engine_unschedulable_units", T::gauge, "units that cannot be placed");
-  m.describe("fleet_agent_units", T::gauge, "units managed by this machine's agent");
-  m.describe("fleet_agent_states_published_total", T::counter, "unit states written");
+// Engine and agent keep running totals; the scrape-side registry follows them.
+void feed_metrics(metrics::Metrics& m, const engine::Engine* eng, const agent::Agent& ag) {
+  namespace fam = metrics::families;
   if (eng) {
     const auto& s = eng->stats();
-    m.set("fleet_engine_leader", s.leader ? 1 : 0);
-    m.set("fleet_engine_reconcile_count_total", static_cast<double>(s.passes));
-    m.set("fleet_engine_reconcile_duration_seconds_sum", s.total_pass_seconds);
-    m.set("fleet_engine_last_reconcile_duration_seconds", s.last_pass_seconds);
-    m.set("fleet_engine_unschedulable_units", static_cast<double>(s.unschedulable));
-    m.set("fleet_engine_leader_start_time", static_cast<double>(s.leader_since_unix));
+    m.set(fam::engine_leader, s.leader ? 1 : 0);
+    m.advance_to(fam::engine_passes, static_cast<double>(s.passes));
+    m.set(fam::engine_last_pass_duration, s.last_pass_seconds);
+    m.set(fam::engine_unschedulable, static_cast<double>(s.unschedulable));
+    m.set(fam::engine_leader_start_time, static_cast<double>(s.leader_since_unix));
   }
-  m.set("fleet_agent_units", static_cast<double>(ag.stats().units));
-  m.set("fleet_agent_states_published_total", static_cast<double>(ag.stats().states_published));
+  m.set(fam::agent_units, static_cast<double>(ag.stats().units));
+  m.advance_to(fam::agent_states_published, static_cast<double>(ag.stats().states_published));
+}
+
+// GET /readyz's local part: the agent holds its machine lease and has reconciled at least once
+// since start (its units match the registry as of then).
+std::vector<api::server::ReadinessCheck> agent_readiness(const agent::Agent* ag) {
+  if (!ag) return {{"agent", false, "not started"}};
+  const auto& s = ag->stats();
+  if (!s.lease_held) return {{"agent", false, "machine lease not held"}};
+  if (s.passes == 0) return {{"agent", false, "first reconcile pass not done"}};
+  return {{"agent", true}};
 }
 
 }  // namespace
@@ -147,7 +150,7 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   api::server::ApiOptions api_opts;
   api_opts.token_limit = static_cast<std::uint16_t>(cfg.token_limit);
   api::server::ApiContext ctx(reg, api_opts);
-  api::server::Metrics metrics;
+  metrics::Metrics metrics(fleet::version());
   ctx.metrics = &metrics;
   LocalInspector inspector(io.get_executor(), reg, machine_id);
   ctx.inspector = &inspector;
@@ -189,6 +192,7 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   std::unique_ptr<agent::UnitManager> units;
   std::unique_ptr<agent::Agent> the_agent;
   std::unique_ptr<engine::Engine> the_engine;
+  ctx.readiness = [&the_agent] { return agent_readiness(the_agent.get()); };
   if (!cfg.disable_engine)
     the_engine = std::make_unique<engine::Engine>(reg, eo);
   else

@@ -18,10 +18,12 @@
 namespace fleet::registry {
 class Registry;
 }
+namespace fleet::metrics {
+class Metrics;
+}
 
 namespace fleet::api::server {
 
-class Metrics;
 class UnitInspector;
 namespace detail {
 struct ListingSnapshots;
@@ -54,6 +56,13 @@ class ContentCache {
   std::map<std::string, std::shared_ptr<const ParsedContent>> entries_;
 };
 
+// One line of GET /readyz: `ok` false makes fleetd not ready; `detail` says why.
+struct ReadinessCheck {
+  std::string name;
+  bool ok = false;
+  std::string detail = {};
+};
+
 struct ApiContext {
   explicit ApiContext(registry::Registry& r, ApiOptions o = {})
       : registry(r), options(std::move(o)) {}
@@ -68,7 +77,10 @@ struct ApiContext {
   std::string machine_id;
   // Request counters are recorded here and rendered by /metrics; null → /metrics shows only
   // the registry-derived gauges.
-  Metrics* metrics = nullptr;
+  metrics::Metrics* metrics = nullptr;
+  // Checks of the local components for GET /readyz (the agent caught up, ...), beyond the
+  // registry and machine checks the API makes itself. Empty → none.
+  std::function<std::vector<ReadinessCheck>()> readiness;
   // False while fleetd is not registered: every request then gets 503.
   // Empty → always available.
   std::function<bool()> available;

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "api/server/handler.h"
-#include "api/server/metrics.h"
 #include "api/server/unit_inspector.h"
+#include "common/metrics.h"
 #include "common/testing/run.h"
 #include "registry/codec.h"
 #include "registry/memory_kv.h"
@@ -25,7 +25,7 @@ struct ApiFixture {
   registry::MemoryKv kv{io.get_executor()};
   registry::Registry reg{kv, registry::KeyLayout("/fleet/")};
   FakeUnitInspector inspector;
-  Metrics metrics;
+  metrics::Metrics metrics{"test"};
   ApiContext ctx{reg, ApiOptions{kPageTokenLimit, "test"}};
 
   ApiFixture() {

@@ -6,8 +6,8 @@
 
 #include "api/server/detail/routes.h"
 #include "api/server/detail/unit_view.h"
-#include "api/server/metrics.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "registry/registry.h"
 
 namespace fleet::api::server::detail {
@@ -224,28 +224,44 @@ Task<Response> machine_action(const Request& req, ApiContext& ctx, const std::st
 Task<Response> metrics(const Request& req, ApiContext& ctx) {
   if (req.method != "GET")
     co_return error_response(405, "only GET supported against this resource");
-  // Registry-derived gauges are computed per scrape, in a registry of their own so they never
-  // clash with what the composition root feeds into ctx.metrics.
-  Metrics derived;
-  derived.describe("fleet_units", Metrics::Type::gauge, "Units by desired state.");
-  derived.describe("fleet_machines", Metrics::Type::gauge, "Machines currently registered.");
-  derived.describe("fleet_api_registry_up", Metrics::Type::gauge,
-                   "1 when this scrape could read the registry.");
+  namespace fam = metrics::families;
+  // Without a shared registry (tests, tools) the scrape still shows the cluster gauges.
+  std::unique_ptr<metrics::Metrics> local;
+  metrics::Metrics* m = ctx.metrics;
+  if (!m) {
+    local = std::make_unique<metrics::Metrics>(ctx.options.version);
+    m = local.get();
+  }
+  // Read per scrape: any fleetd answers for the whole cluster, leader or not.
   auto units = co_await ctx.registry.list_units();
   auto machines = co_await ctx.registry.list_machines();
-  derived.set("fleet_api_registry_up", units && machines ? 1 : 0);
+  auto states = co_await ctx.registry.list_states();
+  m->set(fam::api_registry_up, units && machines && states ? 1 : 0);
   if (units) {
     std::map<std::string, double> by_state{{"inactive", 0}, {"loaded", 0}, {"launched", 0}};
     for (const auto& u : units.value()) by_state[std::string(registry::to_string(u.desired))] += 1;
-    for (const auto& [state, n] : by_state)
-      derived.set("fleet_units", n, {{"desired_state", state}});
+    m->clear(fam::units);
+    for (const auto& [state, n] : by_state) m->set(fam::units, n, {{"desired_state", state}});
   }
-  if (machines) derived.set("fleet_machines", static_cast<double>(machines.value().size()));
-  Response r;
-  r.status = 200;
-  r.headers.push_back({"Content-Type", "text/plain; version=0.0.4; charset=utf-8"});
-  r.body = derived.render();
-  if (ctx.metrics) r.body += ctx.metrics->render();
+  if (states) {
+    std::map<std::string, double> by_active{
+        {"active", 0}, {"activating", 0}, {"deactivating", 0}, {"failed", 0}, {"inactive", 0}};
+    for (const auto& s : states.value()) {
+      // Agents report systemd's ActiveState; anything else is one bucket, so a misbehaving
+      // agent cannot grow the label set.
+      auto it = by_active.find(s.active_state);
+      if (it != by_active.end()) {
+        it->second += 1;
+      } else {
+        by_active["other"] += 1;
+      }
+    }
+    m->clear(fam::unit_states);
+    for (const auto& [state, n] : by_active) m->set(fam::unit_states, n, {{"active_state", state}});
+  }
+  if (machines) m->set(fam::machines, static_cast<double>(machines.value().size()));
+  // Named values, no temporaries in the co_return (GCC 12, Documentation/development.md).
+  Response r = typed_response(200, "text/plain; version=0.0.4; charset=utf-8", m->render());
   co_return r;
 }
 

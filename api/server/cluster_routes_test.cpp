@@ -194,7 +194,7 @@ TEST_CASE("metrics: Prometheus text with units by desired state and machines") {
   f.create("a.service", "launched");
   f.create("b.service");
   f.machine("m1", "10.0.0.1");
-  f.metrics.set("fleet_engine_leader", 1);
+  f.metrics.set(fleet::metrics::families::engine_leader, 1);
   auto r = f.get("/metrics");
   CHECK(r.status == 200);
   CHECK(r.header("Content-Type")->rfind("text/plain", 0) == 0);

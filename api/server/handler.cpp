@@ -4,8 +4,8 @@
 #include <exception>
 
 #include "api/server/detail/routes.h"
-#include "api/server/metrics.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace fleet::api::server {
 
@@ -85,10 +85,16 @@ std::vector<std::string> segments(std::string_view path) {
   return out;
 }
 
-Task<Response> route(const Request& req, ApiContext& ctx) {
+// `label` is set to the route's pattern (unit and machine names replaced by {name}, {id}), the
+// bounded value metrics use in place of the path.
+Task<Response> route(const Request& req, ApiContext& ctx, std::string& label) {
   const std::string path = req.path();
+  label = "other";
   if (path == "/") co_return error_response(405, "method not allowed");
-  if (path == "/metrics") co_return co_await detail::metrics(req, ctx);
+  if (path == "/metrics") {
+    label = path;
+    co_return co_await detail::metrics(req, ctx);
+  }
   std::string_view rest;
   bool matched = false;
   for (auto p : kPrefixes) {
@@ -104,6 +110,10 @@ Task<Response> route(const Request& req, ApiContext& ctx) {
   auto seg = segments(rest);
   const std::string& coll = seg[0];
   if (seg.size() == 1) {
+    for (auto known : {"units", "state", "machines", "discovery", "reboot", "units:batchUpdate",
+                       "units:batchDelete"})
+      if (coll == known) label = "/fleet/v1/" + coll;
+    if (coll.starts_with("reboot:")) label = "/fleet/v1/reboot:{action}";
     if (coll == "units") co_return co_await detail::units_collection(req, ctx);
     if (coll == "state") co_return co_await detail::state_collection(req, ctx);
     if (coll == "machines") co_return co_await detail::machines(req, ctx);
@@ -113,10 +123,13 @@ Task<Response> route(const Request& req, ApiContext& ctx) {
     if (coll == "units:batchUpdate") co_return co_await detail::units_batch_update(req, ctx);
     if (coll == "units:batchDelete") co_return co_await detail::units_batch_delete(req, ctx);
   } else if (seg.size() == 2 && !seg[1].empty()) {
+    if (coll == "units" || coll == "state") label = "/fleet/v1/" + coll + "/{name}";
+    if (coll == "machines") label = "/fleet/v1/machines/{id}";
     if (coll == "units") co_return co_await detail::unit_item(req, ctx, seg[1]);
     if (coll == "state") co_return co_await detail::state_item(req, ctx, seg[1]);
     if (coll == "machines") co_return co_await detail::machine_action(req, ctx, seg[1]);
   } else if (seg.size() == 3 && coll == "units" && !seg[1].empty()) {
+    if (seg[2] == "status" || seg[2] == "journal") label = "/fleet/v1/units/{name}/" + seg[2];
     if (seg[2] == "status") co_return co_await detail::unit_status(req, ctx, seg[1]);
     if (seg[2] == "journal") co_return co_await detail::unit_journal(req, ctx, seg[1]);
   }
@@ -135,12 +148,24 @@ std::string method_label(const std::string& m) {
 Task<Response> handle(const Request& req, ApiContext& ctx) {
   const auto start = std::chrono::steady_clock::now();
   Response res;
-  if (ctx.available && !ctx.available()) {
+  std::string label = "other";
+  const std::string path = req.path();
+  if (path == "/healthz" || path == "/readyz") {
+    // Probes answer whether or not fleetd is registered: that is what /readyz reports.
+    label = path;
+    if (req.method != "GET" && req.method != "HEAD") {
+      res = error_response(405, "only GET supported against this resource");
+    } else if (path == "/healthz") {
+      res = detail::healthz();
+    } else {
+      res = co_await detail::readyz(ctx);
+    }
+  } else if (ctx.available && !ctx.available()) {
     res = error_response(503, "fleet server unable to communicate with etcd");
   } else {
     std::exception_ptr crashed;
     try {
-      res = co_await route(req, ctx);
+      res = co_await route(req, ctx, label);
     } catch (const std::exception& e) {
       log::error("api", "handler threw", {{"target", req.target}, {"error", e.what()}});
       crashed = std::current_exception();
@@ -153,9 +178,11 @@ Task<Response> handle(const Request& req, ApiContext& ctx) {
   if (ctx.metrics) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    ctx.metrics->add("fleet_api_requests_total", 1,
-                     {{"code", std::to_string(res.status)}, {"method", method_label(req.method)}});
-    ctx.metrics->observe("fleet_api_request_duration_seconds", seconds);
+    const std::string code = std::to_string(res.status);
+    ctx.metrics->add(metrics::families::api_requests, 1,
+                     {{"route", label}, {"method", method_label(req.method)}, {"code", code}});
+    ctx.metrics->observe(metrics::families::api_request_duration, seconds,
+                         {{"route", label}, {"code", code}});
   }
   co_return res;
 }

@@ -171,13 +171,26 @@ TEST_CASE("error messages echoing invalid UTF-8 stay valid JSON") {
   CHECK_NOTHROW(body_json(r));
 }
 
-TEST_CASE("request metrics are recorded per method and code") {
+TEST_CASE("request metrics are recorded per route pattern, method and code") {
   ApiFixture f;
   f.get("/fleet/v1/units");
   f.get("/nope");
   f.call("BREW", "/fleet/v1/units");
-  CHECK(f.metrics.value("fleet_api_requests_total", {{"code", "200"}, {"method", "GET"}}) == 1);
-  CHECK(f.metrics.value("fleet_api_requests_total", {{"code", "404"}, {"method", "GET"}}) == 1);
-  CHECK(f.metrics.value("fleet_api_requests_total", {{"code", "405"}, {"method", "other"}}) == 1);
-  CHECK(f.metrics.value("fleet_api_request_duration_seconds") == 3);
+  f.get("/fleet/v1/units/a%20b.service");
+  f.get("/v1-alpha/units/c.service");
+  namespace fam = fleet::metrics::families;
+  using L = fleet::metrics::Labels;
+  CHECK(f.metrics.value(fam::api_requests,
+                        L{{"route", "/fleet/v1/units"}, {"code", "200"}, {"method", "GET"}}) == 1);
+  CHECK(f.metrics.value(fam::api_requests,
+                        L{{"route", "other"}, {"code", "404"}, {"method", "GET"}}) == 1);
+  CHECK(f.metrics.value(fam::api_requests,
+                        L{{"route", "/fleet/v1/units"}, {"code", "405"}, {"method", "other"}}) ==
+        1);
+  // Unit names never become label values: both lookups count under the pattern.
+  CHECK(f.metrics.value(
+            fam::api_requests,
+            L{{"route", "/fleet/v1/units/{name}"}, {"code", "404"}, {"method", "GET"}}) == 2);
+  CHECK(f.metrics.value(fam::api_request_duration,
+                        L{{"route", "/fleet/v1/units"}, {"code", "200"}}) == 1);
 }

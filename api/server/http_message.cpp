@@ -119,9 +119,13 @@ Response error_response(int status, std::string_view message) {
 }
 
 Response json_response(int status, std::string body) {
+  return typed_response(status, "application/json", std::move(body));
+}
+
+Response typed_response(int status, std::string content_type, std::string body) {
   Response r;
   r.status = status;
-  r.headers.push_back({"Content-Type", "application/json"});
+  r.headers.push_back({"Content-Type", std::move(content_type)});
   r.body = std::move(body);
   return r;
 }

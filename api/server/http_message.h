@@ -67,6 +67,8 @@ struct Response {
 Response error_response(int status, std::string_view message);
 // 200-style JSON response with Content-Type application/json.
 Response json_response(int status, std::string body);
+// A response with the given Content-Type (probes, metrics).
+Response typed_response(int status, std::string content_type, std::string body);
 // A response without body (201/204 from PUT/DELETE).
 Response empty_response(int status);
 

@@ -29,6 +29,11 @@ Response discovery(const Request& req);
 // reboot_routes.cpp: /reboot (action ""), /reboot:lock, :unlock, :setMax.
 Task<Response> reboot(const Request& req, ApiContext& ctx, const std::string& action);
 Task<Response> metrics(const Request& req, ApiContext& ctx);
+// GET /healthz: 200 while the process serves requests. GET /readyz: 200 when the registry
+// answers, this machine is registered and every check of ApiContext::readiness passes, else
+// 503; the body lists each check as `[+]name ok` or `[-]name: why` (probes.cpp).
+Response healthz();
+Task<Response> readyz(ApiContext& ctx);
 
 // A failed registry call: 503 when the backend is unreachable (retrying helps), else 500.
 ApiError registry_failure(const Error& e);

@@ -1,0 +1,14 @@
+#pragma once
+// The standard process_* series (as Prometheus' Go and Python clients export them), read from
+// /proc/self at scrape time: CPU seconds, resident and virtual memory, open and maximum file
+// descriptors, start time. prometheus-cpp does not provide them.
+
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+namespace fleet::metrics {
+
+std::vector<prometheus::MetricFamily> collect_process_metrics();
+
+}  // namespace fleet::metrics
