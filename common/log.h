@@ -1,6 +1,8 @@
 #pragma once
-// One line per event on stderr: `LEVEL component: message key=value...`.
-// journald adds timestamps, so none are printed here.
+// One line per event: `LEVEL component: message key=value...`.
+// Where it goes is the process's choice (fleetd's main): stderr as text (with or without a
+// leading RFC 3339 timestamp) or as one JSON object per line, or a sink such as journald's
+// native protocol, which keeps the level as the entry's priority and each field as a field.
 
 #include <initializer_list>
 #include <string>
@@ -17,15 +19,39 @@ bool enabled(Level l);
 
 using Field = std::pair<std::string_view, std::string_view>;
 
+struct Event {
+  Level level;
+  std::string_view component;
+  std::string_view message;
+  std::initializer_list<Field> fields;
+};
+
+enum class Format { text, json };
+// How events reach stderr when no sink is set. Timestamps: UTC, milliseconds, RFC 3339.
+void set_format(Format f);
+void set_timestamps(bool on);
+// Replaces stderr as the destination of events (nullptr: back to stderr). Called from the one
+// thread that logs; the sink must not log itself.
+using Sink = void (*)(const Event&);
+void set_sink(Sink s);
+
 // Values containing spaces, quotes, '=' or control bytes are quoted so lines stay
 // machine-parseable. Control bytes (C0 and DEL) anywhere in the line are escaped Go-style (\n,
 // \r, \t, \x1b), so text from a request can neither split an event into lines nor reach the
 // terminal raw.
 void write(Level l, std::string_view component, std::string_view message,
            std::initializer_list<Field> fields = {});
-// The line write() prints, ending in '\n'.
+// The line write() prints in text format without timestamp, ending in '\n'.
 std::string format_line(Level l, std::string_view component, std::string_view message,
                         std::initializer_list<Field> fields = {});
+// The same event as one JSON object and '\n': {"time":..,"level":"info","component":..,
+// "msg":..,<fields>}; `time` only when non-empty. Strings are escaped per RFC 8259 (control
+// bytes as \u00XX), invalid UTF-8 bytes become U+FFFD.
+std::string format_json(const Event& e, std::string_view time = {});
+// "2026-12-06T07:55:01.123Z" for now.
+std::string timestamp_now();
+// Lower-case level name: debug, info, warn, error.
+std::string_view level_name(Level l);
 
 inline void debug(std::string_view c, std::string_view m, std::initializer_list<Field> f = {}) {
   if (enabled(Level::debug)) write(Level::debug, c, m, f);

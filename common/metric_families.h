@@ -21,8 +21,8 @@ struct Family {
 namespace buckets {
 // Request and pass latencies: 1 ms to 10 s. An API request over etcd is a few ms; a pass at
 // 100k units is seconds.
-inline constexpr double kLatency[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                      0.1,   0.25,   0.5,   1,    2.5,   5, 10};
+inline constexpr double kLatency[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                      0.25,  0.5,    1,     2.5,  5,     10};
 }  // namespace buckets
 
 namespace families {
@@ -70,9 +70,8 @@ inline constexpr Family agent_states_published{
     "Unit states this machine's agent wrote to the registry."};
 
 // Process
-inline constexpr Family build_info{
-    "fleet_build_info", Type::gauge,
-    "Always 1; the labels carry the version fleetd was built from."};
+inline constexpr Family build_info{"fleet_build_info", Type::gauge,
+                                   "Always 1; the labels carry the version fleetd was built from."};
 }  // namespace families
 
 // Every family above, in exposition order.

@@ -3,9 +3,9 @@
 // /proc/self at scrape time: CPU seconds, resident and virtual memory, open and maximum file
 // descriptors, start time. prometheus-cpp does not provide them.
 
-#include <vector>
-
 #include <prometheus/metric_family.h>
+
+#include <vector>
 
 namespace fleet::metrics {
 

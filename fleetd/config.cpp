@@ -146,6 +146,13 @@ const std::vector<KeyDescriptor>& key_table() {
        +[](const Config& c) -> std::string {
          return c.verbosity >= 0 ? "" : "expected an integer of 0 or more";
        }},
+      {"log_format", KeyType::string, &Config::log_format,
+       "Log lines on stderr when not running under journald: text or json (one object per "
+       "line). Under journald, entries carry priorities and fields instead.",
+       +[](const Config& c) -> std::string {
+         return c.log_format == "text" || c.log_format == "json" ? "" : "expected text or json";
+       },
+       kKeyOurs},
       {"api_listen", KeyType::list, &Config::api_listen,
        "API listen addresses: unix:///path or tcp://host:port, separated by commas. Sockets "
        "passed by systemd socket activation are used as well.",

@@ -51,9 +51,10 @@ struct Config {
   std::string api_tls_key;
   std::string api_tls_client_ca;
   std::string machine_id_file = "/etc/machine-id";
-  Duration engine_lease_ttl{0};  // 0: 5 × engine_reconcile_interval (resolved by load_config)
-  bool dev = false;              // single host, in-memory registry, no etcd
-  std::string config;            // explicit config file (flag or FLEET_CONFIG); "" = defaults
+  Duration engine_lease_ttl{0};     // 0: 5 × engine_reconcile_interval (resolved by load_config)
+  bool dev = false;                 // single host, in-memory registry, no etcd
+  std::string log_format = "text";  // stderr outside journald: text or json
+  std::string config;               // explicit config file (flag or FLEET_CONFIG); "" = defaults
 };
 
 enum class KeyType { string, path, integer, boolean, duration, seconds, list, map };

@@ -31,6 +31,7 @@
 #include "fleetd/command_line.h"
 #include "fleetd/inspector.h"
 #include "fleetd/reload.h"
+#include "fleetd/socket_activation.h"
 #include "registry/etcd/etcd_kv.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
@@ -157,7 +158,7 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
   ctx.machine_id = machine_id;  // proxied status/journal requests are answered here, not re-proxied
 
   api::server::HttpServerOptions http;
-  http.listen = cfg.api_listen;
+  http.listen = listen_specs(cfg.api_listen, take_inherited_sockets());
   bool tls = !cfg.api_tls_cert.empty();
   if (tls)
     http.tls =

@@ -115,8 +115,8 @@ inline void diagnose(const Host& h, const std::string& pattern) {
   std::fprintf(stderr, "host %s, units %s:\n", h.name().c_str(), pattern.c_str());
   for (const auto& [k, v] : states) std::fprintf(stderr, "  %4d %s\n", v, k.c_str());
   auto log = h.run({"/bin/sh", "-c",
-                    "journalctl -u fleetd --no-pager -o short-precise | grep -v 'INFO api:' | "
-                    "grep -v 'INFO engine: schedule' | tail -n 60"});
+                    "journalctl -u fleetd --no-pager -o short-precise | grep -v ': api: ' | "
+                    "grep -v ': engine: schedule' | tail -n 60"});
   std::fprintf(stderr, "fleetd log (agent and warnings):\n%s\n", log.out.c_str());
 }
 

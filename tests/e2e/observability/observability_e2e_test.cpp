@@ -1,0 +1,84 @@
+// fleetd as systemd runs it, on one real-systemd host: the shipped fleet.socket starts fleetd
+// on the first client and fleetd serves that socket although its api_listen names the same path;
+// its journal entries carry priorities and fields; /healthz, /readyz and /metrics answer.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+
+#include "tests/e2e/support/e2e.h"
+#include "tests/harness/wait.h"
+
+using namespace fleet::testing;
+using namespace fleet::testing::e2e;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string journal(Cluster& c, std::vector<std::string> args) {
+  std::vector<std::string> argv{"journalctl", "--no-pager", "-o", "cat"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return c.host(0).run(argv).out;
+}
+
+}  // namespace
+
+TEST_CASE("fleet.socket activates fleetd, whose journal entries have priorities and fields") {
+  ClusterOptions o;
+  o.hosts = 1;
+  o.label = "observe";
+  Cluster c(o);
+  Host& h = c.host(0);
+
+  // Probes and metrics of a running fleetd, over the same TCP listener fleetctl uses.
+  auto health = http_request(c.api_url(0), "GET", "/healthz");
+  CHECK(health.status == 200);
+  REQUIRE(wait_until([&] { return http_request(c.api_url(0), "GET", "/readyz").status == 200; },
+                     kSettle, 200ms));
+  auto ready = http_request(c.api_url(0), "GET", "/readyz");
+  CHECK(contains(ready.body, "[+]agent ok"));
+  auto metrics = http_request(c.api_url(0), "GET", "/metrics");
+  CHECK(contains(metrics.body, "\nfleet_machines 1\n"));
+  CHECK(contains(metrics.body, "\nfleet_build_info{version="));
+
+  // A deprecated key makes fleetd log a warning at start: the entry must be a warning.
+  REQUIRE(h.write_file("/run/systemd/system/fleetd.service.d/deprecated.conf",
+                       "[Service]\nEnvironment=FLEET_VERIFY_UNITS=true\n"));
+  // Stop fleetd, install the shipped socket unit and let the first client start fleetd.
+  REQUIRE(h.run({"systemctl", "stop", "fleetd.service"}).exit == 0);
+  REQUIRE(h.install_unit("fleet.socket", read_file(FLEET_SOURCE_DIR "/fleetd/fleet.socket")));
+  auto started = h.run({"systemctl", "start", "fleet.socket"});
+  REQUIRE_MESSAGE(started.exit == 0, started.err);
+  CHECK(h.run({"systemctl", "is-active", "fleetd.service"}).out != "active\n");
+  // fleetctl's default endpoint is unix:///var/run/fleet.sock, the socket's ListenStream.
+  auto first = h.run({FLEET_FLEETCTL_PATH, "list-machines", "--no-legend"}, 30s);
+  CHECK_MESSAGE(first.exit == 0, first.err);
+  CHECK(contains(first.out, c.machine_id(0).substr(0, 8)));
+  CHECK(h.run({"systemctl", "is-active", "fleetd.service"}).out == "active\n");
+  // fleetd adopted the socket rather than failing on its own api_listen of the same path, and
+  // still serves its TCP address.
+  CHECK(h.run({"systemctl", "show", "-p", "NRestarts", "--value", "fleetd.service"}).out == "0\n");
+  CHECK(http_request(c.api_url(0), "GET", "/healthz").status == 200);
+
+  // Journal entries: priorities filter, fields match.
+  REQUIRE(wait_until(
+      [&] {
+        return contains(journal(c, {"-u", "fleetd"}), "verify_units");
+      },
+      kSettle, 200ms));
+  const std::string warnings = journal(c, {"-u", "fleetd", "-p", "warning"});
+  CHECK(contains(warnings, "verify_units"));
+  CHECK_FALSE(contains(warnings, "fleetd: starting"));
+  CHECK(contains(journal(c, {"-u", "fleetd", "-p", "info"}), "fleetd: starting"));
+  const std::string by_machine =
+      journal(c, {"SYSLOG_IDENTIFIER=fleetd", "MACHINE=" + c.machine_id(0)});
+  CHECK_FALSE(by_machine.empty());
+  CHECK(contains(journal(c, {"FLEET_COMPONENT=fleetd"}), "fleetd: starting"));
+}
