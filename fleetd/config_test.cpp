@@ -355,7 +355,7 @@ TEST_CASE("help lists every key with its type and default") {
           std::string::npos);
     CHECK_FALSE(k.help.empty());
   }
-  CHECK(names.size() == 29);
+  CHECK(names.size() == 30);
   CHECK(help.find("agent_ttl (duration, default 30s)") != std::string::npos);
   CHECK(help.find("etcd_servers (list, default http://127.0.0.1:2379,http://127.0.0.1:4001)") !=
         std::string::npos);
@@ -394,6 +394,7 @@ TEST_CASE("every key can be set from every source") {
         break;
     }
     if (k.name == "public_ip") v = "10.9.9.9";
+    if (k.name == "log_format") v = "json";
     std::vector<std::string> extra;
     if (k.name == "etcd_keyfile") extra = {"--etcd_certfile=/c"};
     if (k.name == "etcd_certfile") extra = {"--etcd_keyfile=/k"};
