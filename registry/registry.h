@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "registry/assignment_feed.h"
+#include "registry/event_log.h"
 #include "registry/key_layout.h"
 #include "registry/kv.h"
 #include "registry/lease_keeper.h"
@@ -69,6 +70,8 @@ class Registry {
   std::unique_ptr<AssignmentFeed> watch_assignments(std::string machine);
   // A keeper of one lease on this registry's store (machine and leader leases).
   std::unique_ptr<LeaseKeeper> lease_keeper(LeaseKeeperOptions opts);
+  // The cluster's event history (event_log.h).
+  EventLog& events() { return events_; }
 
   // --- units (API) ---
   Task<Result<std::optional<UnitRecord>>> get_unit(std::string name);
@@ -158,6 +161,7 @@ class Registry {
 
   KvStore& kv_;
   KeyLayout keys_;
+  EventLog events_{kv_, keys_.prefix()};
 };
 
 }  // namespace fleet::registry

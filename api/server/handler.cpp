@@ -111,13 +111,14 @@ Task<Response> route(const Request& req, ApiContext& ctx, std::string& label) {
   const std::string& coll = seg[0];
   if (seg.size() == 1) {
     for (auto known : {"units", "state", "machines", "discovery", "reboot", "units:batchUpdate",
-                       "units:batchDelete"})
+                       "units:batchDelete", "events"})
       if (coll == known) label = "/fleet/v1/" + coll;
     if (coll.starts_with("reboot:")) label = "/fleet/v1/reboot:{action}";
     if (coll == "units") co_return co_await detail::units_collection(req, ctx);
     if (coll == "state") co_return co_await detail::state_collection(req, ctx);
     if (coll == "machines") co_return co_await detail::machines(req, ctx);
     if (coll == "discovery") co_return detail::discovery(req);
+    if (coll == "events") co_return co_await detail::events(req, ctx);
     if (coll == "reboot") co_return co_await detail::reboot(req, ctx, "");
     if (coll.starts_with("reboot:")) co_return co_await detail::reboot(req, ctx, coll.substr(7));
     if (coll == "units:batchUpdate") co_return co_await detail::units_batch_update(req, ctx);

@@ -65,6 +65,22 @@ Task<Response> get_unit(ApiContext& ctx, const std::string& name) {
   co_return json_response(200, encode(unit_view(rec, snap.value(), content.get())));
 }
 
+// Unit changes made through the API become events (registry/event_log.h) after they are
+// stored. A failed append is logged and does not fail the request: the change itself is done.
+Task<void> record_events(ApiContext& ctx, std::vector<registry::EventRecord> events) {
+  if (events.empty()) co_return;
+  auto st = co_await ctx.registry.events().append(std::move(events));
+  if (!st) log::warn("api", "cannot record events", {{"error", st.error().describe()}});
+}
+
+registry::EventRecord unit_event(std::string kind, std::string unit, std::string reason) {
+  registry::EventRecord e;
+  e.kind = std::move(kind);
+  e.unit = std::move(unit);
+  e.reason = std::move(reason);
+  return e;
+}
+
 Task<Response> delete_unit(ApiContext& ctx, const std::string& name) {
   auto st = co_await ctx.registry.destroy_unit(name);
   if (!st) {
@@ -72,6 +88,9 @@ Task<Response> delete_unit(ApiContext& ctx, const std::string& name) {
     co_return registry_error(st.error());
   }
   log::info("api", "destroyed unit", {{"unit", name}});
+  std::vector<registry::EventRecord> evs;  // no braced list: GCC 12 coroutine bug
+  evs.push_back(unit_event("destroyed", name, "by API request"));
+  co_await record_events(ctx, std::move(evs));
   co_return empty_response(204);
 }
 
@@ -146,6 +165,10 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
     }
     log::info("api", "created unit",
               {{"unit", name}, {"desired", registry::to_string(rec.desired)}});
+    std::vector<registry::EventRecord> evs;  // no braced list: GCC 12 coroutine bug
+    evs.push_back(unit_event("submitted", name,
+                             "desired state " + std::string(registry::to_string(rec.desired))));
+    co_await record_events(ctx, std::move(evs));
     co_return empty_response(201);
   }
 
@@ -166,6 +189,11 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
       }
       log::info("api", "replaced unit",
                 {{"unit", name}, {"desired", registry::to_string(rec.desired)}});
+      std::vector<registry::EventRecord> evs;  // no braced list: GCC 12 coroutine bug
+      evs.push_back(unit_event("replaced", name,
+                               "new content " + rec.hash.substr(0, 7) + ", desired state " +
+                                   std::string(registry::to_string(rec.desired))));
+      co_await record_events(ctx, std::move(evs));
       co_return empty_response(201);
     }
   }
@@ -176,9 +204,15 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
     if (st.error().code == Errc::not_found) co_return error_response(404, "unit does not exist");
     co_return registry_error(st.error());
   }
-  if (*desired != cur.desired)
+  if (*desired != cur.desired) {
     log::info("api", "set desired state",
               {{"unit", name}, {"desired", registry::to_string(*desired)}});
+    std::vector<registry::EventRecord> evs;  // no braced list: GCC 12 coroutine bug
+    evs.push_back(unit_event("desired", name,
+                             std::string(registry::to_string(*desired)) + " (was " +
+                                 std::string(registry::to_string(cur.desired)) + ")"));
+    co_await record_events(ctx, std::move(evs));
+  }
   co_return empty_response(204);
 }
 
@@ -252,14 +286,18 @@ Task<Response> units_batch_update(const Request& req, ApiContext& ctx) {
     at.push_back(out.results.size() - 1);
   }
   auto statuses = co_await ctx.registry.set_desired_states(changes);
+  std::vector<registry::EventRecord> evs;
   for (std::size_t k = 0; k < at.size(); ++k) {
     if (statuses[k]) {
       log::info("api", "set desired state",
                 {{"unit", changes[k].first}, {"desired", registry::to_string(changes[k].second)}});
+      evs.push_back(unit_event("desired", changes[k].first,
+                               std::string(registry::to_string(changes[k].second))));
     } else {
       set_failure(out.results[at[k]], statuses[k].error());
     }
   }
+  co_await record_events(ctx, std::move(evs));
   co_return json_response(200, encode(out));
 }
 
@@ -281,12 +319,16 @@ Task<Response> units_batch_delete(const Request& req, ApiContext& ctx) {
     at.push_back(out.results.size() - 1);
   }
   auto statuses = co_await ctx.registry.destroy_units(names);
+  std::vector<registry::EventRecord> evs;
   for (std::size_t k = 0; k < names.size(); ++k) {
-    if (statuses[k])
+    if (statuses[k]) {
       log::info("api", "destroyed unit", {{"unit", names[k]}});
-    else
+      evs.push_back(unit_event("destroyed", names[k], "by API request"));
+    } else {
       set_failure(out.results[at[k]], statuses[k].error());
+    }
   }
+  co_await record_events(ctx, std::move(evs));
   co_return json_response(200, encode(out));
 }
 

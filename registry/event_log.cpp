@@ -1,0 +1,195 @@
+#include "registry/event_log.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "common/log.h"
+
+namespace fleet::registry {
+
+namespace {
+
+std::int64_t unix_ns(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+std::string time_key(std::int64_t ns) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%020" PRId64, std::max<std::int64_t>(ns, 0));
+  return buf;
+}
+
+// Two fleetds appending in the same nanosecond still write two keys.
+std::string unique_suffix() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  char buf[12];
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rng() & 0xffffffffu));
+  return buf;
+}
+
+std::string encode_event(const EventRecord& e) {
+  nlohmann::json j{{"time", e.time}, {"kind", e.kind}};
+  if (!e.unit.empty()) j["unit"] = e.unit;
+  if (!e.machine.empty()) j["machine"] = e.machine;
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<EventRecord> decode_event(const KeyValue& kv) {
+  auto e = event_from_json(kv.value);
+  if (e) e.value().position = kv.mod_revision;
+  return e;
+}
+
+class KvEventStream final : public EventStream {
+ public:
+  explicit KvEventStream(std::unique_ptr<Watcher> w) : w_(std::move(w)) {}
+  Task<Result<std::vector<EventRecord>>> next() override {
+    while (true) {
+      auto batch = co_await w_->next();
+      if (!batch) co_return batch.error();
+      if (batch.value().compact_revision != 0)
+        co_return Error{Errc::not_found, "events after the requested position were trimmed"};
+      std::vector<EventRecord> out;
+      for (const auto& ev : batch.value().events) {
+        if (ev.type != Event::Type::put) continue;  // trimming
+        auto e = decode_event(ev.kv);
+        if (e) out.push_back(std::move(e).value());
+      }
+      if (!out.empty()) co_return out;
+    }
+  }
+  void cancel() override { w_->cancel(); }
+
+ private:
+  std::unique_ptr<Watcher> w_;
+};
+
+}  // namespace
+
+bool matches(const EventFilter& f, const EventRecord& e) {
+  if (!f.units.empty() && std::find(f.units.begin(), f.units.end(), e.unit) == f.units.end())
+    return false;
+  return f.machine.empty() || e.machine.rfind(f.machine, 0) == 0;
+}
+
+std::string to_json(const EventRecord& e) {
+  nlohmann::json j{{"position", e.position}, {"time", e.time},       {"kind", e.kind},
+                   {"unit", e.unit},         {"machine", e.machine}, {"reason", e.reason}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<EventRecord> event_from_json(std::string_view json) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Error{Errc::invalid_argument, "event not JSON"};
+  EventRecord e;
+  auto str = [&](const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  e.time = str("time");
+  e.kind = str("kind");
+  e.unit = str("unit");
+  e.machine = str("machine");
+  e.reason = str("reason");
+  if (auto it = j.find("position"); it != j.end() && it->is_number_integer())
+    e.position = it->get<Revision>();
+  if (e.kind.empty()) return Error{Errc::invalid_argument, "event without kind"};
+  return e;
+}
+
+EventLog::EventLog(KvStore& kv, std::string prefix)
+    : kv_(kv), dir_(std::move(prefix) + "events/") {}
+
+std::vector<Op> EventLog::put_ops(std::vector<EventRecord> events) const {
+  std::vector<Op> ops;
+  const auto now = std::chrono::system_clock::now();
+  const std::string time = log::timestamp_now();
+  // Events of one call share a revision: consecutive nanoseconds keep their order in the keys.
+  std::int64_t ns = unix_ns(now);
+  for (auto& e : events) {
+    if (e.time.empty()) e.time = time;
+    ops.push_back(Op::put(dir_ + time_key(ns++) + "-" + unique_suffix(), encode_event(e)));
+  }
+  return ops;
+}
+
+Task<Status> EventLog::append(std::vector<EventRecord> events) {
+  auto ops = put_ops(std::move(events));
+  const std::size_t chunk = std::max<std::size_t>(1, kv_.max_txn_ops());
+  for (std::size_t i = 0; i < ops.size(); i += chunk) {
+    TxnRequest txn;
+    const auto end = std::min(ops.size(), i + chunk);
+    txn.success.assign(ops.begin() + static_cast<std::ptrdiff_t>(i),
+                       ops.begin() + static_cast<std::ptrdiff_t>(end));
+    auto r = co_await kv_.txn(std::move(txn));
+    if (!r) co_return r.error();
+  }
+  co_return ok();
+}
+
+Task<Result<EventLog::Listing>> EventLog::list(EventFilter filter) {
+  RangeRequest req;
+  req.key = dir_;
+  if (filter.since) req.key += time_key(unix_ns(*filter.since));
+  req.range_end = prefix_end(dir_);
+  auto r = co_await kv_.range(std::move(req));
+  if (!r) co_return r.error();
+  std::vector<EventRecord> out;
+  for (const auto& kv : r.value().kvs) {
+    if (kv.mod_revision <= filter.after) continue;
+    auto e = decode_event(kv);
+    if (e && matches(filter, e.value())) out.push_back(std::move(e).value());
+  }
+  // Keys sort by writer's clock, positions by write order: a listing shows the order of the log
+  // (clocks of different fleetds may disagree by a little).
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.position < b.position; });
+  if (filter.limit && out.size() > filter.limit)
+    out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(filter.limit));
+  Listing listing{std::move(out), r.value().revision};
+  co_return listing;
+}
+
+std::unique_ptr<EventStream> EventLog::watch(Revision after) {
+  WatchRequest req;
+  req.key = dir_;
+  req.range_end = prefix_end(dir_);
+  req.start_revision = after > 0 ? after + 1 : 0;
+  return std::make_unique<KvEventStream>(kv_.watch(std::move(req)));
+}
+
+Task<Result<std::int64_t>> EventLog::trim(EventRetention r,
+                                          std::chrono::system_clock::time_point now) {
+  std::int64_t deleted = 0;
+  // By age: every key before the cutoff time.
+  const std::string cutoff = dir_ + time_key(unix_ns(now - r.max_age));
+  auto aged = co_await kv_.del(dir_, cutoff);
+  if (!aged) co_return aged.error();
+  deleted += aged.value();
+  // By count: the oldest beyond max_count, found with a keys-only read of just those.
+  RangeRequest count;
+  count.key = dir_;
+  count.range_end = prefix_end(dir_);
+  count.count_only = true;
+  auto n = co_await kv_.range(count);
+  if (!n) co_return n.error();
+  const auto total = n.value().count;
+  if (total <= static_cast<std::int64_t>(r.max_count)) co_return deleted;
+  RangeRequest oldest;
+  oldest.key = dir_;
+  oldest.range_end = prefix_end(dir_);
+  oldest.keys_only = true;
+  oldest.limit = total - static_cast<std::int64_t>(r.max_count);
+  auto keys = co_await kv_.range(oldest);
+  if (!keys) co_return keys.error();
+  if (keys.value().kvs.empty()) co_return deleted;
+  auto excess = co_await kv_.del(dir_, keys.value().kvs.back().key + '\0');
+  if (!excess) co_return excess.error();
+  co_return deleted + excess.value();
+}
+
+}  // namespace fleet::registry
