@@ -7,6 +7,7 @@
 // always printed (`googleapi: Error 404: unit does not exist`) and an Errc from its status
 // (errc_for_http_status); transport failures are Errc::unavailable or Errc::timeout.
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,6 +30,21 @@ struct JournalOptions {
   bool follow = false;
   std::string output = "short";  // journalctl --output mode
   bool sudo = false;             // fleetctl --sudo (the server decides whether it matters)
+};
+
+// GET /events: which events (Documentation/api.md#events).
+struct EventQuery {
+  std::vector<std::string> units;  // any of these; empty = all
+  std::string machine;             // machine ID prefix
+  std::string since;               // RFC 3339 UTC time; empty = all
+  std::int64_t after = 0;          // only events after this position
+  std::size_t limit = 0;           // the newest N; 0 = all
+  bool follow = false;             // keep streaming new events
+};
+
+struct Event {
+  std::int64_t position = 0;
+  std::string time, kind, unit, machine, reason;
 };
 
 // Output of a command run for a unit on its machine (status, journal).
@@ -88,6 +104,9 @@ class ApiClient {
   // server ends the stream or `sink` returns false.
   virtual Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
                                              const std::function<bool(std::string_view)>& sink) = 0;
+  // GET /events: each matching event, oldest first, passed to `sink` as it arrives. With follow
+  // the call returns only when the server ends the stream or `sink` returns false.
+  virtual Status events(const EventQuery& q, const std::function<bool(const Event&)>& sink) = 0;
 };
 
 }  // namespace fleet::api

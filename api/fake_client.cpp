@@ -288,4 +288,22 @@ Result<CommandOutput> FakeApiClient::unit_journal(
   return CommandOutput{};
 }
 
+Status FakeApiClient::events(const EventQuery& q, const std::function<bool(const Event&)>& sink) {
+  if (auto st = check_failure("events"); !st) return st.error();
+  calls_.push_back(std::string("events") + (q.follow ? " follow" : ""));
+  std::vector<Event> out;
+  for (const auto& e : events_) {
+    if (!q.units.empty() && std::find(q.units.begin(), q.units.end(), e.unit) == q.units.end())
+      continue;
+    if (!q.machine.empty() && e.machine.rfind(q.machine, 0) != 0) continue;
+    if (e.position <= q.after) continue;
+    out.push_back(e);
+  }
+  if (q.limit && out.size() > q.limit)
+    out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(q.limit));
+  for (const auto& e : out)
+    if (!sink(e)) break;
+  return ok();
+}
+
 }  // namespace fleet::api

@@ -70,6 +70,9 @@ class FakeApiClient : public ApiClient {
                                     const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
                                      const std::function<bool(std::string_view)>& sink) override;
+  Status events(const EventQuery& q, const std::function<bool(const Event&)>& sink) override;
+  // Test control: the events events() lists (filtered by unit and machine).
+  void add_event(Event e) { events_.push_back(std::move(e)); }
 
  private:
   struct Entry {
@@ -95,6 +98,7 @@ class FakeApiClient : public ApiClient {
   std::function<void(FakeApiClient&, const std::string&)> get_hook_;
   std::vector<std::string> calls_;
   int get_calls_ = 0;
+  std::vector<Event> events_;
 };
 
 }  // namespace fleet::api

@@ -49,6 +49,9 @@ class ForwardingClient : public ApiClient {
                                      const std::function<bool(std::string_view)>& sink) override {
     return inner_.unit_journal(name, opts, sink);
   }
+  Status events(const EventQuery& q, const std::function<bool(const Event&)>& sink) override {
+    return inner_.events(q, sink);
+  }
 
  private:
   ApiClient& inner_;

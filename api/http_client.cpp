@@ -591,4 +591,61 @@ Result<CommandOutput> HttpApiClient::unit_journal(
   return CommandOutput{{}, res.exit_code};
 }
 
+namespace {
+Result<Event> parse_event(std::string_view line) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Error{Errc::internal, "event not JSON"};
+  Event e;
+  e.position = j.value("position", std::int64_t{0});
+  e.time = j.value("time", "");
+  e.kind = j.value("kind", "");
+  e.unit = j.value("unit", "");
+  e.machine = j.value("machine", "");
+  e.reason = j.value("reason", "");
+  return e;
+}
+}  // namespace
+
+Status HttpApiClient::events(const EventQuery& q, const std::function<bool(const Event&)>& sink) {
+  std::string target =
+      impl_->opts.endpoint.base_path + "events?follow=" + std::string(q.follow ? "true" : "false");
+  for (const auto& u : q.units) target += "&unit=" + url_escape(u);
+  if (!q.machine.empty()) target += "&machine=" + url_escape(q.machine);
+  if (!q.since.empty()) target += "&since=" + url_escape(q.since);
+  if (q.after) target += "&after=" + std::to_string(q.after);
+  if (q.limit) target += "&limit=" + std::to_string(q.limit);
+  if (!q.follow) {
+    BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::get, target, {}));
+    if (auto st = Impl::check(res); !st) return st.error();
+    auto j = nlohmann::json::parse(res.body, nullptr, false);
+    if (j.is_discarded() || !j.contains("events") || !j["events"].is_array())
+      return Error{Errc::internal, "unexpected events response"};
+    for (const auto& item : j["events"]) {
+      auto e = parse_event(item.dump());
+      if (e && !sink(e.value())) break;
+    }
+    return ok();
+  }
+  // Follow: JSON lines, split here since a chunk may end inside a line.
+  std::string pending;
+  bool stop = false;
+  std::function<bool(std::string_view)> chunks = [&](std::string_view chunk) {
+    pending += chunk;
+    std::size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      auto e = parse_event(std::string_view(pending).substr(0, nl));
+      pending.erase(0, nl + 1);
+      if (e && !sink(e.value())) {
+        stop = true;
+        return false;
+      }
+    }
+    return true;
+  };
+  auto res = impl_->request(http::verb::get, target, {}, &chunks);
+  if (stop) return ok();
+  if (!res) return res.error();
+  return Impl::check(res.value());
+}
+
 }  // namespace fleet::api

@@ -64,6 +64,7 @@ class HttpApiClient : public ApiClient {
                                     const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
                                      const std::function<bool(std::string_view)>& sink) override;
+  Status events(const EventQuery& q, const std::function<bool(const Event&)>& sink) override;
 
   struct Impl;
 

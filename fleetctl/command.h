@@ -73,6 +73,7 @@ Command cordon_command();
 Command drain_command();
 Command uncordon_command();
 Command destroy_command();
+Command events_command();
 Command fd_forward_command();
 Command help_command();
 Command journal_command();
