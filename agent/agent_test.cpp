@@ -9,6 +9,7 @@
 #include "common/testing/run.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
+#include "registry/testing/raw_keys.h"
 
 using namespace fleet;
 using namespace fleet::agent;
@@ -23,7 +24,7 @@ const std::string kContent = "[Service]\nExecStart=/bin/sleep 1000\n";
 struct World {
   boost::asio::io_context io;
   MemoryKv kv{io.get_executor()};
-  Registry reg{kv, KeyLayout("/t/")};
+  Registry reg{kv, "/t/"};
   std::string dir;
   LeaseId engine_lease = 0;
 
@@ -51,12 +52,12 @@ struct World {
     return o;
   }
   void assign(const std::string& unit, TargetState s) {
-    ScheduleBatch b(reg.keys());
+    ScheduleBatch b = reg.schedule_batch();
     b.assign({unit, "m1", sha(), s});
     REQUIRE(run_sync(io, reg.apply(std::move(b), engine_lease)));
   }
   void unassign(const std::string& unit) {
-    ScheduleBatch b(reg.keys());
+    ScheduleBatch b = reg.schedule_batch();
     b.unassign("m1", unit);
     REQUIRE(run_sync(io, reg.apply(std::move(b), engine_lease)));
   }

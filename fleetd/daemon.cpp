@@ -146,7 +146,7 @@ int run_daemon(const LoadedConfig& loaded, int argc, const char* const* argv) {
     }
     kv = std::move(created).value();
   }
-  registry::Registry reg(*kv, registry::KeyLayout(cfg.etcd_key_prefix));
+  registry::Registry reg(*kv, cfg.etcd_key_prefix);
 
   api::server::ApiOptions api_opts;
   api_opts.token_limit = static_cast<std::uint16_t>(cfg.token_limit);

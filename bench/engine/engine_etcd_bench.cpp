@@ -18,8 +18,8 @@
 
 #include "common/log.h"
 #include "engine/engine.h"
-#include "registry/codec.h"
 #include "registry/reflector.h"
+#include "registry/testing/raw_keys.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 #include "tests/harness/wait.h"
 #include "tests/integration/engine/sim_machines.h"
@@ -104,7 +104,7 @@ int run_engine(std::vector<std::string> endpoints, std::size_t txn_ops,
   config.max_txn_ops = txn_ops;
   auto kv = EtcdKv::create(io, config);
   if (!kv) return 3;
-  Registry reg(*kv.value(), KeyLayout("/fleet/"));
+  Registry reg(*kv.value(), "/fleet/");
   engine::EngineOptions opts;
   opts.machine_id = "bench-engine";
   engine::Engine e(reg, opts);
@@ -212,8 +212,9 @@ std::string unit_content(int i) {
 }
 
 // Writes units (with their contents) in batched txns, `parallel` in flight.
-Task<Status> put_units(Registry& reg, int n, TargetState desired, bool with_content) {
-  const std::size_t per_txn = with_content ? reg.kv().max_txn_ops() / 2 : reg.kv().max_txn_ops();
+Task<Status> put_units(KvStore& kv, const KeyLayout& keys, int n, TargetState desired,
+                       bool with_content) {
+  const std::size_t per_txn = with_content ? kv.max_txn_ops() / 2 : kv.max_txn_ops();
   const std::size_t batches = (static_cast<std::size_t>(n) + per_txn - 1) / per_txn;
   Status result = ok();
   co_await parallel_for(batches, 2, [&](std::size_t b) -> Task<void> {
@@ -221,10 +222,10 @@ Task<Status> put_units(Registry& reg, int n, TargetState desired, bool with_cont
     for (std::size_t i = b * per_txn; i < std::min<std::size_t>(n, (b + 1) * per_txn); ++i) {
       auto content = unit_content(static_cast<int>(i));
       UnitRecord u{unit_name(static_cast<int>(i)), unitfile::sha1_hex(content), desired, 0};
-      if (with_content) txn.success.push_back(Op::put(reg.keys().content(u.hash), content));
-      txn.success.push_back(Op::put(reg.keys().unit(u.name), encode(u)));
+      if (with_content) txn.success.push_back(Op::put(keys.content(u.hash), content));
+      txn.success.push_back(Op::put(keys.unit(u.name), encode(u)));
     }
-    auto r = co_await reg.kv().txn(std::move(txn));
+    auto r = co_await kv.txn(std::move(txn));
     if (!r) result = r.error();
   });
   co_return result;
@@ -322,7 +323,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     t0 = Clock::now();
-    auto st = obs.call(put_units(obs.reg(), cfg.units, TargetState::inactive, true), 120s);
+    auto st = obs.call(
+        put_units(obs.kv(), obs.reg().keys(), cfg.units, TargetState::inactive, true), 120s);
     if (!st) {
       std::printf("creating units failed: %s\n", st.error().describe().c_str());
       return 1;
@@ -356,7 +358,8 @@ int main(int argc, char** argv) {
     CpuSplit cpu{engine_pid, etcd.member(0).pid()};
     cpu.start();
     auto flip0 = Clock::now();
-    st = obs.call(put_units(obs.reg(), cfg.units, TargetState::launched, false), 120s);
+    st = obs.call(put_units(obs.kv(), obs.reg().keys(), cfg.units, TargetState::launched, false),
+                  120s);
     auto flip1 = Clock::now();
     if (!st) {
       std::printf("launching units failed: %s\n", st.error().describe().c_str());

@@ -26,7 +26,9 @@
 #include "fleetctl/cli.h"
 #include "fleetctl/unit_source.h"
 #include "fleetd/testing/in_process_fleetd.h"
+#include "registry/memory_kv.h"
 #include "registry/registry.h"
+#include "registry/testing/raw_keys.h"
 
 extern char** environ;
 
@@ -91,8 +93,7 @@ void seed(fleetd::testing::InProcessFleetd& f, int n) {
   }
   f.run_task([&]() -> registry::Task<void> {
     auto& reg = f.registry();
-    for (const auto& [unit, m] : schedules)
-      (void)co_await reg.kv().put(reg.keys().schedule(unit), m);
+    for (const auto& [unit, m] : schedules) (void)co_await f.kv().put(reg.keys().schedule(unit), m);
     for (std::size_t i = 0; i < states.size(); i += 100) {
       std::vector<registry::UnitStateRecord> chunk(
           states.begin() + static_cast<std::ptrdiff_t>(i),

@@ -23,7 +23,7 @@ using namespace boost::asio::experimental::awaitable_operators;
 struct InProcessFleetd::Impl {
   Impl(net::io_context& io, const InProcessOptions& o)
       : kv(io.get_executor(), registry::MemoryKvOptions{}),
-        reg(kv, registry::KeyLayout(o.key_prefix)),
+        reg(kv, o.key_prefix),
         ctx(reg,
             api::server::ApiOptions{static_cast<std::uint16_t>(o.token_limit), fleet::version()}),
         server(io, ctx, http_options(o)) {

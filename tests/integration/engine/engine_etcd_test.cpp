@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/engine.h"
+#include "registry/testing/raw_keys.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 #include "tests/harness/wait.h"
 #include "tests/integration/engine/sim_machines.h"
@@ -281,7 +282,7 @@ TEST_CASE(
 
   // The batch a stale leader would write: move a.service to the other machine.
   auto move_batch = [&](EtcdNode& n) {
-    ScheduleBatch b(n.reg().keys());
+    ScheduleBatch b = n.reg().schedule_batch();
     b.schedule("a.service", other);
     b.unassign(where, "a.service");
     b.assign({"a.service", other, hash, TargetState::launched});
