@@ -171,91 +171,116 @@ Task<void> Agent::flush_states() {
   stats_.states_published += batch.size();
 }
 
+// One pass, in named steps: gather the current state (contents, files, systemd's view), plan
+// (agent_plan.h), execute the plan.
 Task<void> Agent::reconcile_pass() {
   // The assignments as of now: follow() changes desired_ while this pass awaits, and a unit
   // planned without its content fetched made the load throw (which ended the agent). Later
   // changes mark the agent dirty, so the next pass takes them.
   const std::map<std::string, registry::Assignment> desired = desired_;
-  // Contents are immutable per hash: fetch each one once, all missing ones in txns of gets (one
-  // by one, 200 fresh units cost a round trip each while systemd waited for work).
-  std::set<std::string> wanted;
-  for (const auto& [name, a] : desired)
-    if (a.desired != registry::TargetState::inactive && !contents_.count(a.hash))
-      wanted.insert(a.hash);
-  if (!wanted.empty()) {
-    const std::vector<std::string> missing(wanted.begin(), wanted.end());
-    auto fetched = co_await registry_.get_contents(missing);
-    if (!fetched) {
-      log::warn("agent", "cannot fetch unit contents",
-                {{"machine", opts_.machine.id}, {"error", fetched.error().describe()}});
-      impl_->dirty = true;
-      co_return;
-    }
-    for (auto& [hash, text] : fetched.value()) contents_[hash] = std::move(text);
-    if (fetched.value().size() != missing.size()) {
-      for (const auto& hash : missing)
-        if (!contents_.count(hash))
-          log::warn("agent", "unit content missing",
-                    {{"hash", hash}, {"machine", opts_.machine.id}});
-      impl_->dirty = true;
-      co_return;
-    }
+  if (!co_await fetch_contents(desired)) {
+    impl_->dirty = true;
+    co_return;
   }
-
-  for (const auto& name : units_.files_on_disk()) {
-    if (file_hash_.count(name)) continue;
-    // An unreadable file has an unknown hash: it is adopted rather than replaced.
-    std::string text = read_file(opts_.units_dir + "/" + name);
-    file_hash_[name] = text.empty() ? std::string() : unitfile::sha1_hex(text);
-  }
-
-  std::vector<std::string> names;
-  for (const auto& [name, h] : file_hash_) names.push_back(name);
-  std::map<std::string, CurrentUnit> current;
-  if (!names.empty()) {
-    auto listed = co_await units_.list(names);
-    if (!listed) {
-      log::warn("agent", "cannot list units", {{"error", listed.error().describe()}});
-      impl_->dirty = true;
-      co_return;
-    }
-    for (const auto& s : listed.value()) {
-      CurrentUnit cu{file_hash_[s.name], s.active_state, start_requested_.count(s.name) > 0};
-      // Adoption after a restart: a unit already running counts as started by us (not one being
-      // held stopped: a listing from before its stop would otherwise keep it from restarting).
-      if (is_running_state(s.active_state) && !held_.count(s.name)) start_requested_.insert(s.name);
-      current[s.name] = cu;
-      observe(s);
-    }
+  adopt_files_on_disk();
+  auto current = co_await gather_current();
+  if (!current) {
+    impl_->dirty = true;
+    co_return;
   }
 
   std::map<std::string, DesiredUnit> want;
   for (const auto& [name, a] : desired) want[name] = DesiredUnit{a.hash, a.desired};
-  auto tasks = plan_agent(want, current);
+  auto tasks = plan_agent(want, *current);
   ++stats_.passes;
   if (tasks.empty()) co_return;
   for (const auto& t : tasks)
     log::info("agent", std::string(to_string(t.kind)),
               {{"unit", t.unit}, {"machine", opts_.machine.id}, {"reason", t.reason}});
 
-  auto report = [&](const Status& st, std::string_view what) {
-    if (st) return;
-    ++stats_.task_failures;
-    log::warn("agent", std::string(what) + " failed",
-              {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
-  };
+  co_await execute(tasks, desired, *current);
+  // Signals cover later changes; one listing makes the new states visible right away.
+  std::vector<std::string> touched;
+  for (const auto& [name, h] : file_hash_) touched.push_back(name);
+  if (!touched.empty())
+    if (auto listed = co_await units_.list(touched))
+      for (const auto& s : listed.value()) observe(s);
+  stats_.units = file_hash_.size();
+}
 
+Task<bool> Agent::fetch_contents(const std::map<std::string, registry::Assignment>& desired) {
+  // Contents are immutable per hash: fetch each one once, all missing ones in txns of gets (one
+  // by one, 200 fresh units cost a round trip each while systemd waited for work).
+  std::set<std::string> wanted;
+  for (const auto& [name, a] : desired)
+    if (a.desired != registry::TargetState::inactive && !contents_.count(a.hash))
+      wanted.insert(a.hash);
+  if (wanted.empty()) co_return true;
+  const std::vector<std::string> missing(wanted.begin(), wanted.end());
+  auto fetched = co_await registry_.get_contents(missing);
+  if (!fetched) {
+    log::warn("agent", "cannot fetch unit contents",
+              {{"machine", opts_.machine.id}, {"error", fetched.error().describe()}});
+    co_return false;
+  }
+  for (auto& [hash, text] : fetched.value()) contents_[hash] = std::move(text);
+  if (fetched.value().size() == missing.size()) co_return true;
+  for (const auto& hash : missing)
+    if (!contents_.count(hash))
+      log::warn("agent", "unit content missing", {{"hash", hash}, {"machine", opts_.machine.id}});
+  co_return false;
+}
+
+void Agent::adopt_files_on_disk() {
+  for (const auto& name : units_.files_on_disk()) {
+    if (file_hash_.count(name)) continue;
+    // An unreadable file has an unknown hash: it is adopted rather than replaced.
+    std::string text = read_file(opts_.units_dir + "/" + name);
+    file_hash_[name] = text.empty() ? std::string() : unitfile::sha1_hex(text);
+  }
+}
+
+Task<std::optional<std::map<std::string, CurrentUnit>>> Agent::gather_current() {
+  std::map<std::string, CurrentUnit> current;
+  std::vector<std::string> names;
+  for (const auto& [name, h] : file_hash_) names.push_back(name);
+  if (names.empty()) co_return current;
+  auto listed = co_await units_.list(names);
+  if (!listed) {
+    log::warn("agent", "cannot list units", {{"error", listed.error().describe()}});
+    co_return std::nullopt;
+  }
+  for (const auto& s : listed.value()) {
+    CurrentUnit cu{file_hash_[s.name], s.active_state, start_requested_.count(s.name) > 0};
+    // Adoption after a restart: a unit already running counts as started by us (not one being
+    // held stopped: a listing from before its stop would otherwise keep it from restarting).
+    if (is_running_state(s.active_state) && !held_.count(s.name)) start_requested_.insert(s.name);
+    current[s.name] = cu;
+    observe(s);
+  }
+  co_return current;
+}
+
+void Agent::report(const Status& st, std::string_view what) {
+  if (st) return;
+  ++stats_.task_failures;
+  log::warn("agent", std::string(what) + " failed",
+            {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+}
+
+// Unloads, loads, stops, then queues starts for the starter.
+Task<void> Agent::execute(const std::vector<AgentTask>& tasks,
+                          const std::map<std::string, registry::Assignment>& desired,
+                          const std::map<std::string, CurrentUnit>& current) {
   if (auto unload = names_of(tasks, TaskKind::unload); !unload.empty()) {
     report(co_await units_.unload(unload), "unload");
-    std::vector<std::string> gone;
     for (const auto& n : unload) {
       start_requested_.erase(n);
       file_hash_.erase(n);
       published_.erase(n);
       pending_.erase(n);
-      gone.push_back(n);
     }
-    report(co_await registry_.delete_states(opts_.machine.id, gone), "removing unit states");
+    report(co_await registry_.delete_states(opts_.machine.id, unload), "removing unit states");
   }
   if (auto load = names_of(tasks, TaskKind::load); !load.empty()) {
     std::vector<UnitFileSpec> specs;
@@ -280,29 +305,23 @@ Task<void> Agent::reconcile_pass() {
     for (const auto& n : stop) start_requested_.erase(n);
     report(co_await units_.stop(stop), "stop");
   }
-  auto start = names_of(tasks, TaskKind::start);
+  queue_starts(names_of(tasks, TaskKind::start));
+}
+
+void Agent::queue_starts(std::vector<std::string> start) {
   // Out of touch, a StopOnDisconnect unit may already run elsewhere: it starts once we are back
   // and the registry still assigns it to us (reconnect()).
   std::erase_if(start, [&](const std::string& n) {
     if (disconnected_ && stops_on_disconnect(n)) held_.insert(n);
     return held_.count(n) > 0;
   });
-  if (!start.empty()) {
-    // Marked now: a unit that fails to start is reported failed, not retried in a loop.
-    for (const auto& n : start) start_requested_.insert(n);
-    // The starter runs the jobs, so the next pass can fetch and load units assigned meanwhile
-    // while systemd works through these (waiting here left systemd idle between passes).
-    impl_->start_queue.insert(impl_->start_queue.end(), start.begin(), start.end());
-    impl_->start_wake->cancel();
-  }
-
-  // Signals cover later changes; one listing makes the new states visible right away.
-  std::vector<std::string> touched;
-  for (const auto& [name, h] : file_hash_) touched.push_back(name);
-  if (!touched.empty())
-    if (auto listed = co_await units_.list(touched))
-      for (const auto& s : listed.value()) observe(s);
-  stats_.units = file_hash_.size();
+  if (start.empty()) return;
+  // Marked now: a unit that fails to start is reported failed, not retried in a loop.
+  for (const auto& n : start) start_requested_.insert(n);
+  // The starter runs the jobs, so the next pass can fetch and load units assigned meanwhile
+  // while systemd works through these (waiting here left systemd idle between passes).
+  impl_->start_queue.insert(impl_->start_queue.end(), start.begin(), start.end());
+  impl_->start_wake->cancel();
 }
 
 bool Agent::stops_on_disconnect(const std::string& unit) {
