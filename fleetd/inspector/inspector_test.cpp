@@ -1,7 +1,7 @@
 // LocalInspector: local commands (scripts standing in for systemctl/journalctl) and the proxy
 // path against a real HttpServer on loopback with a FakeUnitInspector behind it.
 
-#include "fleetd/inspector.h"
+#include "fleetd/inspector/inspector.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
