@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
@@ -13,7 +12,9 @@
 #include "agent/agent_plan.h"
 #include "agent/unit_manager.h"
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/loop_affinity.h"
 #include "common/sleep.h"
 #include "registry/registry.h"
 #include "unitfile/requirements.h"
@@ -31,13 +32,14 @@ struct Agent::Impl {
         keeper(*owned_keeper) {}
   std::unique_ptr<registry::LeaseKeeper> owned_keeper;
   registry::LeaseKeeper& keeper;
+  LoopAffinity loop;  // run() binds it; stop() must come from the same thread
   bool stopping = false;
   bool dirty = true;
-  std::unique_ptr<net::steady_timer> wake;         // reconcile signal
-  std::unique_ptr<net::steady_timer> publish;      // state flush signal
-  std::unique_ptr<net::steady_timer> stop_timer;   // cancelled by stop()
+  std::unique_ptr<Timer> wake;                     // reconcile signal
+  std::unique_ptr<Timer> publish;                  // state flush signal
+  std::unique_ptr<Timer> stop_timer;               // cancelled by stop()
   std::vector<std::string> start_queue;            // planned starts not yet sent to systemd
-  std::unique_ptr<net::steady_timer> start_wake;   // start_queue signal
+  std::unique_ptr<Timer> start_wake;               // start_queue signal
   std::unique_ptr<registry::AssignmentFeed> feed;  // this machine's assignments, once announced
 };
 
@@ -70,6 +72,7 @@ Agent::Agent(registry::Registry& registry, UnitManager& units, AgentOptions opts
 Agent::~Agent() { units_.on_state_change(nullptr); }
 
 void Agent::stop() {
+  impl_->loop.check();
   impl_->stopping = true;
   if (impl_->stop_timer) impl_->stop_timer->cancel();
   impl_->keeper.stop();
@@ -399,7 +402,7 @@ Task<void> Agent::guard_connection() {
   using Clock = registry::LeaseKeeper::Clock;
   const auto margin = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.ttl) / 4;
   const auto poll = std::min(margin, std::chrono::milliseconds(1000));
-  net::steady_timer timer(co_await net::this_coro::executor);
+  Timer timer(co_await net::this_coro::executor);
   while (true) {
     if (impl_->stopping) co_return co_await until_stopped();  // the group ends with stop()
     auto& keeper = impl_->keeper;
@@ -491,7 +494,7 @@ Task<void> Agent::reconcile_loop() {
 Task<void> Agent::publish_loop() {
   while (true) {
     if (pending_.empty()) {
-      impl_->publish->expires_at(net::steady_timer::time_point::max());
+      impl_->publish->expires_at(Timer::time_point::max());
       co_await impl_->publish->async_wait(net::as_tuple(net::use_awaitable));
     }
     co_await sleep_for(opts_.publish_delay);
@@ -505,7 +508,7 @@ Task<void> Agent::publish_loop() {
 Task<void> Agent::start_loop() {
   while (true) {
     if (impl_->start_queue.empty()) {
-      impl_->start_wake->expires_at(net::steady_timer::time_point::max());
+      impl_->start_wake->expires_at(Timer::time_point::max());
       co_await impl_->start_wake->async_wait(net::as_tuple(net::use_awaitable));
       continue;
     }
@@ -554,11 +557,12 @@ Task<void> Agent::until_stopped() {
 }
 
 Task<void> Agent::run() {
+  impl_->loop.check();
   auto ex = co_await net::this_coro::executor;
-  impl_->wake = std::make_unique<net::steady_timer>(ex);
-  impl_->publish = std::make_unique<net::steady_timer>(ex);
-  impl_->stop_timer = std::make_unique<net::steady_timer>(ex, net::steady_timer::time_point::max());
-  impl_->start_wake = std::make_unique<net::steady_timer>(ex);
+  impl_->wake = std::make_unique<Timer>(ex);
+  impl_->publish = std::make_unique<Timer>(ex);
+  impl_->stop_timer = std::make_unique<Timer>(ex, Timer::time_point::max());
+  impl_->start_wake = std::make_unique<Timer>(ex);
   units_.on_state_change([this](const UnitStatus& s) { observe(s); });
 
   co_await (join() || impl_->keeper.run());

@@ -2,12 +2,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/loop_affinity.h"
 #include "common/sleep.h"
 #include "engine/cluster_model.h"
 #include "engine/planner.h"
@@ -27,8 +28,9 @@ struct Engine::Impl {
         keeper(*owned_keeper) {}
   std::unique_ptr<registry::LeaseKeeper> owned_keeper;
   registry::LeaseKeeper& keeper;
+  LoopAffinity loop;  // run() binds it; stop() must come from the same thread
   bool stopping = false;
-  std::unique_ptr<net::steady_timer> stop_timer;  // never expires; cancelled by stop()
+  std::unique_ptr<Timer> stop_timer;  // never expires; cancelled by stop()
 };
 
 Engine::Engine(registry::Registry& registry, EngineOptions opts)
@@ -39,14 +41,16 @@ Engine::Engine(registry::Registry& registry, EngineOptions opts)
 Engine::~Engine() = default;
 
 void Engine::stop() {
+  impl_->loop.check();
   impl_->stopping = true;
   if (impl_->stop_timer) impl_->stop_timer->cancel();
   impl_->keeper.stop();
 }
 
 Task<void> Engine::run() {
+  impl_->loop.check();
   auto ex = co_await net::this_coro::executor;
-  impl_->stop_timer = std::make_unique<net::steady_timer>(ex, net::steady_timer::time_point::max());
+  impl_->stop_timer = std::make_unique<Timer>(ex, Timer::time_point::max());
   auto stopped = [this]() -> Task<void> {
     co_await impl_->stop_timer->async_wait(net::as_tuple(net::use_awaitable));
   };
@@ -90,8 +94,8 @@ Task<void> Engine::follow(registry::Revision seen) {
   // a stream that died silently. (A new watch every second, as before, cost each follower a
   // connection and a watch per second.)
   auto watcher = registry_.watch_leader(seen);
-  net::steady_timer timer(co_await net::this_coro::executor,
-                          std::max<std::chrono::milliseconds>(opts_.lease_ttl, 1s));
+  Timer timer(co_await net::this_coro::executor,
+              std::max<std::chrono::milliseconds>(opts_.lease_ttl, 1s));
   (void)co_await (watcher->next() || timer.async_wait(net::use_awaitable));
   watcher->cancel();
 }
@@ -103,7 +107,7 @@ struct Engine::Term {
   const registry::LeaseId lease;
   std::unique_ptr<registry::ClusterFeed> feed;
   ClusterModel model;
-  net::steady_timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
+  Timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
   bool dirty = false;
   bool deposed = false;  // a fenced write failed: another engine leads
 };
