@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
@@ -13,7 +12,9 @@
 #include "agent/agent_plan.h"
 #include "agent/unit_manager.h"
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/loop_affinity.h"
 #include "common/sleep.h"
 #include "registry/registry.h"
 #include "unitfile/requirements.h"
@@ -31,13 +32,14 @@ struct Agent::Impl {
         keeper(*owned_keeper) {}
   std::unique_ptr<registry::LeaseKeeper> owned_keeper;
   registry::LeaseKeeper& keeper;
+  LoopAffinity loop;  // run() binds it; stop() must come from the same thread
   bool stopping = false;
   bool dirty = true;
-  std::unique_ptr<net::steady_timer> wake;         // reconcile signal
-  std::unique_ptr<net::steady_timer> publish;      // state flush signal
-  std::unique_ptr<net::steady_timer> stop_timer;   // cancelled by stop()
+  std::unique_ptr<Timer> wake;                     // reconcile signal
+  std::unique_ptr<Timer> publish;                  // state flush signal
+  std::unique_ptr<Timer> stop_timer;               // cancelled by stop()
   std::vector<std::string> start_queue;            // planned starts not yet sent to systemd
-  std::unique_ptr<net::steady_timer> start_wake;   // start_queue signal
+  std::unique_ptr<Timer> start_wake;               // start_queue signal
   std::unique_ptr<registry::AssignmentFeed> feed;  // this machine's assignments, once announced
 };
 
@@ -70,6 +72,7 @@ Agent::Agent(registry::Registry& registry, UnitManager& units, AgentOptions opts
 Agent::~Agent() { units_.on_state_change(nullptr); }
 
 void Agent::stop() {
+  impl_->loop.check();
   impl_->stopping = true;
   if (impl_->stop_timer) impl_->stop_timer->cancel();
   impl_->keeper.stop();
@@ -171,91 +174,116 @@ Task<void> Agent::flush_states() {
   stats_.states_published += batch.size();
 }
 
+// One pass, in named steps: gather the current state (contents, files, systemd's view), plan
+// (agent_plan.h), execute the plan.
 Task<void> Agent::reconcile_pass() {
   // The assignments as of now: follow() changes desired_ while this pass awaits, and a unit
   // planned without its content fetched made the load throw (which ended the agent). Later
   // changes mark the agent dirty, so the next pass takes them.
   const std::map<std::string, registry::Assignment> desired = desired_;
-  // Contents are immutable per hash: fetch each one once, all missing ones in txns of gets (one
-  // by one, 200 fresh units cost a round trip each while systemd waited for work).
-  std::set<std::string> wanted;
-  for (const auto& [name, a] : desired)
-    if (a.desired != registry::TargetState::inactive && !contents_.count(a.hash))
-      wanted.insert(a.hash);
-  if (!wanted.empty()) {
-    const std::vector<std::string> missing(wanted.begin(), wanted.end());
-    auto fetched = co_await registry_.get_contents(missing);
-    if (!fetched) {
-      log::warn("agent", "cannot fetch unit contents",
-                {{"machine", opts_.machine.id}, {"error", fetched.error().describe()}});
-      impl_->dirty = true;
-      co_return;
-    }
-    for (auto& [hash, text] : fetched.value()) contents_[hash] = std::move(text);
-    if (fetched.value().size() != missing.size()) {
-      for (const auto& hash : missing)
-        if (!contents_.count(hash))
-          log::warn("agent", "unit content missing",
-                    {{"hash", hash}, {"machine", opts_.machine.id}});
-      impl_->dirty = true;
-      co_return;
-    }
+  if (!co_await fetch_contents(desired)) {
+    impl_->dirty = true;
+    co_return;
   }
-
-  for (const auto& name : units_.files_on_disk()) {
-    if (file_hash_.count(name)) continue;
-    // An unreadable file has an unknown hash: it is adopted rather than replaced.
-    std::string text = read_file(opts_.units_dir + "/" + name);
-    file_hash_[name] = text.empty() ? std::string() : unitfile::sha1_hex(text);
-  }
-
-  std::vector<std::string> names;
-  for (const auto& [name, h] : file_hash_) names.push_back(name);
-  std::map<std::string, CurrentUnit> current;
-  if (!names.empty()) {
-    auto listed = co_await units_.list(names);
-    if (!listed) {
-      log::warn("agent", "cannot list units", {{"error", listed.error().describe()}});
-      impl_->dirty = true;
-      co_return;
-    }
-    for (const auto& s : listed.value()) {
-      CurrentUnit cu{file_hash_[s.name], s.active_state, start_requested_.count(s.name) > 0};
-      // Adoption after a restart: a unit already running counts as started by us (not one being
-      // held stopped: a listing from before its stop would otherwise keep it from restarting).
-      if (is_running_state(s.active_state) && !held_.count(s.name)) start_requested_.insert(s.name);
-      current[s.name] = cu;
-      observe(s);
-    }
+  adopt_files_on_disk();
+  auto current = co_await gather_current();
+  if (!current) {
+    impl_->dirty = true;
+    co_return;
   }
 
   std::map<std::string, DesiredUnit> want;
   for (const auto& [name, a] : desired) want[name] = DesiredUnit{a.hash, a.desired};
-  auto tasks = plan_agent(want, current);
+  auto tasks = plan_agent(want, *current);
   ++stats_.passes;
   if (tasks.empty()) co_return;
   for (const auto& t : tasks)
     log::info("agent", std::string(to_string(t.kind)),
               {{"unit", t.unit}, {"machine", opts_.machine.id}, {"reason", t.reason}});
 
-  auto report = [&](const Status& st, std::string_view what) {
-    if (st) return;
-    ++stats_.task_failures;
-    log::warn("agent", std::string(what) + " failed",
-              {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
-  };
+  co_await execute(tasks, desired, *current);
+  // Signals cover later changes; one listing makes the new states visible right away.
+  std::vector<std::string> touched;
+  for (const auto& [name, h] : file_hash_) touched.push_back(name);
+  if (!touched.empty())
+    if (auto listed = co_await units_.list(touched))
+      for (const auto& s : listed.value()) observe(s);
+  stats_.units = file_hash_.size();
+}
 
+Task<bool> Agent::fetch_contents(const std::map<std::string, registry::Assignment>& desired) {
+  // Contents are immutable per hash: fetch each one once, all missing ones in txns of gets (one
+  // by one, 200 fresh units cost a round trip each while systemd waited for work).
+  std::set<std::string> wanted;
+  for (const auto& [name, a] : desired)
+    if (a.desired != registry::TargetState::inactive && !contents_.count(a.hash))
+      wanted.insert(a.hash);
+  if (wanted.empty()) co_return true;
+  const std::vector<std::string> missing(wanted.begin(), wanted.end());
+  auto fetched = co_await registry_.get_contents(missing);
+  if (!fetched) {
+    log::warn("agent", "cannot fetch unit contents",
+              {{"machine", opts_.machine.id}, {"error", fetched.error().describe()}});
+    co_return false;
+  }
+  for (auto& [hash, text] : fetched.value()) contents_[hash] = std::move(text);
+  if (fetched.value().size() == missing.size()) co_return true;
+  for (const auto& hash : missing)
+    if (!contents_.count(hash))
+      log::warn("agent", "unit content missing", {{"hash", hash}, {"machine", opts_.machine.id}});
+  co_return false;
+}
+
+void Agent::adopt_files_on_disk() {
+  for (const auto& name : units_.files_on_disk()) {
+    if (file_hash_.count(name)) continue;
+    // An unreadable file has an unknown hash: it is adopted rather than replaced.
+    std::string text = read_file(opts_.units_dir + "/" + name);
+    file_hash_[name] = text.empty() ? std::string() : unitfile::sha1_hex(text);
+  }
+}
+
+Task<std::optional<std::map<std::string, CurrentUnit>>> Agent::gather_current() {
+  std::map<std::string, CurrentUnit> current;
+  std::vector<std::string> names;
+  for (const auto& [name, h] : file_hash_) names.push_back(name);
+  if (names.empty()) co_return current;
+  auto listed = co_await units_.list(names);
+  if (!listed) {
+    log::warn("agent", "cannot list units", {{"error", listed.error().describe()}});
+    co_return std::nullopt;
+  }
+  for (const auto& s : listed.value()) {
+    CurrentUnit cu{file_hash_[s.name], s.active_state, start_requested_.count(s.name) > 0};
+    // Adoption after a restart: a unit already running counts as started by us (not one being
+    // held stopped: a listing from before its stop would otherwise keep it from restarting).
+    if (is_running_state(s.active_state) && !held_.count(s.name)) start_requested_.insert(s.name);
+    current[s.name] = cu;
+    observe(s);
+  }
+  co_return current;
+}
+
+void Agent::report(const Status& st, std::string_view what) {
+  if (st) return;
+  ++stats_.task_failures;
+  log::warn("agent", std::string(what) + " failed",
+            {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+}
+
+// Unloads, loads, stops, then queues starts for the starter.
+Task<void> Agent::execute(const std::vector<AgentTask>& tasks,
+                          const std::map<std::string, registry::Assignment>& desired,
+                          const std::map<std::string, CurrentUnit>& current) {
   if (auto unload = names_of(tasks, TaskKind::unload); !unload.empty()) {
     report(co_await units_.unload(unload), "unload");
-    std::vector<std::string> gone;
     for (const auto& n : unload) {
       start_requested_.erase(n);
       file_hash_.erase(n);
       published_.erase(n);
       pending_.erase(n);
-      gone.push_back(n);
     }
-    report(co_await registry_.delete_states(opts_.machine.id, gone), "removing unit states");
+    report(co_await registry_.delete_states(opts_.machine.id, unload), "removing unit states");
   }
   if (auto load = names_of(tasks, TaskKind::load); !load.empty()) {
     std::vector<UnitFileSpec> specs;
@@ -280,29 +308,23 @@ Task<void> Agent::reconcile_pass() {
     for (const auto& n : stop) start_requested_.erase(n);
     report(co_await units_.stop(stop), "stop");
   }
-  auto start = names_of(tasks, TaskKind::start);
+  queue_starts(names_of(tasks, TaskKind::start));
+}
+
+void Agent::queue_starts(std::vector<std::string> start) {
   // Out of touch, a StopOnDisconnect unit may already run elsewhere: it starts once we are back
   // and the registry still assigns it to us (reconnect()).
   std::erase_if(start, [&](const std::string& n) {
     if (disconnected_ && stops_on_disconnect(n)) held_.insert(n);
     return held_.count(n) > 0;
   });
-  if (!start.empty()) {
-    // Marked now: a unit that fails to start is reported failed, not retried in a loop.
-    for (const auto& n : start) start_requested_.insert(n);
-    // The starter runs the jobs, so the next pass can fetch and load units assigned meanwhile
-    // while systemd works through these (waiting here left systemd idle between passes).
-    impl_->start_queue.insert(impl_->start_queue.end(), start.begin(), start.end());
-    impl_->start_wake->cancel();
-  }
-
-  // Signals cover later changes; one listing makes the new states visible right away.
-  std::vector<std::string> touched;
-  for (const auto& [name, h] : file_hash_) touched.push_back(name);
-  if (!touched.empty())
-    if (auto listed = co_await units_.list(touched))
-      for (const auto& s : listed.value()) observe(s);
-  stats_.units = file_hash_.size();
+  if (start.empty()) return;
+  // Marked now: a unit that fails to start is reported failed, not retried in a loop.
+  for (const auto& n : start) start_requested_.insert(n);
+  // The starter runs the jobs, so the next pass can fetch and load units assigned meanwhile
+  // while systemd works through these (waiting here left systemd idle between passes).
+  impl_->start_queue.insert(impl_->start_queue.end(), start.begin(), start.end());
+  impl_->start_wake->cancel();
 }
 
 bool Agent::stops_on_disconnect(const std::string& unit) {
@@ -380,7 +402,7 @@ Task<void> Agent::guard_connection() {
   using Clock = registry::LeaseKeeper::Clock;
   const auto margin = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.ttl) / 4;
   const auto poll = std::min(margin, std::chrono::milliseconds(1000));
-  net::steady_timer timer(co_await net::this_coro::executor);
+  Timer timer(co_await net::this_coro::executor);
   while (true) {
     if (impl_->stopping) co_return co_await until_stopped();  // the group ends with stop()
     auto& keeper = impl_->keeper;
@@ -472,7 +494,7 @@ Task<void> Agent::reconcile_loop() {
 Task<void> Agent::publish_loop() {
   while (true) {
     if (pending_.empty()) {
-      impl_->publish->expires_at(net::steady_timer::time_point::max());
+      impl_->publish->expires_at(Timer::time_point::max());
       co_await impl_->publish->async_wait(net::as_tuple(net::use_awaitable));
     }
     co_await sleep_for(opts_.publish_delay);
@@ -486,7 +508,7 @@ Task<void> Agent::publish_loop() {
 Task<void> Agent::start_loop() {
   while (true) {
     if (impl_->start_queue.empty()) {
-      impl_->start_wake->expires_at(net::steady_timer::time_point::max());
+      impl_->start_wake->expires_at(Timer::time_point::max());
       co_await impl_->start_wake->async_wait(net::as_tuple(net::use_awaitable));
       continue;
     }
@@ -535,11 +557,12 @@ Task<void> Agent::until_stopped() {
 }
 
 Task<void> Agent::run() {
+  impl_->loop.check();
   auto ex = co_await net::this_coro::executor;
-  impl_->wake = std::make_unique<net::steady_timer>(ex);
-  impl_->publish = std::make_unique<net::steady_timer>(ex);
-  impl_->stop_timer = std::make_unique<net::steady_timer>(ex, net::steady_timer::time_point::max());
-  impl_->start_wake = std::make_unique<net::steady_timer>(ex);
+  impl_->wake = std::make_unique<Timer>(ex);
+  impl_->publish = std::make_unique<Timer>(ex);
+  impl_->stop_timer = std::make_unique<Timer>(ex, Timer::time_point::max());
+  impl_->start_wake = std::make_unique<Timer>(ex);
   units_.on_state_change([this](const UnitStatus& s) { observe(s); });
 
   co_await (join() || impl_->keeper.run());

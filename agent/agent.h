@@ -21,9 +21,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "agent/agent_plan.h"
 #include "registry/kv.h"
 #include "registry/records.h"
 
@@ -82,7 +86,16 @@ class Agent {
   struct Impl;
   registry::Task<void> acquire_lease();
   registry::Task<void> announce();
+  // reconcile_pass() and its steps: gather current -> plan -> execute.
   registry::Task<void> reconcile_pass();
+  registry::Task<bool> fetch_contents(const std::map<std::string, registry::Assignment>& desired);
+  void adopt_files_on_disk();
+  registry::Task<std::optional<std::map<std::string, CurrentUnit>>> gather_current();
+  registry::Task<void> execute(const std::vector<AgentTask>& tasks,
+                               const std::map<std::string, registry::Assignment>& desired,
+                               const std::map<std::string, CurrentUnit>& current);
+  void queue_starts(std::vector<std::string> start);
+  void report(const Status& st, std::string_view what);  // counts and logs a failed task
   registry::Task<void> flush_states();
   // The steps of run(): join the cluster, then these side by side until stop().
   registry::Task<void> join();

@@ -6,13 +6,16 @@
 #include <filesystem>
 
 #include "agent/fake_unit_manager.h"
+#include "common/testing/clock.h"
 #include "common/testing/run.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
+#include "registry/testing/raw_keys.h"
 
 using namespace fleet;
 using namespace fleet::agent;
 using namespace fleet::registry;
+using fleet::testing::advance_clock;
 using fleet::testing::run_sync;
 using fleet::testing::run_until;
 using fleet::testing::spawn;
@@ -23,7 +26,7 @@ const std::string kContent = "[Service]\nExecStart=/bin/sleep 1000\n";
 struct World {
   boost::asio::io_context io;
   MemoryKv kv{io.get_executor()};
-  Registry reg{kv, KeyLayout("/t/")};
+  Registry reg{kv, "/t/"};
   std::string dir;
   LeaseId engine_lease = 0;
 
@@ -51,12 +54,12 @@ struct World {
     return o;
   }
   void assign(const std::string& unit, TargetState s) {
-    ScheduleBatch b(reg.keys());
+    ScheduleBatch b = reg.schedule_batch();
     b.assign({unit, "m1", sha(), s});
     REQUIRE(run_sync(io, reg.apply(std::move(b), engine_lease)));
   }
   void unassign(const std::string& unit) {
-    ScheduleBatch b(reg.keys());
+    ScheduleBatch b = reg.schedule_batch();
     b.unassign("m1", unit);
     REQUIRE(run_sync(io, reg.apply(std::move(b), engine_lease)));
   }
@@ -160,10 +163,10 @@ TEST_CASE("an agent whose machine ID is registered by another live fleetd runs n
   FakeUnitManager units;
   Agent agent(w.reg, units, w.options());
   auto done = spawn(w.io, agent.run());
-  // While the twin lives, its record stays and this agent starts nothing.
-  CHECK_FALSE(run_until(
-      w.io, [&] { return units.content("a.service").has_value(); },
-      std::chrono::milliseconds(500)));
+  // While the twin lives, its record stays and this agent starts nothing (its claims are retried
+  // with backoff: 20 s of simulated time).
+  advance_clock(w.io, std::chrono::seconds(20));
+  CHECK_FALSE(units.content("a.service").has_value());
   CHECK(run_sync(w.io, w.reg.list_machines()).value().at(0).public_ip == "127.0.0.99");
   // Once the twin's lease is gone, the agent registers and runs its units.
   REQUIRE(w.kv.expire_lease(other));
@@ -191,10 +194,9 @@ TEST_CASE("the lease is renewed while the agent waits for its machine ID to come
   opts.ttl = std::chrono::seconds(2);
   Agent agent(w.reg, units, opts);
   auto done = spawn(w.io, agent.run());
-  // Two TTLs of the agent's lease pass while the old record lives.
-  CHECK_FALSE(run_until(
-      w.io, [&] { return units.content("a.service").has_value(); },
-      std::chrono::milliseconds(4500)));
+  // Ten TTLs of the agent's lease pass (simulated time) while the old record lives.
+  advance_clock(w.io, std::chrono::seconds(20));
+  CHECK_FALSE(units.content("a.service").has_value());
   REQUIRE(w.kv.expire_lease(other));
   REQUIRE(run_until(w.io, [&] {
     auto s = w.state("a.service");

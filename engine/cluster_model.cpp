@@ -1,14 +1,12 @@
 #include "engine/cluster_model.h"
 
 #include <optional>
+#include <variant>
 
-#include "registry/codec.h"
 #include "unitfile/requirements.h"
 #include "unitfile/unit_file.h"
 
 namespace fleet::engine {
-
-using registry::KeyKind;
 
 UnitSpec unit_spec_from_content(const std::string& name, const std::string& content) {
   UnitSpec spec;
@@ -25,8 +23,7 @@ UnitSpec unit_spec_from_content(const std::string& name, const std::string& cont
   return spec;
 }
 
-ClusterModel::ClusterModel(const registry::KeyLayout& keys, SpecParser parser)
-    : keys_(keys), parser_(std::move(parser)) {}
+ClusterModel::ClusterModel(SpecParser parser) : parser_(std::move(parser)) {}
 
 void ClusterModel::clear() {
   units_.clear();
@@ -70,106 +67,81 @@ bool ClusterModel::set_running(const std::string& machine, const std::string& un
   return changed && draining(machine);
 }
 
-bool ClusterModel::put(const registry::KeyValue& kv) {
-  auto p = keys_.parse(kv.key);
-  if (!p) return false;
-  switch (p->kind) {
-    case KeyKind::unit:
-      if (auto u = registry::decode_unit(p->first, kv.value)) {
-        u.value().mod_revision = kv.mod_revision;
-        units_[p->first] = std::move(u).value();
-      } else {
-        units_.erase(p->first);
-      }
-      return true;
-    case KeyKind::content:
-      contents_[p->first] = Content{kv.value, kv.mod_revision};
-      return true;
-    case KeyKind::machine:
-      if (auto m = registry::decode_machine(p->first, kv.value)) machines_[p->first] = m.value();
-      return true;
-    case KeyKind::metadata:
-      dynamic_metadata_[p->first][p->second] = kv.value;
-      return true;
-    case KeyKind::schedule:
-      return assign(schedule_, p->first, kv.value);
-    case KeyKind::assignment:
-      if (auto a = registry::decode_assignment(p->first, p->second, kv.value))
-        return assign(assignments_, std::make_pair(p->second, p->first), a.value());
-      return false;
-    case KeyKind::reason:
-      return assign(reasons_, p->first, kv.value);
-    case KeyKind::maintenance:
-      if (auto m = registry::decode_maintenance(p->first, kv.value))
-        return assign(maintenance_, p->first, m.value());
-      return maintenance_.erase(p->first) > 0;
-    case KeyKind::state:
-      if (auto st = registry::decode_state(p->first, p->second, kv.value))
-        return set_running(p->second, p->first, is_running(st.value().active_state));
-      return false;
-    case KeyKind::reboot_rollout:
-      if (auto r = registry::decode_reboot_rollout(kv.value)) {
-        r.value().mod_revision = kv.mod_revision;
-        rollout_ = std::move(r).value();
-      } else {
-        rollout_.reset();
-      }
-      return true;
-    case KeyKind::reboot_lock:
-      if (auto l = registry::decode_reboot_lock(kv.value)) {
-        reboot_lock_ = std::move(l).value();
-        reboot_lock_.mod_revision = kv.mod_revision;
-      }
-      return true;
-    case KeyKind::reboot_request:
-    case KeyKind::leader:
-      return false;
-  }
-  return false;
+bool ClusterModel::apply(const registry::ClusterChange& change) {
+  return std::visit([this](const auto& c) { return apply(c); }, change);
 }
 
-bool ClusterModel::erase(const std::string& key) {
-  auto p = keys_.parse(key);
-  if (!p) return false;
-  switch (p->kind) {
-    case KeyKind::unit: {
-      units_.erase(p->first);
-      auto it = spec_cache_.lower_bound({p->first, std::string()});
-      while (it != spec_cache_.end() && it->first.first == p->first) it = spec_cache_.erase(it);
-      return true;
-    }
-    case KeyKind::content:
-      contents_.erase(p->first);
-      return true;
-    case KeyKind::machine:
-      machines_.erase(p->first);
-      return true;
-    case KeyKind::metadata: {
-      auto it = dynamic_metadata_.find(p->first);
-      if (it != dynamic_metadata_.end()) it->second.erase(p->second);
-      return true;
-    }
-    case KeyKind::schedule:
-      return schedule_.erase(p->first) > 0;
-    case KeyKind::assignment:
-      return assignments_.erase({p->second, p->first}) > 0;
-    case KeyKind::reason:
-      return reasons_.erase(p->first) > 0;
-    case KeyKind::maintenance:
-      return maintenance_.erase(p->first) > 0;
-    case KeyKind::state:
-      return set_running(p->second, p->first, false);
-    case KeyKind::reboot_rollout:
-      rollout_.reset();
-      return true;
-    case KeyKind::reboot_lock:
-      reboot_lock_ = {};
-      return true;
-    case KeyKind::reboot_request:
-    case KeyKind::leader:
-      return false;
+bool ClusterModel::apply(const registry::cluster::Unit& c) {
+  if (c.record) {
+    units_[c.name] = *c.record;
+    return true;
   }
-  return false;
+  units_.erase(c.name);
+  auto it = spec_cache_.lower_bound({c.name, std::string()});
+  while (it != spec_cache_.end() && it->first.first == c.name) it = spec_cache_.erase(it);
+  return true;
+}
+
+bool ClusterModel::apply(const registry::cluster::Content& c) {
+  if (c.text)
+    contents_[c.hash] = Content{*c.text, c.mod_revision};
+  else
+    contents_.erase(c.hash);
+  return true;
+}
+
+bool ClusterModel::apply(const registry::cluster::Machine& c) {
+  if (c.record)
+    machines_[c.id] = *c.record;
+  else
+    machines_.erase(c.id);
+  return true;
+}
+
+bool ClusterModel::apply(const registry::cluster::Metadata& c) {
+  if (c.value) {
+    dynamic_metadata_[c.machine][c.key] = *c.value;
+  } else if (auto it = dynamic_metadata_.find(c.machine); it != dynamic_metadata_.end()) {
+    it->second.erase(c.key);
+  }
+  return true;
+}
+
+bool ClusterModel::apply(const registry::cluster::Schedule& c) {
+  if (c.machine) return assign(schedule_, c.unit, *c.machine);
+  return schedule_.erase(c.unit) > 0;
+}
+
+bool ClusterModel::apply(const registry::cluster::Assigned& c) {
+  if (c.assignment) return assign(assignments_, std::make_pair(c.machine, c.unit), *c.assignment);
+  return assignments_.erase({c.machine, c.unit}) > 0;
+}
+
+bool ClusterModel::apply(const registry::cluster::Reason& c) {
+  if (c.reason) return assign(reasons_, c.unit, *c.reason);
+  return reasons_.erase(c.unit) > 0;
+}
+
+bool ClusterModel::apply(const registry::cluster::MaintenanceSet& c) {
+  if (c.maintenance) return assign(maintenance_, c.machine, *c.maintenance);
+  return maintenance_.erase(c.machine) > 0;
+}
+
+bool ClusterModel::apply(const registry::cluster::State& c) {
+  return set_running(c.machine, c.unit, c.state && is_running(c.state->active_state));
+}
+
+bool ClusterModel::apply(const registry::cluster::Rollout& c) {
+  rollout_ = c.rollout;
+  return true;
+}
+
+bool ClusterModel::apply(const registry::cluster::Lock& c) {
+  if (c.lock)
+    reboot_lock_ = *c.lock;
+  else
+    reboot_lock_ = {};
+  return true;
 }
 
 const UnitSpec* ClusterModel::spec_of(const registry::UnitRecord& u) const {

@@ -1,7 +1,7 @@
 #pragma once
-// The engine leader's in-memory model of the cluster, fed by one watch over the registry prefix
-// (through a Reflector). It turns registry keys into the planner's ClusterSnapshot and turns a
-// Plan back into the registry writes (schedule, per-machine assignments, reasons, and collection
+// The engine leader's in-memory model of the cluster, fed by the registry's typed cluster feed
+// (Registry::watch_cluster()). It turns those records into the planner's ClusterSnapshot and turns
+// a Plan back into the registry writes (schedule, per-machine assignments, reasons, and collection
 // of unit contents no unit uses any more). Pure: no I/O.
 
 #include <functional>
@@ -13,7 +13,7 @@
 #include "engine/cluster_snapshot.h"
 #include "engine/planner.h"
 #include "engine/reboot_planner.h"
-#include "registry/key_layout.h"
+#include "registry/cluster_feed.h"
 #include "registry/kv.h"
 #include "registry/records.h"
 #include "registry/registry.h"
@@ -28,13 +28,12 @@ UnitSpec unit_spec_from_content(const std::string& name, const std::string& cont
 
 class ClusterModel {
  public:
-  ClusterModel(const registry::KeyLayout& keys, SpecParser parser = unit_spec_from_content);
+  explicit ClusterModel(SpecParser parser = unit_spec_from_content);
 
-  // Applies one change of a key under the prefix; keys outside the layout are ignored. Both
-  // return false when the change left the model as it was — the watch echo of the engine's own
-  // schedule writes, already applied locally — so the engine need not plan again for it.
-  bool put(const registry::KeyValue& kv);
-  bool erase(const std::string& key);
+  // Applies one change of the cluster. False when the change left the model as it was — the
+  // watch echo of the engine's own schedule writes, already applied locally — so the engine need
+  // not plan again for it.
+  bool apply(const registry::ClusterChange& change);
   void clear();
 
   ClusterSnapshot snapshot() const;
@@ -72,7 +71,18 @@ class ClusterModel {
   // Records whether `unit` runs on `machine`; true when that matters to the plan.
   bool set_running(const std::string& machine, const std::string& unit, bool running);
 
-  const registry::KeyLayout& keys_;
+  bool apply(const registry::cluster::Unit& c);
+  bool apply(const registry::cluster::Content& c);
+  bool apply(const registry::cluster::Machine& c);
+  bool apply(const registry::cluster::Metadata& c);
+  bool apply(const registry::cluster::Schedule& c);
+  bool apply(const registry::cluster::Assigned& c);
+  bool apply(const registry::cluster::Reason& c);
+  bool apply(const registry::cluster::MaintenanceSet& c);
+  bool apply(const registry::cluster::State& c);
+  bool apply(const registry::cluster::Rollout& c);
+  bool apply(const registry::cluster::Lock& c);
+
   SpecParser parser_;
   std::map<std::string, registry::UnitRecord> units_;
   std::map<std::string, Content> contents_;

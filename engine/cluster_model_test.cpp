@@ -2,7 +2,10 @@
 
 #include <doctest/doctest.h>
 
-#include "registry/codec.h"
+#include <boost/asio/io_context.hpp>
+
+#include "registry/memory_kv.h"
+#include "registry/registry.h"
 #include "unitfile/unit_file.h"
 
 using namespace fleet;
@@ -10,40 +13,46 @@ using namespace fleet::engine;
 namespace reg = fleet::registry;
 
 namespace {
+template <class T>
+const T* as(const reg::ClusterChange& c) {
+  return std::get_if<T>(&c);
+}
+
 struct Model {
-  reg::KeyLayout keys{"/f/"};
-  ClusterModel model{keys};
+  boost::asio::io_context io;
+  reg::MemoryKv kv{io.get_executor()};
+  reg::Registry registry{kv, "/f/"};  // only for its ScheduleBatch
+  ClusterModel model;
   reg::Revision rev = 1;
 
-  void put(std::string key, std::string value) {
-    reg::KeyValue kv;
-    kv.key = std::move(key);
-    kv.value = std::move(value);
-    kv.mod_revision = ++rev;
-    model.put(kv);
-  }
+  bool apply(reg::ClusterChange c) { return model.apply(c); }
   void unit(const std::string& name, const std::string& content, reg::TargetState s) {
     std::string hash = unitfile::sha1_hex(content);
-    put(keys.content(hash), content);
-    put(keys.unit(name), reg::encode(reg::UnitRecord{name, hash, s, 0}));
+    apply(reg::cluster::Content{hash, content, ++rev});
+    apply(reg::cluster::Unit{name, reg::UnitRecord{name, hash, s, ++rev}});
   }
   void machine(const std::string& id, std::map<std::string, std::string> md = {}) {
-    put(keys.machine(id), reg::encode(reg::MachineRecord{id, "127.0.0.1", md, "v", false, {}}));
+    apply(reg::cluster::Machine{id, reg::MachineRecord{id, "127.0.0.1", md, "v", false, {}}});
   }
   // Applies the planned writes back to the model, as the watch would deliver them.
-  std::vector<reg::Op> step() {
-    reg::ScheduleBatch b(keys);
+  std::vector<reg::ClusterChange> step() {
+    auto b = registry.schedule_batch();
     model.writes_for(plan_schedule(model.snapshot()), b);
-    auto ops = b.take();
-    for (const auto& op : ops) {
-      if (op.kind == reg::Op::Kind::put)
-        put(op.key, op.value);
-      else
-        model.erase(op.key);
-    }
-    return ops;
+    auto changes = b.changes();
+    for (const auto& c : changes) model.apply(c);
+    return changes;
   }
 };
+
+// The assignment of `unit` to `machine` among `changes` (set or removed), if any.
+const reg::cluster::Assigned* assignment(const std::vector<reg::ClusterChange>& changes,
+                                         const std::string& machine, const std::string& unit) {
+  for (const auto& c : changes)
+    if (const auto* a = as<reg::cluster::Assigned>(c);
+        a && a->machine == machine && a->unit == unit)
+      return a;
+  return nullptr;
+}
 }  // namespace
 
 TEST_CASE("a launched unit is scheduled and assigned to the machine's agent") {
@@ -53,15 +62,11 @@ TEST_CASE("a launched unit is scheduled and assigned to the machine's agent") {
   auto ops = m.step();
   REQUIRE(ops.size() == 2);
   CHECK(m.model.schedule().at("a.service") == "m1");
-  bool assigned = false;
-  for (const auto& op : ops)
-    if (op.key == m.keys.assignment("m1", "a.service")) {
-      auto a = reg::decode_assignment("a.service", "m1", op.value).value();
-      CHECK(a.desired == reg::TargetState::launched);
-      CHECK(a.hash == unitfile::sha1_hex("[Service]\nExecStart=/bin/true\n"));
-      assigned = true;
-    }
-  CHECK(assigned);
+  const auto* assigned = assignment(ops, "m1", "a.service");
+  REQUIRE(assigned);
+  REQUIRE(assigned->assignment);
+  CHECK(assigned->assignment->desired == reg::TargetState::launched);
+  CHECK(assigned->assignment->hash == unitfile::sha1_hex("[Service]\nExecStart=/bin/true\n"));
   CHECK(m.step().empty());  // satisfied: no churn
 }
 
@@ -73,14 +78,13 @@ TEST_CASE("a desired state change rewrites only the assignment") {
   m.unit("a.service", "[Service]\nExecStart=/bin/true\n", reg::TargetState::loaded);
   auto ops = m.step();
   REQUIRE(ops.size() == 1);
-  CHECK(ops[0].key == m.keys.assignment("m1", "a.service"));
+  CHECK(assignment(ops, "m1", "a.service"));
   m.unit("a.service", "[Service]\nExecStart=/bin/true\n", reg::TargetState::inactive);
   ops = m.step();
   CHECK(m.model.schedule().empty());
-  bool unassigned = false;
-  for (const auto& op : ops)
-    unassigned |= op.kind == reg::Op::Kind::del && op.key == m.keys.assignment("m1", "a.service");
-  CHECK(unassigned);
+  const auto* unassigned = assignment(ops, "m1", "a.service");
+  REQUIRE(unassigned);
+  CHECK_FALSE(unassigned->assignment);
 }
 
 TEST_CASE("units of a vanished machine move and its assignments are removed") {
@@ -92,14 +96,13 @@ TEST_CASE("units of a vanished machine move and its assignments are removed") {
   m.step();
   std::string lost = m.model.schedule().at("a.service");
   std::string other = lost == "m1" ? "m2" : "m1";
-  m.model.erase(m.keys.machine(lost));
+  m.apply(reg::cluster::Machine{lost, std::nullopt});
   auto ops = m.step();
   CHECK(m.model.schedule().at("a.service") == other);
   CHECK(m.model.schedule().at("b.service") == other);
-  bool unassigned = false;
-  for (const auto& op : ops)
-    unassigned |= op.kind == reg::Op::Kind::del && op.key == m.keys.assignment(lost, "a.service");
-  CHECK(unassigned);
+  const auto* unassigned = assignment(ops, lost, "a.service");
+  REQUIRE(unassigned);
+  CHECK_FALSE(unassigned->assignment);
   m.machine(lost);  // it returns: nothing moves back
   CHECK(m.step().empty());
 }
@@ -113,11 +116,9 @@ TEST_CASE("global units are assigned to every machine whose metadata fits") {
          "[Service]\nExecStart=/bin/g\n[X-Fleet]\nGlobal=true\nMachineMetadata=role=web\n",
          reg::TargetState::launched);
   auto ops = m.step();
-  std::set<std::string> keys;
-  for (const auto& op : ops) keys.insert(op.key);
-  CHECK(keys.count(m.keys.assignment("m1", "g.service")));
-  CHECK(keys.count(m.keys.assignment("m3", "g.service")));
-  CHECK_FALSE(keys.count(m.keys.assignment("m2", "g.service")));
+  CHECK(assignment(ops, "m1", "g.service"));
+  CHECK(assignment(ops, "m3", "g.service"));
+  CHECK_FALSE(assignment(ops, "m2", "g.service"));
   CHECK(m.model.schedule().empty());  // globals have no single machine
   CHECK(m.step().empty());
 }
@@ -128,10 +129,11 @@ TEST_CASE("an unplaceable unit gets a reason and contents nobody uses are collec
   m.unit("w.service", "[X-Fleet]\nMachineMetadata=role=web\n", reg::TargetState::launched);
   auto ops = m.step();
   bool reason = false;
-  for (const auto& op : ops) reason |= op.key == m.keys.reason("w.service");
+  for (const auto& c : ops)
+    if (const auto* r = as<reg::cluster::Reason>(c)) reason |= r->unit == "w.service" && r->reason;
   CHECK(reason);
   CHECK(m.model.unused_contents().empty());
-  m.model.erase(m.keys.unit("w.service"));
+  m.apply(reg::cluster::Unit{"w.service", std::nullopt});
   REQUIRE(m.model.unused_contents().size() == 1);
 }
 
@@ -141,21 +143,11 @@ TEST_CASE("the echo of the engine's own writes leaves the model unchanged") {
   m.unit("a.service", "[Service]\nExecStart=/bin/true\n", reg::TargetState::launched);
   auto ops = m.step();  // applied locally, as the engine does before the watch echoes them
   REQUIRE_FALSE(ops.empty());
-  for (const auto& op : ops) {
-    reg::KeyValue kv;
-    kv.key = op.key;
-    kv.value = op.value;
-    kv.mod_revision = ++m.rev;
-    bool changed = op.kind == reg::Op::Kind::put ? m.model.put(kv) : m.model.erase(op.key);
-    CHECK_FALSE(changed);
-  }
+  for (const auto& c : ops) CHECK_FALSE(m.model.apply(c));
   // Someone else's write to the same key is a change.
-  reg::KeyValue moved;
-  moved.key = m.keys.schedule("a.service");
-  moved.value = "m2";
-  CHECK(m.model.put(moved));
-  CHECK(m.model.erase(m.keys.schedule("a.service")));
-  CHECK_FALSE(m.model.erase(m.keys.schedule("a.service")));
+  CHECK(m.apply(reg::cluster::Schedule{"a.service", "m2"}));
+  CHECK(m.apply(reg::cluster::Schedule{"a.service", std::nullopt}));
+  CHECK_FALSE(m.apply(reg::cluster::Schedule{"a.service", std::nullopt}));
 }
 
 TEST_CASE("a drain moves a running unit only after its state there stops being active") {
@@ -166,34 +158,25 @@ TEST_CASE("a drain moves a running unit only after its state there stops being a
   REQUIRE(m.model.schedule().at("a.service") == "m1");
   m.machine("m2");
   auto state = [&](const std::string& active) {
-    reg::KeyValue kv{m.keys.state("a.service", "m1"),
-                     reg::encode(reg::UnitStateRecord{"a.service", "m1", "h", "loaded", active,
-                                                      active == "active" ? "running" : "dead"}),
-                     0,
-                     ++m.rev,
-                     0,
-                     0};
-    return m.model.put(kv);
+    return m.apply(
+        reg::cluster::State{"a.service", "m1",
+                            reg::UnitStateRecord{"a.service", "m1", "h", "loaded", active,
+                                                 active == "active" ? "running" : "dead"}});
   };
   // A state change of a machine that is not draining does not wake the planner.
   CHECK_FALSE(state("active"));
-  reg::KeyValue drain{m.keys.maintenance("m1"),
-                      reg::encode(reg::Maintenance{reg::MaintenanceMode::draining, false, 1}),
-                      0,
-                      ++m.rev,
-                      0,
-                      0};
-  CHECK(m.model.put(drain));
+  CHECK(m.apply(reg::cluster::MaintenanceSet{
+      "m1", reg::Maintenance{reg::MaintenanceMode::draining, false, 1}}));
   auto snap = m.model.snapshot();
   CHECK(snap.machines[0].drain);
   CHECK(snap.running_on_draining.at("a.service") == std::set<std::string>{"m1"});
   m.step();
   CHECK(m.model.schedule().count("a.service") == 0);  // stopped there, not yet elsewhere
   CHECK(m.step().empty());
-  CHECK(m.model.erase(m.keys.state("a.service", "m1")));  // the agent unloaded it
+  CHECK(m.apply(reg::cluster::State{"a.service", "m1", std::nullopt}));  // the agent unloaded it
   m.step();
   CHECK(m.model.schedule().at("a.service") == "m2");
   // Uncordoned (record deleted): the machine is schedulable again.
-  CHECK(m.model.erase(m.keys.maintenance("m1")));
+  CHECK(m.apply(reg::cluster::MaintenanceSet{"m1", std::nullopt}));
   CHECK_FALSE(m.model.snapshot().machines[0].cordoned);
 }

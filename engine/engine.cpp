@@ -2,17 +2,17 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/loop_affinity.h"
 #include "common/sleep.h"
 #include "engine/cluster_model.h"
 #include "engine/planner.h"
 #include "registry/lease_keeper.h"
-#include "registry/reflector.h"
 #include "registry/registry.h"
 
 namespace fleet::engine {
@@ -28,28 +28,10 @@ struct Engine::Impl {
         keeper(*owned_keeper) {}
   std::unique_ptr<registry::LeaseKeeper> owned_keeper;
   registry::LeaseKeeper& keeper;
+  LoopAffinity loop;  // run() binds it; stop() must come from the same thread
   bool stopping = false;
-  std::unique_ptr<net::steady_timer> stop_timer;  // never expires; cancelled by stop()
+  std::unique_ptr<Timer> stop_timer;  // never expires; cancelled by stop()
 };
-
-namespace {
-
-void apply_locally(ClusterModel& model, const std::vector<registry::Op>& ops) {
-  // Our own writes echo back through the watch later; applying them now keeps the next pass from
-  // planning on a model that does not know them yet (which could move a unit twice).
-  for (const auto& op : ops) {
-    if (op.kind == registry::Op::Kind::put) {
-      registry::KeyValue kv;
-      kv.key = op.key;
-      kv.value = op.value;
-      model.put(kv);
-    } else if (op.kind == registry::Op::Kind::del) {
-      model.erase(op.key);
-    }
-  }
-}
-
-}  // namespace
 
 Engine::Engine(registry::Registry& registry, EngineOptions opts)
     : registry_(registry),
@@ -59,14 +41,16 @@ Engine::Engine(registry::Registry& registry, EngineOptions opts)
 Engine::~Engine() = default;
 
 void Engine::stop() {
+  impl_->loop.check();
   impl_->stopping = true;
   if (impl_->stop_timer) impl_->stop_timer->cancel();
   impl_->keeper.stop();
 }
 
 Task<void> Engine::run() {
+  impl_->loop.check();
   auto ex = co_await net::this_coro::executor;
-  impl_->stop_timer = std::make_unique<net::steady_timer>(ex, net::steady_timer::time_point::max());
+  impl_->stop_timer = std::make_unique<Timer>(ex, Timer::time_point::max());
   auto stopped = [this]() -> Task<void> {
     co_await impl_->stop_timer->async_wait(net::as_tuple(net::use_awaitable));
   };
@@ -109,12 +93,9 @@ Task<void> Engine::follow(registry::Revision seen) {
   // campaign's own read, so no deletion can slip in between; the timer is only a safety net for
   // a stream that died silently. (A new watch every second, as before, cost each follower a
   // connection and a watch per second.)
-  registry::WatchRequest req;
-  req.key = registry_.keys().leader();
-  req.start_revision = seen + 1;
-  auto watcher = registry_.kv().watch(std::move(req));
-  net::steady_timer timer(co_await net::this_coro::executor,
-                          std::max<std::chrono::milliseconds>(opts_.lease_ttl, 1s));
+  auto watcher = registry_.watch_leader(seen);
+  Timer timer(co_await net::this_coro::executor,
+              std::max<std::chrono::milliseconds>(opts_.lease_ttl, 1s));
   (void)co_await (watcher->next() || timer.async_wait(net::use_awaitable));
   watcher->cancel();
 }
@@ -122,14 +103,11 @@ Task<void> Engine::follow(registry::Revision seen) {
 // What one term of leadership keeps: the model fed by the cluster watch and the pass signals.
 struct Engine::Term {
   Term(registry::Registry& registry, net::any_io_executor ex, registry::LeaseId l)
-      : lease(l),
-        reflector(registry.kv(), registry.keys().prefix()),
-        model(registry.keys()),
-        wake(std::move(ex)) {}
+      : lease(l), feed(registry.watch_cluster()), wake(std::move(ex)) {}
   const registry::LeaseId lease;
-  registry::Reflector reflector;
+  std::unique_ptr<registry::ClusterFeed> feed;
   ClusterModel model;
-  net::steady_timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
+  Timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
   bool dirty = false;
   bool deposed = false;  // a fenced write failed: another engine leads
 };
@@ -144,7 +122,7 @@ Task<void> Engine::lead() {
   Term term(registry_, co_await net::this_coro::executor, impl_->keeper.id());
   auto lost = [&]() -> Task<void> { (void)co_await impl_->keeper.wait_lost(); };
   co_await (follow_cluster(term) || reconcile_loop(term) || lost());
-  term.reflector.cancel();
+  term.feed->cancel();
   stats_.leader = false;
   if (!impl_->stopping)
     log::warn("engine", term.deposed ? "deposed" : "leadership lost",
@@ -154,18 +132,13 @@ Task<void> Engine::lead() {
 // Gather: every change of the cluster goes into the model; a change that matters wakes a pass.
 Task<void> Engine::follow_cluster(Term& term) {
   while (true) {
-    auto batch = co_await term.reflector.next();
+    auto batch = co_await term.feed->next();
     if (!batch) co_return;
-    // The echo of our own writes changes nothing (apply_locally has them already): planning
+    // The echo of our own writes changes nothing (write_plan applied them already): planning
     // again for each echoed txn would re-plan the whole cluster ~N/128 times after a mass
     // change and delay the reaction to real events behind that backlog.
-    bool changed = batch.value().kind == registry::ReflectorBatch::Kind::initial;
-    for (const auto& c : batch.value().changes) {
-      if (c.type == registry::Change::Type::put)
-        changed = term.model.put(c.kv) || changed;
-      else
-        changed = term.model.erase(c.kv.key) || changed;
-    }
+    bool changed = batch.value().initial;
+    for (const auto& c : batch.value().changes) changed = term.model.apply(c) || changed;
     if (!changed) continue;
     term.dirty = true;
     term.wake.cancel();
@@ -174,7 +147,7 @@ Task<void> Engine::follow_cluster(Term& term) {
 
 Task<void> Engine::reconcile_loop(Term& term) {
   while (true) {
-    if (!term.dirty || !term.reflector.synced()) {
+    if (!term.dirty || !term.feed->synced()) {
       term.wake.expires_after(opts_.reconcile_interval);
       auto [ec] = co_await term.wake.async_wait(net::as_tuple(net::use_awaitable));
       if (!ec) term.dirty = true;  // the periodic safety-net pass
@@ -192,8 +165,8 @@ Task<void> Engine::reconcile_loop(Term& term) {
 Task<bool> Engine::pass(Term& term) {
   auto t0 = std::chrono::steady_clock::now();
   Plan plan = plan_schedule(term.model.snapshot());
-  registry::ScheduleBatch removals(registry_.keys());
-  registry::ScheduleBatch additions(registry_.keys());
+  registry::ScheduleBatch removals = registry_.schedule_batch();
+  registry::ScheduleBatch additions = registry_.schedule_batch();
   term.model.writes_for(plan, removals, additions);
   stats_.units = term.model.unit_count();
   stats_.unschedulable = plan.unschedulable.size();
@@ -262,10 +235,14 @@ Task<void> Engine::reboot_step(Term& term) {
 // flight at once. The number of ops written, or the failure (term.deposed when fenced off).
 Task<Result<std::size_t>> Engine::write_plan(Term& term, registry::ScheduleBatch removals,
                                              registry::ScheduleBatch additions) {
-  auto ops = registry::ScheduleBatch(removals).take();
-  auto added = registry::ScheduleBatch(additions).take();
-  ops.insert(ops.end(), std::make_move_iterator(added.begin()),
-             std::make_move_iterator(added.end()));
+  // Our own writes echo back through the feed later; applying them to the model as soon as they
+  // are written keeps the next pass from planning on a model that does not know them yet
+  // (which could move a unit twice).
+  auto written = removals.changes();
+  auto added = additions.changes();
+  written.insert(written.end(), std::make_move_iterator(added.begin()),
+                 std::make_move_iterator(added.end()));
+  const std::size_t ops = removals.size() + additions.size();
   Status st = ok();
   if (!removals.empty()) st = co_await registry_.apply(std::move(removals), term.lease);
   if (st && !additions.empty()) st = co_await registry_.apply(std::move(additions), term.lease);
@@ -279,9 +256,9 @@ Task<Result<std::size_t>> Engine::write_plan(Term& term, registry::ScheduleBatch
     }
     co_return st.error();
   }
-  stats_.writes += ops.size();
-  apply_locally(term.model, ops);
-  co_return ops.size();
+  stats_.writes += ops;
+  for (const auto& c : written) term.model.apply(c);
+  co_return ops;
 }
 
 }  // namespace fleet::engine

@@ -1,6 +1,6 @@
 #pragma once
 // Engine: every fleetd runs one; the holder of the leader lease schedules. As leader it keeps a
-// ClusterModel fed by one Reflector over the registry prefix, and on every change (coalesced over
+// ClusterModel fed by the registry's typed cluster feed, and on every change (coalesced over
 // a short window) plans and writes the result in fenced, batched transactions. A slow periodic
 // pass is only a safety net. As follower it waits for the leader key to vanish and campaigns.
 //

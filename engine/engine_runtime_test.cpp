@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
+#include "registry/testing/raw_keys.h"
 #include "unitfile/unit_file.h"
 
 using namespace fleet;
@@ -20,7 +21,7 @@ namespace {
 struct World {
   boost::asio::io_context io;
   MemoryKv kv{io.get_executor()};
-  Registry reg{kv, KeyLayout("/e/")};
+  Registry reg{kv, "/e/"};
   std::map<std::string, LeaseId> machine_leases;
 
   void machine(const std::string& id) {

@@ -385,7 +385,14 @@ class Planner {
     return detail::summarize(ix_, info.spec->metadata, failures);
   }
 
+  // The plan from the final placement, in named steps; each step fills its groups of tasks.
+  struct Steps {
+    std::vector<PlanStep> unschedule, unassign, schedule, assign, set, clear;
+  };
   Plan build_plan();
+  void schedule_steps(Plan& plan, Steps& steps);
+  void global_steps(Plan& plan, Steps& steps);
+  void reason_steps(const Plan& plan, Steps& steps) const;
 
   const ClusterSnapshot& s_;
   Index ix_;
@@ -408,7 +415,30 @@ class Planner {
 
 Plan Planner::build_plan() {
   Plan plan;
-  std::vector<PlanStep> unschedule = std::move(orphans_), unassign, schedule, assign, set, clear;
+  Steps steps;
+  steps.unschedule = std::move(orphans_);
+  schedule_steps(plan, steps);
+  global_steps(plan, steps);
+  reason_steps(plan, steps);
+  auto by_unit = [](const PlanStep& a, const PlanStep& b) {
+    return std::tie(a.unit, a.machine) < std::tie(b.unit, b.machine);
+  };
+  auto groups = {&steps.unschedule, &steps.unassign, &steps.schedule,
+                 &steps.assign,     &steps.set,      &steps.clear};
+  size_t total = 0;
+  for (auto* group : groups) total += group->size();
+  plan.tasks.reserve(total);
+  for (auto* group : groups) {
+    if (!std::is_sorted(group->begin(), group->end(), by_unit)) {
+      std::sort(group->begin(), group->end(), by_unit);
+    }
+    std::move(group->begin(), group->end(), std::back_inserter(plan.tasks));
+  }
+  return plan;
+}
+
+// Non-global units: moves between machines, and the ones left unplaced.
+void Planner::schedule_steps(Plan& plan, Steps& steps) {
   const std::string schedule_reason[] = {reasons::not_scheduled(TargetState::inactive),
                                          reasons::not_scheduled(TargetState::loaded),
                                          reasons::not_scheduled(TargetState::launched)};
@@ -418,17 +448,22 @@ Plan Planner::build_plan() {
     uint32_t m = view_.placed(u);
     std::string_view final_machine = m == kNone ? std::string_view() : ix_.machines[m].id();
     if (!initial_[u].empty() && initial_[u] != final_machine) {
-      unschedule.push_back({TaskKind::unschedule, std::string(info.name()),
-                            std::string(initial_[u]), evict_reason_[u]});
+      steps.unschedule.push_back({TaskKind::unschedule, std::string(info.name()),
+                                  std::string(initial_[u]), evict_reason_[u]});
     }
     if (!final_machine.empty() && final_machine != initial_[u]) {
-      schedule.push_back({TaskKind::schedule, std::string(info.name()), std::string(final_machine),
-                          schedule_reason[static_cast<int>(info.spec->desired)]});
+      steps.schedule.push_back({TaskKind::schedule, std::string(info.name()),
+                                std::string(final_machine),
+                                schedule_reason[static_cast<int>(info.spec->desired)]});
     }
     if (info.active && m == kNone) plan.unschedulable[std::string(info.name())] = fail_reason_[u];
   }
   for (const auto& [u, why] : stuck_)
     if (view_.placed(u) != kNone) plan.stuck[std::string(ix_.units[u].name())] = why;
+}
+
+// Global units: assignments to remove (with why) and to add.
+void Planner::global_steps(Plan& plan, Steps& steps) {
   for (const auto& [unit, machines] : s_.global_assignments) {
     uint32_t g = ix_.unit(unit);
     for (const auto& mid : machines) {
@@ -447,7 +482,7 @@ Plan Planner::build_plan() {
       } else {
         why = unassign_reason_[{g, m}];
       }
-      unassign.push_back({TaskKind::unassign_global, unit, mid, why});
+      steps.unassign.push_back({TaskKind::unassign_global, unit, mid, why});
     }
   }
   for (uint32_t g : ix_.globals) {
@@ -460,36 +495,26 @@ Plan Planner::build_plan() {
       any = true;
       std::string mid(ix_.machines[m].id());
       if (it != s_.global_assignments.end() && it->second.count(mid)) continue;
-      assign.push_back({TaskKind::assign_global, std::string(info.name()), mid,
-                        reasons::global_eligible(info.spec->desired)});
+      steps.assign.push_back({TaskKind::assign_global, std::string(info.name()), mid,
+                              reasons::global_eligible(info.spec->desired)});
     }
     if (!any) plan.unschedulable[std::string(info.name())] = global_reason(g);
   }
+}
+
+// Published reasons: set where new or changed, cleared where no longer true.
+void Planner::reason_steps(const Plan& plan, Steps& steps) const {
   auto published = plan.unschedulable;
   published.insert(plan.stuck.begin(), plan.stuck.end());
   for (const auto& [unit, reason] : published) {
     auto it = s_.reasons.find(unit);
     if (it == s_.reasons.end() || it->second != reason) {
-      set.push_back({TaskKind::set_reason, unit, "", reason});
+      steps.set.push_back({TaskKind::set_reason, unit, "", reason});
     }
   }
   for (const auto& [unit, reason] : s_.reasons) {
-    if (!published.count(unit)) clear.push_back({TaskKind::clear_reason, unit, "", ""});
+    if (!published.count(unit)) steps.clear.push_back({TaskKind::clear_reason, unit, "", ""});
   }
-  auto by_unit = [](const PlanStep& a, const PlanStep& b) {
-    return std::tie(a.unit, a.machine) < std::tie(b.unit, b.machine);
-  };
-  auto groups = {&unschedule, &unassign, &schedule, &assign, &set, &clear};
-  size_t total = 0;
-  for (auto* group : groups) total += group->size();
-  plan.tasks.reserve(total);
-  for (auto* group : groups) {
-    if (!std::is_sorted(group->begin(), group->end(), by_unit)) {
-      std::sort(group->begin(), group->end(), by_unit);
-    }
-    std::move(group->begin(), group->end(), std::back_inserter(plan.tasks));
-  }
-  return plan;
 }
 
 }  // namespace

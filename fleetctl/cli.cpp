@@ -200,6 +200,37 @@ void print_command_help(std::ostream& out, const Command& c) {
   out << tabwrite(text);
 }
 
+namespace {
+
+// Command line > FLEETCTL_<FLAG> > default, for global flags only. False (reported) on an
+// invalid value.
+bool apply_flag_environment(const std::vector<FlagSpec>& globals, FlagValues& flags, CliEnv& env) {
+  for (const auto& f : globals) {
+    if (flags.changed(f.name) || f.name == "help" || f.name == "version") continue;
+    auto value = env.sys.getenv(env_name(f.name));
+    if (!value || value->empty()) continue;
+    if (auto why = invalid_value_reason(f.type, *value)) {
+      env.io.err << "Error: invalid value \"" << *value << "\" for " << env_name(f.name) << ": "
+                 << *why << "\n";
+      return false;
+    }
+    flags.set(f.name, *value);
+  }
+  return true;
+}
+
+bool check_unit_arguments(const std::vector<std::string>& args, Output& io) {
+  for (const auto& arg : args) {
+    if (auto st = check_unit_argument(arg); !st) {
+      io.err << "Error: " << st.error().message << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
   Output& io = env.io;
   if (args.empty()) {
@@ -247,18 +278,7 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
     }
     return kExitOk;
   }
-  // Command line > FLEETCTL_<FLAG> > default, for global flags only.
-  for (const auto& f : globals) {
-    if (flags.changed(f.name) || f.name == "help" || f.name == "version") continue;
-    auto value = env.sys.getenv(env_name(f.name));
-    if (!value || value->empty()) continue;
-    if (auto why = invalid_value_reason(f.type, *value)) {
-      io.err << "Error: invalid value \"" << *value << "\" for " << env_name(f.name) << ": " << *why
-             << "\n";
-      return kExitFailure;
-    }
-    flags.set(f.name, *value);
-  }
+  if (!apply_flag_environment(globals, flags, env)) return kExitFailure;
   GlobalOptions global = global_options(flags);
   if (global.debug) log::set_level(log::Level::debug);
   bool creates = cmd->name == "submit" || cmd->name == "load" || cmd->name == "start";
@@ -267,14 +287,7 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
     io.err << kSignDeprecated << "\n";
     return kExitDeprecated;
   }
-  if (cmd->unit_args) {
-    for (const auto& arg : parsed.value().positional) {
-      if (auto st = check_unit_argument(arg); !st) {
-        io.err << "Error: " << st.error().message << "\n";
-        return kExitFailure;
-      }
-    }
-  }
+  if (cmd->unit_args && !check_unit_arguments(parsed.value().positional, io)) return kExitFailure;
   std::unique_ptr<api::ApiClient> client;
   if (cmd->needs_api) {
     auto made = env.make_client(global, io.err);

@@ -2,7 +2,7 @@
 // The composition root: builds the registry backend, agent, engine and API server from the
 // configuration and runs them on one io_context until SIGTERM/SIGINT.
 
-#include "fleetd/config.h"
+#include "fleetd/config/config.h"
 
 namespace fleet::fleetd {
 

@@ -1,6 +1,6 @@
 #include <iostream>
 
-#include "fleetd/command_line.h"
+#include "fleetd/config/command_line.h"
 #include "fleetd/daemon.h"
 #include "fleetd/journal_log.h"
 

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "registry/codec.h"
+#include "registry/key_layout.h"
 #include "registry/reflector.h"
 
 namespace fleet::registry {

@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "registry/key_layout.h"
 #include "registry/kv.h"
 #include "registry/records.h"
 
 namespace fleet::registry {
 
+class KeyLayout;
 class Reflector;
 
 struct AssignmentChange {

@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/loop_affinity.h"
 
 namespace fleet::registry {
 
@@ -17,8 +18,9 @@ using namespace asio::experimental::awaitable_operators;
 
 // Timers live in the frames of the coroutines that sleep on them; state changes wake them here.
 struct LeaseKeeper::Impl {
-  asio::steady_timer* wake = nullptr;        // run()'s sleep
-  std::vector<asio::steady_timer*> waiters;  // wait_lost() calls
+  LoopAffinity loop;            // run() binds it; stop() must come from the same thread
+  Timer* wake = nullptr;        // run()'s sleep
+  std::vector<Timer*> waiters;  // wait_lost() calls
   void notify() {
     if (wake != nullptr) wake->cancel();
     for (auto* w : waiters) w->cancel();
@@ -33,7 +35,7 @@ Task<bool> op_cancelled() {
 }
 
 Task<void> sleep_until(LeaseKeeper::Clock::time_point when) {
-  asio::steady_timer t(co_await asio::this_coro::executor, when);
+  Timer t(co_await asio::this_coro::executor, when);
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled early: just return
 }
 
@@ -138,7 +140,8 @@ Task<void> LeaseKeeper::keepalive_once() {
 }
 
 Task<Status> LeaseKeeper::run() {
-  asio::steady_timer wake(co_await asio::this_coro::executor);
+  impl_->loop.check();
+  Timer wake(co_await asio::this_coro::executor);
   impl_->wake = &wake;
   struct Unregister {
     Impl* impl;
@@ -178,6 +181,7 @@ Task<Status> LeaseKeeper::revoke() {
 }
 
 void LeaseKeeper::stop() {
+  impl_->loop.check();
   stopped_ = true;
   impl_->notify();
 }
@@ -185,7 +189,7 @@ void LeaseKeeper::stop() {
 Task<LeaseKeeper::State> LeaseKeeper::wait_lost() {
   if (state_ != State::held) co_return state_;
   const auto generation = generation_;
-  asio::steady_timer t(co_await asio::this_coro::executor, Clock::time_point::max());
+  Timer t(co_await asio::this_coro::executor, Clock::time_point::max());
   impl_->waiters.push_back(&t);
   while (state_ == State::held && generation == generation_) {
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "registry/kv.h"
 
 namespace fleet::registry {
@@ -40,7 +41,7 @@ class LeaseKeeper {
     lost,     // expired, revoked by someone else, or not renewed in time
     revoked,  // given up by revoke()
   };
-  using Clock = std::chrono::steady_clock;
+  using Clock = fleet::Clock;  // tests advance it (common/testing/clock.h)
 
   // Borrows `kv`, which must outlive the keeper.
   explicit LeaseKeeper(KvStore& kv, LeaseKeeperOptions opts = {});

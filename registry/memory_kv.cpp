@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
@@ -11,6 +10,8 @@
 #include <optional>
 #include <random>
 #include <set>
+
+#include "common/clock.h"
 
 namespace fleet::registry {
 
@@ -66,7 +67,7 @@ struct MemoryKv::State {
   struct Lease {
     std::chrono::seconds ttl{0};
     std::set<std::string> keys;
-    std::unique_ptr<asio::steady_timer> timer;
+    std::unique_ptr<Timer> timer;
   };
 
   asio::any_io_executor ex;
@@ -284,7 +285,7 @@ class MemoryWatcher final : public Watcher {
         WatchBatch b = collect();
         if (!b.events.empty()) co_return b;
       }
-      wake_.expires_at(asio::steady_timer::time_point::max());
+      wake_.expires_at(Timer::time_point::max());
       co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
       auto cs = co_await asio::this_coro::cancellation_state;
       if (cs.cancelled() != asio::cancellation_type::none)
@@ -334,7 +335,7 @@ class MemoryWatcher final : public Watcher {
   Revision next_rev_ = 0;
   bool cancelled_ = false;
   bool ended_ = false;
-  asio::steady_timer wake_;
+  Timer wake_;
 };
 
 void MemoryKv::State::wake_watchers() {
@@ -490,7 +491,7 @@ Task<Result<LeaseId>> MemoryKv::lease_grant(std::chrono::seconds ttl) {
   while (id == 0 || s->leases.contains(id)) id = static_cast<LeaseId>(s->rng() >> 1);
   auto& l = s->leases[id];
   l.ttl = std::max(ttl, s->opts.min_lease_ttl);
-  l.timer = std::make_unique<asio::steady_timer>(s->ex);
+  l.timer = std::make_unique<Timer>(s->ex);
   s->arm_lease(id);
   co_return id;
 }

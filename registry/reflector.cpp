@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace fleet::registry {
@@ -14,7 +14,7 @@ namespace asio = boost::asio;
 
 // The backoff timer lives in the waiting coroutine's frame; cancel() reaches it through here.
 struct Reflector::Waiter {
-  asio::steady_timer* timer = nullptr;
+  Timer* timer = nullptr;
 };
 
 namespace {
@@ -40,7 +40,7 @@ void Reflector::cancel() {
 }
 
 Task<Status> Reflector::backoff() {
-  asio::steady_timer timer(co_await asio::this_coro::executor, backoff_.next());
+  Timer timer(co_await asio::this_coro::executor, backoff_.next());
   waiter_->timer = &timer;
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   waiter_->timer = nullptr;

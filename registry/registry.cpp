@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "registry/codec.h"
+#include "registry/key_layout.h"
 
 namespace fleet::registry {
 
@@ -25,6 +26,17 @@ void ScheduleBatch::add(Op op) {
   } else {
     ops_[it->second] = std::move(op);
   }
+}
+
+std::vector<ClusterChange> ScheduleBatch::changes() const {
+  std::vector<ClusterChange> out;
+  out.reserve(ops_.size());
+  for (const auto& op : ops_) {
+    std::optional<std::string> value;
+    if (op.kind == Op::Kind::put) value = op.value;
+    if (auto c = decode_cluster_change(keys_, op.key, value, 0)) out.push_back(std::move(*c));
+  }
+  return out;
 }
 
 void ScheduleBatch::schedule(const std::string& unit, const std::string& machine) {
@@ -293,11 +305,6 @@ Task<Status> Registry::claim_machine(const MachineRecord& m, LeaseId lease) {
                  "machine " + m.id + " is registered by another live fleetd (same machine ID)");
 }
 
-Task<Status> Registry::remove_machine(std::string id) {
-  BOOST_OUTCOME_CO_TRY(co_await kv_.del(keys_.machine(id)));
-  co_return ok();
-}
-
 Task<Result<std::vector<MachineRecord>>> Registry::list_machines() {
   BOOST_OUTCOME_CO_TRY(auto machines, co_await range_prefix(keys_.machines()));
   BOOST_OUTCOME_CO_TRY(auto meta, co_await range_prefix(keys_.all_metadata()));
@@ -333,11 +340,6 @@ Task<Result<std::vector<MachineRecord>>> Registry::list_machines() {
 
 Task<Status> Registry::set_metadata(std::string machine, std::string key, std::string value) {
   BOOST_OUTCOME_CO_TRY(co_await kv_.put(keys_.metadata(machine, key), std::move(value)));
-  co_return ok();
-}
-
-Task<Status> Registry::delete_metadata(std::string machine, std::string key) {
-  BOOST_OUTCOME_CO_TRY(co_await kv_.del(keys_.metadata(machine, key)));
   co_return ok();
 }
 
@@ -591,6 +593,25 @@ Task<Status> Registry::collect_contents(const std::vector<std::pair<std::string,
     BOOST_OUTCOME_CO_TRY(co_await kv_.txn(std::move(txn)));
   }
   co_return ok();
+}
+
+Registry::Registry(KvStore& kv, std::string prefix)
+    : kv_(kv),
+      layout_(std::make_unique<const KeyLayout>(std::move(prefix))),
+      keys_(*layout_),
+      events_(kv_, keys_.prefix()) {}
+
+Registry::~Registry() = default;
+
+std::unique_ptr<ClusterFeed> Registry::watch_cluster() {
+  return std::make_unique<ClusterFeed>(kv_, keys_);
+}
+
+std::unique_ptr<Watcher> Registry::watch_leader(Revision after) {
+  WatchRequest req;
+  req.key = keys_.leader();
+  req.start_revision = after + 1;
+  return kv_.watch(std::move(req));
 }
 
 std::unique_ptr<AssignmentFeed> Registry::watch_assignments(std::string machine) {

@@ -1,6 +1,7 @@
 #pragma once
 // Registry: the typed view of the shared cluster state, built once over any KvStore (etcd in
-// production, MemoryKv in unit tests and `fleetd --dev`). The key layout is in key_layout.h.
+// production, MemoryKv in unit tests and `fleetd --dev`), and the only way into it: the key layout
+// (key_layout.h) and the value codecs (codec.h) are not seen outside registry/.
 //
 // Loop affinity and errors as KvStore: every call runs on the io_context thread, may suspend and
 // returns a Result. Absence is Errc::not_found unless the return type is optional.
@@ -13,13 +14,15 @@
 #include <vector>
 
 #include "registry/assignment_feed.h"
+#include "registry/cluster_feed.h"
 #include "registry/event_log.h"
-#include "registry/key_layout.h"
 #include "registry/kv.h"
 #include "registry/lease_keeper.h"
 #include "registry/records.h"
 
 namespace fleet::registry {
+
+class KeyLayout;
 
 // One step of a rolling reboot as the engine leader decided it (engine/reboot_planner.h): the
 // new rollout and lock records (each written only if unchanged since read: their mod_revision),
@@ -44,6 +47,9 @@ class ScheduleBatch {
   void delete_content(const std::string& hash);
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
+  // The batch as the changes a ClusterFeed will report once it is written (so the engine can
+  // apply its own writes to its model before their echo arrives).
+  std::vector<ClusterChange> changes() const;
   std::vector<Op> take() {
     index_.clear();
     return std::move(ops_);
@@ -60,14 +66,22 @@ class ScheduleBatch {
 
 class Registry {
  public:
-  Registry(KvStore& kv, KeyLayout keys) : kv_(kv), keys_(std::move(keys)) {}
+  // Keys under `prefix` (default "/fleet/").
+  Registry(KvStore& kv, std::string prefix);
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
 
+  // For tests that play another component at the key level (they include key_layout.h).
   const KeyLayout& keys() const { return keys_; }
-  KvStore& kv() { return kv_; }
 
-  // --- typed feeds and leases (the agent's way in; the engine and API still use kv()) ---
+  // --- typed feeds and leases ---
   // `machine`'s assignments as typed changes (agent).
   std::unique_ptr<AssignmentFeed> watch_assignments(std::string machine);
+  // The whole cluster as typed changes (engine leader's model).
+  std::unique_ptr<ClusterFeed> watch_cluster();
+  // Changes of the leader key after revision `after` (a follower waiting to campaign again).
+  std::unique_ptr<Watcher> watch_leader(Revision after);
   // A keeper of one lease on this registry's store (machine and leader leases).
   std::unique_ptr<LeaseKeeper> lease_keeper(LeaseKeeperOptions opts);
   // The cluster's event history (event_log.h).
@@ -105,11 +119,9 @@ class Registry {
   // a live record of another fleetd with the same machine ID (duplicate /etc/machine-id) is
   // never taken over; Errc::already_exists then.
   Task<Status> claim_machine(const MachineRecord& m, LeaseId lease);
-  Task<Status> remove_machine(std::string id);
   // Announced machines with dynamic metadata merged in; sorted by ID.
   Task<Result<std::vector<MachineRecord>>> list_machines();
   Task<Status> set_metadata(std::string machine, std::string key, std::string value);
-  Task<Status> delete_metadata(std::string machine, std::string key);
   // Cordon or drain `machine` (mode != none), or lift it (mode none: deletes the record; not an
   // error when there is none). Kept apart from the machine's lease: it outlives restarts.
   Task<Status> set_maintenance(std::string machine, Maintenance m);
@@ -138,6 +150,8 @@ class Registry {
   Task<Result<UnitsSnapshot>> units_snapshot(std::optional<std::string> name);
 
   // --- engine ---
+  // An empty batch of the leader's writes, for apply().
+  ScheduleBatch schedule_batch() const { return ScheduleBatch(keys_); }
   Task<Result<std::vector<Assignment>>> list_assignments(std::string machine);
   Task<Result<std::optional<std::string>>> get_schedule(std::string unit);
   Task<Result<std::optional<std::string>>> get_reason(std::string unit);
@@ -160,8 +174,9 @@ class Registry {
   Task<Result<std::vector<UnitStateRecord>>> states_under(std::string prefix);
 
   KvStore& kv_;
-  KeyLayout keys_;
-  EventLog events_{kv_, keys_.prefix()};
+  std::unique_ptr<const KeyLayout> layout_;
+  const KeyLayout& keys_;  // *layout_
+  EventLog events_;
 };
 
 }  // namespace fleet::registry

@@ -16,7 +16,7 @@ namespace {
 struct Fixture {
   boost::asio::io_context io;
   MemoryKv kv{io.get_executor()};
-  Registry reg{kv, KeyLayout("/test/")};
+  Registry reg{kv, "/test/"};
 
   template <class T>
   T run(boost::asio::awaitable<T> a) {

@@ -10,9 +10,9 @@
 #include "api/server/unit_inspector.h"
 #include "common/metrics.h"
 #include "common/testing/run.h"
-#include "registry/codec.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
+#include "registry/testing/raw_keys.h"
 
 namespace fleet::api::server::testing {
 
@@ -23,7 +23,7 @@ inline const std::vector<Header> kJson = {{"Content-Type", "application/json"}};
 struct ApiFixture {
   boost::asio::io_context io;
   registry::MemoryKv kv{io.get_executor()};
-  registry::Registry reg{kv, registry::KeyLayout("/fleet/")};
+  registry::Registry reg{kv, "/fleet/"};
   FakeUnitInspector inspector;
   metrics::Metrics metrics{"test"};
   ApiContext ctx{reg, ApiOptions{kPageTokenLimit, "test"}};

@@ -18,8 +18,8 @@
 
 #include "common/log.h"
 #include "engine/engine.h"
-#include "registry/codec.h"
 #include "registry/reflector.h"
+#include "registry/testing/raw_keys.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 #include "tests/harness/wait.h"
 #include "tests/integration/engine/sim_machines.h"
@@ -29,7 +29,7 @@ using namespace fleet;
 using namespace fleet::registry;
 using namespace fleet::testing;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -41,7 +41,7 @@ struct Config {
   std::size_t engine_txn_ops = 128;  // ops per txn the engine's client uses (etcd's default)
 };
 
-double secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double secs(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 std::string loadavg() {
   std::ifstream in("/proc/loadavg");
@@ -104,7 +104,7 @@ int run_engine(std::vector<std::string> endpoints, std::size_t txn_ops,
   config.max_txn_ops = txn_ops;
   auto kv = EtcdKv::create(io, config);
   if (!kv) return 3;
-  Registry reg(*kv.value(), KeyLayout("/fleet/"));
+  Registry reg(*kv.value(), "/fleet/");
   engine::EngineOptions opts;
   opts.machine_id = "bench-engine";
   engine::Engine e(reg, opts);
@@ -133,13 +133,13 @@ struct Tracker {
   std::map<std::string, std::set<std::string>> assigned;  // unit -> machines
   std::size_t target = 0;                                 // units expected placed
   std::size_t placed_count = 0;
-  std::optional<Clock::time_point> first, all;
+  std::optional<SteadyClock::time_point> first, all;
   // Kill phase: units that must leave `dead` machines.
   std::set<std::string> dead;
   std::vector<std::string> watched;
-  std::optional<Clock::time_point> moved;
+  std::optional<SteadyClock::time_point> moved;
   // When the first and the last dead machine's key vanished (their leases ended), as watched.
-  std::optional<Clock::time_point> first_gone, all_gone;
+  std::optional<SteadyClock::time_point> first_gone, all_gone;
   std::size_t gone = 0;
 
   // The unit's one machine, if it is assigned to exactly one.
@@ -159,7 +159,7 @@ struct Tracker {
       if (ms.size() == 1) out[u] = *ms.begin();
     return out;
   }
-  void check(Clock::time_point now) {
+  void check(SteadyClock::time_point now) {
     if (!all) {
       placed_count = count_placed();
       if (!first && placed_count > 0) first = now;
@@ -181,7 +181,7 @@ Task<void> track_machines(Reflector& r, Tracker& t, std::size_t prefix_len) {
     if (!b) co_return;
     for (const auto& c : b.value().changes) {
       if (c.type != Change::Type::del || !t.dead.count(c.kv.key.substr(prefix_len))) continue;
-      auto now = Clock::now();
+      auto now = SteadyClock::now();
       if (!t.first_gone) t.first_gone = now;
       if (++t.gone == t.dead.size()) t.all_gone = now;
     }
@@ -202,7 +202,7 @@ Task<void> track(Reflector& r, Tracker& t, const KeyLayout& keys) {
       else
         t.assigned[p->first].erase(p->second);
     }
-    t.check(Clock::now());
+    t.check(SteadyClock::now());
   }
 }
 
@@ -212,8 +212,9 @@ std::string unit_content(int i) {
 }
 
 // Writes units (with their contents) in batched txns, `parallel` in flight.
-Task<Status> put_units(Registry& reg, int n, TargetState desired, bool with_content) {
-  const std::size_t per_txn = with_content ? reg.kv().max_txn_ops() / 2 : reg.kv().max_txn_ops();
+Task<Status> put_units(KvStore& kv, const KeyLayout& keys, int n, TargetState desired,
+                       bool with_content) {
+  const std::size_t per_txn = with_content ? kv.max_txn_ops() / 2 : kv.max_txn_ops();
   const std::size_t batches = (static_cast<std::size_t>(n) + per_txn - 1) / per_txn;
   Status result = ok();
   co_await parallel_for(batches, 2, [&](std::size_t b) -> Task<void> {
@@ -221,10 +222,10 @@ Task<Status> put_units(Registry& reg, int n, TargetState desired, bool with_cont
     for (std::size_t i = b * per_txn; i < std::min<std::size_t>(n, (b + 1) * per_txn); ++i) {
       auto content = unit_content(static_cast<int>(i));
       UnitRecord u{unit_name(static_cast<int>(i)), unitfile::sha1_hex(content), desired, 0};
-      if (with_content) txn.success.push_back(Op::put(reg.keys().content(u.hash), content));
-      txn.success.push_back(Op::put(reg.keys().unit(u.name), encode(u)));
+      if (with_content) txn.success.push_back(Op::put(keys.content(u.hash), content));
+      txn.success.push_back(Op::put(keys.unit(u.name), encode(u)));
     }
-    auto r = co_await reg.kv().txn(std::move(txn));
+    auto r = co_await kv.txn(std::move(txn));
     if (!r) result = r.error();
   });
   co_return result;
@@ -313,21 +314,22 @@ int main(int argc, char** argv) {
       std::snprintf(id, sizeof id, "%08x%024d", static_cast<unsigned>(m * 2654435761u), m);
       ids.push_back(id);
     }
-    auto t0 = Clock::now();
+    auto t0 = SteadyClock::now();
     machines.add_many(ids, 32);
-    std::printf("announced %d machines in %.2f s\n", cfg.machines, secs(Clock::now() - t0));
+    std::printf("announced %d machines in %.2f s\n", cfg.machines, secs(SteadyClock::now() - t0));
 
     if (!wait_until([&] { return obs.call(obs.reg().leader()).value().has_value(); }, 20s)) {
       std::printf("no engine leader\n");
       return 1;
     }
-    t0 = Clock::now();
-    auto st = obs.call(put_units(obs.reg(), cfg.units, TargetState::inactive, true), 120s);
+    t0 = SteadyClock::now();
+    auto st = obs.call(
+        put_units(obs.kv(), obs.reg().keys(), cfg.units, TargetState::inactive, true), 120s);
     if (!st) {
       std::printf("creating units failed: %s\n", st.error().describe().c_str());
       return 1;
     }
-    std::printf("created %d inactive units in %.2f s\n", cfg.units, secs(Clock::now() - t0));
+    std::printf("created %d inactive units in %.2f s\n", cfg.units, secs(SteadyClock::now() - t0));
     // A probe unit scheduled means the engine has taken in everything written before it.
     {
       std::string content = "[Service]\nExecStart=/bin/true\n";
@@ -355,9 +357,10 @@ int main(int argc, char** argv) {
     // --- all units launched at once ---
     CpuSplit cpu{engine_pid, etcd.member(0).pid()};
     cpu.start();
-    auto flip0 = Clock::now();
-    st = obs.call(put_units(obs.reg(), cfg.units, TargetState::launched, false), 120s);
-    auto flip1 = Clock::now();
+    auto flip0 = SteadyClock::now();
+    st = obs.call(put_units(obs.kv(), obs.reg().keys(), cfg.units, TargetState::launched, false),
+                  120s);
+    auto flip1 = SteadyClock::now();
     if (!st) {
       std::printf("launching units failed: %s\n", st.error().describe().c_str());
       return 1;
@@ -365,8 +368,8 @@ int main(int argc, char** argv) {
     bool all =
         wait_until([&] { return obs.on_loop([&] { return tracker.all.has_value(); }); }, 120s, 5ms);
     auto [first, all_at, count] = obs.on_loop([&] {
-      return std::make_tuple(tracker.first.value_or(flip0), tracker.all.value_or(Clock::now()),
-                             tracker.placed_count);
+      return std::make_tuple(tracker.first.value_or(flip0),
+                             tracker.all.value_or(SteadyClock::now()), tracker.placed_count);
     });
     double t_all = secs(all_at - flip0);
     // All units are launched by one txn: from its commit on the engine has all of them to place.
@@ -400,13 +403,13 @@ int main(int argc, char** argv) {
       return 0;
     });
     cpu.start();
-    auto k0 = Clock::now();
+    auto k0 = SteadyClock::now();
     auto revoked = machines.revoke_many(doomed, 32);
-    auto k1 = Clock::now();
+    auto k1 = SteadyClock::now();
     if (!revoked) std::printf("revoking failed: %s\n", revoked.error().describe().c_str());
     bool moved = wait_until([&] { return obs.on_loop([&] { return tracker.moved.has_value(); }); },
                             60s, 5ms);
-    auto moved_at = obs.on_loop([&] { return tracker.moved.value_or(Clock::now()); });
+    auto moved_at = obs.on_loop([&] { return tracker.moved.value_or(SteadyClock::now()); });
     std::printf("revoked %zu leases (%zu units orphaned) in %.3f s; %s\n", doomed.size(),
                 orphans.size(), secs(k1 - k0), cpu.str().c_str());
     auto [first_gone, all_gone] = obs.on_loop([&] {
@@ -461,9 +464,9 @@ int main(int argc, char** argv) {
 
     {
       EtcdNode calib(etcd.endpoints());
-      auto c0 = Clock::now();
+      auto c0 = SteadyClock::now();
       auto cs = calib.call(calibrate(calib.kv(), 20000, 128, 8), 120s);
-      double t = secs(Clock::now() - c0);
+      double t = secs(SteadyClock::now() - c0);
       std::printf(
           "etcd floor: 20000 plain puts in 128-op txns, 8 in flight: %.2f s (%.0f ops/s)%s\n", t,
           20000 / t, cs ? "" : " FAILED");

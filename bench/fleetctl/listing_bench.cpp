@@ -26,17 +26,19 @@
 #include "fleetctl/cli.h"
 #include "fleetctl/unit_source.h"
 #include "fleetd/testing/in_process_fleetd.h"
+#include "registry/memory_kv.h"
 #include "registry/registry.h"
+#include "registry/testing/raw_keys.h"
 
 extern char** environ;
 
 namespace {
 
 using namespace fleet;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+double ms_since(SteadyClock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
 }
 
 struct Stats {
@@ -91,8 +93,7 @@ void seed(fleetd::testing::InProcessFleetd& f, int n) {
   }
   f.run_task([&]() -> registry::Task<void> {
     auto& reg = f.registry();
-    for (const auto& [unit, m] : schedules)
-      (void)co_await reg.kv().put(reg.keys().schedule(unit), m);
+    for (const auto& [unit, m] : schedules) (void)co_await f.kv().put(reg.keys().schedule(unit), m);
     for (std::size_t i = 0; i < states.size(); i += 100) {
       std::vector<registry::UnitStateRecord> chunk(
           states.begin() + static_cast<std::ptrdiff_t>(i),
@@ -113,7 +114,7 @@ double exec_ms(const std::vector<std::string>& args) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   pid_t pid = 0;
   if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
     std::cerr << "cannot start " << argv[0] << "\n";
@@ -134,7 +135,7 @@ double in_process_ms(const std::string& endpoint, const std::string& command, st
   fleetctl::RealSystem sys;
   fleetctl::BufferOutput buf;
   fleetctl::CliEnv env{buf.output(), sys, fleetctl::http_client_factory()};
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   int code = fleetctl::run_fleetctl({"--endpoint=" + endpoint, command}, env);
   double ms = ms_since(t0);
   if (code != 0) {
@@ -177,7 +178,7 @@ int main(int argc, char** argv) {
       std::cerr << "cannot start the server: " << st.error().message << "\n";
       return 1;
     }
-    auto t0 = Clock::now();
+    auto t0 = SteadyClock::now();
     seed(f, n);
     std::cerr << "seeded " << n << " units in " << static_cast<int>(ms_since(t0)) << " ms\n";
     const double target = n == 500 ? 20 : 100;

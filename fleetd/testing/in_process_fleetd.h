@@ -101,8 +101,6 @@ class InProcessFleetd {
   struct Impl;
 
  private:
-  void component_done();
-
   InProcessOptions opts_;
   boost::asio::io_context io_;  // outlives impl_: its objects hold timers and sockets of io_
   std::unique_ptr<Impl> impl_;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/engine.h"
+#include "registry/testing/raw_keys.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 #include "tests/harness/wait.h"
 #include "tests/integration/engine/sim_machines.h"
@@ -17,7 +18,7 @@ using namespace fleet;
 using namespace fleet::registry;
 using namespace fleet::testing;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -30,8 +31,8 @@ EtcdOptions etcd_options(const char* label) {
   return o;
 }
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+double seconds_since(SteadyClock::time_point t0) {
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
 }
 
 // An engine in its own "process".
@@ -177,16 +178,16 @@ TEST_CASE("the engine moves the units of a machine that stops heartbeating and n
 
   const std::string lost = before.at("u0.service");
   machines.stop_heartbeat(lost);
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   // The machine vanishes when etcd expires its lease; its units must follow within 1 s.
-  std::optional<Clock::time_point> vanished, moved;
+  std::optional<SteadyClock::time_point> vanished, moved;
   REQUIRE(wait_until(
       [&] {
-        if (!vanished && obs.machines().count(lost) == 0) vanished = Clock::now();
+        if (!vanished && obs.machines().count(lost) == 0) vanished = SteadyClock::now();
         auto s = obs.schedules();
         bool gone = s.size() == names.size();
         for (const auto& [u, m] : s) gone = gone && m != lost;
-        if (gone && !moved) moved = Clock::now();
+        if (gone && !moved) moved = SteadyClock::now();
         return vanished && moved;
       },
       kTtl + 5s, 10ms));
@@ -229,7 +230,7 @@ TEST_CASE(
   CHECK_FALSE(e2.leader());
 
   e1.node.pause();  // the leader's process freezes: no keep-alives, no writes
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   REQUIRE(wait_until([&] { return obs.leader() == "e2"; }, kTtl + 3s));
   double handover = seconds_since(t0);
   MESSAGE("leader frozen -> successor elected in ", handover, " s (lease TTL ",
@@ -281,7 +282,7 @@ TEST_CASE(
 
   // The batch a stale leader would write: move a.service to the other machine.
   auto move_batch = [&](EtcdNode& n) {
-    ScheduleBatch b(n.reg().keys());
+    ScheduleBatch b = n.reg().schedule_batch();
     b.schedule("a.service", other);
     b.unassign(where, "a.service");
     b.assign({"a.service", other, hash, TargetState::launched});

@@ -29,7 +29,7 @@ class EtcdNode {
                     std::size_t max_txn_ops = 128,
                     std::chrono::milliseconds request_timeout = std::chrono::milliseconds(2500))
       : kv_(make_kv(io_, std::move(endpoints), max_txn_ops, request_timeout)),
-        reg_(*kv_, registry::KeyLayout(std::move(prefix))) {
+        reg_(*kv_, std::move(prefix)) {
     start();
   }
   ~EtcdNode() {

@@ -416,7 +416,7 @@ TEST_CASE("a stopped and restarted member is used again through pooled connectio
 
 TEST_CASE("the registry's many-unit calls work on real etcd beyond one txn's 128 operations") {
   EtcdFixture f(single("batch"));
-  Registry reg{*f.kv, KeyLayout("/fleet/")};
+  Registry reg{*f.kv, "/fleet/"};
   const int n = 300;
   std::vector<std::string> names, hashes;
   std::vector<std::pair<std::string, TargetState>> changes;

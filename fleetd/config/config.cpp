@@ -1,4 +1,4 @@
-#include "fleetd/config.h"
+#include "fleetd/config/config.h"
 
 #include <arpa/inet.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "fleetd/goini.h"
+#include "fleetd/config/goini.h"
 
 #include "common/strings.h"
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "fleetd/config.h"
+#include "fleetd/config/config.h"
 
 namespace fleet::fleetd {
 

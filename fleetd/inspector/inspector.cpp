@@ -1,4 +1,4 @@
-#include "fleetd/inspector.h"
+#include "fleetd/inspector/inspector.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,7 +10,7 @@
 #include "api/schema.h"
 #include "common/log.h"
 #include "common/version.h"
-#include "fleetd/subprocess.h"
+#include "fleetd/inspector/subprocess.h"
 #include "registry/registry.h"
 
 namespace fleet::fleetd {

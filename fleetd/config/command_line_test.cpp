@@ -1,4 +1,4 @@
-#include "fleetd/command_line.h"
+#include "fleetd/config/command_line.h"
 
 #include <doctest/doctest.h>
 

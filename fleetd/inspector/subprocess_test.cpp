@@ -1,6 +1,6 @@
 // Subprocess: real children (/bin/sh -c) on an io_context that keeps serving timers meanwhile.
 
-#include "fleetd/subprocess.h"
+#include "fleetd/inspector/subprocess.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>

@@ -5,8 +5,8 @@
 #include <set>
 
 #include "common/strings.h"
-#include "fleetd/config.h"
-#include "fleetd/goini.h"
+#include "fleetd/config/config.h"
+#include "fleetd/config/goini.h"
 
 namespace fleet::fleetd {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "fleetd/config_values.h"
+#include "fleetd/config/config_values.h"
 
 namespace fleet::fleetd {
 

@@ -1,7 +1,7 @@
 // LocalInspector: local commands (scripts standing in for systemctl/journalctl) and the proxy
 // path against a real HttpServer on loopback with a FakeUnitInspector behind it.
 
-#include "fleetd/inspector.h"
+#include "fleetd/inspector/inspector.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -113,7 +113,7 @@ TEST_CASE("command lines for systemctl and journalctl") {
 TEST_CASE("own machine: status runs systemctl and returns its output and exit code") {
   net::io_context io;
   registry::MemoryKv kv{io.get_executor()};
-  registry::Registry reg{kv, registry::KeyLayout("/fleet/")};
+  registry::Registry reg{kv, "/fleet/"};
   TempDir dir;
   InspectorOptions o;
   o.systemctl = dir.script("systemctl", "echo \"$@\"; echo oops >&2; exit 3");
@@ -131,7 +131,7 @@ TEST_CASE("own machine: status runs systemctl and returns its output and exit co
 TEST_CASE("own machine: a systemctl that hangs is killed at the deadline") {
   net::io_context io;
   registry::MemoryKv kv{io.get_executor()};
-  registry::Registry reg{kv, registry::KeyLayout("/fleet/")};
+  registry::Registry reg{kv, "/fleet/"};
   TempDir dir;
   InspectorOptions o;
   o.systemctl = dir.script("systemctl", "sleep 30");
@@ -145,7 +145,7 @@ TEST_CASE("own machine: a systemctl that hangs is killed at the deadline") {
 TEST_CASE("own machine: the journal streams journalctl's output") {
   net::io_context io;
   registry::MemoryKv kv{io.get_executor()};
-  registry::Registry reg{kv, registry::KeyLayout("/fleet/")};
+  registry::Registry reg{kv, "/fleet/"};
   TempDir dir;
   InspectorOptions o;
   o.journalctl = dir.script("journalctl", "echo \"$@\"");
@@ -161,7 +161,7 @@ TEST_CASE("own machine: the journal streams journalctl's output") {
 TEST_CASE("own machine: dropping a followed journal kills and reaps journalctl") {
   net::io_context io;
   registry::MemoryKv kv{io.get_executor()};
-  registry::Registry reg{kv, registry::KeyLayout("/fleet/")};
+  registry::Registry reg{kv, "/fleet/"};
   TempDir dir;
   InspectorOptions o;
   o.journalctl = dir.script("journalctl", "echo $$; exec sleep 30");

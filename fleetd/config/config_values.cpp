@@ -1,4 +1,4 @@
-#include "fleetd/config_values.h"
+#include "fleetd/config/config_values.h"
 
 #include <charconv>
 #include <cmath>

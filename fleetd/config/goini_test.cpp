@@ -1,4 +1,4 @@
-#include "fleetd/goini.h"
+#include "fleetd/config/goini.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "fleetd/subprocess.h"
+#include "fleetd/inspector/subprocess.h"
 
 #include <fcntl.h>
 #include <signal.h>

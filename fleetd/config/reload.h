@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "fleetd/config.h"
+#include "fleetd/config/config.h"
 
 namespace fleet::fleetd {
 

@@ -1,4 +1,4 @@
-#include "fleetd/config.h"
+#include "fleetd/config/config.h"
 
 #include <doctest/doctest.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "fleetd/command_line.h"
+#include "fleetd/config/command_line.h"
 
 using namespace fleet;
 using namespace fleet::fleetd;

@@ -1,4 +1,4 @@
-#include "fleetd/reload.h"
+#include "fleetd/config/reload.h"
 
 namespace fleet::fleetd {
 
