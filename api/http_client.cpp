@@ -382,7 +382,14 @@ Status HttpApiClient::create_unit(const Unit& unit) {
   body.options = unit.options;
   body.desired_state = unit.desired_state;
   std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(unit.name);
-  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::put, target, encode(body)));
+  std::string json = encode(body);
+  // Said here in the unit's terms rather than as the server's bare 413.
+  if (json.size() > kMaxRequestBodyBytes) {
+    return fail(Errc::invalid_argument,
+                "unit too large: its API request would be " + std::to_string(json.size()) +
+                    " bytes, the API accepts at most " + std::to_string(kMaxRequestBodyBytes));
+  }
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::put, target, json));
   return Impl::check(res);
 }
 

@@ -177,6 +177,54 @@ TEST_CASE_TEMPLATE_DEFINE("creation errors name the unit and the problem", F,
   CHECK(odd.err == "Unit odd.service: unrecognized requirement in [X-Fleet] section: \"Colour\"\n");
 }
 
+TEST_CASE_TEMPLATE_DEFINE("every unit file fleet accepts is accepted end to end", F,
+                          fleetctl_fleet_files) {
+  F f;
+  // Invalid UTF-8: stored as fleet stored it (each bad byte U+FFFD), so the hash is fleet's.
+  f.file("latin1.service", "[Unit]\nDescription=caf\xe9\n\n[Service]\nExecStart=/bin/x \xff\n");
+  auto utf = f.run({"submit", "latin1.service"});
+  CHECK(utf.code == 0);
+  CHECK(utf.err == "");
+  CHECK(f.run({"cat", "latin1.service"}).out ==
+        "[Unit]\nDescription=caf\xef\xbf\xbd\n\n[Service]\nExecStart=/bin/x \xef\xbf\xbd\n");
+  CHECK(
+      f.run({"list-unit-files", "--no-legend", "--full", "--fields=hash", "latin1.service"}).out ==
+      fleet::fleetctl::unit_hash(f.unit("latin1.service")->options) + "\n");
+  // The same file again is the same unit, not a "differs" warning.
+  CHECK(f.run({"submit", "--replace", "latin1.service"}).out ==
+        "Found same Unit(latin1.service) in Registry, nothing to do\n");
+
+  // go-systemd's first line-length check comes after one byte: a first line of 2048 bytes passes.
+  f.file("long.service", std::string(2048, '#') + "\n[Service]\nExecStart=/bin/true\n");
+  CHECK(f.run({"submit", "long.service"}).code == 0);
+  f.file("longer.service", std::string(2049, '#') + "\n[Service]\nExecStart=/bin/true\n");
+  auto longer = f.run({"submit", "longer.service"});
+  CHECK(longer.code == 1);
+  CHECK(longer.err ==
+        "Error creating units: failed getting Unit(longer.service) from file: line 1: line too "
+        "long (max 2048 bytes)\n");
+
+  // Nearly 1 MiB of text whose JSON request is half as large again (quotes and backslashes are
+  // escaped, every option repeats its section): accepted, and kept byte for byte.
+  std::string big = "[Service]\nExecStart=/bin/true\n";
+  for (int i = 0; big.size() < 1000 * 1000; ++i) {
+    big += "Environment=\"K" + std::to_string(i) + "=\\\"" + std::string(60, 'v') + "\\\"\"\n";
+  }
+  f.file("big.service", big);
+  auto large = f.run({"submit", "big.service"});
+  CHECK(large.code == 0);
+  CHECK(large.err == "");
+  CHECK(f.run({"cat", "big.service"}).out == big);
+  // Above 1 MiB: one message, before anything is sent.
+  f.file("huge.service", big + std::string(1024 * 1024 - big.size() + 1, '#'));
+  auto huge = f.run({"submit", "huge.service"});
+  CHECK(huge.code == 1);
+  CHECK(huge.err ==
+        "Error creating units: failed getting Unit(huge.service) from file: unit file too large "
+        "(1048577 bytes, max 1048576 bytes)\n");
+  CHECK_FALSE(f.unit("huge.service"));
+}
+
 TEST_CASE_TEMPLATE_DEFINE("start submits, launches and waits, printing fleet's lines", F,
                           fleetctl_start) {
   F f;
@@ -467,6 +515,7 @@ TEST_CASE_TEMPLATE_DEFINE("unknown commands and flags exit non-zero without touc
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_submit_replace, Backend);    \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_replace_states, Backend);    \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_creation_errors, Backend);   \
+  TEST_CASE_TEMPLATE_INVOKE(fleetctl_fleet_files, Backend);       \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_start, Backend);             \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_load_start, Backend);        \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_no_block, Backend);          \
