@@ -8,6 +8,7 @@
 #include "common/version.h"
 #include "fleetctl/tabwriter.h"
 #include "fleetctl/tunnel.h"
+#include "fleetctl/unit_patterns.h"
 
 namespace fleet::fleetctl {
 
@@ -294,6 +295,12 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
                      cmd->name,
                      env.poll_interval,
                      std::nullopt};
+  if (cmd->unit_args && ctx.api != nullptr) {
+    if (auto st = expand_unit_patterns(ctx); !st) {
+      io.err << "Error retrieving list of units from repository: " << st.error().message << "\n";
+      return kExitFailure;
+    }
+  }
   return cmd->run(ctx);
 }
 

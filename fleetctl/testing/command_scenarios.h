@@ -372,6 +372,48 @@ TEST_CASE_TEMPLATE_DEFINE("template instances come from the registry's template"
         "template Unit(db@.service) in Registry or on filesystem\n");
 }
 
+TEST_CASE_TEMPLATE_DEFINE("patterns name registered units and a unit named twice counts once", F,
+                          fleetctl_patterns) {
+  F f;
+  f.wait_ready();
+  f.file("api@.service", "[Service]\nExecStart=/bin/api %i\n");
+  REQUIRE(f.run({"submit", "api@.service", "api@1", "api@2", "api@10"}).code == 0);
+  f.sys.files.clear();
+  // Matches the instances, not the template, which cannot be started.
+  auto started = f.run({"start", "--no-block", "api@*"});
+  CHECK(started.code == 0);
+  CHECK(started.err == "");
+  CHECK(started.out ==
+        "Triggered unit api@1.service start\nTriggered unit api@10.service start\nTriggered unit "
+        "api@2.service start\n");
+  auto files = f.run({"list-unit-files", "--no-legend", "--fields=unit", "api@1*"});
+  CHECK(files.code == 0);
+  CHECK(files.out == "api@1.service\napi@10.service\n");
+  CHECK(f.run({"list-unit-files", "--no-legend", "--fields=unit", "api@2"}).out ==
+        "api@2.service\n");
+  CHECK(f.run({"list-unit-files", "--no-legend", "--fields=unit", "db@*"}).out == "");
+  CHECK(fleet::testing::wait_until(
+      [&] {
+        return f.run({"list-units", "--no-legend", "--fields=unit", "api@1*"}).out ==
+               "api@1.service\napi@10.service\n";
+      },
+      std::chrono::seconds(10)));
+  auto twice = f.run({"destroy", "api@2", "api@2.service"});
+  CHECK(twice.code == 0);
+  CHECK(twice.out == "Destroyed api@2.service\n");
+  auto none = f.run({"destroy", "nope.service"});
+  CHECK(none.code == 0);
+  CHECK(none.err ==
+        "Unit nope.service not found in registry, skipping\nUnits not found in registry\n");
+  auto unmatched = f.run({"stop", "db@*"});
+  CHECK(unmatched.code == 0);
+  CHECK(unmatched.err ==
+        "Unit db@*.service not found in registry, skipping\nUnits not found in registry\n");
+  auto all = f.run({"destroy", "api@*"});
+  CHECK(all.code == 0);
+  CHECK(all.out == "Destroyed api@.service\nDestroyed api@1.service\nDestroyed api@10.service\n");
+}
+
 TEST_CASE_TEMPLATE_DEFINE("a template itself cannot be started", F, fleetctl_template_start) {
   F f;
   f.file("example@.service", fleet::fleetctl::testing::kHello);
@@ -522,6 +564,7 @@ TEST_CASE_TEMPLATE_DEFINE("unknown commands and flags exit non-zero without touc
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_walk_back, Backend);         \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_registry_template, Backend); \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_template_start, Backend);    \
+  TEST_CASE_TEMPLATE_INVOKE(fleetctl_patterns, Backend);          \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_instance_differs, Backend);  \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_unplaceable, Backend);       \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_global, Backend);            \
