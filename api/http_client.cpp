@@ -1,5 +1,8 @@
 #include "api/http_client.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -189,6 +192,29 @@ struct HttpApiClient::Impl {
     connected = false;
   }
 
+  // What a low-level error means for the user (fleetctl's old hint blamed etcd, which fleetctl
+  // never talks to); Go's text before it is kept for scripts.
+  std::string hint(const error_code& ec) const {
+    if (ec == beast::error::timeout || ec == asio::error::timed_out) {
+      auto ms = opts.request_timeout.count();
+      std::string secs = std::to_string(ms / 1000);
+      if (ms % 1000 != 0) secs += "." + std::to_string(ms % 1000 / 100);
+      return " (no answer within " + secs + "s, see --request-timeout)";
+    }
+    if (ec == asio::error::connection_refused || ec == asio::error::not_found ||
+        ec == boost::system::errc::no_such_file_or_directory) {
+      return " (nothing is listening there: is fleetd running, and is --endpoint its API?)";
+    }
+    if (ec == boost::system::errc::permission_denied) {
+      return " (not allowed to use the socket: fleetd's API socket is for root and its group)";
+    }
+    if (ec.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(ec.value()) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+      return " (the server's certificate is not trusted: check --ca-file)";
+    }
+    return {};
+  }
+
   // Returns "<stage>: <why>" on failure.
   std::optional<std::string> connect() {
     const Endpoint& ep = opts.endpoint;
@@ -198,7 +224,7 @@ struct HttpApiClient::Impl {
       auto ec = run([&](auto h) {
         unix_stream->async_connect(asio::local::stream_protocol::endpoint(ep.socket_path), h);
       });
-      if (ec) return "dial unix " + ep.socket_path + ": connect: " + describe(ec);
+      if (ec) return "dial unix " + ep.socket_path + ": connect: " + describe(ec) + hint(ec);
       connected = true;
       return std::nullopt;
     }
@@ -207,7 +233,7 @@ struct HttpApiClient::Impl {
     auto results = resolver.resolve(ep.host, ep.port, ec);
     if (ec) return "dial tcp: lookup " + ep.host + ": " + describe(ec);
     auto dial_error = [&](const error_code& e) {
-      return "dial tcp " + ep.host + ":" + ep.port + ": connect: " + describe(e);
+      return "dial tcp " + ep.host + ":" + ep.port + ": connect: " + describe(e) + hint(e);
     };
     if (ep.kind == Endpoint::Kind::http) {
       tcp_stream = std::make_unique<TcpStream>(ioc);
@@ -228,7 +254,7 @@ struct HttpApiClient::Impl {
     ec = run([&](auto h) { lowest.async_connect(results, h); });
     if (ec) return dial_error(ec);
     ec = run([&](auto h) { tls_stream->async_handshake(asio::ssl::stream_base::client, h); });
-    if (ec) return "tls handshake: " + describe(ec);
+    if (ec) return "tls handshake: " + describe(ec) + hint(ec);
     connected = true;
     return std::nullopt;
   }
@@ -307,7 +333,7 @@ struct HttpApiClient::Impl {
       // A kept-alive connection the server has since closed: retry once on a fresh one.
       if (reused && !header_read && attempt == 0 && is_stale_connection(ec)) continue;
       return fail(ec == beast::error::timeout ? Errc::timeout : Errc::unavailable,
-                  what + describe(ec));
+                  what + describe(ec) + hint(ec));
     }
   }
 

@@ -209,7 +209,8 @@ TEST_CASE("a missing socket is reported like fleetctl reports it") {
   CHECK(r.error().code == fleet::Errc::unavailable);
   CHECK(r.error().message ==
         "Get http://domain-sock/fleet/v1/machines: dial unix /nonexistent/fleet.sock: connect: "
-        "no such file or directory");
+        "no such file or directory (nothing is listening there: is fleetd running, and is "
+        "--endpoint its API?)");
 }
 
 TEST_CASE("a journal is streamed chunk by chunk and the sink can stop it") {
@@ -240,7 +241,9 @@ TEST_CASE("a server that does not answer hits the request timeout") {
   auto r = client->list_units();
   REQUIRE_FALSE(r);
   CHECK(r.error().code == fleet::Errc::timeout);
-  CHECK(r.error().message == "Get http://domain-sock/fleet/v1/units: i/o timeout");
+  CHECK(r.error().message ==
+        "Get http://domain-sock/fleet/v1/units: i/o timeout (no answer within 0.2s, see "
+        "--request-timeout)");
 }
 
 TEST_CASE("an error response without a message shows the body") {

@@ -145,8 +145,8 @@ std::vector<FlagSpec> global_flags() {
       {"strict-host-key-checking", FlagType::boolean, "true",
        "Verify host keys presented by remote machines before initiating SSH connections."},
       {"tunnel", FlagType::string, "",
-       "Establish an SSH tunnel through the provided address for communication with fleet (ssh "
-       "command only)."},
+       "Establish an SSH tunnel through the provided address for communication with fleet: the "
+       "API is reached through it, and ssh uses it as a jump host."},
       {"version", FlagType::boolean, "", "Print the version and exit"},
       help,
       hidden({"experimental-api", FlagType::boolean, "true", "DEPRECATED: do not use this flag."}),
