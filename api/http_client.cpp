@@ -144,6 +144,16 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string* warning) {
   return ep;
 }
 
+Result<std::vector<Endpoint>> parse_endpoints(std::string_view text) {
+  std::vector<Endpoint> out;
+  if (text.empty()) return parse_endpoint(text).error();
+  for (const auto& part : split(text, ',')) {
+    BOOST_OUTCOME_TRY(auto ep, parse_endpoint(trim(part)));
+    out.push_back(std::move(ep));
+  }
+  return out;
+}
+
 struct HttpApiClient::Impl {
   HttpClientOptions opts;
   asio::io_context ioc;
@@ -213,6 +223,28 @@ struct HttpApiClient::Impl {
       return " (the server's certificate is not trusted: check --ca-file)";
     }
     return {};
+  }
+
+  // Connects to opts.endpoint, else to each fallback in turn, which then becomes opts.endpoint.
+  // On failure: every endpoint's "<Method> <url>: <stage>: <why>", joined by "; ".
+  std::optional<std::string> connect_any(http::verb verb, const std::string& target) {
+    std::string errors;
+    for (std::size_t i = 0; i <= opts.fallbacks.size(); ++i) {
+      if (i > 0) std::swap(opts.endpoint, opts.fallbacks[i - 1]);
+      auto err = connect();
+      // The swaps keep the others in the order given.
+      if (!err) return std::nullopt;
+      close();
+      if (!errors.empty()) errors += "; ";
+      errors += go_method(verb) + " " + url_of(target) + ": " + *err;
+    }
+    // Back to the order given, for the next request.
+    if (!opts.fallbacks.empty()) {
+      opts.fallbacks.push_back(std::move(opts.endpoint));
+      opts.endpoint = std::move(opts.fallbacks.front());
+      opts.fallbacks.erase(opts.fallbacks.begin());
+    }
+    return errors;
   }
 
   // Returns "<stage>: <why>" on failure.
@@ -309,15 +341,12 @@ struct HttpApiClient::Impl {
       req.body() = std::move(body);
     }
     req.prepare_payload();
-    std::string what = go_method(verb) + " " + url_of(target) + ": ";
     for (int attempt = 0;; ++attempt) {
       bool reused = connected;
       if (!connected) {
-        if (auto err = connect()) {
-          close();
-          return fail(Errc::unavailable, what + *err);
-        }
+        if (auto err = connect_any(verb, target)) return fail(Errc::unavailable, *err);
       }
+      std::string what = go_method(verb) + " " + url_of(target) + ": ";
       Response res;
       bool header_read = false;
       error_code ec;

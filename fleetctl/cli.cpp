@@ -313,11 +313,15 @@ ClientFactory http_client_factory() {
     if (g.driver != "API") {
       return fail(Errc::invalid_argument, "unrecognized driver \"" + g.driver + "\"");
     }
-    std::string warning;
-    BOOST_OUTCOME_TRY(auto endpoint, api::parse_endpoint(g.endpoint, &warning));
-    if (!warning.empty()) err << warning << "\n";
+    BOOST_OUTCOME_TRY(auto endpoints, api::parse_endpoints(g.endpoint));
     api::HttpClientOptions opts;
-    opts.endpoint = std::move(endpoint);
+    opts.endpoint = std::move(endpoints.front());
+    if (!g.tunnel.empty() && endpoints.size() > 1) {
+      err << "multiple endpoints provided but only the first (" << opts.endpoint.url
+          << ") is used through --tunnel\n";
+    } else {
+      opts.fallbacks.assign(endpoints.begin() + 1, endpoints.end());
+    }
     opts.ca_file = g.ca_file;
     opts.cert_file = g.cert_file;
     opts.key_file = g.key_file;
