@@ -121,6 +121,11 @@ std::vector<FlagSpec> global_flags() {
   help.shorthand = 'h';
   help.aliases = {"h"};
   help.hidden = true;
+  FlagSpec quiet{"quiet", FlagType::boolean, "",
+                 "Unit commands (submit, load, start, stop, unload, destroy, restart) print "
+                 "nothing on stdout; errors and warnings still go to stderr."};
+  quiet.shorthand = 'q';
+  quiet.aliases = {"q"};
   return {
       {"ca-file", FlagType::string, "",
        "Path to CA file used for TLS communication with the fleet API."},
@@ -148,6 +153,7 @@ std::vector<FlagSpec> global_flags() {
        "Establish an SSH tunnel through the provided address for communication with fleet: the "
        "API is reached through it, and ssh uses it as a jump host."},
       {"version", FlagType::boolean, "", "Print the version and exit"},
+      quiet,
       help,
       hidden({"experimental-api", FlagType::boolean, "true", "DEPRECATED: do not use this flag."}),
       hidden({"etcd-keyfile", FlagType::string, "", "DEPRECATED: do not use this flag."}),
@@ -285,7 +291,14 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
     }
     client = std::move(made.value());
   }
-  CommandContext ctx{io,
+  // --quiet: what scripts that only check the exit code want from the unit commands.
+  std::ostream discard(nullptr);
+  const bool unit_command = cmd->name == "submit" || cmd->name == "load" || cmd->name == "start" ||
+                            cmd->name == "stop" || cmd->name == "unload" ||
+                            cmd->name == "destroy" || cmd->name == "restart";
+  const Output cmd_io =
+      flags.boolean("quiet") && unit_command ? Output{discard, io.err} : Output{io.out, io.err};
+  CommandContext ctx{cmd_io,
                      client.get(),
                      env.sys,
                      global,

@@ -409,6 +409,14 @@ TEST_CASE_TEMPLATE_DEFINE("patterns name registered units and a unit named twice
   CHECK(unmatched.code == 0);
   CHECK(unmatched.err ==
         "Unit db@*.service not found in registry, skipping\nUnits not found in registry\n");
+  auto quiet = f.run({"-q", "stop", "api@1"});
+  CHECK(quiet.code == 0);
+  CHECK(quiet.out == "");
+  CHECK(f.unit("api@1.service")->desired_state == "loaded");
+  auto quiet_error = f.run({"start", "--quiet", "db@1"});
+  CHECK(quiet_error.code == 1);
+  CHECK(quiet_error.out == "");
+  CHECK(quiet_error.err != "");
   auto all = f.run({"destroy", "api@*"});
   CHECK(all.code == 0);
   CHECK(all.out == "Destroyed api@.service\nDestroyed api@1.service\nDestroyed api@10.service\n");
