@@ -38,13 +38,13 @@ Result<std::vector<Endpoint>> parse_endpoints(std::string_view text);
 
 struct HttpClientOptions {
   Endpoint endpoint;
-  // Tried in turn when `endpoint` cannot be connected to (--endpoint=a,b,c); the first that
-  // answers is used from then on. A request that reached a server is never sent again elsewhere.
-  std::vector<Endpoint> fallbacks = {};
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
   std::chrono::milliseconds request_timeout{3000};
+  // Tried in turn when `endpoint` cannot be connected to (--endpoint=a,b,c); the first that
+  // answers is used from then on. A request that reached a server is never sent again elsewhere.
+  std::vector<Endpoint> fallbacks = {};  // last: positional initialisers stay valid
 };
 
 class HttpApiClient : public ApiClient {

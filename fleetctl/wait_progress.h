@@ -26,7 +26,7 @@ class WaitProgress {
   void finish(std::size_t done, std::size_t failed);
 
  private:
-  std::string counts(std::size_t done, std::size_t failed) const;
+  long elapsed_seconds() const;
 
   CommandContext& ctx_;
   std::string state_;
