@@ -1,5 +1,8 @@
 #include "api/http_client.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -141,6 +144,16 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string* warning) {
   return ep;
 }
 
+Result<std::vector<Endpoint>> parse_endpoints(std::string_view text) {
+  std::vector<Endpoint> out;
+  if (text.empty()) return parse_endpoint(text).error();
+  for (const auto& part : split(text, ',')) {
+    BOOST_OUTCOME_TRY(auto ep, parse_endpoint(trim(part)));
+    out.push_back(std::move(ep));
+  }
+  return out;
+}
+
 struct HttpApiClient::Impl {
   HttpClientOptions opts;
   asio::io_context ioc;
@@ -189,6 +202,51 @@ struct HttpApiClient::Impl {
     connected = false;
   }
 
+  // What a low-level error means for the user (fleetctl's old hint blamed etcd, which fleetctl
+  // never talks to); Go's text before it is kept for scripts.
+  std::string hint(const error_code& ec) const {
+    if (ec == beast::error::timeout || ec == asio::error::timed_out) {
+      auto ms = opts.request_timeout.count();
+      std::string secs = std::to_string(ms / 1000);
+      if (ms % 1000 != 0) secs += "." + std::to_string(ms % 1000 / 100);
+      return " (no answer within " + secs + "s, see --request-timeout)";
+    }
+    if (ec == asio::error::connection_refused || ec == asio::error::not_found ||
+        ec == boost::system::errc::no_such_file_or_directory) {
+      return " (nothing is listening there: is fleetd running, and is --endpoint its API?)";
+    }
+    if (ec == boost::system::errc::permission_denied) {
+      return " (not allowed to use the socket: fleetd's API socket is for root and its group)";
+    }
+    if (ec.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(ec.value()) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+      return " (the server's certificate is not trusted: check --ca-file)";
+    }
+    return {};
+  }
+
+  // Connects to opts.endpoint, else to each fallback in turn, which then becomes opts.endpoint.
+  // On failure: every endpoint's "<Method> <url>: <stage>: <why>", joined by "; ".
+  std::optional<std::string> connect_any(http::verb verb, const std::string& target) {
+    std::string errors;
+    for (std::size_t i = 0; i <= opts.fallbacks.size(); ++i) {
+      if (i > 0) std::swap(opts.endpoint, opts.fallbacks[i - 1]);
+      auto err = connect();
+      // The swaps keep the others in the order given.
+      if (!err) return std::nullopt;
+      close();
+      if (!errors.empty()) errors += "; ";
+      errors += go_method(verb) + " " + url_of(target) + ": " + *err;
+    }
+    // Back to the order given, for the next request.
+    if (!opts.fallbacks.empty()) {
+      opts.fallbacks.push_back(std::move(opts.endpoint));
+      opts.endpoint = std::move(opts.fallbacks.front());
+      opts.fallbacks.erase(opts.fallbacks.begin());
+    }
+    return errors;
+  }
+
   // Returns "<stage>: <why>" on failure.
   std::optional<std::string> connect() {
     const Endpoint& ep = opts.endpoint;
@@ -198,7 +256,7 @@ struct HttpApiClient::Impl {
       auto ec = run([&](auto h) {
         unix_stream->async_connect(asio::local::stream_protocol::endpoint(ep.socket_path), h);
       });
-      if (ec) return "dial unix " + ep.socket_path + ": connect: " + describe(ec);
+      if (ec) return "dial unix " + ep.socket_path + ": connect: " + describe(ec) + hint(ec);
       connected = true;
       return std::nullopt;
     }
@@ -207,7 +265,7 @@ struct HttpApiClient::Impl {
     auto results = resolver.resolve(ep.host, ep.port, ec);
     if (ec) return "dial tcp: lookup " + ep.host + ": " + describe(ec);
     auto dial_error = [&](const error_code& e) {
-      return "dial tcp " + ep.host + ":" + ep.port + ": connect: " + describe(e);
+      return "dial tcp " + ep.host + ":" + ep.port + ": connect: " + describe(e) + hint(e);
     };
     if (ep.kind == Endpoint::Kind::http) {
       tcp_stream = std::make_unique<TcpStream>(ioc);
@@ -228,7 +286,7 @@ struct HttpApiClient::Impl {
     ec = run([&](auto h) { lowest.async_connect(results, h); });
     if (ec) return dial_error(ec);
     ec = run([&](auto h) { tls_stream->async_handshake(asio::ssl::stream_base::client, h); });
-    if (ec) return "tls handshake: " + describe(ec);
+    if (ec) return "tls handshake: " + describe(ec) + hint(ec);
     connected = true;
     return std::nullopt;
   }
@@ -283,15 +341,12 @@ struct HttpApiClient::Impl {
       req.body() = std::move(body);
     }
     req.prepare_payload();
-    std::string what = go_method(verb) + " " + url_of(target) + ": ";
     for (int attempt = 0;; ++attempt) {
       bool reused = connected;
       if (!connected) {
-        if (auto err = connect()) {
-          close();
-          return fail(Errc::unavailable, what + *err);
-        }
+        if (auto err = connect_any(verb, target)) return fail(Errc::unavailable, *err);
       }
+      std::string what = go_method(verb) + " " + url_of(target) + ": ";
       Response res;
       bool header_read = false;
       error_code ec;
@@ -307,7 +362,7 @@ struct HttpApiClient::Impl {
       // A kept-alive connection the server has since closed: retry once on a fresh one.
       if (reused && !header_read && attempt == 0 && is_stale_connection(ec)) continue;
       return fail(ec == beast::error::timeout ? Errc::timeout : Errc::unavailable,
-                  what + describe(ec));
+                  what + describe(ec) + hint(ec));
     }
   }
 
@@ -382,7 +437,14 @@ Status HttpApiClient::create_unit(const Unit& unit) {
   body.options = unit.options;
   body.desired_state = unit.desired_state;
   std::string target = impl_->opts.endpoint.base_path + "units/" + url_escape(unit.name);
-  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::put, target, encode(body)));
+  std::string json = encode(body);
+  // Said here in the unit's terms rather than as the server's bare 413.
+  if (json.size() > kMaxRequestBodyBytes) {
+    return fail(Errc::invalid_argument,
+                "unit too large: its API request would be " + std::to_string(json.size()) +
+                    " bytes, the API accepts at most " + std::to_string(kMaxRequestBodyBytes));
+  }
+  BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::put, target, json));
   return Impl::check(res);
 }
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/client.h"
 
@@ -31,12 +32,19 @@ struct Endpoint {
 // `unable to connect to host "<h>" with scheme "unix"`, `unsupported URL scheme "<s>"`.
 Result<Endpoint> parse_endpoint(std::string_view text, std::string* warning = nullptr);
 
+// Every endpoint of a comma-separated --endpoint list (fleet accepted a list but used only the
+// first), in order; the first that fails to parse is the error.
+Result<std::vector<Endpoint>> parse_endpoints(std::string_view text);
+
 struct HttpClientOptions {
   Endpoint endpoint;
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
   std::chrono::milliseconds request_timeout{3000};
+  // Tried in turn when `endpoint` cannot be connected to (--endpoint=a,b,c); the first that
+  // answers is used from then on. A request that reached a server is never sent again elsewhere.
+  std::vector<Endpoint> fallbacks = {};  // last: positional initialisers stay valid
 };
 
 class HttpApiClient : public ApiClient {

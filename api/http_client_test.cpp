@@ -202,6 +202,45 @@ TEST_CASE("the HTTP client follows page tokens over one keep-alive connection") 
         std::string::npos);
 }
 
+TEST_CASE("several endpoints are tried in turn and the one that answers is kept") {
+  auto list = parse_endpoints("unix:///nonexistent/a.sock, http://b:2");
+  REQUIRE(list);
+  REQUIRE(list.value().size() == 2);
+  CHECK(list.value()[1].host == "b");
+  CHECK_FALSE(parse_endpoints("unix:///a.sock,b:2"));
+
+  std::vector<std::string> responses = {json_response(200, R"({"units":[{"name":"a.service"}]})"),
+                                        json_response(200, R"({})")};
+  CannedServer server(responses);
+  HttpClientOptions opts;
+  opts.endpoint = parse_endpoint("unix:///nonexistent/first.sock").value();
+  opts.fallbacks = {parse_endpoint("unix:///nonexistent/second.sock").value(),
+                    parse_endpoint("unix://" + server.path()).value()};
+  auto client = std::move(HttpApiClient::create(opts).value());
+  auto units = client->list_units();
+  REQUIRE(units);
+  CHECK(units.value().size() == 1);
+  CHECK(client->list_units());  // the working endpoint is kept
+  CHECK(server.requests.size() == 2);
+
+  HttpClientOptions none;
+  none.endpoint = parse_endpoint("unix:///nonexistent/first.sock").value();
+  none.fallbacks = {parse_endpoint("unix:///nonexistent/second.sock").value()};
+  auto down = std::move(HttpApiClient::create(none).value());
+  auto r = down->list_machines();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == fleet::Errc::unavailable);
+  const std::string why =
+      ": connect: no such file or directory (nothing is listening there: is fleetd running, and "
+      "is --endpoint its API?)";
+  CHECK(r.error().message ==
+        "Get http://domain-sock/fleet/v1/machines: dial unix /nonexistent/first.sock" + why +
+            "; Get http://domain-sock/fleet/v1/machines: dial unix /nonexistent/second.sock" + why);
+  // Each request starts again from the first.
+  auto again = down->list_machines();
+  CHECK(again.error().message == r.error().message);
+}
+
 TEST_CASE("a missing socket is reported like fleetctl reports it") {
   auto client = client_for("/nonexistent/fleet.sock");
   auto r = client->list_machines();
@@ -209,7 +248,8 @@ TEST_CASE("a missing socket is reported like fleetctl reports it") {
   CHECK(r.error().code == fleet::Errc::unavailable);
   CHECK(r.error().message ==
         "Get http://domain-sock/fleet/v1/machines: dial unix /nonexistent/fleet.sock: connect: "
-        "no such file or directory");
+        "no such file or directory (nothing is listening there: is fleetd running, and is "
+        "--endpoint its API?)");
 }
 
 TEST_CASE("a journal is streamed chunk by chunk and the sink can stop it") {
@@ -240,7 +280,9 @@ TEST_CASE("a server that does not answer hits the request timeout") {
   auto r = client->list_units();
   REQUIRE_FALSE(r);
   CHECK(r.error().code == fleet::Errc::timeout);
-  CHECK(r.error().message == "Get http://domain-sock/fleet/v1/units: i/o timeout");
+  CHECK(r.error().message ==
+        "Get http://domain-sock/fleet/v1/units: i/o timeout (no answer within 0.2s, see "
+        "--request-timeout)");
 }
 
 TEST_CASE("an error response without a message shows the body") {

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "common/strings.h"
+#include "common/utf8.h"
 
 namespace fleet::api {
 
@@ -70,10 +71,15 @@ void require_object(const json& j, const char* what) {
   }
 }
 
+// Go's encoding/json writes each byte of invalid UTF-8 as U+FFFD and reads it back the same way;
+// nlohmann would throw instead (fleetctl died on a unit file holding such bytes). Strings that
+// reach the encoder are normally valid already (unit files are made valid when parsed).
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 template <class T>
 Result<T> decode(std::string_view text, const char* what) {
   try {
-    json j = json::parse(text);
+    json j = json::parse(to_valid_utf8(text));
     require_object(j, what);
     return j.get<T>();
   } catch (const json::exception& e) {
@@ -210,14 +216,14 @@ void from_json(const json& j, BatchResults& v) {
   get(j, "results", v.results);
 }
 
-std::string encode(const Unit& v) { return json(v).dump(); }
-std::string encode(const UnitState& v) { return json(v).dump(); }
-std::string encode(const Machine& v) { return json(v).dump(); }
-std::string encode(const UnitPage& v) { return json(v).dump(); }
-std::string encode(const UnitStatePage& v) { return json(v).dump(); }
-std::string encode(const MachinePage& v) { return json(v).dump(); }
-std::string encode(const ApiError& v) { return json(v).dump(); }
-std::string encode(const BatchResults& v) { return json(v).dump(); }
+std::string encode(const Unit& v) { return dump(json(v)); }
+std::string encode(const UnitState& v) { return dump(json(v)); }
+std::string encode(const Machine& v) { return dump(json(v)); }
+std::string encode(const UnitPage& v) { return dump(json(v)); }
+std::string encode(const UnitStatePage& v) { return dump(json(v)); }
+std::string encode(const MachinePage& v) { return dump(json(v)); }
+std::string encode(const ApiError& v) { return dump(json(v)); }
+std::string encode(const BatchResults& v) { return dump(json(v)); }
 
 Result<Unit> decode_unit(std::string_view text) { return decode<Unit>(text, "Unit"); }
 Result<UnitPage> decode_unit_page(std::string_view text) {
@@ -270,7 +276,7 @@ void from_json(const json& j, RebootStatus& v) {
     v.rollout = std::move(r);
   }
 }
-std::string encode(const RebootStatus& v) { return json(v).dump(); }
+std::string encode(const RebootStatus& v) { return dump(json(v)); }
 Result<RebootStatus> decode_reboot_status(std::string_view text) {
   return decode<RebootStatus>(text, "RebootStatus");
 }

@@ -4,6 +4,7 @@
 // Additions beyond fleet, also omitempty so fleet clients ignore them: Unit::reason (why the
 // engine cannot place the unit) and Machine::version (the fleetd version of that machine).
 
+#include <cstddef>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -14,6 +15,13 @@
 #include "common/result.h"
 
 namespace fleet::api {
+
+// Largest request body fleetd's API reads (413 beyond), and fleetctl's check before it sends a
+// unit. A unit file may hold up to 1 MiB of text (unitfile::kMaxFileBytes); its JSON form is
+// larger (each option repeats its section, escapes grow control characters up to six times), so
+// the limit leaves room for every realistic unit of that size: one fleet accepts is accepted
+// end to end. fleet itself had no limit.
+inline constexpr std::size_t kMaxRequestBodyBytes = 8 * 1024 * 1024;
 
 // Desired/current state vocabulary.
 inline constexpr std::string_view kStateInactive = "inactive";

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/utf8.h"
+
 // The algorithm follows Go's path.Match (src/path/match.go): the pattern is cut into chunks, each
 // an optional run of stars followed by text up to the next star outside a class. A chunk is
 // tried at the current position, and when it has a star, at each later position up to the next
@@ -11,40 +13,14 @@
 namespace fleet {
 namespace {
 
-constexpr char32_t kRuneError = 0xFFFD;
-
 struct Rune {
   char32_t value = kRuneError;
   size_t size = 0;  // bytes consumed; 0 only for empty input
 };
 
-// Decodes one UTF-8 code point the way Go's utf8.DecodeRuneInString does: an invalid, overlong,
-// surrogate or truncated sequence yields U+FFFD and consumes one byte.
 Rune decode(std::string_view s) {
-  if (s.empty()) return {};
-  auto b0 = static_cast<uint8_t>(s[0]);
-  if (b0 < 0x80) return {b0, 1};
-  size_t n = 0;
-  char32_t value = 0, min = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    n = 2, value = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3, value = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4, value = b0 & 0x07, min = 0x10000;
-  } else {
-    return {kRuneError, 1};
-  }
-  if (s.size() < n) return {kRuneError, 1};
-  for (size_t i = 1; i < n; ++i) {
-    auto b = static_cast<uint8_t>(s[i]);
-    if ((b & 0xC0) != 0x80) return {kRuneError, 1};
-    value = (value << 6) | (b & 0x3F);
-  }
-  if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
-    return {kRuneError, 1};
-  }
-  return {value, n};
+  DecodedRune d = decode_utf8_rune(s);
+  return {d.rune, d.width};
 }
 
 struct Chunk {

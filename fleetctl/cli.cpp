@@ -8,6 +8,7 @@
 #include "common/version.h"
 #include "fleetctl/tabwriter.h"
 #include "fleetctl/tunnel.h"
+#include "fleetctl/unit_patterns.h"
 
 namespace fleet::fleetctl {
 
@@ -120,6 +121,11 @@ std::vector<FlagSpec> global_flags() {
   help.shorthand = 'h';
   help.aliases = {"h"};
   help.hidden = true;
+  FlagSpec quiet{"quiet", FlagType::boolean, "",
+                 "Unit commands (submit, load, start, stop, unload, destroy, restart) print "
+                 "nothing on stdout; errors and warnings still go to stderr."};
+  quiet.shorthand = 'q';
+  quiet.aliases = {"q"};
   return {
       {"ca-file", FlagType::string, "",
        "Path to CA file used for TLS communication with the fleet API."},
@@ -144,9 +150,10 @@ std::vector<FlagSpec> global_flags() {
       {"strict-host-key-checking", FlagType::boolean, "true",
        "Verify host keys presented by remote machines before initiating SSH connections."},
       {"tunnel", FlagType::string, "",
-       "Establish an SSH tunnel through the provided address for communication with fleet (ssh "
-       "command only)."},
+       "Establish an SSH tunnel through the provided address for communication with fleet: the "
+       "API is reached through it, and ssh uses it as a jump host."},
       {"version", FlagType::boolean, "", "Print the version and exit"},
+      quiet,
       help,
       hidden({"experimental-api", FlagType::boolean, "true", "DEPRECATED: do not use this flag."}),
       hidden({"etcd-keyfile", FlagType::string, "", "DEPRECATED: do not use this flag."}),
@@ -297,7 +304,14 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
     }
     client = std::move(made.value());
   }
-  CommandContext ctx{io,
+  // --quiet: what scripts that only check the exit code want from the unit commands.
+  std::ostream discard(nullptr);
+  const bool unit_command = cmd->name == "submit" || cmd->name == "load" || cmd->name == "start" ||
+                            cmd->name == "stop" || cmd->name == "unload" ||
+                            cmd->name == "destroy" || cmd->name == "restart";
+  const Output cmd_io =
+      flags.boolean("quiet") && unit_command ? Output{discard, io.err} : Output{io.out, io.err};
+  CommandContext ctx{cmd_io,
                      client.get(),
                      env.sys,
                      global,
@@ -307,6 +321,12 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
                      cmd->name,
                      env.poll_interval,
                      std::nullopt};
+  if (cmd->unit_args && ctx.api != nullptr) {
+    if (auto st = expand_unit_patterns(ctx); !st) {
+      io.err << "Error retrieving list of units from repository: " << st.error().message << "\n";
+      return kExitFailure;
+    }
+  }
   return cmd->run(ctx);
 }
 
@@ -319,11 +339,15 @@ ClientFactory http_client_factory() {
     if (g.driver != "API") {
       return fail(Errc::invalid_argument, "unrecognized driver \"" + g.driver + "\"");
     }
-    std::string warning;
-    BOOST_OUTCOME_TRY(auto endpoint, api::parse_endpoint(g.endpoint, &warning));
-    if (!warning.empty()) err << warning << "\n";
+    BOOST_OUTCOME_TRY(auto endpoints, api::parse_endpoints(g.endpoint));
     api::HttpClientOptions opts;
-    opts.endpoint = std::move(endpoint);
+    opts.endpoint = std::move(endpoints.front());
+    if (!g.tunnel.empty() && endpoints.size() > 1) {
+      err << "multiple endpoints provided but only the first (" << opts.endpoint.url
+          << ") is used through --tunnel\n";
+    } else {
+      opts.fallbacks.assign(endpoints.begin() + 1, endpoints.end());
+    }
     opts.ca_file = g.ca_file;
     opts.cert_file = g.cert_file;
     opts.key_file = g.key_file;

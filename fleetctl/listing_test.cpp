@@ -66,8 +66,14 @@ TEST_CASE("list-machines reports an API failure like fleet") {
   auto r = c.run({"list-machines"});
   CHECK(r.code == 1);
   CHECK(r.out == "");
-  CHECK(r.err ==
-        "Error retrieving list of active machines from fleet API (connection refused)\n"
+  // fleetctl never talks to etcd: a connection failure is not blamed on it.
+  CHECK(r.err == "Error retrieving list of active machines from fleet API (connection refused)\n");
+  c.api.set_failure("list_machines",
+                    Error{Errc::unavailable, "googleapi: Error 503: registry unavailable"});
+  auto etcd = c.run({"list-machines"});
+  CHECK(etcd.err ==
+        "Error retrieving list of active machines from fleet API (googleapi: Error 503: "
+        "registry unavailable)\n"
         "Possible issues:\n  etcd is unhealthy and/or lost quorum\n"
         "  connection cannot be established to any etcd servers\n");
 }

@@ -1,4 +1,5 @@
 // fleetctl: the command-line client of fleet's HTTP API.
+#include <cstdio>
 #include <exception>
 #include <iostream>
 
@@ -6,6 +7,10 @@
 
 int main(int argc, char** argv) {
   using namespace fleet::fleetctl;
+  // std::cout writes through C's stdout (sync_with_stdio), which is block-buffered when it is
+  // not a terminal: a CI job killed mid-wait kept none of the lines about units already
+  // created. Every line is written as it is complete.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     RealSystem sys;
     CliEnv env{std_output(), sys, http_client_factory()};

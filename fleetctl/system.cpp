@@ -64,4 +64,6 @@ Error RealSystem::exec(const std::vector<std::string>& argv) {
 
 bool RealSystem::stdin_is_terminal() const { return ::isatty(STDIN_FILENO) == 1; }
 
+bool RealSystem::stdout_is_terminal() const { return ::isatty(STDOUT_FILENO) == 1; }
+
 }  // namespace fleet::fleetctl

@@ -25,6 +25,8 @@ class System {
   // Replaces the process with argv (execvp); returns only on failure, with the reason.
   virtual Error exec(const std::vector<std::string>& argv) = 0;
   virtual bool stdin_is_terminal() const = 0;
+  // Waits draw a progress line in place only on a terminal; elsewhere they print plain lines.
+  virtual bool stdout_is_terminal() const = 0;
   // A monotonic clock for deadlines of waits (fake: advances only by sleep()).
   virtual std::chrono::steady_clock::time_point now() const = 0;
 };
@@ -37,6 +39,7 @@ class RealSystem : public System {
   void sleep(std::chrono::milliseconds d) override;
   Error exec(const std::vector<std::string>& argv) override;
   bool stdin_is_terminal() const override;
+  bool stdout_is_terminal() const override;
   std::chrono::steady_clock::time_point now() const override;
 };
 
@@ -48,6 +51,7 @@ class FakeSystem : public System {
   int sleeps = 0;
   std::vector<std::vector<std::string>> execs;
   bool terminal = false;
+  bool stdout_terminal = false;
   // Called on every sleep (lets a test make state change "over time").
   std::function<void(int sleeps)> on_sleep;
 
@@ -74,6 +78,7 @@ class FakeSystem : public System {
     return Error{Errc::internal, "exec disabled in tests"};
   }
   bool stdin_is_terminal() const override { return terminal; }
+  bool stdout_is_terminal() const override { return stdout_terminal; }
   std::chrono::steady_clock::time_point now() const override {
     return std::chrono::steady_clock::time_point{} + slept;
   }

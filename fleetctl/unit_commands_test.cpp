@@ -124,6 +124,38 @@ TEST_CASE("blocking follows state changes over time") {
   CHECK(c.sys.sleeps == 5);
 }
 
+TEST_CASE("on a terminal a wait redraws its counts in place and ends with a summary") {
+  Cluster c;
+  c.file("other.service", kHello);
+  REQUIRE(c.run({"submit", "hello.service", "other.service"}).code == 0);
+  c.api.set_converge(api::FakeApiClient::Converge::manual);
+  c.sys.on_sleep = [&](int n) {
+    if (n == 1) c.api.set_current_state("hello.service", "loaded", kM1);
+    if (n == 6) c.api.set_current_state("other.service", "loaded", kM1);
+  };
+  c.sys.stdout_terminal = true;
+  auto r = c.run({"load", "hello.service", "other.service"});
+  CHECK(r.code == 0);
+  const std::string erase = "\r\033[K";
+  CHECK(r.out == erase + "Waiting for 2 units to be loaded: 0 done, 2 pending, 0 failed (0s)" +
+                     erase + "Unit hello.service loaded" + kOn + erase +
+                     "Waiting for 2 units to be loaded: 1 done, 1 pending, 0 failed (0s)" + erase +
+                     "Waiting for 2 units to be loaded: 1 done, 1 pending, 0 failed (0s)" + erase +
+                     "Waiting for 2 units to be loaded: 1 done, 1 pending, 0 failed (0s)" + erase +
+                     "Waiting for 2 units to be loaded: 1 done, 1 pending, 0 failed (1s)" + erase +
+                     "Waiting for 2 units to be loaded: 1 done, 1 pending, 0 failed (1s)" + erase +
+                     "Unit other.service loaded" + kOn + "2 units: 2 loaded, 0 failed (1s)\n");
+  CHECK(r.err == "");
+
+  // Not a terminal: fleet's lines only.
+  c.api.set_converge(api::FakeApiClient::Converge::instant);
+  c.sys.on_sleep = nullptr;
+  c.sys.stdout_terminal = false;
+  REQUIRE(c.run({"unload", "hello.service", "other.service"}).code == 0);
+  auto plain = c.run({"load", "hello.service", "other.service"});
+  CHECK(plain.out == "Unit hello.service loaded" + kOn + "Unit other.service loaded" + kOn);
+}
+
 TEST_CASE("a unit systemd fails to start is reported") {
   Cluster c;
   c.api.set_converge(api::FakeApiClient::Converge::manual);

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "fleetctl/machines.h"
+#include "fleetctl/wait_progress.h"
 
 namespace fleet::fleetctl {
 
@@ -26,12 +27,15 @@ std::vector<WaitFailure> wait_states(CommandContext& ctx, const std::vector<std:
   std::vector<WaitFailure> failures;
   bool check_reason = state != api::kStateInactive;
   std::map<std::string, long> errors;  // consecutive failed polls per unit
+  WaitProgress progress(ctx, state, names.size());
+  const auto done = [&] { return names.size() - pending.size() - failures.size(); };
   for (long polls = 0; !pending.empty();) {
     for (auto it = pending.begin(); it != pending.end();) {
       auto got = ctx.api->get_unit(*it);
       if (!got) {
         // Transient API trouble: keep waiting, as fleet does, but say so once per attempt.
         if (errors[*it]++ % kPollsPerAttempt == 0) {
+          progress.clear();
           ctx.io.err << "Error retrieving Unit(" << *it
                      << ") from Registry: " << got.error().message << "\n";
         }
@@ -48,6 +52,7 @@ std::vector<WaitFailure> wait_states(CommandContext& ctx, const std::vector<std:
       bool global = api::is_global(u.options);
       const std::string& current = global ? u.desired_state : u.current_state;
       if (current == state) {
+        progress.clear();
         ctx.io.out << "Unit " << u.name << " " << u.current_state;
         if (!u.machine_id.empty()) {
           if (auto m = cached_machine(ctx, u.machine_id)) {
@@ -74,8 +79,10 @@ std::vector<WaitFailure> wait_states(CommandContext& ctx, const std::vector<std:
       }
       break;
     }
+    progress.show(done(), failures.size());
     ctx.sys.sleep(ctx.poll_interval);
   }
+  progress.finish(done(), failures.size());
   return failures;
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "unitfile/detail/deserialize.h"
 
 namespace fleet::unitfile {
@@ -93,6 +94,13 @@ UnitFile::UnitFile(std::vector<UnitOption> options)
 
 Result<UnitFile> UnitFile::parse(std::string_view text) {
   BOOST_OUTCOME_TRY(auto options, detail::deserialize(text));
+  // go-systemd keeps raw bytes in sections and values; fleetctl then sends the options as JSON,
+  // whose encoder turns each invalid byte into U+FFFD. What fleet stores and hashes is that, so
+  // the parse yields it directly (names are already re-encoded by the lexer).
+  for (auto& o : options) {
+    o.section = to_valid_utf8(o.section);
+    o.value = to_valid_utf8(o.value);
+  }
   return UnitFile(std::move(options));
 }
 

@@ -23,7 +23,8 @@ struct UnitOption {
   bool operator==(const UnitOption&) const = default;
 };
 
-// Physical lines at least this long are rejected, as systemd would truncate them.
+// go-systemd's SYSTEMD_LINE_MAX: runs of this many bytes without CR/LF are rejected (as systemd
+// would truncate them) where its lexer looks for them.
 inline constexpr std::size_t kMaxLineBytes = 2048;
 // Whole unit files above this size are rejected before parsing (fleet++ limit; fleet had none,
 // but every unit is stored in etcd and copied to every agent).
@@ -41,15 +42,17 @@ class UnitFile {
   UnitFile() : UnitFile(std::vector<UnitOption>{}) {}
 
   // Parses unit-file text. Errors are Errc::invalid_argument with a message naming the line,
-  // e.g. "line 3: unexpected newline encountered while parsing option name". Where go-systemd's
-  // text is unhelpful it is replaced: a bare "EOF" becomes "unexpected end of file while parsing
-  // option name", and garbage after a header reads `found garbage after section name "S": "x"`
-  // (Go printed an empty name and a byte array). Accepts exactly
-  // what go-systemd's Deserialize accepts, except that any run of >= kMaxLineBytes bytes without
-  // CR/LF is rejected ("line N: line too long (max 2048 bytes)") and files above kMaxFileBytes
-  // are rejected. Empty text gives zero options. CRLF files parse, but, exactly as in
-  // go-systemd, the CR stays on the line while looking for a trailing '\', so a backslash
-  // before CRLF does not continue a value or comment.
+  // e.g. "line 3: unexpected newline encountered while parsing option name". Accepts exactly
+  // what go-systemd's Deserialize accepts, including its "line too long (max 2048 bytes)" check
+  // (see detail/deserialize.cpp: it depends on the reader's buffer, so a first line of 2048
+  // bytes passes), and rejects files above kMaxFileBytes. Invalid UTF-8 in sections and values
+  // becomes U+FFFD, one per byte, as fleet stored it (fleetctl's JSON encoder did that), so the
+  // hash is fleet's. Where go-systemd's text is unhelpful it is replaced: a bare "EOF" becomes
+  // "unexpected end of file while parsing option name", and garbage after a header reads
+  // `found garbage after section name "S": "x"` (Go printed an empty name and a byte array).
+  // Empty text gives zero options. CRLF files parse, but, exactly as in go-systemd, the CR stays
+  // on the line while looking for a trailing '\', so a backslash before CRLF does not continue
+  // a value or comment.
   [[nodiscard]] static Result<UnitFile> parse(std::string_view text);
 
   // Builds a unit from options as given (API payloads); nothing is validated or trimmed.

@@ -127,9 +127,19 @@ TEST_CASE("parser accepts go-systemd syntax and yields options in file order") {
        "[S]\n\xc2\xa0"
        "A\xe2\x80\x83=\xe3\x80\x80v\xc2\x85\n",
        {{"S", "A", "v"}}},
-      {"invalid UTF-8 in a name becomes U+FFFD as in Go's rune reader",
-       "[S]\nA\xff=v\xff\n",
-       {{"S", "A\xef\xbf\xbd", "v\xff"}}},
+      {"invalid UTF-8 becomes U+FFFD, one per byte, as fleet stored it",
+       "[S\xff]\nA\xff=v\xff\xe2\x82x\n",
+       {{"S\xef\xbf\xbd", "A\xef\xbf\xbd", "v\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx"}}},
+      {"a first line of 2048 bytes passes: go-systemd's first check comes after one byte",
+       std::string(kMaxLineBytes, 'x') + "\n[S]\nA=b\n",
+       {{"S", "A", "b"}}},
+      {"a long run after a CR passes when the check at the value's start sees the CR",
+       "[S]\nA=" + std::string(1000, 'x') + "\r" + std::string(2100, 'y') + "\n",
+       {{"S", "A", std::string(1000, 'x') + "\r" + std::string(2100, 'y')}}},
+      {"a long line starting while the buffer holds less than 2048 bytes is not checked",
+       "[S]\n" + std::string(3 * 1000, '#').replace(999, 1, "\n").replace(1999, 1, "\n") +
+           "\nA=" + std::string(3000, 'z') + "\n",
+       {{"S", "A", std::string(3000, 'z')}}},
       {"a new section header may follow an option directly", "[A]\nx=1\n[B]\n", {{"A", "x", "1"}}},
       {"a section name may contain a newline", "[A\nB]\nx=1\n", {{"A\nB", "x", "1"}}},
       {"a line just under the limit is accepted",
@@ -167,8 +177,11 @@ TEST_CASE("parser errors name the line and the problem") {
        "line 2: line too long (max 2048 bytes)"},
       {"a long comment line", "[S]\n#" + std::string(kMaxLineBytes, 'x') + "\nA=b\n",
        "line 2: line too long (max 2048 bytes)"},
-      {"a long line before any section", std::string(kMaxLineBytes, 'x') + "\n[S]\n",
+      {"a first line of 2049 bytes", std::string(kMaxLineBytes + 1, 'x') + "\n[S]\n",
        "line 1: line too long (max 2048 bytes)"},
+      {"a long line in the second 2 KiB of a long file",
+       "[S]\n" + std::string(1000, '#') + "\nA=" + std::string(2100, 'z') + "\n",
+       "line 3: line too long (max 2048 bytes)"},
       {"a long line after a syntax error loses to the error",
        "[S]\nbad\n" + std::string(kMaxLineBytes, 'x'),
        "line 2: unexpected newline encountered while parsing option name"},
@@ -239,8 +252,8 @@ TEST_CASE("units with different option order have different hashes") {
 }
 
 TEST_CASE("golden files parse to their canonical form and hash") {
-  for (std::string name :
-       {"hello.service", "metadata@.service", "conflict.multiple.1.service", "messy.service"}) {
+  for (std::string name : {"hello.service", "metadata@.service", "conflict.multiple.1.service",
+                           "messy.service", "invalid-utf8.service"}) {
     CAPTURE(name);
     std::string canonical = read_data(std::string(name) + ".canonical");
     std::string want_hash = trim_newline(read_data(std::string(name) + ".sha1"));

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "api/schema.h"
 #include "api/server/api_context.h"
 #include "common/result.h"
 
@@ -46,7 +47,7 @@ struct HttpServerOptions {
   // and its socket file is left alone).
   std::vector<std::string> listen;
   std::optional<TlsOptions> tls;  // applies to every tcp:// endpoint
-  std::size_t body_limit = 1024 * 1024;
+  std::size_t body_limit = kMaxRequestBodyBytes;
   std::size_t header_limit = 16 * 1024;
   std::chrono::milliseconds header_timeout{10000};   // first byte, TLS handshake, and the header
   std::chrono::milliseconds request_timeout{30000};  // one whole request, from its first byte

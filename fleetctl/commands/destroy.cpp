@@ -47,20 +47,13 @@ void destroy_all(CommandContext& ctx, const std::vector<api::Unit>& found, int a
 }
 
 int run(CommandContext& ctx) {
-  if (ctx.args.empty()) {
-    ctx.io.err << "No units given\n";
-    return kExitOk;
-  }
-  auto units = find_units(ctx);
-  if (!units) {
-    ctx.io.err << units.error().message << "\n";
-    return kExitFailure;
-  }
+  int exit = kExitOk;
+  auto units = registered_units_or_report(ctx, &exit);
+  if (!units) return exit;
   const int attempts = block_attempts(ctx.flags);
-  const auto& found = units.value();
+  const auto& found = *units;
   Errors errors(found.size());  // per unit: the destroy error to print, if any
   destroy_all(ctx, found, attempts, errors);
-  int exit = kExitOk;
   for (std::size_t i = 0; i < found.size(); ++i) {
     if (errors[i]) {
       ctx.io.err << "Error destroying units: " << errors[i]->message << "\n";

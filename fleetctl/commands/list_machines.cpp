@@ -21,10 +21,15 @@ int run(CommandContext& ctx) {
   if (!listing) return kExitFailure;
   auto machines = ctx.api->list_machines();
   if (!machines) {
-    ctx.io.err << "Error retrieving list of active machines from fleet API ("
-               << machines.error().message << ")\nPossible issues:\n"
-               << "  etcd is unhealthy and/or lost quorum\n"
-               << "  connection cannot be established to any etcd servers\n";
+    const std::string& why = machines.error().message;
+    ctx.io.err << "Error retrieving list of active machines from fleet API (" << why << ")\n";
+    // fleet blamed etcd whatever failed; that is only right when fleetd answered that its
+    // registry is unavailable. Connection failures already say what failed.
+    if (why.starts_with("googleapi: Error 503")) {
+      ctx.io.err << "Possible issues:\n"
+                 << "  etcd is unhealthy and/or lost quorum\n"
+                 << "  connection cannot be established to any etcd servers\n";
+    }
     return kExitFailure;
   }
   const auto& ms = machines.value();

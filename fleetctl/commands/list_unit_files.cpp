@@ -3,6 +3,7 @@
 #include "fleetctl/command.h"
 #include "fleetctl/listing.h"
 #include "fleetctl/unit_actions.h"
+#include "fleetctl/unit_patterns.h"
 
 namespace fleet::fleetctl {
 
@@ -22,7 +23,7 @@ int run(CommandContext& ctx) {
                << "\n";
     return kExitFailure;
   }
-  const auto& us = units.value();
+  const auto us = named_by_arguments(ctx, std::move(units).value());
   if (listing->format == ListingFormat::json) {
     ctx.io.out << nlohmann::json(us).dump() << "\n";
     return kExitOk;
@@ -58,11 +59,13 @@ int run(CommandContext& ctx) {
 Command list_unit_files_command() {
   Command c;
   c.name = "list-unit-files";
-  c.usage = "[--full] [--no-legend] [--fields=...] [--format=table|json]";
+  c.usage = "[--full] [--no-legend] [--fields=...] [--format=table|json] [PATTERN...]";
   c.summary = "List the units that exist in the cluster.";
   c.description =
       "Lists all unit files that exist in the cluster (whether or not they are loaded onto a "
-      "machine).\n\nFields: unit, hash, dstate, state, target, global, desc, reason (why the "
+      "machine).\n\nWith PATTERN arguments, only the units they name: unit names or globs "
+      "('web@1*', "
+      "'*.timer').\n\nFields: unit, hash, dstate, state, target, global, desc, reason (why the "
       "engine cannot schedule the unit; tmachine is a deprecated alias of target).";
   c.flags = listing_flags("unit,hash,dstate,state,target");
   c.flags.push_back(full_flag(false));

@@ -3,6 +3,7 @@
 #include "fleetctl/command.h"
 #include "fleetctl/listing.h"
 #include "fleetctl/unit_actions.h"
+#include "fleetctl/unit_patterns.h"
 
 namespace fleet::fleetctl {
 
@@ -17,7 +18,7 @@ int run(CommandContext& ctx) {
                << "\n";
     return kExitFailure;
   }
-  const auto& ss = states.value();
+  const auto ss = named_by_arguments(ctx, std::move(states).value());
   if (listing->format == ListingFormat::json) {
     ctx.io.out << nlohmann::json(ss).dump() << "\n";
     return kExitOk;
@@ -45,11 +46,14 @@ int run(CommandContext& ctx) {
 Command list_units_command() {
   Command c;
   c.name = "list-units";
-  c.usage = "[--full|-l] [--no-legend] [--fields=...] [--format=table|json]";
+  c.usage = "[--full|-l] [--no-legend] [--fields=...] [--format=table|json] [PATTERN...]";
   c.summary = "List the current state of units in the cluster";
   c.description =
       "Lists the state of all units in the cluster loaded onto a machine: one line per unit and "
-      "machine.\n\nFields: unit, load, active, sub, machine, hash.\n\nFor easily parsable output, "
+      "machine.\n\nWith PATTERN arguments, only the units they name: unit names or globs "
+      "('web@1*', "
+      "'*.timer').\n\nFields: unit, load, active, sub, machine, hash.\n\nFor easily parsable "
+      "output, "
       "you can remove the column headers:\n\tfleetctl list-units --no-legend";
   c.flags = listing_flags("unit,machine,active,sub");
   c.flags.push_back(full_flag(true));

@@ -29,7 +29,6 @@ FlagSpec full_flag(bool with_l_alias) {
   if (with_l_alias) {
     f.shorthand = 'l';
     f.aliases = {"l"};
-    f.usage = "Shorthand for --full";
   }
   return f;
 }

@@ -177,6 +177,54 @@ TEST_CASE_TEMPLATE_DEFINE("creation errors name the unit and the problem", F,
   CHECK(odd.err == "Unit odd.service: unrecognized requirement in [X-Fleet] section: \"Colour\"\n");
 }
 
+TEST_CASE_TEMPLATE_DEFINE("every unit file fleet accepts is accepted end to end", F,
+                          fleetctl_fleet_files) {
+  F f;
+  // Invalid UTF-8: stored as fleet stored it (each bad byte U+FFFD), so the hash is fleet's.
+  f.file("latin1.service", "[Unit]\nDescription=caf\xe9\n\n[Service]\nExecStart=/bin/x \xff\n");
+  auto utf = f.run({"submit", "latin1.service"});
+  CHECK(utf.code == 0);
+  CHECK(utf.err == "");
+  CHECK(f.run({"cat", "latin1.service"}).out ==
+        "[Unit]\nDescription=caf\xef\xbf\xbd\n\n[Service]\nExecStart=/bin/x \xef\xbf\xbd\n");
+  CHECK(
+      f.run({"list-unit-files", "--no-legend", "--full", "--fields=hash", "latin1.service"}).out ==
+      fleet::fleetctl::unit_hash(f.unit("latin1.service")->options) + "\n");
+  // The same file again is the same unit, not a "differs" warning.
+  CHECK(f.run({"submit", "--replace", "latin1.service"}).out ==
+        "Found same Unit(latin1.service) in Registry, nothing to do\n");
+
+  // go-systemd's first line-length check comes after one byte: a first line of 2048 bytes passes.
+  f.file("long.service", std::string(2048, '#') + "\n[Service]\nExecStart=/bin/true\n");
+  CHECK(f.run({"submit", "long.service"}).code == 0);
+  f.file("longer.service", std::string(2049, '#') + "\n[Service]\nExecStart=/bin/true\n");
+  auto longer = f.run({"submit", "longer.service"});
+  CHECK(longer.code == 1);
+  CHECK(longer.err ==
+        "Error creating units: failed getting Unit(longer.service) from file: line 1: line too "
+        "long (max 2048 bytes)\n");
+
+  // Nearly 1 MiB of text whose JSON request is half as large again (quotes and backslashes are
+  // escaped, every option repeats its section): accepted, and kept byte for byte.
+  std::string big = "[Service]\nExecStart=/bin/true\n";
+  for (int i = 0; big.size() < 1000 * 1000; ++i) {
+    big += "Environment=\"K" + std::to_string(i) + "=\\\"" + std::string(60, 'v') + "\\\"\"\n";
+  }
+  f.file("big.service", big);
+  auto large = f.run({"submit", "big.service"});
+  CHECK(large.code == 0);
+  CHECK(large.err == "");
+  CHECK(f.run({"cat", "big.service"}).out == big);
+  // Above 1 MiB: one message, before anything is sent.
+  f.file("huge.service", big + std::string(1024 * 1024 - big.size() + 1, '#'));
+  auto huge = f.run({"submit", "huge.service"});
+  CHECK(huge.code == 1);
+  CHECK(huge.err ==
+        "Error creating units: failed getting Unit(huge.service) from file: unit file too large "
+        "(1048577 bytes, max 1048576 bytes)\n");
+  CHECK_FALSE(f.unit("huge.service"));
+}
+
 TEST_CASE_TEMPLATE_DEFINE("start submits, launches and waits, printing fleet's lines", F,
                           fleetctl_start) {
   F f;
@@ -324,6 +372,56 @@ TEST_CASE_TEMPLATE_DEFINE("template instances come from the registry's template"
         "template Unit(db@.service) in Registry or on filesystem\n");
 }
 
+TEST_CASE_TEMPLATE_DEFINE("patterns name registered units and a unit named twice counts once", F,
+                          fleetctl_patterns) {
+  F f;
+  f.wait_ready();
+  f.file("api@.service", "[Service]\nExecStart=/bin/api %i\n");
+  REQUIRE(f.run({"submit", "api@.service", "api@1", "api@2", "api@10"}).code == 0);
+  f.sys.files.clear();
+  // Matches the instances, not the template, which cannot be started.
+  auto started = f.run({"start", "--no-block", "api@*"});
+  CHECK(started.code == 0);
+  CHECK(started.err == "");
+  CHECK(started.out ==
+        "Triggered unit api@1.service start\nTriggered unit api@10.service start\nTriggered unit "
+        "api@2.service start\n");
+  auto files = f.run({"list-unit-files", "--no-legend", "--fields=unit", "api@1*"});
+  CHECK(files.code == 0);
+  CHECK(files.out == "api@1.service\napi@10.service\n");
+  CHECK(f.run({"list-unit-files", "--no-legend", "--fields=unit", "api@2"}).out ==
+        "api@2.service\n");
+  CHECK(f.run({"list-unit-files", "--no-legend", "--fields=unit", "db@*"}).out == "");
+  CHECK(fleet::testing::wait_until(
+      [&] {
+        return f.run({"list-units", "--no-legend", "--fields=unit", "api@1*"}).out ==
+               "api@1.service\napi@10.service\n";
+      },
+      std::chrono::seconds(10)));
+  auto twice = f.run({"destroy", "api@2", "api@2.service"});
+  CHECK(twice.code == 0);
+  CHECK(twice.out == "Destroyed api@2.service\n");
+  auto none = f.run({"destroy", "nope.service"});
+  CHECK(none.code == 0);
+  CHECK(none.err ==
+        "Unit nope.service not found in registry, skipping\nUnits not found in registry\n");
+  auto unmatched = f.run({"stop", "db@*"});
+  CHECK(unmatched.code == 0);
+  CHECK(unmatched.err ==
+        "Unit db@*.service not found in registry, skipping\nUnits not found in registry\n");
+  auto quiet = f.run({"-q", "stop", "api@1"});
+  CHECK(quiet.code == 0);
+  CHECK(quiet.out == "");
+  CHECK(f.unit("api@1.service")->desired_state == "loaded");
+  auto quiet_error = f.run({"start", "--quiet", "db@1"});
+  CHECK(quiet_error.code == 1);
+  CHECK(quiet_error.out == "");
+  CHECK(quiet_error.err != "");
+  auto all = f.run({"destroy", "api@*"});
+  CHECK(all.code == 0);
+  CHECK(all.out == "Destroyed api@.service\nDestroyed api@1.service\nDestroyed api@10.service\n");
+}
+
 TEST_CASE_TEMPLATE_DEFINE("a template itself cannot be started", F, fleetctl_template_start) {
   F f;
   f.file("example@.service", fleet::fleetctl::testing::kHello);
@@ -467,12 +565,14 @@ TEST_CASE_TEMPLATE_DEFINE("unknown commands and flags exit non-zero without touc
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_submit_replace, Backend);    \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_replace_states, Backend);    \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_creation_errors, Backend);   \
+  TEST_CASE_TEMPLATE_INVOKE(fleetctl_fleet_files, Backend);       \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_start, Backend);             \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_load_start, Backend);        \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_no_block, Backend);          \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_walk_back, Backend);         \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_registry_template, Backend); \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_template_start, Backend);    \
+  TEST_CASE_TEMPLATE_INVOKE(fleetctl_patterns, Backend);          \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_instance_differs, Backend);  \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_unplaceable, Backend);       \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_global, Backend);            \

@@ -5,8 +5,6 @@
 namespace fleet::unitfile::detail {
 namespace {
 
-bool is_cont(unsigned char b) { return b >= 0x80 && b <= 0xBF; }
-
 bool is_go_print(char32_t r) {
   if (r < 0x20 || r == 0x7F) return false;
   if (r < 0x7F) return true;
@@ -70,39 +68,6 @@ void append_quoted_rune(std::string& out, char32_t r, char quote) {
 
 }  // namespace
 
-DecodedRune decode_rune(std::string_view s, std::size_t pos) {
-  const auto at = [&](std::size_t i) { return static_cast<unsigned char>(s[pos + i]); };
-  const std::size_t avail = s.size() - pos;
-  const unsigned char b0 = at(0);
-  if (b0 < 0x80) return {b0, 1, true};
-  std::size_t need = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  char32_t r = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    need = 2;
-    r = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    need = 3;
-    r = b0 & 0x0F;
-    if (b0 == 0xE0) lo = 0xA0;  // overlong
-    if (b0 == 0xED) hi = 0x9F;  // surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    need = 4;
-    r = b0 & 0x07;
-    if (b0 == 0xF0) lo = 0x90;  // overlong
-    if (b0 == 0xF4) hi = 0x8F;  // > U+10FFFF
-  } else {
-    return {};
-  }
-  if (avail < 2 || at(1) < lo || at(1) > hi) return {};
-  r = (r << 6) | (at(1) & 0x3F);
-  for (std::size_t i = 2; i < need; ++i) {
-    if (i >= avail || !is_cont(at(i))) return {};
-    r = (r << 6) | (at(i) & 0x3F);
-  }
-  return {r, need, true};
-}
-
 bool is_go_space(char32_t r) {
   switch (r) {
     case '\t':
@@ -146,24 +111,6 @@ std::string_view go_trim_space(std::string_view s) {
     s.remove_suffix(width);
   }
   return s;
-}
-
-void append_utf8(std::string& out, char32_t r) {
-  if (r < 0x80) {
-    out += static_cast<char>(r);
-  } else if (r < 0x800) {
-    out += static_cast<char>(0xC0 | (r >> 6));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  } else if (r < 0x10000) {
-    out += static_cast<char>(0xE0 | (r >> 12));
-    out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (r >> 18));
-    out += static_cast<char>(0x80 | ((r >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  }
 }
 
 std::string go_quote_rune(char32_t r) {

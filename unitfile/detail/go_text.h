@@ -7,27 +7,24 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
+
 namespace fleet::unitfile::detail {
 
-inline constexpr char32_t kRuneError = 0xFFFD;
-
-struct DecodedRune {
-  char32_t rune = kRuneError;
-  std::size_t width = 1;
-  bool valid = false;  // false: invalid/incomplete sequence, consumed as one byte (Go ReadRune)
-};
+using fleet::append_utf8;
+using fleet::DecodedRune;
+using fleet::kRuneError;
 
 // Go utf8.DecodeRune at `pos` (pos < s.size()).
-DecodedRune decode_rune(std::string_view s, std::size_t pos);
+inline DecodedRune decode_rune(std::string_view s, std::size_t pos) {
+  return decode_utf8_rune(s.substr(pos));
+}
 
 // Go unicode.IsSpace.
 bool is_go_space(char32_t r);
 
 // Go strings.TrimSpace / bytes.TrimSpace (Unicode white space at both ends).
 std::string_view go_trim_space(std::string_view s);
-
-// Appends the UTF-8 encoding of `r`.
-void append_utf8(std::string& out, char32_t r);
 
 // Go fmt %q of a rune ('x', '\n', '\u00a0') and of a string ("a\tb"). Printability follows Go's
 // unicode.IsPrint for ASCII, Latin-1 and the common format/space characters; other assigned-ness

@@ -190,6 +190,32 @@ TEST_CASE("fleetd --dev serves fleetctl on one host and exits 0 on SIGTERM") {
   CHECK_FALSE(fs::exists(d.sock));  // the socket file is removed
 }
 
+TEST_CASE("fleetctl writes each line as it happens when stdout is not a terminal") {
+  DevFleetd d;
+  d.start();
+  // mars.service fits no machine: fleetctl waits one attempt (2 s) for it after hello.service
+  // has launched; a CI job killed meanwhile must still have the lines printed so far.
+  d.file("mars.service",
+         "[Service]\nExecStart=/bin/sleep 100\n\n[X-Fleet]\n"
+         "MachineMetadata=region=mars\n");
+  std::string out = d.dir + "/killed.out";
+  pid_t child =
+      spawn({FLEETCTL_BIN, "--endpoint=unix://" + d.sock, "start", "hello.service", "mars.service"},
+            out, d.dir, {});
+  REQUIRE(child > 0);
+  const std::string launched = "Unit hello.service launched on 5f0e1d2c.../127.0.0.1\n";
+  bool seen_while_running = fleet::testing::wait_until(
+      [&] { return slurp(out).find(launched) != std::string::npos; }, 10s);
+  bool still_running = !reaped(child).has_value();
+  ::kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  CHECK(seen_while_running);
+  CHECK(still_running);
+  std::string text = slurp(out);
+  CHECK(text.rfind("Unit hello.service inactive\nUnit mars.service inactive\n" + launched, 0) == 0);
+  CHECK(text.find('\r') == std::string::npos);  // no progress line off a terminal
+}
+
 TEST_CASE("SIGHUP applies verbosity and token_limit and names keys that need a restart") {
   DevFleetd d;
   d.start();
