@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "agent/agent_plan.h"
+#include "agent/state_events.h"
 #include "agent/unit_manager.h"
 #include "common/backoff.h"
 #include "common/clock.h"
@@ -166,12 +167,22 @@ Task<void> Agent::flush_states() {
               {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
     co_return;  // kept pending; retried on the next flush
   }
+  std::vector<registry::EventRecord> events;
   for (auto& rec : batch) {
     auto it = pending_.find(rec.unit);
     if (it != pending_.end() && it->second == rec) pending_.erase(it);
+    auto prev = published_.find(rec.unit);
+    auto e = state_event(prev == published_.end() ? nullptr : &prev->second, rec);
+    if (e) events.push_back(std::move(*e));
     published_[rec.unit] = std::move(rec);
   }
   stats_.states_published += batch.size();
+  if (!events.empty()) {
+    auto recorded = co_await registry_.events().append(std::move(events));
+    if (!recorded)
+      log::warn("agent", "cannot record events",
+                {{"machine", opts_.machine.id}, {"error", recorded.error().describe()}});
+  }
 }
 
 // One pass, in named steps: gather the current state (contents, files, systemd's view), plan

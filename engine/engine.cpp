@@ -11,6 +11,7 @@
 #include "common/loop_affinity.h"
 #include "common/sleep.h"
 #include "engine/cluster_model.h"
+#include "engine/plan_events.h"
 #include "engine/planner.h"
 #include "registry/lease_keeper.h"
 #include "registry/registry.h"
@@ -191,6 +192,12 @@ Task<bool> Engine::pass(Term& term) {
     auto ms = [](auto d) {
       return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
     };
+    // After the writes, not in their transactions: a plan is written in several chunks, and an
+    // event lost to a crash between the two is one line of history, not a wrong decision.
+    if (auto evs = plan_events(plan); !evs.empty()) {
+      auto st = co_await registry_.events().append(std::move(evs));
+      if (!st) log::warn("engine", "cannot record events", {{"error", st.error().describe()}});
+    }
     log::info("engine", "pass applied",
               {{"tasks", std::to_string(plan.tasks.size())},
                {"writes", std::to_string(written.value())},

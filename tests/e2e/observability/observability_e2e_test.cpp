@@ -82,3 +82,59 @@ TEST_CASE("fleet.socket activates fleetd, whose journal entries have priorities 
   CHECK_FALSE(by_machine.empty());
   CHECK(contains(journal(c, {"FLEET_COMPONENT=fleetd"}), "fleetd: starting"));
 }
+
+TEST_CASE("events tell where a unit ran and why it moved when its host died") {
+  ClusterOptions o;
+  o.hosts = 2;
+  o.label = "events";
+  Cluster c(o);
+  auto dir = c.work_dir();
+  c.write_unit("moving.service", lasting_unit());
+  REQUIRE(c.fleetctl(0, {"start", "--no-block", dir + "/moving.service"}).exit == 0);
+  REQUIRE(wait_until([&] { return all_running(c, {"moving.service"}); }, kSettle, 200ms));
+  const int first = running_on(list_units(c), "moving.service");
+  REQUIRE(first >= 0);
+  const int other = 1 - first;
+  // A follow opened before the host dies sees what happens, as it happens.
+  REQUIRE(c.host(static_cast<std::size_t>(other))
+              .start_transient("events-follow", {FLEET_FLEETCTL_PATH, "events", "-f", "--full",
+                                                 "--lines=0", "moving.service"}));
+  c.halt(static_cast<std::size_t>(first));
+  REQUIRE(wait_until([&] { return running_on(list_units(c, other), "moving.service") == other; },
+                     kSettle, 200ms));
+  const std::string old_id = c.machine_id(static_cast<std::size_t>(first));
+  const std::string new_id = c.machine_id(static_cast<std::size_t>(other));
+  std::string seen;
+  REQUIRE(wait_until(
+      [&] {
+        seen =
+            c.fleetctl(static_cast<std::size_t>(other), {"events", "--full", "moving.service"}).out;
+        return contains(seen, "started") && contains(seen, new_id + " systemd: active");
+      },
+      kSettle, 200ms));
+  INFO("events:\n" << seen);
+  // In order: submitted, desired, scheduled on the old host, started there, unscheduled when
+  // that machine went away, scheduled on the new one, started there.
+  const auto at = [&](const std::string& s) { return seen.find(s); };
+  const auto sched_old = at("scheduled     moving.service           " + old_id);
+  const auto lost = at("unscheduled   moving.service           " + old_id);
+  const auto sched_new = at("scheduled     moving.service           " + new_id);
+  const auto started_new = at("started       moving.service           " + new_id);
+  REQUIRE(sched_old != std::string::npos);
+  REQUIRE(lost != std::string::npos);
+  REQUIRE(sched_new != std::string::npos);
+  REQUIRE(started_new != std::string::npos);
+  CHECK(sched_old < lost);
+  CHECK(lost < sched_new);
+  CHECK(sched_new < started_new);
+  CHECK(contains(seen.substr(lost), "went away"));
+  // The stream opened before the halt printed the same move.
+  REQUIRE(wait_until(
+      [&] {
+        auto j = c.host(static_cast<std::size_t>(other))
+                     .run({"journalctl", "-u", "events-follow", "--no-pager", "-o", "cat"});
+        return contains(j.out, "unscheduled   moving.service           " + old_id) &&
+               contains(j.out, "started       moving.service           " + new_id);
+      },
+      kSettle, 200ms));
+}
