@@ -1,7 +1,8 @@
 // The Debian packages as an operator meets them: scripts/package builds fleetd_*.deb and
 // fleetctl_*.deb (a CTest fixture, package_build), and a real-systemd host with a private layer
 // over /usr, /etc and /var installs them with dpkg, so the machine's own system is never touched.
-// Then what the operator does: edit /etc/fleet/fleet.yaml, `systemctl enable --now fleetd`, use
+// Then what the operator does: edit /etc/fleet/fleet.yaml, `systemctl enable --now fleet.socket
+// fleetd` (the API socket held by systemd, passed to fleetd), use
 // fleetctl, read the man pages, complete commands with tab, reload, upgrade, purge.
 #include <doctest/doctest.h>
 
@@ -95,7 +96,8 @@ TEST_CASE("the packages install on a host, serve fleetctl, reload, upgrade and p
   // --- configure and start, as the installed fleet.yaml says ---
   sh(h, "printf 'etcd_servers: [" + etcd.endpoint(0) + "]\\npublic_ip: " + o.ip +
             "\\nmetadata: {role: packaged}\\n' >> /etc/fleet/fleet.yaml");
-  sh(h, "systemctl enable --now fleetd");
+  sh(h, "systemctl enable --now fleet.socket fleetd");
+  CHECK(h.run({"systemctl", "is-active", "fleet.socket"}).out == "active\n");
   const std::string id8 = h.machine_id().substr(0, 8);
   std::string machines;
   REQUIRE_MESSAGE(wait_until(
@@ -155,5 +157,6 @@ TEST_CASE("the packages install on a host, serve fleetctl, reload, upgrade and p
   sh(h, "fleetctl destroy hello.service");
   sh(h, "dpkg --purge fleetd fleetctl", 120s);
   CHECK(h.run({"systemctl", "is-active", "fleetd"}).out == "inactive\n");
+  CHECK(h.run({"systemctl", "is-active", "fleet.socket"}).out == "inactive\n");
   CHECK(h.run({"ls", "/usr/bin/fleetd", "/etc/fleet/fleet.yaml"}).exit != 0);
 }
