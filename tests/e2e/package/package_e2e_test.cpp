@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "common/version.h"
 #include "tests/harness/etcd/etcd_cluster.h"
 #include "tests/harness/host/host.h"
 #include "tests/harness/wait.h"
@@ -89,9 +88,14 @@ TEST_CASE("the packages install on a host, serve fleetctl, reload, upgrade and p
   CHECK(h.run({"systemctl", "is-enabled", "fleetd"}).out == "disabled\n");
   CHECK(sh(h, "grep ^ExecStart= /lib/systemd/system/fleetd.service") ==
         "ExecStart=/usr/bin/fleetd\n");
-  const std::string version = fleet::version();  // the same source tree as this test
-  CHECK(sh(h, "fleetd --version") == "fleetd version " + version + "\n");
+  // The release version (CMake's project version), with the suffix of the tree the package was
+  // built from; fleetd, fleetctl and the API must all tell the same.
+  std::string version = sh(h, "fleetd --version");
+  REQUIRE(version.starts_with("fleetd version " FLEET_PROJECT_VERSION));
+  version = version.substr(std::string("fleetd version ").size());
+  version.pop_back();  // '\n'
   CHECK(sh(h, "fleetctl version") == "fleetctl version " + version + "\n");
+  CHECK(sh(h, "dpkg-query -W -f='${Version}' fleetd").starts_with(FLEET_PROJECT_VERSION));
 
   // --- configure and start, as the installed fleet.yaml says ---
   sh(h, "printf 'etcd_servers: [" + etcd.endpoint(0) + "]\\npublic_ip: " + o.ip +
