@@ -7,6 +7,7 @@
 #include "common/glob.h"
 #include "common/result.h"
 #include "common/strings.h"
+#include "common/version.h"
 
 using namespace fleet;
 
@@ -180,4 +181,11 @@ TEST_CASE("backoff doubles from its first delay up to its cap and starts over af
   CHECK(b.next() == milliseconds(500));
   b.reset();
   CHECK(b.next() == milliseconds(100));
+}
+
+TEST_CASE("the version is the release version, alone or followed by a git describe suffix") {
+  const std::string v = version();
+  const std::string release = FLEET_PROJECT_VERSION;  // CMake's project version
+  CHECK((v == release || v.starts_with(release + "-")));
+  CHECK(v.find_first_of(" \n") == std::string::npos);
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -330,4 +331,33 @@ TEST_CASE("metadata matches when every key has an allowed value") {
 }
 
 }  // namespace
+// examples/ ships with the packages and is quoted by Documentation/unit-files.md: each file must
+// submit as the name a user gives it (a template as one of its instances) and mean what its
+// comment says.
+TEST_CASE("the unit files in examples/ parse and validate") {
+  auto requirements = [](const std::string& file, const std::string& as) {
+    std::ifstream in(std::string(FLEET_EXAMPLES_DIR) + "/" + file);
+    REQUIRE_MESSAGE(in.good(), file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto unit = UnitFile::parse(text.str());
+    REQUIRE_MESSAGE(unit.has_value(), file << ": " << unit.error().message);
+    auto valid = validate_options(unit.value(), as);
+    CHECK_MESSAGE(valid.has_value(), file << ": " << valid.error().message);
+    Requirements r = requirements_of(unit.value(), as);
+    CHECK_MESSAGE(r.unknown_keys.empty(), file);
+    return r;
+  };
+  CHECK(requirements("hello.service", "hello.service").conflicts.empty());
+  CHECK(requirements("example@.service", "example@1.service").conflicts.empty());
+  CHECK(requirements("apache@.service", "apache@1.service").conflicts ==
+        Strings{"apache@*.service"});
+  CHECK(requirements("node-exporter.service", "node-exporter.service").global);
+  auto backup = requirements("backup.service", "backup.service");
+  CHECK(backup.metadata.size() == 2);
+  CHECK(backup.metadata["region"] == std::set<std::string>{"eu"});
+  CHECK(requirements("backup-monitor.service", "backup-monitor.service").peers ==
+        Strings{"backup.service"});
+}
+
 }  // namespace fleet::unitfile

@@ -452,3 +452,44 @@ TEST_CASE("describe lists every key with its origin and hides the etcd password"
   CHECK(d.find("agent_ttl=9s (flag --agent_ttl)\n") != std::string::npos);
   CHECK(d.find("token_limit=100 (default)\n") != std::string::npos);
 }
+
+// The packages install packaging/fleet.yaml as /etc/fleet/fleet.yaml: every key commented out
+// with its default. Installed as it is, it changes nothing; with every `# key: value` line
+// uncommented it still loads and still changes nothing, so its values cannot drift from the
+// built-in defaults, and it names every key a file may set.
+TEST_CASE("the sample fleet.yaml names every file key with its default") {
+  std::ifstream in(FLEET_SAMPLE_CONFIG);
+  REQUIRE(in.good());
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string sample = buf.str();
+
+  std::string uncommented;
+  std::set<std::string> named;
+  std::istringstream lines(sample);
+  for (std::string line; std::getline(lines, line);) {
+    auto colon = line.find(':');
+    if (line.starts_with("# ") && colon != std::string::npos) {
+      const std::string key = line.substr(2, colon - 2);
+      if (find_key(key) != nullptr) {
+        CHECK_MESSAGE(named.insert(key).second, key << " is given twice");
+        line = line.substr(2);
+      }
+    }
+    uncommented += line + "\n";
+  }
+  for (const auto& key : config_keys()) {
+    const bool file_key = (key.flags & (kKeyNotInFiles | kKeyDeprecated | kKeyUnsupported)) == 0;
+    CHECK_MESSAGE(named.contains(std::string(key.name)) == file_key, key.name);
+  }
+
+  const auto defaults = load({}).value();
+  for (const auto& text : {sample, uncommented}) {
+    auto loaded = load({}, {}, {{kYaml, text}});
+    REQUIRE_MESSAGE(loaded.has_value(), loaded.error().message);
+    CHECK(loaded.value().files == std::vector<std::string>{kYaml});
+    for (const auto& key : config_keys())
+      CHECK_MESSAGE(format_value(loaded.value().config, key) == format_value(defaults.config, key),
+                    key.name);
+  }
+}

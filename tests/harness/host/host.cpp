@@ -248,6 +248,9 @@ Result<std::unique_ptr<Host>> Host::boot(HostOptions opts) {
                   write_text(h->run_dir_ + "/fleet-boot.target", boot_target(o)),
                   write_text(h->run_dir_ + "/host.env", host_env(o, h->machine_id_))})
     if (!st) return st.error();
+  if (o.private_system) {
+    if (auto st = write_text(h->run_dir_ + "/private-system", ""); !st) return st.error();
+  }
   for (const auto& path : o.extra_units) {
     fs::copy_file(path, h->run_dir_ + "/units/" + fs::path(path).filename().string(),
                   fs::copy_options::overwrite_existing, ec);

@@ -1,7 +1,8 @@
 #pragma once
 // A simulated cluster host: a real systemd as PID 1 in its own PID, mount, UTS, IPC and cgroup
 // namespaces (the rationale for each step is in init_script.h). Private tmpfs on /run,
-// /tmp, /var/tmp and /var/log, its own /etc/machine-id, host-global units masked, so booting one
+// /tmp, /var/tmp and /var/log (optionally a private layer over /usr, /etc and /var), its own
+// /etc/machine-id, host-global units masked, so booting one
 // never touches the machine. Every host is killed with its namespace when the Host object dies,
 // at exit, on a fatal signal, and (via PR_SET_PDEATHSIG) when the thread that booted it exits.
 //
@@ -35,6 +36,9 @@ struct HostOptions {
   std::map<std::string, std::string> unit_contents;
   // Units the boot target pulls in (Wants=), e.g. "fleetd.service".
   std::vector<std::string> start_units;
+  // A private writable layer (overlayfs on a tmpfs) over /usr, /etc and /var: the host can
+  // install packages (dpkg -i) that the machine never sees, and loses them when it ends.
+  bool private_system = false;
   std::chrono::milliseconds boot_timeout{30000};
 };
 

@@ -13,6 +13,18 @@ NAME="$2"
 die() { echo "fleet-host init: $*" >&2; exit 1; }
 [ "$$" = 1 ] || die "not PID 1 of a new PID namespace"
 mount --make-rprivate /
+# Optionally a writable layer of the host's own over /usr, /etc and /var, on a tmpfs: package
+# installs (binaries, units, conffiles, the dpkg database) stay inside the host. First, so that
+# the private mounts and bind mounts below land on top of it.
+if [ -e "$RUN_DIR/private-system" ]; then
+  mkdir -p "$RUN_DIR/layers"
+  mount -t tmpfs -o mode=700 tmpfs "$RUN_DIR/layers"
+  for d in usr etc var; do
+    mkdir -p "$RUN_DIR/layers/$d/upper" "$RUN_DIR/layers/$d/work"
+    mount -t overlay overlay \
+      -o "lowerdir=/$d,upperdir=$RUN_DIR/layers/$d/upper,workdir=$RUN_DIR/layers/$d/work" "/$d"
+  done
+fi
 mount -t proc proc /proc
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
@@ -59,6 +71,11 @@ done
 [ "$(cat /etc/machine-id)" = "$(cat "$RUN_DIR/machine-id")" ] || die "machine-id not bound"
 [ -L /run/systemd/system.control/systemd-tmpfiles-setup.service ] || die "masks missing"
 [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || die "cgroup2 not mounted"
+if [ -e "$RUN_DIR/private-system" ]; then
+  for d in /usr /etc /var; do
+    [ "$(stat -f -c %T "$d")" = overlayfs ] || die "$d is not a private overlay"
+  done
+fi
 
 export container=fleet-host
 exec /usr/lib/systemd/systemd --system --unit=fleet-boot.target --log-target=console --log-level=notice
