@@ -111,6 +111,7 @@ struct Engine::Term {
   Timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
   bool dirty = false;
   bool deposed = false;  // a fenced write failed: another engine leads
+  std::chrono::steady_clock::time_point last_trim{};  // of the event history
 };
 
 Task<void> Engine::lead() {
@@ -210,11 +211,28 @@ Task<bool> Engine::pass(Term& term) {
     if (!st)
       log::debug("engine", "content collection deferred", {{"error", st.error().describe()}});
   }
+  co_await trim_events(term);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++stats_.passes;
   stats_.last_pass_seconds = secs;
   stats_.total_pass_seconds += secs;
   co_return true;
+}
+
+// Keeps the event history within its retention: the leader's chore, so one fleetd does it.
+Task<void> Engine::trim_events(Term& term) {
+  const auto now = std::chrono::steady_clock::now();
+  if (term.last_trim != std::chrono::steady_clock::time_point{} &&
+      now - term.last_trim < opts_.event_trim_interval)
+    co_return;
+  term.last_trim = now;
+  auto trimmed =
+      co_await registry_.events().trim(opts_.event_retention, std::chrono::system_clock::now());
+  if (!trimmed) {
+    log::warn("engine", "cannot trim events", {{"error", trimmed.error().describe()}});
+  } else if (trimmed.value() > 0) {
+    log::info("engine", "trimmed events", {{"deleted", std::to_string(trimmed.value())}});
+  }
 }
 
 // Carries a running rolling reboot one step further (engine/reboot_planner.h). A write that

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "registry/event_log.h"
 #include "registry/kv.h"
 
 namespace fleet::registry {
@@ -27,6 +28,10 @@ struct EngineOptions {
   std::chrono::milliseconds reconcile_interval{std::chrono::seconds(30)};
   // How long a pass waits after the last one, so a burst of events yields one pass.
   std::chrono::milliseconds batch_window{20};
+  // The event history the leader keeps (registry/event_log.h), trimmed at most once per
+  // `event_trim_interval`.
+  registry::EventRetention event_retention = {};
+  std::chrono::seconds event_trim_interval{60};
 };
 
 struct EngineStats {
@@ -65,6 +70,7 @@ class Engine {
   registry::Task<void> reconcile_loop(Term& term);
   registry::Task<bool> pass(Term& term);
   registry::Task<void> reboot_step(Term& term);
+  registry::Task<void> trim_events(Term& term);
   registry::Task<Result<std::size_t>> write_plan(Term& term, registry::ScheduleBatch removals,
                                                  registry::ScheduleBatch additions);
 
