@@ -110,7 +110,7 @@ struct Engine::Term {
   ClusterModel model;
   Timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
   bool dirty = false;
-  bool deposed = false;  // a fenced write failed: another engine leads
+  bool deposed = false;                               // a fenced write failed: another engine leads
   std::chrono::steady_clock::time_point last_trim{};  // of the event history
 };
 
