@@ -13,10 +13,13 @@
 #include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/log.h"
 #include "common/strings.h"
 
 namespace fleet::api {
@@ -329,8 +332,29 @@ struct HttpApiClient::Impl {
     return {};
   }
 
+  // One API request; with debug logging on (fleetctl --debug) one line per request on stderr
+  // with its outcome and duration.
   Result<Response> request(http::verb verb, const std::string& target, std::string body,
                            const std::function<bool(std::string_view)>* sink = nullptr) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto res = send(verb, target, std::move(body), sink);
+    if (log::enabled(log::Level::debug)) {
+      char ms[32];
+      std::snprintf(
+          ms, sizeof ms, "%.1f",
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      const std::string outcome = res ? std::to_string(res.value().status) : res.error().message;
+      log::debug("fleetctl", "request",
+                 {{"method", std::string(http::to_string(verb))},
+                  {"url", url_of(target)},
+                  {"status", outcome},
+                  {"ms", ms}});
+    }
+    return res;
+  }
+
+  Result<Response> send(http::verb verb, const std::string& target, std::string body,
+                        const std::function<bool(std::string_view)>* sink) {
     const Endpoint& ep = opts.endpoint;
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, ep.kind == Endpoint::Kind::unix_socket ? "domain-sock" : ep.host);

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/log.h"
+
 using namespace fleet::api;
 
 TEST_CASE("endpoints parse the way fleetctl parses them") {
@@ -383,4 +385,32 @@ TEST_CASE("against a server without batch routes the client falls back to one ca
   CHECK(server.requests[0].rfind("POST /fleet/v1/units:batchUpdate ", 0) == 0);
   CHECK(server.requests[1].rfind("PUT /fleet/v1/units/a.service ", 0) == 0);
   CHECK(server.requests[2].rfind("PUT /fleet/v1/units/b.service ", 0) == 0);
+}
+
+namespace {
+std::vector<std::string> g_debug_lines;
+void keep_line(const fleet::log::Event& e) {
+  std::string s(e.message);
+  for (const auto& [k, v] : e.fields) s += " " + std::string(k) + "=" + std::string(v);
+  g_debug_lines.push_back(s);
+}
+}  // namespace
+
+TEST_CASE("with debug logging each request is logged with its outcome and duration") {
+  std::vector<std::string> responses = {
+      json_response(200, R"({"units":[]})"),
+      json_response(404, R"({"error":{"code":404,"message":"unit does not exist"}})")};
+  CannedServer server(responses);
+  auto client = client_for(server.path());
+  fleet::log::set_level(fleet::log::Level::debug);
+  fleet::log::set_sink(&keep_line);
+  (void)client->list_units();
+  (void)client->get_unit("x.service");
+  fleet::log::set_sink(nullptr);
+  fleet::log::set_level(fleet::log::Level::info);
+  REQUIRE(g_debug_lines.size() == 2);
+  INFO(g_debug_lines[0]);
+  CHECK(g_debug_lines[0].rfind("request method=GET url=", 0) == 0);
+  CHECK(g_debug_lines[0].find("/fleet/v1/units status=200 ms=") != std::string::npos);
+  CHECK(g_debug_lines[1].find("/fleet/v1/units/x.service status=404 ms=") != std::string::npos);
 }

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/loop_affinity.h"
+#include "common/metrics.h"
 #include "common/sleep.h"
 #include "engine/cluster_model.h"
 #include "engine/plan_events.h"
@@ -214,6 +215,7 @@ Task<bool> Engine::pass(Term& term) {
   co_await trim_events(term);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++stats_.passes;
+  if (opts_.metrics) opts_.metrics->observe(metrics::families::engine_pass_duration, secs);
   stats_.last_pass_seconds = secs;
   stats_.total_pass_seconds += secs;
   co_return true;

@@ -19,6 +19,10 @@ class Registry;
 class ScheduleBatch;
 }  // namespace fleet::registry
 
+namespace fleet::metrics {
+class Metrics;
+}
+
 namespace fleet::engine {
 
 struct EngineOptions {
@@ -32,6 +36,8 @@ struct EngineOptions {
   // `event_trim_interval`.
   registry::EventRetention event_retention = {};
   std::chrono::seconds event_trim_interval{60};
+  // Where pass durations are observed (fleet_engine_reconcile_duration_seconds); may be null.
+  metrics::Metrics* metrics = nullptr;
 };
 
 struct EngineStats {

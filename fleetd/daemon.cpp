@@ -207,10 +207,13 @@ class Daemon {
       std::cerr << "fleetd: API: " << st.error().message << "\n";
       return 1;
     }
-    if (!cfg_.disable_engine)
-      node_->make_engine(engine_options(cfg_, machine_id_));
-    else
+    if (!cfg_.disable_engine) {
+      auto eo = engine_options(cfg_, machine_id_);
+      eo.metrics = &metrics_;
+      node_->make_engine(eo);
+    } else {
       log::info("fleetd", "not starting engine; disable_engine is set");
+    }
     wait_signal();
     net::co_spawn(io_, main_task(), [this](std::exception_ptr e) {
       if (!e) return;
