@@ -304,3 +304,18 @@ TEST_CASE("API errors while waiting are reported once per attempt") {
         "Error waiting for units: timed out waiting for unit hello.service to report state "
         "launched\nError waiting for unit states, exit status: 1\n");
 }
+
+TEST_CASE("status of a unit that should run but does not shows its recent events") {
+  Cluster c;
+  c.api.set_converge(api::FakeApiClient::Converge::manual);
+  REQUIRE(c.run({"start", "--no-block", "hello.service"}).code == 0);
+  c.api.add_event({7, "2026-12-06T09:00:00.000Z", "unschedulable", "hello.service", "",
+                   "no machine has region=mars"});
+  c.api.add_event({8, "2026-12-06T09:00:01.000Z", "scheduled", "other.service", kM1, "x"});
+  auto r = c.run({"status", "hello.service"});
+  CHECK(r.code == 1);
+  CHECK(r.err ==
+        "Unit hello.service does not appear to be loaded.\n"
+        "Recent events (fleetctl events hello.service):\n"
+        "  2026-12-06T09:00:00.000Z  unschedulable  -  no machine has region=mars\n");
+}

@@ -18,6 +18,27 @@ int print_status(CommandContext& ctx, const std::string& name, const std::string
   return st.value().exit_code;
 }
 
+// A unit that should run but does not: why (the engine's reason) and what happened to it last
+// (its newest events), after fleet's own message so scripts matching that line keep working.
+void explain_not_running(CommandContext& ctx, const api::Unit& u) {
+  if (!u.reason.empty())
+    ctx.io.err << "Unit " << u.name << " cannot be scheduled: " << u.reason << "\n";
+  api::EventQuery q;
+  q.units = {u.name};
+  q.limit = 5;
+  std::vector<api::Event> recent;
+  auto st = ctx.api->events(q, [&](const api::Event& e) {
+    recent.push_back(e);
+    return true;
+  });
+  if (!st || recent.empty()) return;
+  ctx.io.err << "Recent events (fleetctl events " << u.name << "):\n";
+  for (const auto& e : recent) {
+    std::string machine = e.machine.empty() ? "-" : e.machine.substr(0, 8);
+    ctx.io.err << "  " << e.time << "  " << e.kind << "  " << machine << "  " << e.reason << "\n";
+  }
+}
+
 int run(CommandContext& ctx) {
   std::vector<std::string> globals;
   bool printed = false;
@@ -39,6 +60,7 @@ int run(CommandContext& ctx) {
     }
     if (u.current_state == api::kStateInactive) {
       ctx.io.err << "Unit " << u.name << " does not appear to be loaded.\n";
+      if (u.desired_state != api::kStateInactive) explain_not_running(ctx, u);
       return kExitFailure;
     }
     if (printed) ctx.io.out << "\n";
