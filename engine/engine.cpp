@@ -113,6 +113,7 @@ struct Engine::Term {
   bool dirty = false;
   bool deposed = false;                               // a fenced write failed: another engine leads
   std::chrono::steady_clock::time_point last_trim{};  // of the event history
+  std::optional<std::set<std::string>> machines_seen;  // as of the previous pass
 };
 
 Task<void> Engine::lead() {
@@ -121,6 +122,14 @@ Task<void> Engine::lead() {
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
   log::info("engine", "leadership acquired", {{"machine", opts_.machine_id}});
+  registry::EventRecord took;
+  took.kind = "leader";
+  took.machine = opts_.machine_id;
+  took.reason = "this machine's engine now places units";
+  std::vector<registry::EventRecord> leader_event;
+  leader_event.push_back(std::move(took));
+  if (auto st = co_await registry_.events().append(std::move(leader_event)); !st)
+    log::warn("engine", "cannot record events", {{"error", st.error().describe()}});
 
   Term term(registry_, co_await net::this_coro::executor, impl_->keeper.id());
   auto lost = [&]() -> Task<void> { (void)co_await impl_->keeper.wait_lost(); };
@@ -167,7 +176,14 @@ Task<void> Engine::reconcile_loop(Term& term) {
 // this term is over.
 Task<bool> Engine::pass(Term& term) {
   auto t0 = std::chrono::steady_clock::now();
-  Plan plan = plan_schedule(term.model.snapshot());
+  const ClusterSnapshot snapshot = term.model.snapshot();
+  Plan plan = plan_schedule(snapshot);
+  auto membership = membership_events(term.machines_seen, snapshot.machines);
+  if (!membership.empty()) {
+    auto recorded = co_await registry_.events().append(std::move(membership));
+    if (!recorded)
+      log::warn("engine", "cannot record events", {{"error", recorded.error().describe()}});
+  }
   registry::ScheduleBatch removals = registry_.schedule_batch();
   registry::ScheduleBatch additions = registry_.schedule_batch();
   term.model.writes_for(plan, removals, additions);

@@ -28,3 +28,16 @@ TEST_CASE("a plan's moves, placements and reasons become events, in plan order")
   CHECK(ev[4].machine.empty());
   CHECK(ev[4].reason == "no machine fits");
 }
+
+TEST_CASE("machines joining and leaving between passes are events, not those a leader first sees") {
+  std::optional<std::set<std::string>> seen;
+  auto first = membership_events(seen, {MachineSpec{"m1", {}}, MachineSpec{"m2", {}}});
+  CHECK(first.empty());
+  auto next = membership_events(seen, {MachineSpec{"m2", {}}, MachineSpec{"m3", {}}});
+  REQUIRE(next.size() == 2);
+  CHECK(next[0].kind == "machine-joined");
+  CHECK(next[0].machine == "m3");
+  CHECK(next[1].kind == "machine-left");
+  CHECK(next[1].machine == "m1");
+  CHECK(membership_events(seen, {MachineSpec{"m2", {}}, MachineSpec{"m3", {}}}).empty());
+}

@@ -216,6 +216,20 @@ Task<Response> machine_action(const Request& req, ApiContext& ctx, const std::st
   auto st = co_await ctx.registry.set_maintenance(id, m);
   if (!st) co_return registry_error(st.error());
   log::info("api", "machine " + action, {{"machine", id}, {"force", m.force ? "true" : "false"}});
+  registry::EventRecord e;
+  // cordoned, draining, uncordoned (if/else: no ?: temporaries in a coroutine, GCC 12)
+  if (action == "drain") {
+    e.kind = "draining";
+  } else {
+    e.kind = action + "ed";
+  }
+  e.machine = id;
+  e.reason = "by API request";
+  if (m.force) e.reason += ", forced";
+  std::vector<registry::EventRecord> evs;
+  evs.push_back(std::move(e));
+  if (auto rec = co_await ctx.registry.events().append(std::move(evs)); !rec)
+    log::warn("api", "cannot record events", {{"error", rec.error().describe()}});
   Response r = empty_response(204);
   r.headers.push_back({"Content-Type", "application/json"});
   co_return r;
