@@ -69,6 +69,15 @@ inline constexpr Family agent_states_published{
     "fleet_agent_states_published_total", Type::counter,
     "Unit states this machine's agent wrote to the registry."};
 
+// Registry (fed by fleetd from the etcd client)
+inline constexpr Family registry_requests{
+    "fleet_registry_requests_total", Type::counter,
+    "Requests to etcd by operation (range, txn, put, deleterange, grant, keepalive, ...) and "
+    "result (ok, error)."};
+inline constexpr Family registry_request_duration{
+    "fleet_registry_request_duration_seconds", Type::histogram,
+    "Duration of requests to etcd by operation, retries included.", buckets::kLatency};
+
 // Process
 inline constexpr Family build_info{"fleet_build_info", Type::gauge,
                                    "Always 1; the labels carry the version fleetd was built from."};

@@ -105,7 +105,8 @@ std::vector<api::server::ReadinessCheck> agent_readiness(const agent::Agent* ag)
 }
 
 // Make store: etcd, or the in-memory store for --dev. Null (reported) when etcd is misconfigured.
-std::unique_ptr<registry::KvStore> make_store(const Config& cfg, net::io_context& io) {
+std::unique_ptr<registry::KvStore> make_store(const Config& cfg, net::io_context& io,
+                                              metrics::Metrics& m) {
   if (cfg.dev) {
     log::info("fleetd", "dev mode: in-memory registry, single host");
     // History bounded by what watchers need, not by the number of writes (memory_kv.h).
@@ -120,6 +121,12 @@ std::unique_ptr<registry::KvStore> make_store(const Config& cfg, net::io_context
   ec.ca_file = cfg.etcd_cafile;
   ec.cert_file = cfg.etcd_certfile;
   ec.key_file = cfg.etcd_keyfile;
+  ec.on_request = [&m](std::string_view op, double seconds, bool ok) {
+    namespace fam = metrics::families;
+    const std::string o(op);
+    m.add(fam::registry_requests, 1, {{"op", o}, {"result", ok ? "ok" : "error"}});
+    m.observe(fam::registry_request_duration, seconds, {{"op", o}});
+  };
   auto created = registry::EtcdKv::create(io, ec);
   if (!created) {
     std::cerr << "fleetd: etcd: " << created.error().message << "\n";
@@ -194,7 +201,7 @@ class Daemon {
         machine_id_(std::move(machine_id)) {}
 
   int run() {
-    auto kv = make_store(cfg_, io_);
+    auto kv = make_store(cfg_, io_, metrics_);
     if (!kv) return 1;
     api::server::ApiOptions api_opts;
     api_opts.token_limit = static_cast<std::uint16_t>(cfg_.token_limit);

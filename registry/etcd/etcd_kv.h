@@ -13,8 +13,10 @@
 // the calls it starts (watchers may outlive it).
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "registry/kv.h"
@@ -31,6 +33,9 @@ struct EtcdConfig {
   std::string username, password;                   // empty = no auth
   std::string ca_file, cert_file, key_file;         // TLS (https endpoints); empty CA = system
   std::size_t max_txn_ops = 128;
+  // Called after every unary request with its operation ("range", "txn", "put", "keepalive",
+  // ...: the last part of the gateway path), its duration and whether it succeeded (metrics).
+  std::function<void(std::string_view op, double seconds, bool ok)> on_request = {};
 };
 
 namespace etcd {

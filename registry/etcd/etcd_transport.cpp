@@ -130,6 +130,18 @@ class TransportImpl final : public Transport, public std::enable_shared_from_thi
         idle_(eps_.size()) {}
 
   Task<Result<HttpReply>> post(std::string path, std::string body, CallOptions opts) override {
+    auto self = shared_from_this();  // config_ is read after the request
+    const auto t0 = Clock::now();
+    const std::string op = path.substr(path.rfind('/') + 1);
+    auto reply = co_await post_authenticated(std::move(path), std::move(body), opts);
+    if (config_.on_request) {
+      const bool ok = reply && reply.value().status / 100 == 2;
+      config_.on_request(op, std::chrono::duration<double>(Clock::now() - t0).count(), ok);
+    }
+    co_return reply;
+  }
+
+  Task<Result<HttpReply>> post_authenticated(std::string path, std::string body, CallOptions opts) {
     auto self = shared_from_this();
     auto deadline = Clock::now() + config_.request_timeout;
     if (auto st = co_await ensure_token(deadline); !st) co_return st.error();

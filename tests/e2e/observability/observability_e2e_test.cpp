@@ -47,6 +47,8 @@ TEST_CASE("fleet.socket activates fleetd, whose journal entries have priorities 
   auto metrics = http_request(c.api_url(0), "GET", "/metrics");
   CHECK(contains(metrics.body, "\nfleet_machines 1\n"));
   CHECK(contains(metrics.body, "\nfleet_build_info{version="));
+  CHECK(contains(metrics.body, "\nfleet_registry_requests_total{op=\"range\",result=\"ok\"} "));
+  CHECK(contains(metrics.body, "\nfleet_engine_reconcile_duration_seconds_count "));
 
   // A deprecated key makes fleetd log a warning at start: the entry must be a warning.
   REQUIRE(h.write_file("/run/systemd/system/fleetd.service.d/deprecated.conf",
