@@ -19,6 +19,8 @@ std::span<const Family* const> all_families() {
       &engine_unschedulable,
       &agent_units,
       &agent_states_published,
+      &agent_passes,
+      &agent_task_failures,
       &registry_requests,
       &registry_request_duration,
       &build_info,

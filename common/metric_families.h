@@ -69,6 +69,12 @@ inline constexpr Family agent_states_published{
     "fleet_agent_states_published_total", Type::counter,
     "Unit states this machine's agent wrote to the registry."};
 
+inline constexpr Family agent_passes{"fleet_agent_reconcile_total", Type::counter,
+                                     "Reconcile passes of this machine's agent."};
+inline constexpr Family agent_task_failures{
+    "fleet_agent_task_failures_total", Type::counter,
+    "Unit operations (load, start, stop, unload) of this machine's agent that systemd refused."};
+
 // Registry (fed by fleetd from the etcd client)
 inline constexpr Family registry_requests{
     "fleet_registry_requests_total", Type::counter,

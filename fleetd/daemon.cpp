@@ -92,6 +92,8 @@ void feed_metrics(metrics::Metrics& m, const engine::Engine* eng, const agent::A
   }
   m.set(fam::agent_units, static_cast<double>(ag.stats().units));
   m.advance_to(fam::agent_states_published, static_cast<double>(ag.stats().states_published));
+  m.advance_to(fam::agent_passes, static_cast<double>(ag.stats().passes));
+  m.advance_to(fam::agent_task_failures, static_cast<double>(ag.stats().task_failures));
 }
 
 // GET /readyz's local part: the agent holds its machine lease and has reconciled at least once
