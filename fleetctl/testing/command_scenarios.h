@@ -515,6 +515,18 @@ TEST_CASE_TEMPLATE_DEFINE("status and journal are answered by the unit's machine
   CHECK(st.out == "● hello.service - Hello\n   Active: active (running)\n");
   f.set_status("hello.service", {"dead\n", 3});
   CHECK(f.run({"status", "hello.service"}).code == 3);
+  auto json = f.run({"status", "--format=json", "hello"});
+  CHECK(json.code == 3);
+  REQUIRE(json.out.size() > 1);
+  CHECK(json.out.back() == '\n');
+  CHECK(json.out.find('\n') == json.out.size() - 1);  // one object, one line
+  auto object = nlohmann::json::parse(json.out);
+  CHECK(object["name"] == "hello.service");
+  CHECK(object["exit_code"] == 3);
+  CHECK(object["status"] == "dead\n");
+  REQUIRE(object["machine"].is_string());
+  CHECK(f.legend().rfind(object["machine"].template get<std::string>().substr(0, 8), 0) == 0);
+  CHECK(f.run({"status", "--format=yaml", "hello"}).code == 1);
   f.set_journal("hello.service", {"line one\n", "line two\n"});
   auto j = f.run({"journal", "--lines", "5", "hello.service"});
   CHECK(j.code == 0);
