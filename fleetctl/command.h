@@ -72,6 +72,7 @@ struct Command {
 const std::vector<Command>& all_commands();
 
 Command cat_command();
+Command completion_command();
 Command cordon_command();
 Command drain_command();
 Command uncordon_command();
