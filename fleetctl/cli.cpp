@@ -9,6 +9,7 @@
 #include "fleetctl/tabwriter.h"
 #include "fleetctl/tunnel.h"
 #include "fleetctl/unit_patterns.h"
+#include "fleetctl/unit_results.h"
 
 namespace fleet::fleetctl {
 
@@ -309,8 +310,14 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
   const bool unit_command = cmd->name == "submit" || cmd->name == "load" || cmd->name == "start" ||
                             cmd->name == "stop" || cmd->name == "unload" ||
                             cmd->name == "destroy" || cmd->name == "restart";
-  const Output cmd_io =
-      flags.boolean("quiet") && unit_command ? Output{discard, io.err} : Output{io.out, io.err};
+  // --format json (start/stop/load/unload/destroy): fleet's lines give way to one object per unit.
+  std::optional<ResultFormat> format = ResultFormat::text;
+  if (flags.has("format") && unit_command) format = result_format(flags, io.err);
+  if (!format) return kExitFailure;
+  const bool json = *format == ResultFormat::json;
+  const Output cmd_io = (flags.boolean("quiet") || json) && unit_command ? Output{discard, io.err}
+                                                                         : Output{io.out, io.err};
+  UnitErrors errors;
   CommandContext ctx{cmd_io,
                      client.get(),
                      env.sys,
@@ -320,14 +327,17 @@ int run_fleetctl(const std::vector<std::string>& args, CliEnv& env) {
                      parsed.value().positional,
                      cmd->name,
                      env.poll_interval,
-                     std::nullopt};
+                     std::nullopt,
+                     json ? &errors : nullptr};
   if (cmd->unit_args && ctx.api != nullptr) {
     if (auto st = expand_unit_patterns(ctx); !st) {
       io.err << "Error retrieving list of units from repository: " << st.error().message << "\n";
       return kExitFailure;
     }
   }
-  return cmd->run(ctx);
+  const int code = cmd->run(ctx);
+  if (json && !flags.boolean("quiet")) print_unit_results(ctx, io.out);
+  return code;
 }
 
 ClientFactory http_client_factory() {

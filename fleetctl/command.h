@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,8 @@ struct CommandContext {
   std::chrono::milliseconds poll_interval{250};
   // The cluster's machines, fetched once on first use (fleet's cachedMachineState).
   std::optional<std::vector<api::Machine>> machine_cache;
+  // With `--format json`: where the unit commands record each unit's first error (unit_results.h).
+  std::map<std::string, std::string, std::less<>>* errors = nullptr;
 };
 
 struct Command {
@@ -69,6 +72,7 @@ struct Command {
 const std::vector<Command>& all_commands();
 
 Command cat_command();
+Command completion_command();
 Command cordon_command();
 Command drain_command();
 Command uncordon_command();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fleetctl/unit_results.h"
 #include "fleetctl/unit_source.h"
 
 namespace fleet::fleetctl {
@@ -35,6 +36,7 @@ Result<std::vector<api::Unit>> find_units(CommandContext& ctx) {
                            [&](const api::Unit& u) { return u.name == name; });
     if (it == units.end()) {
       ctx.io.err << "Unit " << name << " not found in registry, skipping\n";
+      record_unit_error(ctx, name, "not found in registry");
       continue;
     }
     found.push_back(*it);

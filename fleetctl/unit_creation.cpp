@@ -8,6 +8,7 @@
 
 #include "fleetctl/registered_units.h"
 #include "fleetctl/unit_files.h"
+#include "fleetctl/unit_results.h"
 #include "fleetctl/unit_waiting.h"
 
 namespace fleet::fleetctl {
@@ -67,6 +68,17 @@ Status create_one(CommandContext& ctx, const std::string& name, const Options& o
   return ok();
 }
 
+// One argument's unit, created unless it is registered already: true when it was created.
+Result<bool> create_if_needed(CommandContext& ctx, const std::string& arg, const std::string& name,
+                              bool replace, const std::optional<UnitIndex>& index) {
+  std::string path = append_default_unit_type(arg);
+  BOOST_OUTCOME_TRY(bool create, needs_creation(ctx, path, name, replace, index));
+  if (!create) return false;
+  BOOST_OUTCOME_TRY(auto options, unit_options_for(ctx, path, name, replace));
+  BOOST_OUTCOME_TRY(create_one(ctx, name, options));
+  return true;
+}
+
 }  // namespace
 
 Status create_units(CommandContext& ctx) {
@@ -74,13 +86,13 @@ Status create_units(CommandContext& ctx) {
   std::vector<std::string> created;
   const std::optional<UnitIndex> index = index_registered_units(ctx, ctx.args.size());
   for (const auto& arg : ctx.args) {
-    std::string path = append_default_unit_type(arg);
     std::string name = mangle_unit_name(arg);
-    BOOST_OUTCOME_TRY(bool create, needs_creation(ctx, path, name, replace, index));
-    if (!create) continue;
-    BOOST_OUTCOME_TRY(auto options, unit_options_for(ctx, path, name, replace));
-    BOOST_OUTCOME_TRY(create_one(ctx, name, options));
-    created.push_back(name);
+    auto create = create_if_needed(ctx, arg, name, replace, index);
+    if (!create) {
+      record_unit_error(ctx, name, create.error().message);
+      return create.error();
+    }
+    if (create.value()) created.push_back(name);
   }
   // fleet waits for creation even with --no-block (its attempts -1 means "no limit" here).
   int attempts = std::max(block_attempts(ctx.flags), 0);

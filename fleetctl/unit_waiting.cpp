@@ -3,6 +3,7 @@
 #include <map>
 
 #include "fleetctl/machines.h"
+#include "fleetctl/unit_results.h"
 #include "fleetctl/wait_progress.h"
 
 namespace fleet::fleetctl {
@@ -83,6 +84,7 @@ std::vector<WaitFailure> wait_states(CommandContext& ctx, const std::vector<std:
     ctx.sys.sleep(ctx.poll_interval);
   }
   progress.finish(done(), failures.size());
+  for (const auto& f : failures) record_unit_error(ctx, f.name, f.message);
   return failures;
 }
 
@@ -132,6 +134,7 @@ Status wait_for_systemd_active(CommandContext& ctx, const std::vector<std::strin
         it = pending.erase(it);
       } else if (!failed_state.empty()) {
         failures.push_back("Unit " + *it + " failed in systemd: " + failed_state);
+        record_unit_error(ctx, *it, failures.back());
         it = pending.erase(it);
       } else {
         ++it;
@@ -142,6 +145,7 @@ Status wait_for_systemd_active(CommandContext& ctx, const std::vector<std::strin
       for (const auto& n : pending) {
         failures.push_back("Failed to find an active unit " + n + " within " +
                            std::to_string(budget / kPollsPerAttempt * 2) + "s");
+        record_unit_error(ctx, n, failures.back());
       }
       break;
     }

@@ -57,6 +57,7 @@ int run(CommandContext& ctx) {
   for (std::size_t i = 0; i < found.size(); ++i) {
     if (errors[i]) {
       ctx.io.err << "Error destroying units: " << errors[i]->message << "\n";
+      record_unit_error(ctx, found[i].name, errors[i]->message);
       exit = kExitFailure;
       continue;
     }
@@ -78,6 +79,7 @@ Command destroy_command() {
       "custom stop directives (i.e. ExecStop option in the unit file).\n\nDestroyed units are "
       "impossible to start unless re-submitted.";
   c.flags = block_flags();
+  c.flags.push_back(result_format_flag());
   c.unit_args = true;
   c.run = &run;
   return c;

@@ -43,6 +43,7 @@ Command start_command() {
   c.flags = block_flags();
   c.flags.push_back(replace_flag());
   c.flags.push_back(sign_flag());
+  c.flags.push_back(result_format_flag());
   c.unit_args = true;
   c.run = &run;
   return c;

@@ -1,4 +1,7 @@
+#include <nlohmann/json.hpp>
+
 #include "fleetctl/command.h"
+#include "fleetctl/unit_results.h"
 
 namespace fleet::fleetctl {
 
@@ -6,14 +9,24 @@ namespace {
 
 // Prints the text of `systemctl status -l <unit>` from the unit's machine (served by fleetd's
 // /units/<name>/status); returns the remote exit code or 1 on an API error. `machine_id` picks
-// the machine of a global unit; empty means the unit's own machine.
-int print_status(CommandContext& ctx, const std::string& name, const std::string& machine_id) {
+// the machine of a global unit; `shown_machine` is the machine named in the JSON object.
+int print_status(CommandContext& ctx, const std::string& name, const std::string& machine_id,
+                 const std::string& shown_machine, bool json) {
   auto st = ctx.api->unit_status(name, machine_id);
   if (!st) {
     ctx.io.err << "Error retrieving status of unit " << name << ": " << st.error().message << "\n";
     return kExitFailure;
   }
-  ctx.io.out << st.value().text;
+  if (json) {
+    // One object per unit and machine and line, so a script reads the exit code per unit.
+    nlohmann::ordered_json j = {{"name", name},
+                                {"machine", shown_machine},
+                                {"exit_code", st.value().exit_code},
+                                {"status", st.value().text}};
+    ctx.io.out << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  } else {
+    ctx.io.out << st.value().text;
+  }
   ctx.io.out.flush();
   return st.value().exit_code;
 }
@@ -40,6 +53,9 @@ void explain_not_running(CommandContext& ctx, const api::Unit& u) {
 }
 
 int run(CommandContext& ctx) {
+  auto format = result_format(ctx.flags, ctx.io.err);
+  if (!format) return kExitFailure;
+  const bool json = *format == ResultFormat::json;
   std::vector<std::string> globals;
   bool printed = false;
   for (const auto& arg : ctx.args) {
@@ -63,9 +79,9 @@ int run(CommandContext& ctx) {
       if (u.desired_state != api::kStateInactive) explain_not_running(ctx, u);
       return kExitFailure;
     }
-    if (printed) ctx.io.out << "\n";
+    if (printed && !json) ctx.io.out << "\n";
     printed = true;
-    if (int code = print_status(ctx, u.name, {}); code != 0) return code;
+    if (int code = print_status(ctx, u.name, {}, u.machine_id, json); code != 0) return code;
   }
   // A global unit: its status on every machine that reports it.
   for (const auto& g : globals) {
@@ -82,9 +98,9 @@ int run(CommandContext& ctx) {
       return kExitFailure;
     }
     for (const auto& s : states.value()) {
-      if (printed) ctx.io.out << "\n";
+      if (printed && !json) ctx.io.out << "\n";
       printed = true;
-      if (int code = print_status(ctx, g, s.machine_id); code != 0) return code;
+      if (int code = print_status(ctx, g, s.machine_id, s.machine_id, json); code != 0) return code;
     }
   }
   return kExitOk;
@@ -103,6 +119,9 @@ Command status_command() {
       "needed). The exit code is that of systemctl.";
   c.flags = {ssh_port_flag()};
   c.flags.back().hidden = true;  // kept for compatibility; status no longer uses SSH
+  c.flags.push_back({"format", FlagType::string, "text",
+                     "Output format: text (systemctl's output) or json (one object per unit and "
+                     "machine and line: name, machine, exit_code, status)."});
   c.unit_args = true;
   c.run = &run;
   return c;

@@ -49,6 +49,7 @@ Command stop_command() {
       "unit:\n\tfleetctl stop foo.service\n\nStop an entire directory of units with glob "
       "matching, without waiting:\n\tfleetctl --no-block stop myservice/*";
   c.flags = block_flags();
+  c.flags.push_back(result_format_flag());
   c.unit_args = true;
   c.run = &run;
   return c;

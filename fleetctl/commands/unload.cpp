@@ -42,6 +42,7 @@ Command unload_command() {
       "The units stay submitted.\n\nFor units which are not global, unload operations are "
       "performed synchronously; see --block-attempts and --no-block.";
   c.flags = block_flags();
+  c.flags.push_back(result_format_flag());
   c.unit_args = true;
   c.run = &run;
   return c;

@@ -515,6 +515,18 @@ TEST_CASE_TEMPLATE_DEFINE("status and journal are answered by the unit's machine
   CHECK(st.out == "● hello.service - Hello\n   Active: active (running)\n");
   f.set_status("hello.service", {"dead\n", 3});
   CHECK(f.run({"status", "hello.service"}).code == 3);
+  auto json = f.run({"status", "--format=json", "hello"});
+  CHECK(json.code == 3);
+  REQUIRE(json.out.size() > 1);
+  CHECK(json.out.back() == '\n');
+  CHECK(json.out.find('\n') == json.out.size() - 1);  // one object, one line
+  auto object = nlohmann::json::parse(json.out);
+  CHECK(object["name"] == "hello.service");
+  CHECK(object["exit_code"] == 3);
+  CHECK(object["status"] == "dead\n");
+  REQUIRE(object["machine"].is_string());
+  CHECK(f.legend().rfind(object["machine"].template get<std::string>().substr(0, 8), 0) == 0);
+  CHECK(f.run({"status", "--format=yaml", "hello"}).code == 1);
   f.set_journal("hello.service", {"line one\n", "line two\n"});
   auto j = f.run({"journal", "--lines", "5", "hello.service"});
   CHECK(j.code == 0);
@@ -559,6 +571,76 @@ TEST_CASE_TEMPLATE_DEFINE("unknown commands and flags exit non-zero without touc
   if constexpr (F::kFake) CHECK(f.api.calls().empty());
 }
 
+TEST_CASE_TEMPLATE_DEFINE("--format json reports one object per unit instead of fleet's lines", F,
+                          fleetctl_json_results) {
+  using fleet::fleetctl::testing::contains;
+  F f;
+  f.wait_ready();
+  f.file("hello.service", fleet::fleetctl::testing::kHello);
+  f.file("mars.service",
+         "[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineMetadata=region=mars\n");
+  f.unplaceable("mars.service", "no machine has metadata region=mars");
+  // Each line is one object; the lines in argument order, each unit once.
+  const auto objects = [](const std::string& out) {
+    std::vector<nlohmann::json> v;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) v.push_back(nlohmann::json::parse(line));
+    return v;
+  };
+  auto start = f.run({"start", "--format=json", "hello.service"});
+  CHECK(start.code == 0);
+  CHECK(start.err == "");
+  auto started = objects(start.out);
+  REQUIRE(started.size() == 1);
+  CHECK(started[0]["name"] == "hello.service");
+  CHECK(started[0]["state"] == "launched");
+  CHECK(started[0]["error"].is_null());
+  REQUIRE(started[0]["machine"].is_string());
+  CHECK(f.legend().rfind(started[0]["machine"].template get<std::string>().substr(0, 8), 0) == 0);
+  CHECK(f.systemd_state("hello.service") == "active/running");
+
+  auto failed = f.run({"start", "--format", "json", "--block-attempts=3", "mars", "hello"});
+  CHECK(failed.code == 1);
+  auto results = objects(failed.out);
+  REQUIRE(results.size() == 2);
+  CHECK(results[0]["name"] == "mars.service");
+  CHECK(results[0]["machine"].is_null());
+  CHECK(results[0]["state"] == "inactive");
+  CHECK(contains(results[0]["error"].template get<std::string>(), "cannot be scheduled"));
+  CHECK(results[1]["name"] == "hello.service");
+  CHECK(results[1]["state"] == "launched");
+  CHECK(results[1]["error"].is_null());
+
+  auto stop = f.run({"stop", "--format=json", "hello", "nope", "hello.service"});
+  CHECK(stop.code == 0);
+  auto stopped = objects(stop.out);
+  REQUIRE(stopped.size() == 2);
+  CHECK(stopped[0]["state"] == "loaded");
+  CHECK(stopped[0]["error"].is_null());
+  CHECK(stopped[1]["name"] == "nope.service");
+  CHECK(stopped[1]["state"].is_null());
+  CHECK(stopped[1]["error"] == "not found in registry");
+
+  auto unload = f.run({"unload", "--format=json", "hello"});
+  CHECK(unload.code == 0);
+  CHECK(objects(unload.out).at(0)["state"] == "inactive");
+  CHECK(objects(f.run({"load", "--format=json", "hello"}).out).at(0)["state"] == "loaded");
+
+  auto destroy = f.run({"destroy", "--format=json", "hello", "mars", "nope"});
+  CHECK(destroy.code == 0);
+  auto destroyed = objects(destroy.out);
+  REQUIRE(destroyed.size() == 3);
+  CHECK(destroyed[0]["state"] == "destroyed");
+  CHECK(destroyed[1]["state"] == "destroyed");
+  CHECK(destroyed[2]["error"] == "not found in registry");
+
+  auto quiet = f.run({"-q", "destroy", "--format=json", "hello"});
+  CHECK(quiet.out == "");
+  auto bad = f.run({"stop", "--format=yaml", "hello"});
+  CHECK(bad.code == 1);
+  CHECK(bad.err == "Invalid output format \"yaml\": use text or json\n");
+}
+
 #define FLEET_FLEETCTL_SCENARIOS(Backend)                         \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_no_units, Backend);          \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_submit, Backend);            \
@@ -578,4 +660,5 @@ TEST_CASE_TEMPLATE_DEFINE("unknown commands and flags exit non-zero without touc
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_global, Backend);            \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_cat, Backend);               \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_status_journal, Backend);    \
+  TEST_CASE_TEMPLATE_INVOKE(fleetctl_json_results, Backend);      \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_unknown, Backend)

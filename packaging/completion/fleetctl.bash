@@ -60,6 +60,8 @@ _fleetctl() {
   case $cmd in
     help)
       mapfile -t COMPREPLY < <(compgen -W "$(_fleetctl_commands "$fleetctl")" -- "$cur") ;;
+    completion)
+      mapfile -t COMPREPLY < <(compgen -W "bash zsh" -- "$cur") ;;
     submit | load | start)
       # Unit files in the current directory, and units already in the cluster.
       mapfile -t COMPREPLY < <(

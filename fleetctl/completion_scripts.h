@@ -1,0 +1,12 @@
+#pragma once
+// fleetctl's shell completion scripts, the files packaging/completion installs, embedded at build
+// time (fleetctl/embed_completion.cmake) so that `fleetctl completion` prints the same text.
+
+#include <string_view>
+
+namespace fleet::fleetctl {
+
+std::string_view bash_completion_script();
+std::string_view zsh_completion_script();
+
+}  // namespace fleet::fleetctl
