@@ -88,3 +88,15 @@ TEST_CASE("Documentation/monitoring.md lists every family") {
     CHECK(doc.find("`" + std::string(f->name) + "`") != std::string::npos);
   }
 }
+
+TEST_CASE("every family defined in metric_families.h is registered by all_families()") {
+  // A family missing from all_families() records nothing, silently.
+  std::ifstream in(FLEET_SOURCE_DIR "/common/metric_families.h");
+  REQUIRE(in);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t defined = 0;
+  for (auto at = text.find("inline constexpr Family "); at != std::string::npos;
+       at = text.find("inline constexpr Family ", at + 1))
+    ++defined;
+  CHECK(defined == all_families().size());
+}
