@@ -177,12 +177,7 @@ Task<void> Agent::flush_states() {
     published_[rec.unit] = std::move(rec);
   }
   stats_.states_published += batch.size();
-  if (!events.empty()) {
-    auto recorded = co_await registry_.events().append(std::move(events));
-    if (!recorded)
-      log::warn("agent", "cannot record events",
-                {{"machine", opts_.machine.id}, {"error", recorded.error().describe()}});
-  }
+  co_await registry_.events().record(std::move(events), "agent");
 }
 
 // One pass, in named steps: gather the current state (contents, files, systemd's view), plan

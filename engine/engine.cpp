@@ -128,8 +128,7 @@ Task<void> Engine::lead() {
   took.reason = "this machine's engine now places units";
   std::vector<registry::EventRecord> leader_event;
   leader_event.push_back(std::move(took));
-  if (auto st = co_await registry_.events().append(std::move(leader_event)); !st)
-    log::warn("engine", "cannot record events", {{"error", st.error().describe()}});
+  co_await registry_.events().record(std::move(leader_event), "engine");
 
   Term term(registry_, co_await net::this_coro::executor, impl_->keeper.id());
   auto lost = [&]() -> Task<void> { (void)co_await impl_->keeper.wait_lost(); };
@@ -178,12 +177,9 @@ Task<bool> Engine::pass(Term& term) {
   auto t0 = std::chrono::steady_clock::now();
   const ClusterSnapshot snapshot = term.model.snapshot();
   Plan plan = plan_schedule(snapshot);
+  // Named, not built inside co_await's arguments (GCC 12, Documentation/development.md).
   auto membership = membership_events(term.machines_seen, snapshot.machines);
-  if (!membership.empty()) {
-    auto recorded = co_await registry_.events().append(std::move(membership));
-    if (!recorded)
-      log::warn("engine", "cannot record events", {{"error", recorded.error().describe()}});
-  }
+  co_await registry_.events().record(std::move(membership), "engine");
   registry::ScheduleBatch removals = registry_.schedule_batch();
   registry::ScheduleBatch additions = registry_.schedule_batch();
   term.model.writes_for(plan, removals, additions);
@@ -212,10 +208,8 @@ Task<bool> Engine::pass(Term& term) {
     };
     // After the writes, not in their transactions: a plan is written in several chunks, and an
     // event lost to a crash between the two is one line of history, not a wrong decision.
-    if (auto evs = plan_events(plan); !evs.empty()) {
-      auto st = co_await registry_.events().append(std::move(evs));
-      if (!st) log::warn("engine", "cannot record events", {{"error", st.error().describe()}});
-    }
+    auto decided = plan_events(plan);
+    co_await registry_.events().record(std::move(decided), "engine");
     log::info("engine", "pass applied",
               {{"tasks", std::to_string(plan.tasks.size())},
                {"writes", std::to_string(written.value())},

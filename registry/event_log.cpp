@@ -118,17 +118,13 @@ std::vector<Op> EventLog::put_ops(std::vector<EventRecord> events) const {
 }
 
 Task<Status> EventLog::append(std::vector<EventRecord> events) {
-  auto ops = put_ops(std::move(events));
-  const std::size_t chunk = std::max<std::size_t>(1, kv_.max_txn_ops());
-  for (std::size_t i = 0; i < ops.size(); i += chunk) {
-    TxnRequest txn;
-    const auto end = std::min(ops.size(), i + chunk);
-    txn.success.assign(ops.begin() + static_cast<std::ptrdiff_t>(i),
-                       ops.begin() + static_cast<std::ptrdiff_t>(end));
-    auto r = co_await kv_.txn(std::move(txn));
-    if (!r) co_return r.error();
-  }
-  co_return ok();
+  co_return co_await write_in_chunks(kv_, put_ops(std::move(events)));
+}
+
+Task<void> EventLog::record(std::vector<EventRecord> events, std::string_view component) {
+  if (events.empty()) co_return;
+  auto st = co_await append(std::move(events));
+  if (!st) log::warn(component, "cannot record events", {{"error", st.error().describe()}});
 }
 
 Task<Result<EventLog::Listing>> EventLog::list(EventFilter filter) {

@@ -70,6 +70,9 @@ class EventLog {
   std::vector<Op> put_ops(std::vector<EventRecord> events) const;
   // Appends in as few transactions as the store allows.
   Task<Status> append(std::vector<EventRecord> events);
+  // append() for a component whose decision is already made: a failure is logged (one line,
+  // as `component`) and does not fail the caller. Nothing to do for no events.
+  Task<void> record(std::vector<EventRecord> events, std::string_view component);
   // Matching events, oldest first, and the revision of the read (watch(revision) continues
   // exactly where the listing ends).
   struct Listing {

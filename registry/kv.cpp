@@ -1,5 +1,8 @@
 #include "registry/kv.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace fleet::registry {
 
 // etcd's clientv3.GetPrefixRangeEnd: increment the last byte below 0xff and drop what follows;
@@ -15,6 +18,19 @@ std::string prefix_end(std::string_view prefix) {
     }
   }
   return std::string(1, '\0');
+}
+
+Task<Status> write_in_chunks(KvStore& kv, std::vector<Op> ops) {
+  const std::size_t per_txn = std::max<std::size_t>(1, kv.max_txn_ops());
+  for (std::size_t i = 0; i < ops.size(); i += per_txn) {
+    TxnRequest txn;
+    const auto end = std::min(ops.size(), i + per_txn);
+    txn.success.assign(std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(i)),
+                       std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(end)));
+    auto r = co_await kv.txn(std::move(txn));
+    if (!r) co_return r.error();
+  }
+  co_return ok();
 }
 
 }  // namespace fleet::registry

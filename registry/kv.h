@@ -177,4 +177,8 @@ class KvStore {
   virtual std::size_t max_txn_ops() const = 0;
 };
 
+// Runs `ops` unconditionally in as few transactions as `kv` allows (max_txn_ops() each), in
+// order; stops at the first failed transaction (earlier ones stay applied).
+Task<Status> write_in_chunks(KvStore& kv, std::vector<Op> ops);
+
 }  // namespace fleet::registry

@@ -440,26 +440,18 @@ Task<Status> Registry::write_reboot_step(RebootWrite w, LeaseId fence) {
 }
 
 Task<Status> Registry::put_states(const std::vector<UnitStateRecord>& states, LeaseId lease) {
-  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
-  for (std::size_t i = 0; i < states.size(); i += per_txn) {
-    TxnRequest txn;
-    for (std::size_t j = i; j < std::min(states.size(), i + per_txn); ++j)
-      txn.success.push_back(
-          Op::put(keys_.state(states[j].unit, states[j].machine), encode(states[j]), lease));
-    BOOST_OUTCOME_CO_TRY(co_await kv_.txn(std::move(txn)));
-  }
-  co_return ok();
+  std::vector<Op> ops;
+  ops.reserve(states.size());
+  for (const auto& s : states)
+    ops.push_back(Op::put(keys_.state(s.unit, s.machine), encode(s), lease));
+  co_return co_await write_in_chunks(kv_, std::move(ops));
 }
 
 Task<Status> Registry::delete_states(std::string machine, const std::vector<std::string>& units) {
-  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
-  for (std::size_t i = 0; i < units.size(); i += per_txn) {
-    TxnRequest txn;
-    for (std::size_t j = i; j < std::min(units.size(), i + per_txn); ++j)
-      txn.success.push_back(Op::del(keys_.state(units[j], machine)));
-    BOOST_OUTCOME_CO_TRY(co_await kv_.txn(std::move(txn)));
-  }
-  co_return ok();
+  std::vector<Op> ops;
+  ops.reserve(units.size());
+  for (const auto& u : units) ops.push_back(Op::del(keys_.state(u, machine)));
+  co_return co_await write_in_chunks(kv_, std::move(ops));
 }
 
 Task<Result<std::vector<UnitStateRecord>>> Registry::list_states() {

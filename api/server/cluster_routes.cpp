@@ -228,8 +228,7 @@ Task<Response> machine_action(const Request& req, ApiContext& ctx, const std::st
   if (m.force) e.reason += ", forced";
   std::vector<registry::EventRecord> evs;
   evs.push_back(std::move(e));
-  if (auto rec = co_await ctx.registry.events().append(std::move(evs)); !rec)
-    log::warn("api", "cannot record events", {{"error", rec.error().describe()}});
+  co_await ctx.registry.events().record(std::move(evs), "api");
   Response r = empty_response(204);
   r.headers.push_back({"Content-Type", "application/json"});
   co_return r;

@@ -65,14 +65,8 @@ Task<Response> get_unit(ApiContext& ctx, const std::string& name) {
   co_return json_response(200, encode(unit_view(rec, snap.value(), content.get())));
 }
 
-// Unit changes made through the API become events (registry/event_log.h) after they are
-// stored. A failed append is logged and does not fail the request: the change itself is done.
-Task<void> record_events(ApiContext& ctx, std::vector<registry::EventRecord> events) {
-  if (events.empty()) co_return;
-  auto st = co_await ctx.registry.events().append(std::move(events));
-  if (!st) log::warn("api", "cannot record events", {{"error", st.error().describe()}});
-}
-
+// Unit changes made through the API become events (registry/event_log.h) once stored; a failed
+// append is logged by EventLog::record and does not fail the request, whose change is done.
 registry::EventRecord unit_event(std::string kind, std::string unit, std::string reason) {
   registry::EventRecord e;
   e.kind = std::move(kind);
@@ -90,7 +84,7 @@ Task<Response> delete_unit(ApiContext& ctx, const std::string& name) {
   log::info("api", "destroyed unit", {{"unit", name}});
   std::vector<registry::EventRecord> evs;  // no braced list: GCC 12 coroutine bug
   evs.push_back(unit_event("destroyed", name, "by API request"));
-  co_await record_events(ctx, std::move(evs));
+  co_await ctx.registry.events().record(std::move(evs), "api");
   co_return empty_response(204);
 }
 
@@ -168,7 +162,7 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
     std::vector<registry::EventRecord> evs;  // no braced list: GCC 12 coroutine bug
     evs.push_back(unit_event("submitted", name,
                              "desired state " + std::string(registry::to_string(rec.desired))));
-    co_await record_events(ctx, std::move(evs));
+    co_await ctx.registry.events().record(std::move(evs), "api");
     co_return empty_response(201);
   }
 
@@ -193,7 +187,7 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
       evs.push_back(unit_event("replaced", name,
                                "new content " + rec.hash.substr(0, 7) + ", desired state " +
                                    std::string(registry::to_string(rec.desired))));
-      co_await record_events(ctx, std::move(evs));
+      co_await ctx.registry.events().record(std::move(evs), "api");
       co_return empty_response(201);
     }
   }
@@ -211,7 +205,7 @@ Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& 
     evs.push_back(unit_event("desired", name,
                              std::string(registry::to_string(*desired)) + " (was " +
                                  std::string(registry::to_string(cur.desired)) + ")"));
-    co_await record_events(ctx, std::move(evs));
+    co_await ctx.registry.events().record(std::move(evs), "api");
   }
   co_return empty_response(204);
 }
@@ -297,7 +291,7 @@ Task<Response> units_batch_update(const Request& req, ApiContext& ctx) {
       set_failure(out.results[at[k]], statuses[k].error());
     }
   }
-  co_await record_events(ctx, std::move(evs));
+  co_await ctx.registry.events().record(std::move(evs), "api");
   co_return json_response(200, encode(out));
 }
 
@@ -328,7 +322,7 @@ Task<Response> units_batch_delete(const Request& req, ApiContext& ctx) {
       set_failure(out.results[at[k]], statuses[k].error());
     }
   }
-  co_await record_events(ctx, std::move(evs));
+  co_await ctx.registry.events().record(std::move(evs), "api");
   co_return json_response(200, encode(out));
 }
 
