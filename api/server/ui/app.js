@@ -184,6 +184,18 @@ function apply(e) {
   }
 }
 
+// Machines the recent history says left and that did not come back: drawn red after a reload
+// too, which is what an operator opening the page after a bad night wants to see.
+function rememberLeft(history) {
+  const left = new Map();
+  for (const e of history) {
+    if (e.kind === 'machine-left') left.set(e.machine, e);
+    else if (e.kind === 'machine-joined') left.delete(e.machine);
+  }
+  for (const id of left.keys())
+    if (id && !model.machines.has(id)) model.machines.set(id, { id, up: false });
+}
+
 function addEvents(list, live) {
   for (const e of list) {
     if (e.position && e.position <= model.position && live) continue;
@@ -206,6 +218,7 @@ async function follow() {
   try {
     const recent = await api('GET', API + '/events?limit=500');
     addEvents(recent.events || [], false);
+    rememberLeft(recent.events || []);
   } catch (e) {
     banner('Cannot read events: ' + e.message);
   }
@@ -399,7 +412,8 @@ function unitsByMachine() {
 
 function chip(u, machine) {
   const st = activeOf(u, machine);
-  return h('a', { class: 'chip s-' + st, href: '#/unit/' + enc(u.name), title: `${u.name}: ${st}`,
+  const title = `${u.name}: ${st}` + (u.reason ? ` (${u.reason})` : '');
+  return h('a', { class: 'chip s-' + st, href: '#/unit/' + enc(u.name), title,
                   dataset: { unit: u.name, state: st } }, u.name);
 }
 
