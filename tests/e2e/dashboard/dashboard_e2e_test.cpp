@@ -159,6 +159,25 @@ TEST_CASE("the dashboard shows the cluster live and stops a unit after a confirm
       },
       5s, 100ms));
 
+  // Cordon, from the machines view, after the confirmation.
+  const std::string worker = c.machine_id(static_cast<std::size_t>(other));
+  b.go(c.api_url(0) + "/ui/#/machines");
+  const std::string cordon = "tr[data-id='" + worker + "'] button[data-action=cordon]";
+  REQUIRE(wait_until(
+      [&] {
+        return b.run("return !!document.querySelector(arguments[0])", json::array({cordon})) ==
+               true;
+      },
+      5s, 100ms));
+  b.click(cordon);
+  b.click("#confirm-ok");
+  CHECK(wait_until(
+      [&] {
+        return contains(http_request(c.api_url(0), "GET", "/fleet/v1/machines").body,
+                        "\"id\":\"" + worker + "\",\"maintenance\":\"cordoned\"");
+      },
+      5s, 100ms));
+
   // No script error, CSP violation or failed load all along.
   const json errors = b.run("return window.fleetErrors");
   CHECK_MESSAGE(errors.empty(), errors.dump());
