@@ -1,12 +1,15 @@
 // The dashboard (fleetd's /ui/) in a real headless Chromium against three real-systemd hosts:
 // it draws the machines and units, follows a host's death and its unit's move from the event
 // stream without a reload, and its Stop button (after a confirmation) stops a unit on its host.
+// And against an in-process fleetd with 1,000 running units: the lists stay virtualised.
 
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <string>
 
+#include "common/testing/temp_dir.h"
+#include "fleetd/testing/in_process_fleetd.h"
 #include "tests/e2e/dashboard/webdriver.h"
 #include "tests/e2e/support/e2e.h"
 #include "tests/harness/wait.h"
@@ -185,4 +188,66 @@ TEST_CASE("the dashboard shows the cluster live and stops a unit after a confirm
   std::string joined;
   for (const auto& m : console) joined += m + "\n";
   CHECK_MESSAGE(console.empty(), joined);
+}
+
+TEST_CASE("the dashboard keeps 1,000 units to the rows in view") {
+  if (!webdriver::available()) {
+    MESSAGE("SKIPPED: /usr/bin/chromium or /usr/bin/chromedriver is missing");
+    return;
+  }
+  TempDir dir("fleet-ui");
+  fleet::fleetd::testing::InProcessOptions opts;
+  opts.dir = dir.path.string();
+  opts.tcp = true;
+  fleet::fleetd::testing::InProcessFleetd fleetd(opts);
+  REQUIRE(fleetd.start());
+  const std::string api = fleetd.tcp_endpoint();
+  constexpr int kUnits = 1000;
+  for (int i = 1; i <= kUnits; ++i) {
+    auto r = http_request(api, "PUT", "/fleet/v1/units/u" + std::to_string(i) + ".service",
+                          R"({"desiredState":"launched","options":[{"section":"Service",)"
+                          R"("name":"ExecStart","value":"/bin/true"}]})");
+    REQUIRE(r.status == 201);
+  }
+  webdriver::Browser b;
+  const auto t0 = std::chrono::steady_clock::now();
+  b.go(api + "/ui/#/units");
+  REQUIRE(wait_until(
+      [&] {
+        return b.run(
+                   "const c = document.getElementById('unit-count'); return c && "
+                   "c.textContent") == "1000 of 1000" &&
+               b.run(
+                   "return document.querySelectorAll('.units .row[data-unit] .txt-active')"
+                   ".length > 0") == true;
+      },
+      30s, 100ms));
+  MESSAGE("1,000 units listed " << since(t0) << " s after the page was opened");
+  // Only the rows in view exist; scrolling to the end draws the last unit (numeric order).
+  const auto rows = b.run("return document.querySelectorAll('.units .row[data-unit]').length");
+  CHECK(rows.get<int>() < 100);
+  const json scrolled = b.run(R"(
+    const list = document.querySelector('.vlist.units');
+    const t = performance.now();
+    list.scrollTop = list.scrollHeight;
+    list.dispatchEvent(new Event('scroll'));
+    const ms = performance.now() - t;
+    const names = [...list.querySelectorAll('.row[data-unit]')].map((r) => r.dataset.unit);
+    return {ms, last: names[names.length - 1], count: names.length};)");
+  MESSAGE("drawing the rows at the end of the list took " << scrolled["ms"].get<double>() << " ms");
+  CHECK(scrolled["last"] == "u1000.service");
+  CHECK(scrolled["count"].get<int>() < 100);
+  // The cluster picture draws a bounded number of chips and links to the rest.
+  b.go(api + "/ui/#/");
+  CHECK(wait_until(
+      [&] {
+        return b.run("return document.querySelectorAll('#cluster .chip').length") == 300 &&
+               b.run(
+                   "return document.querySelector('#cluster .machine a[href*=\"units?machine\"]')"
+                   "?.textContent") == "+700 more";
+      },
+      10s, 100ms));
+  const json errors = b.run("return window.fleetErrors");
+  CHECK_MESSAGE(errors.empty(), errors.dump());
+  CHECK(b.severe_console().empty());
 }
