@@ -48,6 +48,14 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Replaces parent's children with `nodes` unless they would draw the same: a view redraws on
+// every event, and an element swapped between a user's mousedown and mouseup loses the click.
+function redraw(parent, nodes) {
+  const html = nodes.map((n) => (n instanceof Element ? n.outerHTML : n.textContent)).join('');
+  if (parent.innerHTML === html) return;
+  parent.replaceChildren(...nodes);
+}
+
 function short(id) { return id ? id.slice(0, 8) : ''; }
 function enc(name) { return encodeURIComponent(name); }
 
@@ -349,7 +357,7 @@ class VirtualList {
       row.style.top = i * ROW + 'px';
       rows.push(row);
     }
-    this.spacer.replaceChildren(...rows);
+    redraw(this.spacer, rows);
   }
 }
 
@@ -457,7 +465,7 @@ function clusterView() {
           h('div', { class: 'title' }, 'not scheduled', h('span', { class: 'badge held' }, String(unplaced.length))),
           h('div', { class: 'chips' }, unplaced.slice(0, MAX_CHIPS).map((u) => chip(u)))));
       }
-      grid.replaceChildren(...boxes);
+      redraw(grid, boxes);
     },
   };
 }
@@ -473,7 +481,7 @@ function machinesView() {
     el,
     update() {
       const { by } = unitsByMachine();
-      body.replaceChildren(...sortedMachines().map((m) => h('tr', { dataset: { id: m.id } },
+      redraw(body, sortedMachines().map((m) => h('tr', { dataset: { id: m.id } },
         h('td', { class: 'mono', title: m.id }, short(m.id)),
         h('td', {}, m.primaryIP || ''),
         h('td', { class: 'opt' }, Object.entries(m.metadata || {}).map(([k, v]) => `${k}=${v}`).join(', ')),
@@ -618,27 +626,29 @@ function unitView(r) {
     update() {
       const u = model.units.get(name);
       if (!u) {
-        head.replaceChildren(h('h2', {}, name), h('p', { class: 'muted' }, model.loaded ? 'No such unit (destroyed?).' : 'loading…'));
+        redraw(head, [h('h2', {}, name), h('p', { class: 'muted' }, model.loaded ? 'No such unit (destroyed?).' : 'loading…')]);
         return;
       }
       const st = unitState(u);
-      head.replaceChildren(h('h2', {}, name),
+      redraw(head, [h('h2', {}, name),
         h('dl', { class: 'kv panel', id: 'unit-summary' },
           h('dt', {}, 'desired'), h('dd', {}, u.desiredState || ''),
           h('dt', {}, 'current'), h('dd', {}, u.currentState || (isGlobal(u) ? 'global' : '')),
           h('dt', {}, 'machine'), h('dd', { class: 'mono' }, isGlobal(u) ? 'global' : (u.machineID || 'not scheduled')),
           h('dt', {}, 'systemd'), h('dd', { class: 'txt-' + st, id: 'unit-state' }, st),
           u.reason ? h('dt', {}, 'reason') : null, u.reason ? h('dd', { class: 'reason' }, u.reason) : null),
-        unitButtons(u));
-      content.textContent = unitText(u);
+        unitButtons(u)]);
+      const text = unitText(u);
+      if (content.textContent !== text) content.textContent = text;
       const evs = model.events.filter((e) => e.unit === name);
       const hosts = [];
       for (const e of evs) if (e.kind === 'scheduled' && e.machine && !hosts.includes(e.machine)) hosts.push(e.machine);
-      where.textContent = hosts.length ? hosts.map((id) => {
+      const ran = hosts.length ? hosts.map((id) => {
         const m = model.machines.get(id);
         return `${short(id)}${m && m.primaryIP ? ' (' + m.primaryIP + ')' : ''}`;
       }).join(' → ') : 'no placement in the recent history';
-      evBody.replaceChildren(...evs.slice(-200).reverse().map((e) => h('tr', {},
+      if (where.textContent !== ran) where.textContent = ran;
+      redraw(evBody, evs.slice(-200).reverse().map((e) => h('tr', {},
         h('td', { class: 'mono' }, e.time), h('td', {}, e.kind), h('td', { class: 'mono' }, short(e.machine)),
         h('td', {}, e.reason || ''))));
       if (!inspected && model.loaded) { inspected = true; inspect(); }

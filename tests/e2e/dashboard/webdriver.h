@@ -101,10 +101,18 @@ class Browser {
   }
 
   // Clicks the first element matching the CSS selector, as a user would (it must be visible).
+  // An element the page replaced between finding and clicking is found again.
   void click(const std::string& css) {
-    auto el = session("POST", "/element", {{"using", "css selector"}, {"value", css}});
-    if (!el.contains(kElement)) throw std::runtime_error("webdriver: no element " + el.dump());
-    session("POST", "/element/" + el[kElement].get<std::string>() + "/click", json::object());
+    for (int attempt = 1;; ++attempt) {
+      auto el = session("POST", "/element", {{"using", "css selector"}, {"value", css}});
+      if (!el.contains(kElement)) throw std::runtime_error("webdriver: no element " + el.dump());
+      try {
+        session("POST", "/element/" + el[kElement].get<std::string>() + "/click", json::object());
+        return;
+      } catch (const std::runtime_error& e) {
+        if (attempt == 3 || std::string(e.what()).find("stale element") == std::string::npos) throw;
+      }
+    }
   }
 
   // The browser console's entries at level SEVERE since the last call (chromedriver's log
