@@ -1,6 +1,6 @@
 #pragma once
 // fleetctl's shell completion scripts, the files packaging/completion installs, embedded at build
-// time (fleetctl/embed_completion.cmake) so that `fleetctl completion` prints the same text.
+// time (cmake/embed_files.cmake) so that `fleetctl completion` prints the same text.
 
 #include <string_view>
 

@@ -161,6 +161,10 @@ Task<Response> handle(const Request& req, ApiContext& ctx) {
     } else {
       res = co_await detail::readyz(ctx);
     }
+  } else if (path == "/ui" || path.starts_with("/ui/")) {
+    // Static files: served while the registry is unreachable, so the page can say so.
+    label = "/ui";
+    res = detail::ui(req);
   } else if (ctx.available && !ctx.available()) {
     res = error_response(503, "fleet server unable to communicate with etcd");
   } else {

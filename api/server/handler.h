@@ -10,6 +10,7 @@
 //   GET                /units, GET PUT DELETE /units/<name>
 //   GET                /units/<name>/status[?machineID=], /units/<name>/journal?lines=N&follow=B
 //   GET                /metrics (top level, Prometheus text)
+//   GET                /ui/ (top level: the web dashboard, Documentation/dashboard.md)
 // Errors are `{"error":{"code":N,"message":"..."}}`; see Documentation/api.md.
 //
 // Loop affinity: runs on the io_context thread and suspends on registry calls. Never throws:

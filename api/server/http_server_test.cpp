@@ -532,9 +532,17 @@ TEST_CASE("TLS on TCP verifies client certificates") {
   anonymous.load_verify_file(p("ca.pem"));
   auto denied = run_sync(f.io, tls_get(f.tcp_ep, anonymous, "/fleet/v1/units"));
   CHECK(denied.ec);  // the handshake or the first read fails: no certificate, no API
+  // The dashboard has the API's access rules: the certificate, or nothing.
+  auto page = run_sync(f.io, tls_get(f.tcp_ep, good, "/ui/"));
+  REQUIRE_FALSE(page.ec);
+  CHECK(page.res.result_int() == 200);
+  CHECK(run_sync(f.io, tls_get(f.tcp_ep, anonymous, "/ui/")).ec);
 
-  // The unix socket stays plain HTTP.
+  // The unix socket stays plain HTTP, the dashboard too (for `ssh -L`).
   auto s = f.connect_unix();
   beast::flat_buffer buf;
   CHECK(run_sync(f.io, exchange(s, buf, get("/fleet/v1/units"))).res.result_int() == 200);
+  auto ui = run_sync(f.io, exchange(s, buf, get("/ui/")));
+  CHECK(ui.res.result_int() == 200);
+  CHECK(ui.res[http::field::content_type] == "text/html; charset=utf-8");
 }

@@ -31,6 +31,8 @@ Task<Response> reboot(const Request& req, ApiContext& ctx, const std::string& ac
 Task<Response> metrics(const Request& req, ApiContext& ctx);
 // event_routes.cpp: GET /events[?unit=&machine=&since=&after=&limit=&follow=true].
 Task<Response> events(const Request& req, ApiContext& ctx);
+// ui_routes.cpp: GET /ui and /ui/<file>, the dashboard's compiled-in files.
+Response ui(const Request& req);
 // GET /healthz: 200 while the process serves requests. GET /readyz: 200 when the registry
 // answers, this machine is registered and every check of ApiContext::readiness passes, else
 // 503; the body lists each check as `[+]name ok` or `[-]name: why` (probes.cpp).

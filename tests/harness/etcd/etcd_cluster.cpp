@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -73,10 +75,25 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
 
 }  // namespace
 
+namespace {
+
+// The size of the whole response once its header is in `raw` and has a Content-Length.
+std::optional<std::size_t> complete_length(const std::string& raw) {
+  const auto head_end = raw.find("\r\n\r\n");
+  if (head_end == std::string::npos) return std::nullopt;
+  std::string head = raw.substr(0, head_end + 2);
+  for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const auto at = head.find("\r\ncontent-length:");
+  if (at == std::string::npos) return std::nullopt;
+  return head_end + 4 + std::strtoull(head.c_str() + at + 17, nullptr, 10);
+}
+
+}  // namespace
+
 HttpResult http_request(const std::string& endpoint, const std::string& method,
                         const std::string& path, const std::string& body,
-                        std::chrono::milliseconds timeout,
-                        const std::vector<std::string>& headers) {
+                        std::chrono::milliseconds timeout, const std::vector<std::string>& headers,
+                        bool http11) {
   auto deadline = Clock::now() + timeout;
   Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (s.fd < 0) return {};
@@ -91,7 +108,8 @@ HttpResult http_request(const std::string& endpoint, const std::string& method,
     ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return {};
   }
-  std::string req = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
+  std::string req = method + " " + path + (http11 ? " HTTP/1.1" : " HTTP/1.0") +
+                    "\r\nHost: 127.0.0.1\r\n" + (http11 ? "Connection: close\r\n" : "");
   for (const auto& h : headers) req += h + "\r\n";
   req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
          "\r\n\r\n" + body;
@@ -109,6 +127,8 @@ HttpResult http_request(const std::string& endpoint, const std::string& method,
     if (n < 0) return {};
     if (n == 0) break;
     raw.append(buf, static_cast<std::size_t>(n));
+    // A complete Content-Length body ends the response: some servers keep the connection open.
+    if (auto length = complete_length(raw); length && raw.size() >= *length) break;
   }
   HttpResult r;
   auto sp = raw.find(' ');

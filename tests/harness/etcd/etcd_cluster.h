@@ -20,11 +20,13 @@ struct HttpResult {
 };
 
 // One blocking HTTP/1.0 request to `endpoint` ("http://127.0.0.1:port").
-// `headers` are complete header lines without CRLF ("Authorization: <token>").
+// `headers` are complete header lines without CRLF ("Authorization: <token>"). `http11` sends
+// it as HTTP/1.1 with `Connection: close`, for servers that refuse 1.0 (chromedriver); the body
+// is read to the close, so the server must not answer chunked.
 HttpResult http_request(const std::string& endpoint, const std::string& method,
                         const std::string& path, const std::string& body = {},
                         std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
-                        const std::vector<std::string>& headers = {});
+                        const std::vector<std::string>& headers = {}, bool http11 = false);
 
 // The build tree's directory for test data (data dirs, certificates).
 std::string test_data_dir();
