@@ -509,12 +509,16 @@ Task<void> Agent::publish_loop() {
   }
 }
 
-// Runs the start jobs reconcile passes queue, one batch at a time; a unit stopped or unloaded
-// since it was queued is skipped.
+// Runs the start jobs reconcile passes queue; a unit stopped or unloaded since it was queued is
+// skipped. Several of these run at once (run()): each waits for its batch's jobs to finish, and
+// with one, the units a later pass loaded waited for the slowest job of the batch before (all
+// jobs queued in systemd at once, as `systemctl start` of them all does, is what keeps systemd
+// busy).
 Task<void> Agent::start_loop() {
   while (true) {
     if (impl_->start_queue.empty()) {
-      impl_->start_wake->expires_at(Timer::time_point::max());
+      // Never expires (run()); queue_starts() cancels the waits of every idle starter. (Setting
+      // the expiry here would cancel the other starters' waits, which would set it again.)
       co_await impl_->start_wake->async_wait(net::as_tuple(net::use_awaitable));
       continue;
     }
@@ -522,7 +526,11 @@ Task<void> Agent::start_loop() {
     for (auto& n : std::exchange(impl_->start_queue, {}))
       if (start_requested_.count(n) && file_hash_.count(n)) batch.push_back(std::move(n));
     if (batch.empty()) continue;  // the queue is empty now: the next round waits
+    log::info("agent", "starting units",
+              {{"machine", opts_.machine.id}, {"units", std::to_string(batch.size())}});
     auto st = co_await units_.start(batch);
+    log::info("agent", "start jobs done",
+              {{"machine", opts_.machine.id}, {"units", std::to_string(batch.size())}});
     if (!st) {
       ++stats_.task_failures;
       log::warn("agent", "start failed",
@@ -568,7 +576,7 @@ Task<void> Agent::run() {
   impl_->wake = std::make_unique<Timer>(ex);
   impl_->publish = std::make_unique<Timer>(ex);
   impl_->stop_timer = std::make_unique<Timer>(ex, Timer::time_point::max());
-  impl_->start_wake = std::make_unique<Timer>(ex);
+  impl_->start_wake = std::make_unique<Timer>(ex, Timer::time_point::max());
   units_.on_state_change([this](const UnitStatus& s) { observe(s); });
 
   co_await (join() || impl_->keeper.run());
@@ -576,8 +584,9 @@ Task<void> Agent::run() {
   stats_.lease_held = impl_->keeper.held();
 
   impl_->feed = registry_.watch_assignments(opts_.machine.id);
-  co_await (follow_assignments() || reconcile_loop() || start_loop() || publish_loop() ||
-            keep_lease() || guard_connection() || impl_->keeper.run() || until_stopped());
+  co_await (follow_assignments() || reconcile_loop() || start_loop() || start_loop() ||
+            start_loop() || start_loop() || publish_loop() || keep_lease() || guard_connection() ||
+            impl_->keeper.run() || until_stopped());
   impl_->feed->cancel();
   units_.on_state_change(nullptr);
 }

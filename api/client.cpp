@@ -15,4 +15,10 @@ Result<std::vector<Status>> ApiClient::destroy_units(const std::vector<std::stri
   return out;
 }
 
+Result<std::vector<Status>> ApiClient::create_units(const std::vector<Unit>& units) {
+  std::vector<Status> out;
+  for (const auto& u : units) out.push_back(create_unit(u));
+  return out;
+}
+
 }  // namespace fleet::api

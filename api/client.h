@@ -68,12 +68,16 @@ class ApiClient {
   virtual Status set_desired_state(const std::string& name, std::string_view state) = 0;
   // DELETE /units/<name>; Errc::not_found when it did not exist.
   virtual Status destroy_unit(const std::string& name) = 0;
-  // Beyond fleet: many units per request (POST /units:batchUpdate, /units:batchDelete; schema.h).
+  // Beyond fleet: many units per request (POST /units:batchUpdate, :batchDelete, :batchCreate;
+  // schema.h).
   // One status per entry, in order, as the single-unit call would give it. The defaults make one
   // call per unit; HttpApiClient batches, and falls back to them against a server without it.
   virtual Result<std::vector<Status>> set_desired_states(
       const std::vector<std::pair<std::string, std::string>>& changes);
   virtual Result<std::vector<Status>> destroy_units(const std::vector<std::string>& names);
+  // POST /units:batchCreate: new units with their options and desired states (each as
+  // create_unit of a unit that does not exist; Errc::conflict for a name that is taken).
+  virtual Result<std::vector<Status>> create_units(const std::vector<Unit>& units);
   // GET /state[?machineID=&unitName=], all pages; sorted by (name, machine ID).
   virtual Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter = {}) = 0;
   // GET /machines, all pages; sorted by ID.

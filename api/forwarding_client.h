@@ -26,6 +26,9 @@ class ForwardingClient : public ApiClient {
   Result<std::vector<Status>> destroy_units(const std::vector<std::string>& names) override {
     return inner_.destroy_units(names);
   }
+  Result<std::vector<Status>> create_units(const std::vector<Unit>& units) override {
+    return inner_.create_units(units);
+  }
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override {
     return inner_.list_unit_states(filter);
   }

@@ -18,6 +18,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <string_view>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -576,6 +578,57 @@ Result<std::vector<Status>> HttpApiClient::destroy_units(const std::vector<std::
       const std::vector<std::string> rest(names.begin() + i, names.end());
       BOOST_OUTCOME_TRY(auto each, ApiClient::destroy_units(rest));
       for (auto& st : each) out.push_back(std::move(st));
+      return distinct.spread(out);
+    }
+    for (auto& st : *part) out.push_back(std::move(st));
+  }
+  return distinct.spread(out);
+}
+
+namespace {
+
+// Unit text per batchCreate request: its JSON stays well below the server's body limit (each
+// option repeats its section; escapes grow some characters). A larger unit goes alone.
+constexpr std::size_t kCreateChunkBytes = 1024 * 1024;
+
+std::size_t text_bytes(const Unit& u) {
+  std::size_t n = u.name.size();
+  for (const auto& o : u.options) n += o.section.size() + o.name.size() + o.value.size();
+  return n;
+}
+
+}  // namespace
+
+Result<std::vector<Status>> HttpApiClient::create_units(const std::vector<Unit>& all) {
+  std::vector<std::string> names;
+  for (const auto& u : all) names.push_back(u.name);
+  const Distinct distinct(names);
+  std::set<std::string_view> seen;
+  std::vector<const Unit*> units;  // first occurrences, in order: as distinct.items
+  for (const auto& u : all)
+    if (seen.insert(u.name).second) units.push_back(&u);
+  std::vector<Status> out;
+  for (std::size_t i = 0; i < units.size();) {
+    UnitPage body;
+    std::size_t bytes = 0;
+    for (; i < units.size() && body.units.size() < kBatchChunk; ++i) {
+      const std::size_t size = text_bytes(*units[i]);
+      if (!body.units.empty() && bytes + size > kCreateChunkBytes) break;
+      bytes += size;
+      Unit& u = body.units.emplace_back();
+      u.name = units[i]->name;
+      u.options = units[i]->options;
+      u.desired_state = units[i]->desired_state;
+    }
+    std::optional<std::vector<Status>> part;
+    if (body.units.size() > 1 || bytes <= kCreateChunkBytes) {
+      BOOST_OUTCOME_TRY(part, batch("batchCreate", body, body.units.size()));
+    } else {  // one large unit: the single call says why it is too large
+      part.emplace(1, create_unit(body.units.front()));
+    }
+    if (!part) {  // only the units not sent yet; earlier chunks were created
+      const std::size_t from = i - body.units.size();
+      for (std::size_t j = from; j < units.size(); ++j) out.push_back(create_unit(*units[j]));
       return distinct.spread(out);
     }
     for (auto& st : *part) out.push_back(std::move(st));

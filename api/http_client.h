@@ -61,6 +61,7 @@ class HttpApiClient : public ApiClient {
   Result<std::vector<Status>> set_desired_states(
       const std::vector<std::pair<std::string, std::string>>& changes) override;
   Result<std::vector<Status>> destroy_units(const std::vector<std::string>& names) override;
+  Result<std::vector<Status>> create_units(const std::vector<Unit>& units) override;
   Result<std::vector<UnitState>> list_unit_states(const StateFilter& filter) override;
   Result<std::vector<Machine>> list_machines() override;
   Status set_maintenance(const std::string& machine, std::string_view action, bool force) override;

@@ -344,6 +344,47 @@ TEST_CASE("batch calls send one request and map each result to the single call's
   CHECK(server.requests[1].find(R"({"units":[{"name":"a.service"}]})") != std::string::npos);
 }
 
+TEST_CASE("many new units are created by one batchCreate, or one PUT each against fleet") {
+  std::vector<std::string> responses = {
+      json_response(
+          200, R"({"results":[{"name":"a.service","code":201},)"
+               R"({"name":"b.service","code":409,"message":"unit b.service already exists"}]})"),
+      json_response(405,
+                    R"({"error":{"code":405,"message":"only GET, PUT and DELETE supported"}})"),
+      "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+  };
+  CannedServer server(responses);
+  auto client = client_for(server.path());
+  std::vector<fleet::api::Unit> units(2);
+  units[0].name = "a.service";
+  units[0].options = {{"Service", "ExecStart", "/bin/a"}};
+  units[0].desired_state = "launched";
+  units[1].name = "b.service";
+  units[1].options = {{"Service", "ExecStart", "/bin/b"}};
+  auto created = client->create_units(units);
+  REQUIRE(created);
+  REQUIRE(created.value().size() == 2);
+  CHECK(created.value()[0]);
+  CHECK(created.value()[1].error().code == fleet::Errc::conflict);
+  // A server without the route (fleet's API): the same units, one PUT each.
+  auto fallback = client->create_units(units);
+  REQUIRE(fallback);
+  CHECK(fallback.value().size() == 2);
+  CHECK(fallback.value()[0]);
+  CHECK(fallback.value()[1]);
+  client.reset();
+  REQUIRE(server.requests.size() == 4);
+  CHECK(server.requests[0].rfind("POST /fleet/v1/units:batchCreate HTTP/1.1\r\n", 0) == 0);
+  CHECK(server.requests[0].find(
+            R"({"units":[{"desiredState":"launched","name":"a.service","options":[{"name":)"
+            R"("ExecStart","section":"Service","value":"/bin/a"}]},{"name":"b.service",)") !=
+        std::string::npos);
+  CHECK(server.requests[1].rfind("POST /fleet/v1/units:batchCreate ", 0) == 0);
+  CHECK(server.requests[2].rfind("PUT /fleet/v1/units/a.service ", 0) == 0);
+  CHECK(server.requests[3].rfind("PUT /fleet/v1/units/b.service ", 0) == 0);
+}
+
 TEST_CASE("a unit repeated in a batch call is sent once and answered for every copy") {
   // The server refuses a batch naming a unit twice; `fleetctl destroy a b a` must still work.
   std::vector<std::string> responses = {

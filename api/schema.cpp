@@ -216,11 +216,140 @@ void from_json(const json& j, BatchResults& v) {
   get(j, "results", v.results);
 }
 
+namespace {
+
+// Listing pages written straight to text: building the DOM first (a map node and a string copy
+// per field) was a third of the server's time in a 10,000-unit listing. The bytes are dump()'s:
+// keys in sorted order, empty fields left out, the same escapes; a string with non-ASCII bytes
+// takes dump() itself (it also replaces invalid UTF-8).
+void write_string(std::string& out, const std::string& s) {
+  for (unsigned char c : s)
+    if (c >= 0x80) {
+      out += dump(json(s));
+      return;
+    }
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+// Writes `"key":` before each present member and the commas between them.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_ += '{'; }
+  ~ObjectWriter() { out_ += '}'; }
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+  std::string& key(const char* k) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_ += k;
+    out_ += "\":";
+    return out_;
+  }
+  void str(const char* k, const std::string& v) {
+    if (!v.empty()) write_string(key(k), v);
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+template <class T, class F>
+void write_array(std::string& out, const std::vector<T>& items, F&& write_item) {
+  out += '[';
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    write_item(out, items[i]);
+  }
+  out += ']';
+}
+
+// Members in the sorted order of their keys, as dump() writes a std::map.
+void write_unit(std::string& out, const Unit& u) {
+  ObjectWriter o(out);
+  o.str("currentState", u.current_state);
+  o.str("desiredState", u.desired_state);
+  o.str("machineID", u.machine_id);
+  o.str("name", u.name);
+  if (!u.options.empty())
+    write_array(o.key("options"), u.options, [](std::string& w, const UnitOption& opt) {
+      ObjectWriter oo(w);
+      oo.str("name", opt.name);
+      oo.str("section", opt.section);
+      oo.str("value", opt.value);
+    });
+  o.str("reason", u.reason);
+}
+
+void write_state(std::string& out, const UnitState& st) {
+  ObjectWriter o(out);
+  o.str("hash", st.hash);
+  o.str("machineID", st.machine_id);
+  o.str("name", st.name);
+  o.str("systemdActiveState", st.systemd_active_state);
+  o.str("systemdLoadState", st.systemd_load_state);
+  o.str("systemdSubState", st.systemd_sub_state);
+}
+
+template <class T>
+void write_page(std::string& out, const char* key, const std::vector<T>& items,
+                const std::string& token, void (*write_item)(std::string&, const T&)) {
+  ObjectWriter o(out);
+  o.str("nextPageToken", token);
+  if (!items.empty()) write_array(o.key(key), items, write_item);
+}
+
+}  // namespace
+
 std::string encode(const Unit& v) { return dump(json(v)); }
 std::string encode(const UnitState& v) { return dump(json(v)); }
 std::string encode(const Machine& v) { return dump(json(v)); }
-std::string encode(const UnitPage& v) { return dump(json(v)); }
-std::string encode(const UnitStatePage& v) { return dump(json(v)); }
+std::string encode(const UnitPage& v) {
+  std::string out;
+  write_page(out, "units", v.units, v.next_page_token, &write_unit);
+  return out;
+}
+std::string encode(const UnitStatePage& v) {
+  std::string out;
+  write_page(out, "states", v.states, v.next_page_token, &write_state);
+  return out;
+}
 std::string encode(const MachinePage& v) { return dump(json(v)); }
 std::string encode(const ApiError& v) { return dump(json(v)); }
 std::string encode(const BatchResults& v) { return dump(json(v)); }

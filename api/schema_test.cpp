@@ -33,6 +33,36 @@ TEST_CASE("empty pages encode as an empty object") {
   CHECK(encode(p) == R"({"nextPageToken":"ZAACAA=="})");
 }
 
+TEST_CASE("listing pages are written byte for byte as the JSON DOM writes them") {
+  const auto dom = [](const auto& v) {
+    return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  fleet::api::UnitPage page;
+  for (std::string odd : {std::string("plain"), std::string("q\"b\\s/\b\f\n\r\t\x01\x1f\x7f"),
+                          std::string("caf\xc3\xa9"), std::string("bad\xff"), std::string()}) {
+    fleet::api::Unit u;
+    u.name = "u-" + odd + ".service";
+    u.options = {{"Service", "ExecStart", odd}, {"Unit", odd, "x"}};
+    u.desired_state = "launched";
+    u.current_state = odd.empty() ? "" : "loaded";
+    u.machine_id = odd;
+    u.reason = odd;
+    page.units.push_back(u);
+  }
+  page.units.emplace_back();  // all empty: {}
+  CHECK(fleet::api::encode(page) == dom(page));
+  page.next_page_token = "ZAACAA==";
+  CHECK(fleet::api::encode(page) == dom(page));
+  CHECK(fleet::api::decode_unit_page(fleet::api::encode(page)).value().units.size() == 6);
+
+  fleet::api::UnitStatePage states;
+  states.states.push_back({"a.service", "h\n", "m1", "loaded", "active", "running"});
+  states.states.push_back({"b\xc3\xa9.service", "", "", "", "", ""});
+  states.next_page_token = "t";
+  CHECK(fleet::api::encode(states) == dom(states));
+  CHECK(fleet::api::encode(fleet::api::UnitStatePage{}) == "{}");
+}
+
 TEST_CASE("unit state and machine field names") {
   UnitState s{"a.service", "1c6fb6f", "m1", "loaded", "active", "running"};
   CHECK(

@@ -1,5 +1,6 @@
 #include "fleetctl/desired_states.h"
 
+#include <map>
 #include <set>
 #include <utility>
 
@@ -79,19 +80,39 @@ std::optional<std::vector<std::string>> create_and_trigger(CommandContext& ctx,
     return std::nullopt;
   }
   *exit = kExitFailure;
-  if (auto st = create_units(ctx); !st) {
-    ctx.io.err << "Error creating units: " << st.error().message << "\n";
+  auto created = create_units(ctx, state);
+  if (!created) {
+    ctx.io.err << "Error creating units: " << created.error().message << "\n";
     return std::nullopt;
+  }
+  // Units created in `state` already need no change; the others are set now.
+  std::map<std::string, api::Unit> in_state;
+  for (auto& u : created.value()) {
+    std::string name = u.name;
+    in_state.emplace(std::move(name), std::move(u));
   }
   std::vector<std::string> names;
-  for (const auto& a : ctx.args) names.push_back(mangle_unit_name(a));
-  auto triggered = set_target_states(ctx, names, state);
-  if (!triggered) {
-    ctx.io.err << "Error " << doing << " units: " << triggered.error().message << "\n";
+  for (const auto& a : ctx.args)
+    if (auto n = mangle_unit_name(a); !in_state.contains(n)) names.push_back(std::move(n));
+  auto changed = set_target_states(ctx, names, state);
+  if (!changed) {
+    ctx.io.err << "Error " << doing << " units: " << changed.error().message << "\n";
     return std::nullopt;
   }
+  // In argument order, each unit once.
+  std::map<std::string, api::Unit> by_name = std::move(in_state);
+  for (auto& u : changed.value()) {
+    std::string name = u.name;
+    by_name.emplace(std::move(name), std::move(u));
+  }
+  std::vector<api::Unit> triggered;
+  for (const auto& a : ctx.args)
+    if (auto it = by_name.find(mangle_unit_name(a)); it != by_name.end()) {
+      triggered.push_back(std::move(it->second));
+      by_name.erase(it);
+    }
   std::vector<std::string> waiting;
-  for (const auto& u : triggered.value()) {
+  for (const auto& u : triggered) {
     if (api::is_global(u.options)) {
       ctx.io.out << "Triggered global unit " << u.name << " " << verb << "\n";
     } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,9 +53,11 @@ Result<bool> needs_creation(CommandContext& ctx, const std::string& path, const 
   return false;
 }
 
-Status create_one(CommandContext& ctx, const std::string& name, const Options& options) {
-  if (auto st = validate_unit_name(name); !st) return st;
-  if (auto st = ctx.units.validate(options); !st) return st;
+// The API unit for `name`, after fleetctl's own checks (name, options, a warning per unknown
+// [X-Fleet] key).
+Result<api::Unit> unit_for(CommandContext& ctx, const std::string& name, const Options& options) {
+  if (auto st = validate_unit_name(name); !st) return st.error();
+  if (auto st = ctx.units.validate(options); !st) return st.error();
   for (const auto& key : unknown_xfleet_keys(options)) {
     ctx.io.err << "Unit " << name << ": unrecognized requirement in [X-Fleet] section: \"" << key
                << "\"\n";
@@ -62,45 +65,115 @@ Status create_one(CommandContext& ctx, const std::string& name, const Options& o
   api::Unit u;
   u.name = name;
   u.options = options;
-  if (auto st = ctx.api->create_unit(u); !st) {
-    return fail(Errc::invalid_argument, "failed creating unit " + name + ": " + st.error().message);
-  }
-  return ok();
+  return u;
 }
 
-// One argument's unit, created unless it is registered already: true when it was created.
-Result<bool> create_if_needed(CommandContext& ctx, const std::string& arg, const std::string& name,
-                              bool replace, const std::optional<UnitIndex>& index) {
+Status creation_failed(const std::string& name, const Error& e) {
+  return fail(Errc::invalid_argument, "failed creating unit " + name + ": " + e.message);
+}
+
+// One argument's unit, unless it is registered already (a replacement has `replaces` set).
+struct Creation {
+  api::Unit unit;
+  bool replaces = false;
+};
+
+Result<std::optional<Creation>> creation_for(CommandContext& ctx, const std::string& arg,
+                                             const std::string& name, bool replace,
+                                             const std::optional<UnitIndex>& index) {
   std::string path = append_default_unit_type(arg);
   BOOST_OUTCOME_TRY(bool create, needs_creation(ctx, path, name, replace, index));
-  if (!create) return false;
+  if (!create) return std::optional<Creation>();
   BOOST_OUTCOME_TRY(auto options, unit_options_for(ctx, path, name, replace));
-  BOOST_OUTCOME_TRY(create_one(ctx, name, options));
-  return true;
+  BOOST_OUTCOME_TRY(auto unit, unit_for(ctx, name, options));
+  // With --replace the unit may be registered (needs_creation said its content differs);
+  // without a listing that is not known.
+  bool registered = replace && (!index || index->contains(name));
+  return std::optional<Creation>(Creation{std::move(unit), registered});
+}
+
+// What send() created: units created in their final state (the batch path), and units created
+// inactive, still to be waited for.
+struct Created {
+  std::vector<api::Unit> in_state;
+  std::vector<std::string> inactive;
+};
+
+// Sends the creations in argument order, stopping at the first failure. Many new units go in
+// batch requests (one per chunk instead of one per unit) carrying `state` as their desired state,
+// so that they need no second request to get there; replacements are PUTs of their own and, as
+// single creations, carry no desired state (fleet's way: created inactive, then changed).
+Status send(CommandContext& ctx, const std::vector<Creation>& creations, std::string_view state,
+            Created& created) {
+  std::vector<api::Unit> fresh;
+  for (const auto& c : creations)
+    if (!c.replaces) fresh.push_back(c.unit);
+  const bool batched = fresh.size() >= kManyUnits;
+  if (batched) {
+    for (auto& u : fresh) u.desired_state = std::string(state);
+    auto statuses = ctx.api->create_units(fresh);
+    if (!statuses) {
+      auto failed = creation_failed(fresh.front().name, statuses.error());
+      record_unit_error(ctx, fresh.front().name, failed.error().message);
+      return failed;
+    }
+    for (std::size_t i = 0; i < fresh.size(); ++i) {
+      if (!statuses.value()[i]) {
+        auto failed = creation_failed(fresh[i].name, statuses.value()[i].error());
+        record_unit_error(ctx, fresh[i].name, failed.error().message);
+        return failed;
+      }
+      if (state == api::kStateInactive) {
+        created.inactive.push_back(fresh[i].name);
+      } else {
+        created.in_state.push_back(fresh[i]);
+      }
+    }
+  }
+  for (const auto& c : creations) {
+    if (batched && !c.replaces) continue;
+    if (auto st = ctx.api->create_unit(c.unit); !st) {
+      auto failed = creation_failed(c.unit.name, st.error());
+      record_unit_error(ctx, c.unit.name, failed.error().message);
+      return failed;
+    }
+    created.inactive.push_back(c.unit.name);
+  }
+  return ok();
 }
 
 }  // namespace
 
-Status create_units(CommandContext& ctx) {
+Result<std::vector<api::Unit>> create_units(CommandContext& ctx, std::string_view state) {
   bool replace = ctx.flags.boolean("replace");
-  std::vector<std::string> created;
   const std::optional<UnitIndex> index = index_registered_units(ctx, ctx.args.size());
+  std::vector<Creation> creations;
+  std::set<std::string> named;  // a unit named twice is created once
+  std::optional<Error> failure;
   for (const auto& arg : ctx.args) {
     std::string name = mangle_unit_name(arg);
-    auto create = create_if_needed(ctx, arg, name, replace, index);
-    if (!create) {
-      record_unit_error(ctx, name, create.error().message);
-      return create.error();
+    if (!named.insert(name).second) continue;
+    auto c = creation_for(ctx, arg, name, replace, index);
+    if (!c) {
+      record_unit_error(ctx, name, c.error().message);
+      failure = c.error();
+      break;
     }
-    if (create.value()) created.push_back(name);
+    if (c.value()) creations.push_back(std::move(*c.value()));
   }
+  // As in fleet, the units before a failing argument are created all the same, but inactive:
+  // the command fails and changes no state.
+  Created created;
+  const std::string_view initial = failure ? api::kStateInactive : state;
+  if (auto st = send(ctx, creations, initial, created); !st) return st.error();
+  if (failure) return *failure;
   // fleet waits for creation even with --no-block (its attempts -1 means "no limit" here).
   int attempts = std::max(block_attempts(ctx.flags), 0);
-  auto failures = wait_states(ctx, created, api::kStateInactive, attempts);
+  auto failures = wait_states(ctx, created.inactive, api::kStateInactive, attempts);
   for (const auto& f : failures)
     ctx.io.err << "Error waiting on unit creation: " << f.message << "\n";
   if (!failures.empty()) return fail(Errc::invalid_argument, "One or more errors creating units");
-  return ok();
+  return std::move(created.in_state);
 }
 
 }  // namespace fleet::fleetctl

@@ -1,8 +1,10 @@
 #include "fleetctl/unit_waiting.h"
 
 #include <map>
+#include <optional>
 
 #include "fleetctl/machines.h"
+#include "fleetctl/registered_units.h"
 #include "fleetctl/unit_results.h"
 #include "fleetctl/wait_progress.h"
 
@@ -31,8 +33,11 @@ std::vector<WaitFailure> wait_states(CommandContext& ctx, const std::vector<std:
   WaitProgress progress(ctx, state, names.size());
   const auto done = [&] { return names.size() - pending.size() - failures.size(); };
   for (long polls = 0; !pending.empty();) {
+    // Many units: one listing per round answers for all of them (500 GETs per round were most
+    // of `fleetctl start` of 500 new units); if it fails, each is asked for as with few.
+    const std::optional<UnitIndex> index = index_registered_units(ctx, pending.size());
     for (auto it = pending.begin(); it != pending.end();) {
-      auto got = ctx.api->get_unit(*it);
+      auto got = registered_unit(ctx, *it, index);
       if (!got) {
         // Transient API trouble: keep waiting, as fleet does, but say so once per attempt.
         if (errors[*it]++ % kPollsPerAttempt == 0) {

@@ -177,8 +177,16 @@ class KvStore {
   virtual std::size_t max_txn_ops() const = 0;
 };
 
-// Runs `ops` unconditionally in as few transactions as `kv` allows (max_txn_ops() each), in
-// order; stops at the first failed transaction (earlier ones stay applied).
+// Runs `ops` unconditionally in as few transactions as `kv` allows (max_txn_ops() each), several
+// in flight (run_txns): the keys must be distinct. The first failure is returned; the other
+// transactions may have been applied.
 Task<Status> write_in_chunks(KvStore& kv, std::vector<Op> ops);
+
+// Runs txns that touch distinct keys with up to `in_flight` at once, so that etcd commits them
+// together instead of paying a round trip and a WAL fsync per txn (500 units created, changed or
+// destroyed through the API: 8 txns one after the other took 250-350 ms on a loaded 2-core
+// machine). One result per txn, in order.
+Task<std::vector<Result<TxnResponse>>> run_txns(KvStore& kv, std::vector<TxnRequest> txns,
+                                                std::size_t in_flight = 8);
 
 }  // namespace fleet::registry

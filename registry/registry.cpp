@@ -1,12 +1,9 @@
 #include "registry/registry.h"
 
 #include <algorithm>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <set>
+#include <string_view>
 
 #include "common/log.h"
 #include "registry/codec.h"
@@ -14,9 +11,7 @@
 
 namespace fleet::registry {
 
-namespace asio = boost::asio;
-
-// Fenced txns of one schedule batch in flight at once (see apply()).
+// Txns of one batch in flight at once (run_txns; see apply()).
 constexpr std::size_t kTxnsInFlight = 8;
 
 void ScheduleBatch::add(Op op) {
@@ -203,55 +198,58 @@ Task<std::vector<Status>> Registry::set_desired_states(
   std::vector<std::optional<UnitRecord>> current(changes.size());
   const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
 
+  std::vector<TxnRequest> reads;
   for (std::size_t i = 0; i < unique.size(); i += per_txn) {
-    const std::size_t end = std::min(unique.size(), i + per_txn);
-    TxnRequest reads;
-    for (std::size_t j = i; j < end; ++j)
-      reads.success.push_back(Op::get(keys_.unit(names[unique[j]])));
-    auto resp = co_await kv_.txn(std::move(reads));
-    for (std::size_t j = i; j < end; ++j) {
-      const std::size_t u = unique[j];
-      if (!resp) {
-        out[u] = outcome::failure(resp.error());
-        continue;
-      }
-      const auto& kvs = resp.value().results.at(j - i).range.kvs;
-      if (kvs.empty()) {
-        out[u] = fail(Errc::not_found, "unit " + names[u] + " does not exist");
-        continue;
-      }
-      auto rec = decode_unit(names[u], kvs[0].value);
-      if (!rec) {
-        out[u] = outcome::failure(rec.error());
-        continue;
-      }
-      rec.value().mod_revision = kvs[0].mod_revision;
-      current[u] = std::move(rec).value();
+    TxnRequest txn;
+    for (std::size_t j = i; j < std::min(unique.size(), i + per_txn); ++j)
+      txn.success.push_back(Op::get(keys_.unit(names[unique[j]])));
+    reads.push_back(std::move(txn));
+  }
+  auto read = co_await run_txns(kv_, std::move(reads), kTxnsInFlight);
+  for (std::size_t k = 0; k < unique.size(); ++k) {
+    const std::size_t u = unique[k];
+    const auto& resp = read[k / per_txn];
+    if (!resp) {
+      out[u] = outcome::failure(resp.error());
+      continue;
     }
+    const auto& kvs = resp.value().results.at(k % per_txn).range.kvs;
+    if (kvs.empty()) {
+      out[u] = fail(Errc::not_found, "unit " + names[u] + " does not exist");
+      continue;
+    }
+    auto rec = decode_unit(names[u], kvs[0].value);
+    if (!rec) {
+      out[u] = outcome::failure(rec.error());
+      continue;
+    }
+    rec.value().mod_revision = kvs[0].mod_revision;
+    current[u] = std::move(rec).value();
   }
 
   std::vector<std::size_t> to_write;
   for (auto u : unique)
     if (current[u] && current[u]->desired != changes[u].second) to_write.push_back(u);
+  std::vector<TxnRequest> writes;
   for (std::size_t i = 0; i < to_write.size(); i += per_txn) {
-    const std::size_t end = std::min(to_write.size(), i + per_txn);
     TxnRequest txn;
-    for (std::size_t j = i; j < end; ++j) {
+    for (std::size_t j = i; j < std::min(to_write.size(), i + per_txn); ++j) {
       const UnitRecord& cur = *current[to_write[j]];
       UnitRecord next = cur;
       next.desired = changes[to_write[j]].second;
       txn.compare.push_back(Compare::mod_revision_is(keys_.unit(cur.name), cur.mod_revision));
       txn.success.push_back(Op::put(keys_.unit(cur.name), encode(next)));
     }
-    auto resp = co_await kv_.txn(std::move(txn));
-    if (resp && resp.value().succeeded) continue;
-    for (std::size_t j = i; j < end; ++j) {
-      const std::size_t u = to_write[j];
-      if (!resp)
-        out[u] = outcome::failure(resp.error());
-      else  // someone changed one of them meanwhile: each on its own, from a fresh read
-        out[u] = co_await set_desired_state(*current[u], changes[u].second);
-    }
+    writes.push_back(std::move(txn));
+  }
+  auto written = co_await run_txns(kv_, std::move(writes), kTxnsInFlight);
+  for (std::size_t k = 0; k < to_write.size(); ++k) {
+    const std::size_t u = to_write[k];
+    const auto& resp = written[k / per_txn];
+    if (!resp)
+      out[u] = outcome::failure(resp.error());
+    else if (!resp.value().succeeded)  // someone changed one of them meanwhile: each on its own
+      out[u] = co_await set_desired_state(*current[u], changes[u].second);
   }
   for (std::size_t i = 0; i < out.size(); ++i)
     if (first_of[i] != i) out[i] = out[first_of[i]];
@@ -264,22 +262,88 @@ Task<std::vector<Status>> Registry::destroy_units(std::vector<std::string> names
   const auto& first_of = groups.second;
   std::vector<Status> out(names.size(), Status(ok()));
   const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
+  std::vector<TxnRequest> txns;
   for (std::size_t i = 0; i < unique.size(); i += per_txn) {
-    const std::size_t end = std::min(unique.size(), i + per_txn);
     TxnRequest txn;
-    for (std::size_t j = i; j < end; ++j)
+    for (std::size_t j = i; j < std::min(unique.size(), i + per_txn); ++j)
       txn.success.push_back(Op::del(keys_.unit(names[unique[j]])));
-    auto resp = co_await kv_.txn(std::move(txn));
-    for (std::size_t j = i; j < end; ++j) {
-      const std::size_t u = unique[j];
-      if (!resp)
-        out[u] = outcome::failure(resp.error());
-      else if (resp.value().results.at(j - i).deleted == 0)
-        out[u] = fail(Errc::not_found, "unit " + names[u] + " does not exist");
-    }
+    txns.push_back(std::move(txn));
+  }
+  auto results = co_await run_txns(kv_, std::move(txns), kTxnsInFlight);
+  for (std::size_t k = 0; k < unique.size(); ++k) {
+    const std::size_t u = unique[k];
+    const auto& resp = results[k / per_txn];
+    if (!resp)
+      out[u] = outcome::failure(resp.error());
+    else if (resp.value().results.at(k % per_txn).deleted == 0)
+      out[u] = fail(Errc::not_found, "unit " + names[u] + " does not exist");
   }
   for (std::size_t i = 0; i < out.size(); ++i)
     if (first_of[i] != i) out[i] = out[first_of[i]];
+  co_return out;
+}
+
+namespace {
+
+// Content bytes in one creating txn: etcd refuses requests over --max-request-bytes (1.5 MiB by
+// default); a single larger unit still goes alone, and fails as create_unit would.
+constexpr std::size_t kCreateTxnBytes = 1024 * 1024;
+
+}  // namespace
+
+Task<std::vector<Status>> Registry::create_units(
+    std::vector<std::pair<UnitRecord, std::string>> units) {
+  std::vector<Status> out(units.size(), Status(ok()));
+  // Each unit takes a compare and two puts (content, record): half a txn's ops per unit.
+  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops() / 2);
+  std::vector<std::pair<std::size_t, std::size_t>> chunks;  // [begin, end) of each txn
+  std::vector<TxnRequest> txns;
+  for (std::size_t i = 0; i < units.size();) {
+    // No name twice in one chunk (etcd refuses a txn naming a key twice; the second copy then
+    // starts the next chunk and finds its name taken). Units of one content (template
+    // instances) write it once.
+    std::set<std::string_view> names, hashes;
+    std::size_t end = i, bytes = 0;
+    TxnRequest txn;
+    while (end < units.size() && end - i < per_txn && !names.contains(units[end].first.name) &&
+           (end == i || bytes + units[end].second.size() <= kCreateTxnBytes)) {
+      const UnitRecord& rec = units[end].first;
+      names.insert(rec.name);
+      bytes += units[end].second.size();
+      txn.compare.push_back(Compare::absent(keys_.unit(rec.name)));
+      if (hashes.insert(rec.hash).second)
+        txn.success.push_back(Op::put(keys_.content(rec.hash), units[end].second));
+      txn.success.push_back(Op::put(keys_.unit(rec.name), encode(rec)));
+      ++end;
+    }
+    chunks.emplace_back(i, end);
+    txns.push_back(std::move(txn));
+    i = end;
+  }
+  // A name given twice: chunks in order, each settled before the next, so the copy finds the
+  // first one written (and fails alone). Otherwise all chunks at once.
+  bool repeated = false;
+  std::set<std::string_view> all;
+  for (const auto& u : units) repeated = !all.insert(u.first.name).second || repeated;
+  std::vector<std::optional<Result<TxnResponse>>> results(txns.size());
+  if (!repeated) {
+    auto answers = co_await run_txns(kv_, std::move(txns), kTxnsInFlight);
+    for (std::size_t c = 0; c < answers.size(); ++c) results[c].emplace(std::move(answers[c]));
+  }
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    if (!results[c]) {
+      TxnRequest txn = std::move(txns[c]);
+      results[c].emplace(co_await kv_.txn(std::move(txn)));
+    }
+    const std::size_t begin = chunks[c].first, end = chunks[c].second;
+    auto& resp = *results[c];
+    if (!resp) {
+      for (std::size_t j = begin; j < end; ++j) out[j] = outcome::failure(resp.error());
+    } else if (!resp.value().succeeded) {  // some name is taken: each on its own
+      for (std::size_t j = begin; j < end; ++j)
+        out[j] = co_await create_unit(units[j].first, std::move(units[j].second));
+    }
+  }
   co_return out;
 }
 
@@ -543,31 +607,12 @@ Task<Status> Registry::apply(ScheduleBatch batch, LeaseId fence) {
   // them together instead of paying one round trip and fsync per txn. Each txn is fenced on its
   // own; once the fence fails no later txn can pass it (a lease never comes back), so a deposed
   // leader still writes nothing further.
-  std::size_t next = 0;
-  Status result = ok();
-  auto worker = [&]() -> Task<void> {
-    while (next < txns.size() && result) {
-      TxnRequest txn = std::move(txns[next++]);
-      auto resp = co_await kv_.txn(std::move(txn));
-      if (!result) co_return;
-      if (!resp)
-        result = outcome::failure(resp.error());
-      else if (!resp.value().succeeded)
-        result = fail(Errc::conflict, "engine leadership lost: write fenced off");
-    }
-  };
-  if (txns.size() <= 1) {
-    co_await worker();
-  } else {
-    auto ex = co_await asio::this_coro::executor;
-    std::vector<decltype(asio::co_spawn(ex, worker(), asio::deferred))> workers;
-    for (std::size_t i = 0; i < std::min(kTxnsInFlight, txns.size()); ++i)
-      workers.push_back(asio::co_spawn(ex, worker(), asio::deferred));
-    // wait_for_all: a cancelled apply still waits for its workers, whose state lives here.
-    (void)co_await asio::experimental::make_parallel_group(std::move(workers))
-        .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  for (auto& r : co_await run_txns(kv_, std::move(txns), kTxnsInFlight)) {
+    if (!r) co_return r.error();
+    if (!r.value().succeeded)
+      co_return fail(Errc::conflict, "engine leadership lost: write fenced off");
   }
-  co_return result;
+  co_return ok();
 }
 
 Task<Status> Registry::collect_contents(const std::vector<std::pair<std::string, Revision>>& unused,

@@ -112,6 +112,11 @@ class Registry {
   Task<std::vector<Status>> set_desired_states(
       std::vector<std::pair<std::string, TargetState>> changes);
   Task<std::vector<Status>> destroy_units(std::vector<std::string> names);
+  // Many new units (record and content each) in few txns, each unit created only if its name is
+  // free; a txn that finds a name taken is redone unit by unit, so every entry gets the status
+  // create_unit would give it (Errc::already_exists for a taken name, the second copy of a name
+  // given twice included).
+  Task<std::vector<Status>> create_units(std::vector<std::pair<UnitRecord, std::string>> units);
 
   // --- machines (agent, API) ---
   Task<Status> put_machine(const MachineRecord& m, LeaseId lease);

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "common/testing/run.h"
+#include "registry/codec.h"
 #include "registry/key_layout.h"
 #include "registry/memory_kv.h"
 
@@ -46,6 +47,35 @@ TEST_CASE("key layout classifies every key it makes and nothing else") {
   CHECK_FALSE(k.parse("/fleet/bogus/x"));
 }
 
+TEST_CASE("records decode alike whether they take the flat fast path or the full parser") {
+  UnitStateRecord st{"a.service", "m1", "h1", "loaded", "active", "running"};
+  CHECK(decode_state("a.service", "m1", encode(st)).value() == st);
+  // Spacing, simple escapes, reordered and repeated keys: the fast path, as the parser reads them.
+  auto spaced = decode_state("a.service", "m1",
+                             " { \"subState\" : \"x\\\"y\\n\" , \"hash\":\"h\",\"hash\":\"h2\"} ");
+  REQUIRE(spaced);
+  CHECK(spaced.value().sub_state == "x\"y\n");
+  CHECK(spaced.value().hash == "h2");
+  // Left to the parser: \u escapes, non-ASCII, other value types.
+  CHECK(decode_state("a", "m", R"({"hash":"\u0041b"})").value().hash == "Ab");
+  CHECK(decode_state("a", "m", "{\"hash\":\"\xc3\xa9\"}").value().hash == "\xc3\xa9");
+  CHECK(decode_state("a", "m", R"({"hash":1,"loadState":"loaded"})").value().load_state ==
+        "loaded");
+  CHECK_FALSE(decode_state("a", "m", R"({"hash":"h"} x)"));
+  CHECK_FALSE(decode_state("a", "m", R"({"hash":"h")"));
+  CHECK_FALSE(decode_state("a", "m", "{\"hash\":\"\xff\"}"));
+
+  UnitRecord u{"u.service", "h", TargetState::launched, 0};
+  CHECK(decode_unit("u.service", encode(u)).value() == u);
+  auto bad = decode_unit("u.service", R"({"hash":"h","desiredState":"running"})");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message == "unit u.service: invalid desiredState \"running\"");
+  CHECK(decode_unit("u.service", R"({"hash":"h"})").error().message ==
+        "unit u.service: invalid desiredState \"\"");
+  Assignment a{"u.service", "m1", "h", TargetState::launched};
+  CHECK(decode_assignment("u.service", "m1", encode(a)).value() == a);
+}
+
 TEST_CASE("a created unit is listed with its content and a second create is refused") {
   Fixture f;
   UnitRecord u{"hello.service", "abc", TargetState::inactive, 0};
@@ -59,6 +89,44 @@ TEST_CASE("a created unit is listed with its content and a second create is refu
   CHECK(units[0].desired == TargetState::inactive);
   CHECK(f.run(f.reg.get_content("abc")).value() == "[Service]\nExecStart=/bin/true\n");
   CHECK(f.run(f.reg.get_content("nope")).error().code == Errc::not_found);
+}
+
+TEST_CASE("many units are created in a few transactions, each judged as create_unit would") {
+  Fixture f;
+  REQUIRE(f.run(f.reg.create_unit({"taken.service", "t", TargetState::inactive, 0}, "t")));
+  std::vector<std::pair<UnitRecord, std::string>> units;
+  for (int i = 0; i < 200; ++i) {
+    // Instances of one template share their content: written once per txn.
+    std::string hash = i < 10 ? "shared" : "h" + std::to_string(i);
+    units.push_back({{"u" + std::to_string(i) + ".service", hash, TargetState::launched, 0},
+                     "content of " + hash});
+  }
+  const auto before = f.run(f.kv.put("/mark", "1")).value();
+  auto created = f.run(f.reg.create_units(units));
+  const auto after = f.run(f.kv.put("/mark", "2")).value();
+  REQUIRE(created.size() == units.size());
+  for (const auto& st : created) CHECK(st);
+  CHECK(after - before - 1 <= 4);  // 200 units at 64 per txn of 128 ops
+  auto listed = f.run(f.reg.list_units()).value();
+  CHECK(listed.size() == 201);
+  CHECK(f.run(f.reg.get_unit("u150.service")).value()->desired == TargetState::launched);
+  CHECK(f.run(f.reg.get_content("shared")).value() == "content of shared");
+
+  // A taken name fails only its own entry; a name given twice is created once.
+  std::vector<std::pair<UnitRecord, std::string>> more = {
+      {{"new1.service", "n1", TargetState::inactive, 0}, "n1"},
+      {{"taken.service", "x", TargetState::inactive, 0}, "x"},
+      {{"new2.service", "n2", TargetState::loaded, 0}, "n2"},
+      {{"new2.service", "n3", TargetState::loaded, 0}, "n3"}};
+  auto second = f.run(f.reg.create_units(more));
+  REQUIRE(second.size() == 4);
+  CHECK(second[0]);
+  CHECK(second[1].error().code == Errc::already_exists);
+  CHECK(second[2]);
+  CHECK(second[3].error().code == Errc::already_exists);
+  CHECK(f.run(f.reg.get_unit("new1.service")).value().has_value());
+  CHECK(f.run(f.reg.get_unit("new2.service")).value()->hash == "n2");
+  CHECK(f.run(f.reg.get_unit("taken.service")).value()->hash == "t");
 }
 
 TEST_CASE("desired state changes and destroy report unknown units") {

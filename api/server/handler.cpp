@@ -111,7 +111,7 @@ Task<Response> route(const Request& req, ApiContext& ctx, std::string& label) {
   const std::string& coll = seg[0];
   if (seg.size() == 1) {
     for (auto known : {"units", "state", "machines", "discovery", "reboot", "units:batchUpdate",
-                       "units:batchDelete", "events"})
+                       "units:batchDelete", "units:batchCreate", "events"})
       if (coll == known) label = "/fleet/v1/" + coll;
     if (coll.starts_with("reboot:")) label = "/fleet/v1/reboot:{action}";
     if (coll == "units") co_return co_await detail::units_collection(req, ctx);
@@ -123,6 +123,7 @@ Task<Response> route(const Request& req, ApiContext& ctx, std::string& label) {
     if (coll.starts_with("reboot:")) co_return co_await detail::reboot(req, ctx, coll.substr(7));
     if (coll == "units:batchUpdate") co_return co_await detail::units_batch_update(req, ctx);
     if (coll == "units:batchDelete") co_return co_await detail::units_batch_delete(req, ctx);
+    if (coll == "units:batchCreate") co_return co_await detail::units_batch_create(req, ctx);
   } else if (seg.size() == 2 && !seg[1].empty()) {
     if (coll == "units" || coll == "state") label = "/fleet/v1/" + coll + "/{name}";
     if (coll == "machines") label = "/fleet/v1/machines/{id}";

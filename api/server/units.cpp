@@ -247,16 +247,21 @@ void set_failure(BatchResult& r, const Error& e) {
   r.message = f.message;
 }
 
-// Why a batch entry cannot be applied, as the single PUT would answer; nullopt when it can.
-std::optional<ApiError> batch_update_problem(const Unit& u, std::optional<TargetState>& desired) {
-  if (auto st = unitfile::validate_unit_name(u.name); !st) return ApiError{400, st.error().message};
-  if (u.desired_state.empty())
-    return ApiError{409, "must provide DesiredState to update existing unit"};
+// A batch entry's desiredState (not empty), as the single PUT judges it.
+std::optional<ApiError> desired_problem(const Unit& u, std::optional<TargetState>& desired) {
   desired = registry::parse_target_state(u.desired_state);
   if (!desired) return ApiError{400, "invalid value \"" + u.desired_state + "\" for JobState"};
   if (*desired != TargetState::inactive && is_template(u.name))
     return ApiError{400, "cannot activate template \"" + u.name + "\""};
   return std::nullopt;
+}
+
+// Why a batch entry cannot be applied, as the single PUT would answer; nullopt when it can.
+std::optional<ApiError> batch_update_problem(const Unit& u, std::optional<TargetState>& desired) {
+  if (auto st = unitfile::validate_unit_name(u.name); !st) return ApiError{400, st.error().message};
+  if (u.desired_state.empty())
+    return ApiError{409, "must provide DesiredState to update existing unit"};
+  return desired_problem(u, desired);
 }
 
 }  // namespace
@@ -289,6 +294,66 @@ Task<Response> units_batch_update(const Request& req, ApiContext& ctx) {
                                std::string(registry::to_string(changes[k].second))));
     } else {
       set_failure(out.results[at[k]], statuses[k].error());
+    }
+  }
+  co_await ctx.registry.events().record(std::move(evs), "api");
+  co_return json_response(200, encode(out));
+}
+
+namespace {
+
+// An entry of batchCreate: why it cannot be created, as a PUT of a new unit would answer.
+std::optional<ApiError> batch_create_problem(const Unit& u, std::optional<TargetState>& desired) {
+  if (auto st = unitfile::validate_unit_name(u.name); !st) return ApiError{400, st.error().message};
+  if (!u.desired_state.empty())
+    if (auto problem = desired_problem(u, desired)) return problem;
+  if (u.options.empty()) return ApiError{409, "unit does not exist and options field empty"};
+  return std::nullopt;
+}
+
+}  // namespace
+
+Task<Response> units_batch_create(const Request& req, ApiContext& ctx) {
+  if (auto bad = check_batch_request(req)) co_return std::move(*bad);
+  auto units = batch_units(req);
+  if (!units) co_return error_response(400, units.error().message);
+  BatchResults out;
+  std::vector<std::pair<UnitRecord, std::string>> creates;
+  std::vector<std::size_t> at;
+  for (const auto& u : units.value()) {
+    auto& r = out.results.emplace_back(BatchResult{u.name, 201, {}});
+    std::optional<TargetState> desired;
+    auto problem = batch_create_problem(u, desired);
+    std::optional<NewContent> content;
+    if (!problem) {
+      content.emplace(build_content(u));
+      if (!content->valid) problem = ApiError{400, content->valid.error().message};
+    }
+    if (problem) {
+      r.code = problem->code;
+      r.message = problem->message;
+      continue;
+    }
+    UnitRecord rec{u.name, content->hash, desired.value_or(TargetState::inactive), 0};
+    creates.emplace_back(std::move(rec), std::move(content->text));
+    at.push_back(out.results.size() - 1);
+  }
+  std::vector<TargetState> states;
+  for (const auto& c : creates) states.push_back(c.first.desired);
+  auto statuses = co_await ctx.registry.create_units(std::move(creates));
+  std::vector<registry::EventRecord> evs;
+  for (std::size_t k = 0; k < at.size(); ++k) {
+    auto& r = out.results[at[k]];
+    if (statuses[k]) {
+      log::info("api", "created unit",
+                {{"unit", r.name}, {"desired", registry::to_string(states[k])}});
+      evs.push_back(unit_event("submitted", r.name,
+                               "desired state " + std::string(registry::to_string(states[k]))));
+    } else if (statuses[k].error().code == Errc::already_exists) {
+      r.code = 409;
+      r.message = "unit " + r.name + " already exists";
+    } else {
+      set_failure(r, statuses[k].error());
     }
   }
   co_await ctx.registry.events().record(std::move(evs), "api");

@@ -237,6 +237,42 @@ TEST_CASE("batchUpdate sets many desired states and judges each unit as its PUT 
   CHECK(body_json(f.get("/fleet/v1/units/t@.service"))["desiredState"] == "inactive");
 }
 
+TEST_CASE("batchCreate creates many units with their desired states, judged as their PUTs") {
+  ApiFixture f;
+  f.create("taken.service");
+  const std::string opts = R"("options":)" + kHello;
+  auto r = f.call("POST", "/fleet/v1/units:batchCreate",
+                  R"({"units":[{"name":"a.service","desiredState":"launched",)" + opts + "}," +
+                      R"({"name":"b.service",)" + opts + "}," + R"({"name":"taken.service",)" +
+                      opts + "}," + R"({"name":"c.service","desiredState":"running",)" + opts +
+                      "}," + R"({"name":"t@.service","desiredState":"launched",)" + opts + "}," +
+                      R"({"name":"d.service","desiredState":"loaded"},)" +
+                      R"({"name":"bad name",)" + opts + "}]}",
+                  kJson);
+  REQUIRE(r.status == 200);
+  auto results = fleet::api::decode_batch_results(r.body);
+  REQUIRE(results);
+  const auto& rs = results.value().results;
+  REQUIRE(rs.size() == 7);
+  CHECK(rs[0] == fleet::api::BatchResult{"a.service", 201, ""});
+  CHECK(rs[1] == fleet::api::BatchResult{"b.service", 201, ""});
+  CHECK(rs[2] ==
+        fleet::api::BatchResult{"taken.service", 409, "unit taken.service already exists"});
+  CHECK(rs[3] ==
+        fleet::api::BatchResult{"c.service", 400, R"(invalid value "running" for JobState)"});
+  CHECK(rs[4] ==
+        fleet::api::BatchResult{"t@.service", 400, R"(cannot activate template "t@.service")"});
+  CHECK(rs[5] ==
+        fleet::api::BatchResult{"d.service", 409, "unit does not exist and options field empty"});
+  CHECK(rs[6].code == 400);
+  auto a = f.get("/fleet/v1/units/a.service");
+  CHECK(body_json(a)["desiredState"] == "launched");
+  CHECK(a.body.find(R"("value":"Hello")") != std::string::npos);
+  CHECK(body_json(f.get("/fleet/v1/units/b.service"))["desiredState"] == "inactive");
+  for (auto n : {"c.service", "t@.service", "d.service"})
+    CHECK(f.get(std::string("/fleet/v1/units/") + n).status == 404);
+}
+
 TEST_CASE("batchDelete destroys many units and reports the unknown ones") {
   ApiFixture f;
   for (auto n : {"a.service", "b.service"}) f.create(n, "launched");
@@ -280,7 +316,8 @@ TEST_CASE("a batch naming a unit twice is refused whole, naming the unit") {
 TEST_CASE("batch requests: POST with a JSON body only, and bounded") {
   ApiFixture f;
   f.create("a.service");
-  for (auto path : {"/fleet/v1/units:batchUpdate", "/fleet/v1/units:batchDelete"}) {
+  for (auto path : {"/fleet/v1/units:batchUpdate", "/fleet/v1/units:batchDelete",
+                    "/fleet/v1/units:batchCreate"}) {
     CAPTURE(path);
     auto get = f.call("GET", path);
     CHECK(get.status == 405);

@@ -15,6 +15,8 @@
 //  - fleet start: the N units are already submitted (untimed); `fleetctl start --no-block <N
 //    names>` on host 1, then the engine schedules and the agents write, link, reload and start.
 //    Ends when the hosts' systemd list all N as running.
+//  - fleet start of new files: as users do it, `fleetctl start --no-block <N paths>` of unit
+//    files not submitted before (fleetctl creates them first). Ends as the previous one.
 //  - direct stop / fleet destroy: `systemctl stop --no-block` on each host at once, resp.
 //    `fleetctl destroy --no-block <N names>`; ends when no host's systemd lists any of them
 //    (stopped and garbage-collected; for fleet also unlinked and reloaded away).
@@ -28,9 +30,12 @@
 #include <cstdlib>
 #include <exception>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench/agent/bench_support.h"
@@ -136,6 +141,48 @@ int running_on(Cluster& c, const std::string& unit) {
   return -1;
 }
 
+// Where a phase's time went (FLEET_BENCH_TIMELINE=1): per host, for each kind of journal line
+// of fleetd (and systemd's reloads), how many there were and when the first and the last came,
+// in seconds after `t0`: the profile of the agent path without a profiler inside the hosts.
+void timeline(Cluster& c, std::chrono::system_clock::time_point t0) {
+  if (!std::getenv("FLEET_BENCH_TIMELINE")) return;
+  const double start = std::chrono::duration<double>(t0.time_since_epoch()).count();
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"api: created unit", "api created"},
+      {"api: set desired state", "api desired"},
+      {"engine: pass applied", "engine pass"},
+      {"agent: load unit=", "agent plans load"},
+      {"agent: loaded unit", "agent loaded"},
+      {"agent: start unit=", "agent plans start"},
+      {"agent: starting units", "start batches sent"},
+      {"agent: start jobs done", "start batches done"},
+      {"Reloading", "systemd reload"}};
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    auto r = c.host(i).run({"/usr/bin/journalctl", "--no-pager", "-o", "short-unix", "--since",
+                            "@" + std::to_string(static_cast<long long>(start) - 1)},
+                           60s);
+    std::map<std::string, std::tuple<int, double, double>> seen;  // count, first, last
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+      double t = std::atof(line.c_str()) - start;
+      if (t < 0) continue;
+      for (const auto& [needle, label] : kinds) {
+        if (line.find(needle) == std::string::npos) continue;
+        auto [it, fresh] = seen.try_emplace(label, 0, t, t);
+        auto& [n, first, last] = it->second;
+        ++n;
+        last = t;
+      }
+    }
+    std::printf("timeline host %zu:", i + 1);
+    for (const auto& [needle, label] : kinds)
+      if (auto it = seen.find(label); it != seen.end())
+        std::printf(" %s %d [%.2f-%.2f s];", label.c_str(), std::get<0>(it->second),
+                    std::get<1>(it->second), std::get<2>(it->second));
+    std::printf("\n");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -161,6 +208,7 @@ int main(int argc, char** argv) try {
     must(c.host(i).run({"/usr/bin/systemctl", "daemon-reload"}, 60s).exit == 0, "daemon-reload");
   }
   std::optional<CpuMeter> cpu(c);
+  auto direct0 = std::chrono::system_clock::now();
   auto t0 = Clock::now();
   must(on_every_host(c,
                      [&](std::size_t i) {
@@ -172,6 +220,7 @@ int main(int argc, char** argv) try {
       t0, [&] { return total(c, count_running, "direct-*") == n; }, 600s);
   must(direct_start >= 0, "direct units did not all start");
   std::printf("direct start CPU: %s\n", cpu->since().c_str());
+  timeline(c, direct0);
   cpu.emplace(c);
   t0 = Clock::now();
   must(on_every_host(c,
@@ -187,13 +236,14 @@ int main(int argc, char** argv) try {
   std::printf("direct: start %.2f s, stop %.2f s; load %s\n", direct_start, direct_stop,
               load_average().c_str());
 
-  // (a) through fleet.
+  // (a) through fleet, units submitted beforehand.
   std::vector<std::string> paths;
   for (const auto& u : names("viafleet", 0, n))
     paths.push_back(c.write_unit(u, bench_unit_text(u)));
   auto r = c.fleetctl(0, concat({"submit"}, paths), 600s);
   must(r.exit == 0, "fleetctl submit: " + r.err);
   cpu.emplace(c);
+  auto submitted0 = std::chrono::system_clock::now();
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"start", "--no-block"}, names("viafleet", 0, n)), 600s);
   must(r.exit == 0, "fleetctl start: " + r.err);
@@ -204,26 +254,12 @@ int main(int argc, char** argv) try {
     for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
   must(fleet_start >= 0, "units did not all start through fleet");
   std::printf("fleet start CPU: %s\n", cpu->since().c_str());
+  timeline(c, submitted0);
   std::string spread;
   for (int i = 0; i < hosts; ++i)
     spread += (i ? "/" : "") + std::to_string(count_running(c.host(i), "viafleet-*"));
   std::printf("fleet: start %.2f s (fleetctl %.2f s), spread %s; load %s\n", fleet_start, start_cli,
               spread.c_str(), load_average().c_str());
-
-  // (d) idle CPU with the N units running.
-  std::this_thread::sleep_for(5s);  // let the last state writes settle before sampling
-  std::vector<pid_t> pids;
-  std::vector<double> cpu0;
-  for (int i = 0; i < hosts; ++i) {
-    pids.push_back(fleetd_pid(c.host(i)));
-    cpu0.push_back(process_cpu_seconds(pids.back()));
-  }
-  auto idle0 = Clock::now();
-  std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
-  double idle_wall = seconds_since(idle0);
-  std::vector<double> idle_pct;
-  for (int i = 0; i < hosts; ++i)
-    idle_pct.push_back(100.0 * (process_cpu_seconds(pids[i]) - cpu0[i]) / idle_wall);
 
   // (b) destroy through fleet.
   cpu.emplace(c);
@@ -240,12 +276,61 @@ int main(int argc, char** argv) try {
   std::printf("fleet: destroy %.2f s (fleetctl %.2f s); load %s\n", fleet_destroy, destroy_cli,
               load_average().c_str());
 
+  // (a') through fleet as users do it: new unit files started, not submitted beforehand.
+  std::vector<std::string> new_paths;
+  for (const auto& u : names("newfile", 0, n))
+    new_paths.push_back(c.write_unit(u, bench_unit_text(u)));
+  cpu.emplace(c);
+  auto wall0 = std::chrono::system_clock::now();
+  t0 = Clock::now();
+  r = c.fleetctl(0, concat({"start", "--no-block"}, new_paths), 600s);
+  must(r.exit == 0, "fleetctl start of new files: " + r.err);
+  double new_cli = seconds_since(t0);
+  double new_start = time_until(
+      t0, [&] { return total(c, count_running, "newfile-*") == n; }, 600s);
+  if (new_start < 0)
+    for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "newfile-*");
+  must(new_start >= 0, "new unit files did not all start through fleet");
+  std::printf("fleet start of new files CPU: %s\n", cpu->since().c_str());
+  timeline(c, wall0);
+  std::string new_spread;
+  for (int i = 0; i < hosts; ++i)
+    new_spread += (i ? "/" : "") + std::to_string(count_running(c.host(i), "newfile-*"));
+  std::printf("fleet: start of new files %.2f s (fleetctl %.2f s), spread %s; load %s\n", new_start,
+              new_cli, new_spread.c_str(), load_average().c_str());
+
+  // (d) idle CPU with the N units running.
+  std::this_thread::sleep_for(5s);  // let the last state writes settle before sampling
+  std::vector<pid_t> pids;
+  std::vector<double> cpu0;
+  for (int i = 0; i < hosts; ++i) {
+    pids.push_back(fleetd_pid(c.host(i)));
+    cpu0.push_back(process_cpu_seconds(pids.back()));
+  }
+  auto idle0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
+  double idle_wall = seconds_since(idle0);
+  std::vector<double> idle_pct;
+  for (int i = 0; i < hosts; ++i)
+    idle_pct.push_back(100.0 * (process_cpu_seconds(pids[i]) - cpu0[i]) / idle_wall);
+  r = c.fleetctl(0, concat({"destroy", "--no-block"}, names("newfile", 0, n)), 600s);
+  must(r.exit == 0, "fleetctl destroy of the new files' units: " + r.err);
+  must(fleet::testing::wait_until([&] { return total(c, count_listed, "newfile-*") == 0; }, 600s),
+       "the new files' units did not all go away after destroy");
+
   rows.push_back({"`systemctl start` of " + std::to_string(n) + " units over 3 hosts -> running",
                   fmt("%.2f s", direct_start), "-", "-"});
-  rows.push_back({std::to_string(n) + " units started through fleet -> running (" + spread + ")",
-                  fmt("%.2f s", fleet_start) + fmt(" (fleetctl %.2f s)", start_cli), "-", "-"});
-  rows.push_back({"start: fleet / direct", fmt("%.2fx", fleet_start / direct_start), "<= 1.3x",
+  rows.push_back(
+      {std::to_string(n) + " submitted units started through fleet -> running (" + spread + ")",
+       fmt("%.2f s", fleet_start) + fmt(" (fleetctl %.2f s)", start_cli), "-", "-"});
+  rows.push_back({"start of submitted units: fleet / direct",
+                  fmt("%.2fx", fleet_start / direct_start), "<= 1.3x",
                   verdict(fleet_start / direct_start <= 1.3)});
+  rows.push_back(
+      {std::to_string(n) + " new unit files started through fleet -> running (" + new_spread + ")",
+       fmt("%.2f s", new_start) + fmt(" (fleetctl %.2f s)", new_cli), "-", "-"});
+  rows.push_back({"start of new unit files: fleet / direct", fmt("%.2fx", new_start / direct_start),
+                  "<= 1.3x", verdict(new_start / direct_start <= 1.3)});
   rows.push_back({"`systemctl stop` of the " + std::to_string(n) + " units -> gone",
                   fmt("%.2f s", direct_stop), "-", "-"});
   rows.push_back({std::to_string(n) + " units destroyed through fleet -> gone",

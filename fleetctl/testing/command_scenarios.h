@@ -280,6 +280,38 @@ TEST_CASE_TEMPLATE_DEFINE("--no-block only triggers and the unit still gets ther
   CHECK(systemd_reaches(f, "hello.service", ""));
 }
 
+TEST_CASE_TEMPLATE_DEFINE("many new unit files are created already in the state asked for", F,
+                          fleetctl_many_new) {
+  using fleet::fleetctl::testing::systemd_reaches;
+  F f;
+  f.wait_ready();
+  // Started: created launched at once (no "inactive" step to report), then triggered.
+  std::vector<std::string> start = {"start", "--no-block"}, submit = {"submit"};
+  std::string triggered, submitted;
+  for (int i = 0; i < 12; ++i) {
+    std::string name = "many" + std::to_string(i) + ".service";
+    f.file(name, "[Service]\nExecStart=/bin/sleep " + std::to_string(1000 + i) + "\n");
+    start.push_back(name);
+    triggered += "Triggered unit " + name + " start\n";
+    std::string other = "sub" + std::to_string(i) + ".service";
+    f.file(other, "[Service]\nExecStart=/bin/sleep " + std::to_string(2000 + i) + "\n");
+    submit.push_back(other);
+    submitted += "Unit " + other + " inactive\n";
+  }
+  start.push_back("many0.service");  // named twice: created and started once
+  auto r = f.run(start);
+  CHECK(r.code == 0);
+  CHECK(r.err == "");
+  CHECK(r.out == triggered);
+  for (int i = 0; i < 12; ++i)
+    CHECK(systemd_reaches(f, "many" + std::to_string(i) + ".service", "active/running"));
+  // Submitted: created inactive, each reported so.
+  auto sub = f.run(submit);
+  CHECK(sub.code == 0);
+  CHECK(sub.out == submitted);
+  CHECK(f.unit("sub3.service")->desired_state == "inactive");
+}
+
 TEST_CASE_TEMPLATE_DEFINE("stop, unload and destroy walk a unit back and skip unknown ones", F,
                           fleetctl_walk_back) {
   using fleet::fleetctl::testing::systemd_reaches;
@@ -651,6 +683,7 @@ TEST_CASE_TEMPLATE_DEFINE("--format json reports one object per unit instead of 
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_start, Backend);             \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_load_start, Backend);        \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_no_block, Backend);          \
+  TEST_CASE_TEMPLATE_INVOKE(fleetctl_many_new, Backend);          \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_walk_back, Backend);         \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_registry_template, Backend); \
   TEST_CASE_TEMPLATE_INVOKE(fleetctl_template_start, Backend);    \

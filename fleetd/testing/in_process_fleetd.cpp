@@ -2,6 +2,7 @@
 
 #include <boost/asio/detached.hpp>
 #include <filesystem>
+#include <stdexcept>
 
 #include "agent/agent.h"
 #include "agent/fake_unit_manager.h"
@@ -11,6 +12,7 @@
 #include "common/version.h"
 #include "engine/engine.h"
 #include "fleetd/node.h"
+#include "registry/etcd/etcd_kv.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
 
@@ -21,12 +23,20 @@ namespace net = boost::asio;
 // The same builder as the daemon's (fleetd/node.h), with MemoryKv and fakes injected.
 struct InProcessFleetd::Impl {
   Impl(net::io_context& io, const InProcessOptions& o)
-      : node(io, make_store(io, kv), o.key_prefix,
+      : node(io, make_store(io, o, kv), o.key_prefix,
              api::server::ApiOptions{static_cast<std::uint16_t>(o.token_limit), fleet::version()}) {
   }
 
   static std::unique_ptr<registry::KvStore> make_store(net::io_context& io,
+                                                       const InProcessOptions& o,
                                                        registry::MemoryKv*& kv) {
+    if (!o.etcd_endpoints.empty()) {
+      registry::EtcdConfig config;
+      config.endpoints = o.etcd_endpoints;
+      auto etcd = registry::EtcdKv::create(io, config);
+      if (!etcd) throw std::runtime_error("etcd: " + etcd.error().message);
+      return std::move(etcd).value();
+    }
     auto store =
         std::make_unique<registry::MemoryKv>(io.get_executor(), registry::MemoryKvOptions{});
     kv = store.get();
@@ -111,6 +121,7 @@ std::string InProcessFleetd::tcp_endpoint() const {
 
 registry::Registry& InProcessFleetd::registry() { return impl_->node.registry(); }
 registry::MemoryKv& InProcessFleetd::kv() { return *impl_->kv; }
+registry::KvStore& InProcessFleetd::store() { return impl_->node.kv(); }
 agent::FakeUnitManager& InProcessFleetd::units() { return impl_->units; }
 api::server::FakeUnitInspector& InProcessFleetd::inspector() { return impl_->inspector; }
 

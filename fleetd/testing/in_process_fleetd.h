@@ -21,12 +21,14 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "common/result.h"
 
 namespace fleet::registry {
 class Registry;
 class MemoryKv;
+class KvStore;
 }  // namespace fleet::registry
 namespace fleet::agent {
 class FakeUnitManager;
@@ -47,6 +49,9 @@ struct InProcessOptions {
   bool engine = true;  // false: units stay unscheduled
   std::string key_prefix = "/_coreos.com/fleet/";
   int token_limit = 100;  // the API's page size (fleetd's token_limit)
+  // Non-empty: the registry lives in this etcd (client URLs) instead of a MemoryKv, as a
+  // fleetd's does (benchmarks of the path a user meets).
+  std::vector<std::string> etcd_endpoints = {};
 };
 
 class InProcessFleetd {
@@ -91,7 +96,8 @@ class InProcessFleetd {
 
   // Only on the server thread (inside on_loop / run_task).
   registry::Registry& registry();
-  registry::MemoryKv& kv();
+  registry::MemoryKv& kv();  // only without etcd_endpoints
+  registry::KvStore& store();
   agent::FakeUnitManager& units();
   api::server::FakeUnitInspector& inspector();
   // From any other thread: this fleetd leads the engine / its agent holds its machine lease.

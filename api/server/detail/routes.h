@@ -16,6 +16,7 @@ Task<Response> units_collection(const Request& req, ApiContext& ctx);
 Task<Response> unit_item(const Request& req, ApiContext& ctx, const std::string& name);
 Task<Response> units_batch_update(const Request& req, ApiContext& ctx);
 Task<Response> units_batch_delete(const Request& req, ApiContext& ctx);
+Task<Response> units_batch_create(const Request& req, ApiContext& ctx);
 // inspect.cpp
 Task<Response> unit_status(const Request& req, ApiContext& ctx, const std::string& name);
 Task<Response> unit_journal(const Request& req, ApiContext& ctx, const std::string& name);
