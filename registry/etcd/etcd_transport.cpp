@@ -138,7 +138,9 @@ class TransportImpl final : public Transport, public std::enable_shared_from_thi
                                 ": deadline passed waiting "
                                 "for one of " +
                                 std::to_string(config_.max_in_flight) + " request slots");
-    if (co_await take_slot(t0 + config_.request_timeout)) {
+    if (opts.urgent) {
+      reply = co_await post_authenticated(std::move(path), std::move(body), opts);
+    } else if (co_await take_slot(t0 + config_.request_timeout)) {
       reply = co_await post_authenticated(std::move(path), std::move(body), opts);
       give_slot();
     }
