@@ -92,10 +92,7 @@ ReflectorBatch Reflector::replace_cache(RangeResponse listing, ReflectorBatch::K
 Task<Result<ReflectorBatch>> Reflector::list(ReflectorBatch::Kind kind) {
   for (;;) {
     if (cancelled_) co_return cancelled_error();
-    RangeRequest req;
-    req.key = prefix_;
-    req.range_end = prefix_end(prefix_);
-    auto r = co_await kv_.range(req);
+    auto r = co_await list_pages();
     if (!r) {
       if (cancelled_ || co_await op_cancelled()) co_return cancelled_error();
       log::warn("registry", "reflector list failed, retrying",
@@ -106,6 +103,30 @@ Task<Result<ReflectorBatch>> Reflector::list(ReflectorBatch::Kind kind) {
     backoff_.reset();
     co_return replace_cache(std::move(r).value(), kind);
   }
+}
+
+// The prefix in pages of kListPage keys, all read at the first page's revision. One range of a
+// large cluster's whole prefix (100,000 units: ~200,000 keys, tens of MB of JSON) outlasted a
+// request's deadline under load, and its retries started over each time (issue #14). A page
+// whose revision was compacted meanwhile fails the listing, which is retried as a whole.
+Task<Result<RangeResponse>> Reflector::list_pages() {
+  RangeResponse all;
+  RangeRequest req;
+  req.key = prefix_;
+  req.range_end = prefix_end(prefix_);
+  req.limit = kListPage;
+  while (true) {
+    auto r = co_await kv_.range(req);
+    if (!r) co_return r.error();
+    RangeResponse& page = r.value();
+    if (all.revision == 0) all.revision = page.revision;
+    for (auto& kv : page.kvs) all.kvs.push_back(std::move(kv));
+    if (!page.more || page.kvs.empty()) break;
+    req.key = all.kvs.back().key + '\0';
+    req.revision = all.revision;
+  }
+  all.count = static_cast<std::int64_t>(all.kvs.size());
+  co_return all;
 }
 
 void Reflector::apply(const WatchBatch& b, ReflectorBatch& out) {

@@ -75,6 +75,9 @@ class Reflector {
   // Makes the pending and every later next() return Errc::cancelled.
   void cancel();
 
+  // Keys per range of a listing (list, then re-list after compaction).
+  static constexpr std::int64_t kListPage = 10000;
+
   const std::map<std::string, KeyValue>& cache() const { return cache_; }
   const std::string& prefix() const { return prefix_; }
   Revision revision() const { return revision_; }
@@ -85,6 +88,7 @@ class Reflector {
   struct Waiter;
   Task<Status> backoff();
   Task<Result<ReflectorBatch>> list(ReflectorBatch::Kind kind);
+  Task<Result<RangeResponse>> list_pages();
   ReflectorBatch replace_cache(RangeResponse listing, ReflectorBatch::Kind kind);
   void apply(const WatchBatch& b, ReflectorBatch& out);
 

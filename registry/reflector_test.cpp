@@ -72,6 +72,19 @@ TEST_CASE("reflector lists the prefix first, every key a put") {
   CHECK(r.cache() == e.listing("/p/"));
 }
 
+TEST_CASE("reflector lists a prefix larger than one page completely, at one revision") {
+  Env e;
+  const std::int64_t n = Reflector::kListPage * 2 + 3;
+  for (std::int64_t i = 0; i < n; ++i) e.put("/p/" + std::to_string(i), "v");
+  const Revision listed_at = e.kv.revision();
+  Reflector r(e.kv, "/p/", e.fast);
+  auto b = e.sync(r.next()).value();
+  CHECK(b.kind == ReflectorBatch::Kind::initial);
+  CHECK(static_cast<std::int64_t>(b.changes.size()) == n);
+  CHECK(b.revision == listed_at);
+  CHECK(r.cache() == e.listing("/p/"));
+}
+
 TEST_CASE("reflector of an empty prefix returns an empty initial batch") {
   Env e;
   Reflector r(e.kv, "/empty/", e.fast);

@@ -36,7 +36,7 @@ struct Config {
   Duration engine_reconcile_interval = std::chrono::seconds(2);
   std::string public_ip;  // empty: detect from the default-route interface
   std::map<std::string, std::string> metadata;
-  Duration agent_ttl = std::chrono::seconds(30);
+  Duration agent_ttl = std::chrono::seconds(10);  // fleet: 30 s (Documentation/configuration.md)
   std::string units_directory = "/run/fleet/units/";
   bool systemd_user = false;
   int token_limit = 100;

@@ -52,7 +52,7 @@ TEST_CASE("with no sources every key keeps its built-in default") {
   CHECK(c.config.etcd_servers ==
         std::vector<std::string>{"http://127.0.0.1:2379", "http://127.0.0.1:4001"});
   CHECK(c.config.etcd_key_prefix == "/fleet/");
-  CHECK(c.config.agent_ttl == 30s);
+  CHECK(c.config.agent_ttl == 10s);  // fleet: 30 s (issue #14: failover <= 12 s)
   CHECK(c.config.engine_reconcile_interval == 2s);
   CHECK(c.config.engine_lease_ttl == 10s);  // 5 × interval
   CHECK(c.config.etcd_request_timeout == 1s);
@@ -356,7 +356,7 @@ TEST_CASE("help lists every key with its type and default") {
     CHECK_FALSE(k.help.empty());
   }
   CHECK(names.size() == 30);
-  CHECK(help.find("agent_ttl (duration, default 30s)") != std::string::npos);
+  CHECK(help.find("agent_ttl (duration, default 10s)") != std::string::npos);
   CHECK(help.find("etcd_servers (list, default http://127.0.0.1:2379,http://127.0.0.1:4001)") !=
         std::string::npos);
   CHECK(help.find("etcd_key_prefix (string, default /fleet/)") != std::string::npos);

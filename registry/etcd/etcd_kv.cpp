@@ -189,7 +189,7 @@ Task<Result<LeaseId>> EtcdKv::lease_grant(std::chrono::seconds ttl) {
 
 Task<Result<std::chrono::seconds>> EtcdKv::lease_keepalive(LeaseId id) {
   auto reply = co_await transport_->post("/v3/lease/keepalive", etcd::encode_lease_id(id),
-                                         {.idempotent = true});
+                                         {.idempotent = true, .urgent = true});
   if (!reply) co_return reply.error();
   co_return etcd::decode_keepalive(reply.value().status, reply.value().body);
 }

@@ -33,6 +33,12 @@ struct EtcdConfig {
   std::string username, password;                   // empty = no auth
   std::string ca_file, cert_file, key_file;         // TLS (https endpoints); empty CA = system
   std::size_t max_txn_ops = 128;
+  // Unary requests in flight at once (each holds a connection); more wait for a slot within their
+  // deadline. Without a cap, a burst of calls (thousands of lease keep-alives falling due
+  // together, a plan written in many txns) opened as many TCP connections at once: connects
+  // timed out in the listen backlog and the retries made it worse (issue #14: 5,000 simulated
+  // agents on one client). Up to as many idle connections are kept for reuse.
+  std::size_t max_in_flight = 32;
   // Called after every unary request with its operation ("range", "txn", "put", "keepalive",
   // ...: the last part of the gateway path), its duration and whether it succeeded (metrics).
   std::function<void(std::string_view op, double seconds, bool ok)> on_request = {};

@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
+#include <deque>
 #include <optional>
 
 #include "common/log.h"
@@ -30,7 +31,6 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxIdlePerEndpoint = 8;
 constexpr std::uint64_t kMaxReplyBytes = 512u << 20;
 constexpr milliseconds kFirstBackoff{25};
 constexpr milliseconds kMaxBackoff{1000};
@@ -133,7 +133,17 @@ class TransportImpl final : public Transport, public std::enable_shared_from_thi
     auto self = shared_from_this();  // config_ is read after the request
     const auto t0 = Clock::now();
     const std::string op = path.substr(path.rfind('/') + 1);
-    auto reply = co_await post_authenticated(std::move(path), std::move(body), opts);
+    Result<HttpReply> reply =
+        fail(Errc::timeout, "etcd: " + path +
+                                ": deadline passed waiting "
+                                "for one of " +
+                                std::to_string(config_.max_in_flight) + " request slots");
+    if (opts.urgent) {
+      reply = co_await post_authenticated(std::move(path), std::move(body), opts);
+    } else if (co_await take_slot(t0 + config_.request_timeout)) {
+      reply = co_await post_authenticated(std::move(path), std::move(body), opts);
+      give_slot();
+    }
     if (config_.on_request) {
       const bool ok = reply && reply.value().status / 100 == 2;
       config_.on_request(op, std::chrono::duration<double>(Clock::now() - t0).count(), ok);
@@ -158,6 +168,31 @@ class TransportImpl final : public Transport, public std::enable_shared_from_thi
   }
 
   std::shared_ptr<LineStream> open_stream() override;
+
+  // One of EtcdConfig::max_in_flight slots, waited for until `deadline`; false when it passed first
+  // (or the wait was cancelled).
+  Task<bool> take_slot(Clock::time_point deadline) {
+    if (in_flight_ < std::max<std::size_t>(1, config_.max_in_flight)) {
+      ++in_flight_;
+      co_return true;
+    }
+    auto waiter = std::make_shared<SlotWaiter>(ioc_, deadline);
+    slot_waiters_.push_back(waiter);
+    (void)co_await waiter->timer.async_wait(kUse);
+    if (waiter->granted) co_return true;  // handed over by give_slot()
+    std::erase(slot_waiters_, waiter);
+    co_return false;
+  }
+  void give_slot() {
+    if (!slot_waiters_.empty()) {
+      auto next = std::move(slot_waiters_.front());
+      slot_waiters_.pop_front();
+      next->granted = true;
+      next->timer.cancel();
+      return;
+    }
+    --in_flight_;
+  }
 
   bool auth_enabled() const { return !config_.username.empty(); }
 
@@ -229,7 +264,7 @@ class TransportImpl final : public Transport, public std::enable_shared_from_thi
   }
 
   void release(std::size_t i, std::unique_ptr<Conn> conn) {
-    if (idle_[i].size() < kMaxIdlePerEndpoint) {
+    if (idle_[i].size() < config_.max_in_flight) {  // a steady load reuses its connections
       idle_[i].push_back(std::move(conn));
     } else {
       conn->close();
@@ -321,6 +356,13 @@ class TransportImpl final : public Transport, public std::enable_shared_from_thi
   std::vector<std::vector<std::unique_ptr<Conn>>> idle_;
   std::size_t current_ = 0;
   std::string token_;
+  std::size_t in_flight_ = 0;
+  struct SlotWaiter {
+    SlotWaiter(asio::io_context& ioc, Clock::time_point deadline) : timer(ioc, deadline) {}
+    asio::steady_timer timer;
+    bool granted = false;
+  };
+  std::deque<std::shared_ptr<SlotWaiter>> slot_waiters_;
 };
 
 class LineStreamImpl final : public LineStream,

@@ -269,7 +269,8 @@ TEST_CASE("a fleetd with a duplicate machine ID takes nothing over and joins onc
 TEST_CASE("a host shut down cleanly hands its units over at once, long before the TTL") {
   ClusterOptions o;
   o.label = "handover";
-  o.agent_ttl_s = 30;  // fleet's default: only a hand-over can move the unit within seconds
+  // fleet's default (ours: 10 s): only a hand-over can move the unit within seconds
+  o.agent_ttl_s = 30;
   Cluster c(o);
   c.write_unit("hello.service", lasting_unit());
   auto started = fleetctl_sh(c, 0, "cd " + c.work_dir() + " && fleetctl start hello.service");

@@ -39,7 +39,8 @@ TEST_CASE(
   ClusterOptions o;
   o.label = "reboot";
   o.reboot_on_request = true;
-  o.agent_ttl_s = 30;  // fleet's default: only the hand-over can move a unit within seconds
+  // fleet's default (ours: 10 s): only the hand-over can move a unit within seconds
+  o.agent_ttl_s = 30;
   Cluster c(o);
   for (std::size_t i = 0; i < c.size(); ++i) REQUIRE(c.boot_count(i) == 1);
 

@@ -143,12 +143,13 @@ HostOptions Cluster::host_options(std::size_t i) const {
     for (const auto& p : proxies_.at(i))
       etcd.push_back("http://127.0.0.1:" + std::to_string(p->port()));
   }
-  std::string exec = opts_.fleetd + " --etcd_servers=" + join(etcd, ',') + " --public_ip=" + o.ip +
-                     " --agent_ttl=" + std::to_string(opts_.agent_ttl_s) +
-                     "s --engine_lease_ttl=" + std::to_string(opts_.engine_lease_ttl_s) +
-                     "s --engine_reconcile_interval=500ms" +
-                     " --api_listen=unix:///var/run/fleet.sock --api_listen=tcp://" + o.ip + ":" +
-                     std::to_string(ports_.at(i));
+  std::string exec = opts_.fleetd + " --etcd_servers=" + join(etcd, ',') + " --public_ip=" + o.ip;
+  if (opts_.agent_ttl_s > 0) exec += " --agent_ttl=" + std::to_string(opts_.agent_ttl_s) + "s";
+  if (opts_.engine_lease_ttl_s > 0)
+    exec += " --engine_lease_ttl=" + std::to_string(opts_.engine_lease_ttl_s) +
+            "s --engine_reconcile_interval=500ms";
+  exec += " --api_listen=unix:///var/run/fleet.sock --api_listen=tcp://" + o.ip + ":" +
+          std::to_string(ports_.at(i));
   if (!md.empty()) exec += " --metadata=" + join(md, ',');
   o.unit_contents["fleetd.service"] =
       "[Unit]\nDescription=fleet daemon\nAfter=dbus.service\n\n[Service]\nExecStart=" + exec +

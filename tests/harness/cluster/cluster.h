@@ -34,6 +34,8 @@ struct ClusterOptions {
   std::size_t hosts = 3;
   std::size_t etcd_members = 1;
   std::vector<std::map<std::string, std::string>> metadata;  // per host (index 0 = first host)
+  // 0: not given, fleetd's default (for a test of what users get out of the box). A set
+  // engine_lease_ttl_s also sets engine_reconcile_interval to 500 ms.
   int agent_ttl_s = 5;
   int engine_lease_ttl_s = 3;
   // Each host reaches etcd through its own CutProxy, so that cut()/heal() can partition it.

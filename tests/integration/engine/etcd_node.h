@@ -27,8 +27,9 @@ class EtcdNode {
  public:
   explicit EtcdNode(std::vector<std::string> endpoints, std::string prefix = "/fleet/",
                     std::size_t max_txn_ops = 128,
-                    std::chrono::milliseconds request_timeout = std::chrono::milliseconds(2500))
-      : kv_(make_kv(io_, std::move(endpoints), max_txn_ops, request_timeout)),
+                    std::chrono::milliseconds request_timeout = std::chrono::milliseconds(2500),
+                    std::size_t max_in_flight = registry::EtcdConfig{}.max_in_flight)
+      : kv_(make_kv(io_, std::move(endpoints), max_txn_ops, request_timeout, max_in_flight)),
         reg_(*kv_, std::move(prefix)) {
     start();
   }
@@ -100,11 +101,13 @@ class EtcdNode {
   static std::unique_ptr<registry::EtcdKv> make_kv(boost::asio::io_context& io,
                                                    std::vector<std::string> endpoints,
                                                    std::size_t max_txn_ops,
-                                                   std::chrono::milliseconds request_timeout) {
+                                                   std::chrono::milliseconds request_timeout,
+                                                   std::size_t max_in_flight) {
     registry::EtcdConfig config;
     config.request_timeout = request_timeout;
     config.endpoints = std::move(endpoints);
     config.max_txn_ops = max_txn_ops;
+    config.max_in_flight = max_in_flight;
     auto kv = registry::EtcdKv::create(io, std::move(config));
     if (!kv) throw std::runtime_error(kv.error().describe());
     return std::move(kv).value();

@@ -1,0 +1,223 @@
+#pragma once
+// SimAgents: thousands of simulated agents in one process on one EtcdNode (one io_context, one
+// etcd client). Each does what a real agent (agent/agent.cpp) does through the registry, with the
+// same calls: grants a machine lease and keeps it alive (LeaseKeeper), claims its machine record
+// under it, follows only its own assignments (Registry::watch_assignments), fetches the contents
+// of units new to it (get_contents), reports their states under its lease (put_states) with the
+// events a state change records, and deletes the states of units taken away (delete_states).
+// Only systemd is left out: a launched unit is "active/running" at once.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/backoff.h"
+#include "common/sleep.h"
+#include "registry/lease_keeper.h"
+#include "tests/harness/wait.h"
+#include "tests/integration/engine/etcd_node.h"
+#include "tests/integration/engine/sim_machines.h"
+
+namespace fleet::testing {
+
+class SimAgents {
+ public:
+  SimAgents(EtcdNode& node, std::chrono::seconds ttl) : node_(node), ttl_(ttl) {}
+  ~SimAgents() {
+    try {
+      stop_all();
+    } catch (...) {
+    }
+  }
+  SimAgents(const SimAgents&) = delete;
+  SimAgents& operator=(const SimAgents&) = delete;
+
+  // Starts many agents, `parallel` joining at a time.
+  void add_many(const std::vector<std::string>& ids, std::size_t parallel = 32) {
+    node_.call(join_many(ids, parallel), std::chrono::seconds(300));
+  }
+
+  // The machines are lost: their agents stop and their leases are revoked at once.
+  Status revoke_many(const std::vector<std::string>& ids, std::size_t parallel = 32) {
+    return node_.call(revoke_many_task(ids, parallel), std::chrono::seconds(60));
+  }
+
+  struct Totals {
+    std::uint64_t states_put = 0, states_deleted = 0, contents_fetched = 0, failures = 0;
+    std::uint64_t lease_losses = 0;
+  };
+  Totals totals() {
+    return node_.on_loop([&] { return totals_; });
+  }
+
+  void stop_all() {
+    node_.on_loop([&] {
+      for (auto& [id, a] : agents_) stop(*a);
+      return 0;
+    });
+    const bool stopped = wait_until(
+        [&] {
+          for (auto& [id, a] : agents_)
+            if (!*a->keeper_done || !*a->follow_done) return false;
+          return true;
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(5));
+    if (!stopped) throw std::runtime_error("simulated agents did not stop within 30 s");
+  }
+
+ private:
+  struct Agent {
+    Agent(registry::KvStore& kv, std::chrono::seconds ttl)
+        : keeper(kv, registry::LeaseKeeperOptions{ttl}) {}
+    std::string id;
+    registry::LeaseKeeper keeper;
+    std::unique_ptr<registry::AssignmentFeed> feed;
+    std::map<std::string, registry::Assignment> desired;
+    std::set<std::string> contents;  // hashes fetched
+    std::map<std::string, registry::UnitStateRecord> published;
+    std::shared_ptr<std::atomic<bool>> keeper_done = std::make_shared<std::atomic<bool>>(false);
+    std::shared_ptr<std::atomic<bool>> follow_done = std::make_shared<std::atomic<bool>>(false);
+    bool stopped = false;
+  };
+
+  static void stop(Agent& a) {
+    if (a.stopped) return;
+    a.stopped = true;
+    a.keeper.stop();
+    if (a.feed) a.feed->cancel();
+  }
+
+  registry::Task<void> join(std::string id) {
+    auto a = std::make_unique<Agent>(node_.kv(), ttl_);
+    a->id = id;
+    registry::MachineRecord rec;
+    rec.id = id;
+    rec.public_ip = "127.0.0.1";
+    rec.version = "sim";
+    // As the agent's acquire_lease() and announce(): retried with backoff until they succeed.
+    Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+    for (int attempt = 0;; ++attempt) {
+      auto granted = co_await a->keeper.grant();
+      std::string error;
+      if (granted) {
+        auto st = co_await node_.reg().claim_machine(rec, granted.value());
+        if (st) break;
+        error = st.error().describe();
+      } else {
+        error = granted.error().describe();
+      }
+      if (attempt == 20) throw std::runtime_error("joining: " + error);
+      co_await sleep_for(backoff.next());
+    }
+    a->feed = node_.reg().watch_assignments(id);
+    a->keeper.on_change([this](registry::LeaseKeeper::State s, registry::LeaseId) {
+      if (s == registry::LeaseKeeper::State::lost) ++totals_.lease_losses;
+    });
+    Agent& ref = *a;
+    agents_[id] = std::move(a);
+    node_.spawn(keep(ref), ref.keeper_done);
+    node_.spawn(follow(ref), ref.follow_done);
+  }
+
+  registry::Task<void> keep(Agent& a) { (void)co_await a.keeper.run(); }
+
+  // The agent's loop: every batch of assignment changes -> contents fetched -> states reported.
+  registry::Task<void> follow(Agent& a) {
+    while (true) {
+      auto changes = co_await a.feed->next();
+      if (!changes) co_return;
+      std::vector<std::string> removed;
+      for (auto& c : changes.value()) {
+        if (c.unit.empty()) continue;  // a reboot request
+        if (c.assignment) {
+          a.desired[c.unit] = *c.assignment;
+        } else if (a.desired.erase(c.unit)) {
+          removed.push_back(c.unit);
+        }
+      }
+      std::vector<std::string> missing;
+      for (const auto& [unit, as] : a.desired)
+        if (!a.contents.count(as.hash)) missing.push_back(as.hash);
+      if (!missing.empty()) {
+        auto fetched = co_await node_.reg().get_contents(missing);
+        if (!fetched) {
+          ++totals_.failures;
+        } else {
+          totals_.contents_fetched += fetched.value().size();
+          for (const auto& [hash, text] : fetched.value()) a.contents.insert(hash);
+        }
+      }
+      std::vector<registry::UnitStateRecord> states;
+      std::vector<registry::EventRecord> events;
+      for (const auto& [unit, as] : a.desired) {
+        if (!a.contents.count(as.hash)) continue;
+        const bool run = as.desired == registry::TargetState::launched;
+        registry::UnitStateRecord rec{
+            unit, a.id, as.hash, "loaded", run ? "active" : "inactive", run ? "running" : "dead"};
+        auto pub = a.published.find(unit);
+        if (pub != a.published.end() && pub->second == rec) continue;
+        if (run && (pub == a.published.end() || pub->second.active_state != "active")) {
+          registry::EventRecord e;
+          e.kind = "started";
+          e.unit = unit;
+          e.machine = a.id;
+          e.reason = "systemd: active (running)";
+          events.push_back(std::move(e));
+        }
+        states.push_back(std::move(rec));
+      }
+      if (!states.empty()) {
+        auto st = co_await node_.reg().put_states(states, a.keeper.id());
+        if (!st) {
+          ++totals_.failures;
+        } else {
+          totals_.states_put += states.size();
+          for (auto& s : states) a.published[s.unit] = s;
+          co_await node_.reg().events().record(std::move(events), "agent");
+        }
+      }
+      if (!removed.empty()) {
+        auto st = co_await node_.reg().delete_states(a.id, removed);
+        if (!st) ++totals_.failures;
+        totals_.states_deleted += removed.size();
+        for (const auto& u : removed) a.published.erase(u);
+      }
+    }
+  }
+
+  registry::Task<void> join_many(std::vector<std::string> ids, std::size_t parallel) {
+    std::string failure;
+    co_await parallel_for(ids.size(), parallel, [&](std::size_t i) -> registry::Task<void> {
+      try {
+        co_await join(ids[i]);
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+    });
+    if (!failure.empty()) throw std::runtime_error(failure);
+  }
+
+  registry::Task<Status> revoke_many_task(std::vector<std::string> ids, std::size_t parallel) {
+    Status result = ok();
+    co_await parallel_for(ids.size(), parallel, [&](std::size_t i) -> registry::Task<void> {
+      Agent& a = *agents_.at(ids[i]);
+      a.stopped = true;
+      if (a.feed) a.feed->cancel();
+      auto st = co_await a.keeper.revoke();
+      a.keeper.stop();
+      if (!st) result = st;
+    });
+    co_return result;
+  }
+
+  EtcdNode& node_;
+  std::chrono::seconds ttl_;
+  std::map<std::string, std::unique_ptr<Agent>> agents_;  // touched on the node's loop only
+  Totals totals_;
+};
+
+}  // namespace fleet::testing
