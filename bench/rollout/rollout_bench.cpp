@@ -94,10 +94,10 @@ int main(int argc, char** argv) {
 
   std::printf("rolling update of %d instances on 3 hosts (rollout --min-healthy=%s)\n", total,
               healthy.c_str());
-  std::printf("%-34s %9s %14s %8s\n", "", "seconds", "fewest active", "target");
+  std::printf("%-38s %9s %14s %8s\n", "", "seconds", "fewest active", "target");
   auto row = [&](const char* what, const Figure& f, int n) {
     std::string target = n > 0 ? ">= " + std::to_string(total - n) : "-";
-    std::printf("%-34s %9.1f %8d/%-5d %8s%s\n", what, f.seconds, f.fewest, total, target.c_str(),
+    std::printf("%-38s %9.1f %8d/%-5d %8s%s\n", what, f.seconds, f.fewest, total, target.c_str(),
                 f.exit != 0 ? "  (failed)" : "");
   };
   row("fleetctl rollout (N=1)", n1, 1);
