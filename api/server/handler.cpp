@@ -111,8 +111,7 @@ Task<Response> route(const Request& req, ApiContext& ctx, std::string& label) {
   const std::string& coll = seg[0];
   if (seg.size() == 1) {
     for (auto known : {"units", "state", "machines", "discovery", "reboot", "units:batchUpdate",
-                       "units:batchDelete", "units:batchCreate", "events",
-                       "rollouts"})
+                       "units:batchDelete", "units:batchCreate", "events", "rollouts"})
       if (coll == known) label = "/fleet/v1/" + coll;
     if (coll.starts_with("reboot:")) label = "/fleet/v1/reboot:{action}";
     if (coll == "units") co_return co_await detail::units_collection(req, ctx);
