@@ -98,6 +98,17 @@ class ApiClient {
   // POST /reboot:lock or :unlock {"machine": ...} (take or free a slot of the semaphore, as a
   // host's own update agent would), or :setMax {"max": ...}.
   virtual Status reboot_lock(std::string_view action, const std::string& machine, int max) = 0;
+  // GET /rollouts: every rolling update recorded (in progress or the last one of each name).
+  virtual Result<std::vector<Rollout>> list_rollouts() = 0;
+  // GET /rollouts/<name>; nullopt (not an error) when none was recorded.
+  virtual Result<std::optional<Rollout>> get_rollout(const std::string& name) = 0;
+  // POST /rollouts: records a rolling update the cluster carries out. Errc::conflict (409) while
+  // one of that name is in progress, Errc::invalid_argument (400) for bad content or no
+  // instance to roll.
+  virtual Result<Rollout> start_rollout(const RolloutRequest& request) = 0;
+  // DELETE /rollouts/<name>: asks the cluster to stop it (reverting, if it reverts).
+  // Errc::not_found without one, Errc::conflict when it is over.
+  virtual Status abort_rollout(const std::string& name) = 0;
   // GET /units/<name>/status[?machineID=M] → text of `systemctl status -l <name>` on the unit's
   // machine, or on `machine_id` when not empty (required for a global unit running on several
   // machines); exit code in the `Fleet-Exit-Code` response header.

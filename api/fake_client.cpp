@@ -247,6 +247,58 @@ Status FakeApiClient::start_reboot(const std::vector<std::string>& machines, int
   return ok();
 }
 
+Result<std::vector<Rollout>> FakeApiClient::list_rollouts() {
+  if (auto st = check_failure("list_rollouts"); !st) return st.error();
+  std::vector<Rollout> out;
+  for (const auto& [name, r] : rollouts_) out.push_back(r);
+  return out;
+}
+
+Result<std::optional<Rollout>> FakeApiClient::get_rollout(const std::string& name) {
+  if (auto st = check_failure("get_rollout"); !st) return st.error();
+  auto it = rollouts_.find(name);
+  if (it == rollouts_.end()) return std::optional<Rollout>();
+  return std::optional<Rollout>(it->second);
+}
+
+// Records the rollout of every unit of that name (a template's instances) as running; tests
+// move it along through rollouts().
+Result<Rollout> FakeApiClient::start_rollout(const RolloutRequest& request) {
+  if (auto st = check_failure("start_rollout"); !st) return st.error();
+  if (auto it = rollouts_.find(request.name); it != rollouts_.end() && !it->second.over())
+    return api_error(409, "a rollout of " + request.name + " is in progress").error();
+  Rollout r;
+  r.name = request.name;
+  r.hash = "fake";
+  r.state = "running";
+  r.max_unavailable = request.max_unavailable;
+  r.min_healthy_ms = request.min_healthy_ms;
+  r.timeout_ms = request.timeout_ms;
+  r.revert = request.revert;
+  const bool tmpl = request.name.find("@.") != std::string::npos;
+  const std::string stem = request.name.substr(0, request.name.find('@') + 1);
+  for (const auto& [name, e] : units_) {
+    if (e.unit.desired_state == kStateInactive) continue;
+    if (tmpl ? name.starts_with(stem) : name == request.name)
+      r.instances.push_back({name, "pending", {}, {}, 0, {}});
+  }
+  if (r.instances.empty())
+    return api_error(400, "no loaded or launched unit " + request.name).error();
+  rollouts_[r.name] = r;
+  calls_.push_back("rollout " + request.name);
+  return r;
+}
+
+Status FakeApiClient::abort_rollout(const std::string& name) {
+  if (auto st = check_failure("abort_rollout"); !st) return st;
+  auto it = rollouts_.find(name);
+  if (it == rollouts_.end()) return api_error(404, "no rollout of " + name);
+  if (it->second.over()) return api_error(409, "the rollout of " + name + " is over");
+  it->second.abort = true;
+  calls_.push_back("rollout-abort " + name);
+  return ok();
+}
+
 Status FakeApiClient::reboot_lock(std::string_view action, const std::string& machine, int max) {
   if (auto st = check_failure("reboot_lock"); !st) return st;
   auto& h = reboots_.holders;

@@ -61,11 +61,17 @@ class FakeApiClient : public ApiClient {
   Result<std::vector<Machine>> list_machines() override;
   Status set_maintenance(const std::string& machine, std::string_view action, bool force) override;
   Result<RebootStatus> reboot_status() override;
+  Result<std::vector<Rollout>> list_rollouts() override;
+  Result<std::optional<Rollout>> get_rollout(const std::string& name) override;
+  Result<Rollout> start_rollout(const RolloutRequest& request) override;
+  Status abort_rollout(const std::string& name) override;
   Status start_reboot(const std::vector<std::string>& machines, int max_unavailable,
                       std::int64_t timeout_seconds) override;
   Status reboot_lock(std::string_view action, const std::string& machine, int max) override;
   // The reboot state the calls above read and change; tests move a rollout along through it.
   RebootStatus& reboots() { return reboots_; }
+  // The rolling updates the calls above read and change, by name; tests move them along.
+  std::map<std::string, Rollout>& rollouts() { return rollouts_; }
   Result<CommandOutput> unit_status(const std::string& name,
                                     const std::string& machine_id) override;
   Result<CommandOutput> unit_journal(const std::string& name, const JournalOptions& opts,
@@ -91,6 +97,7 @@ class FakeApiClient : public ApiClient {
   std::map<std::string, Entry> units_;
   std::map<std::string, Machine> machines_;
   RebootStatus reboots_;
+  std::map<std::string, Rollout> rollouts_;
   std::vector<UnitState> states_;
   std::map<std::string, CommandOutput> status_;
   std::map<std::string, std::string> journal_;

@@ -37,6 +37,14 @@ class ForwardingClient : public ApiClient {
     return inner_.set_maintenance(machine, action, force);
   }
   Result<RebootStatus> reboot_status() override { return inner_.reboot_status(); }
+  Result<std::vector<Rollout>> list_rollouts() override { return inner_.list_rollouts(); }
+  Result<std::optional<Rollout>> get_rollout(const std::string& name) override {
+    return inner_.get_rollout(name);
+  }
+  Result<Rollout> start_rollout(const RolloutRequest& request) override {
+    return inner_.start_rollout(request);
+  }
+  Status abort_rollout(const std::string& name) override { return inner_.abort_rollout(name); }
   Status start_reboot(const std::vector<std::string>& machines, int max_unavailable,
                       std::int64_t timeout_seconds) override {
     return inner_.start_reboot(machines, max_unavailable, timeout_seconds);

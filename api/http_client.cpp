@@ -698,6 +698,37 @@ Status HttpApiClient::start_reboot(const std::vector<std::string>& machines, int
   return Impl::check(res);
 }
 
+Result<std::vector<Rollout>> HttpApiClient::list_rollouts() {
+  BOOST_OUTCOME_TRY(
+      auto res, impl_->request(http::verb::get, impl_->opts.endpoint.base_path + "rollouts", {}));
+  return impl_->parse<std::vector<Rollout>>(res, &decode_rollout_list);
+}
+
+Result<std::optional<Rollout>> HttpApiClient::get_rollout(const std::string& name) {
+  BOOST_OUTCOME_TRY(
+      auto res,
+      impl_->request(http::verb::get,
+                     impl_->opts.endpoint.base_path + "rollouts/" + url_escape(name), {}));
+  if (res.status == 404) return std::optional<Rollout>();
+  BOOST_OUTCOME_TRY(auto r, impl_->parse<Rollout>(res, &decode_rollout));
+  return std::optional<Rollout>(std::move(r));
+}
+
+Result<Rollout> HttpApiClient::start_rollout(const RolloutRequest& request) {
+  BOOST_OUTCOME_TRY(auto res,
+                    impl_->request(http::verb::post, impl_->opts.endpoint.base_path + "rollouts",
+                                   encode(request)));
+  return impl_->parse<Rollout>(res, &decode_rollout);
+}
+
+Status HttpApiClient::abort_rollout(const std::string& name) {
+  BOOST_OUTCOME_TRY(
+      auto res,
+      impl_->request(http::verb::delete_,
+                     impl_->opts.endpoint.base_path + "rollouts/" + url_escape(name), {}));
+  return Impl::check(res);
+}
+
 Status HttpApiClient::reboot_lock(std::string_view action, const std::string& machine, int max) {
   nlohmann::json body =
       action == "setMax" ? nlohmann::json{{"max", max}} : nlohmann::json{{"machine", machine}};

@@ -66,6 +66,10 @@ class HttpApiClient : public ApiClient {
   Result<std::vector<Machine>> list_machines() override;
   Status set_maintenance(const std::string& machine, std::string_view action, bool force) override;
   Result<RebootStatus> reboot_status() override;
+  Result<std::vector<Rollout>> list_rollouts() override;
+  Result<std::optional<Rollout>> get_rollout(const std::string& name) override;
+  Result<Rollout> start_rollout(const RolloutRequest& request) override;
+  Status abort_rollout(const std::string& name) override;
   Status start_reboot(const std::vector<std::string>& machines, int max_unavailable,
                       std::int64_t timeout_seconds) override;
   Status reboot_lock(std::string_view action, const std::string& machine, int max) override;

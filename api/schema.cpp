@@ -410,4 +410,86 @@ Result<RebootStatus> decode_reboot_status(std::string_view text) {
   return decode<RebootStatus>(text, "RebootStatus");
 }
 
+void to_json(json& j, const Rollout& v) {
+  json instances = json::array();
+  for (const auto& i : v.instances) {
+    json e{{"unit", i.unit}, {"step", i.step}, {"oldHash", i.old_hash}, {"sinceMs", i.since_ms}};
+    if (!i.machine.empty()) e["machine"] = i.machine;
+    if (!i.message.empty()) e["message"] = i.message;
+    instances.push_back(std::move(e));
+  }
+  j = json{{"name", v.name},
+           {"hash", v.hash},
+           {"state", v.state},
+           {"maxUnavailable", v.max_unavailable},
+           {"minHealthyMs", v.min_healthy_ms},
+           {"timeoutMs", v.timeout_ms},
+           {"revert", v.revert},
+           {"startedMs", v.started_ms},
+           {"instances", std::move(instances)}};
+  if (!v.old_hash.empty()) j["oldHash"] = v.old_hash;
+  if (v.abort) j["abort"] = true;
+  if (v.ended_ms != 0) j["endedMs"] = v.ended_ms;
+  if (!v.message.empty()) j["message"] = v.message;
+}
+void from_json(const json& j, Rollout& v) {
+  require_object(j, "Rollout");
+  v.name = j.value("name", std::string());
+  v.hash = j.value("hash", std::string());
+  v.old_hash = j.value("oldHash", std::string());
+  v.state = j.value("state", std::string());
+  v.max_unavailable = j.value("maxUnavailable", 1);
+  v.min_healthy_ms = j.value("minHealthyMs", std::int64_t{0});
+  v.timeout_ms = j.value("timeoutMs", std::int64_t{0});
+  v.revert = j.value("revert", true);
+  v.abort = j.value("abort", false);
+  v.started_ms = j.value("startedMs", std::int64_t{0});
+  v.ended_ms = j.value("endedMs", std::int64_t{0});
+  v.message = j.value("message", std::string());
+  v.instances.clear();
+  for (const auto& e : j.value("instances", json::array()))
+    v.instances.push_back({e.value("unit", std::string()), e.value("step", std::string()),
+                           e.value("machine", std::string()), e.value("oldHash", std::string()),
+                           e.value("sinceMs", std::int64_t{0}), e.value("message", std::string())});
+}
+std::string encode(const Rollout& v) { return dump(json(v)); }
+std::string encode(const RolloutRequest& v) {
+  json options = json::array();
+  for (const auto& o : v.options) options.push_back(o);
+  return dump(json{{"name", v.name},
+                   {"options", std::move(options)},
+                   {"maxUnavailable", v.max_unavailable},
+                   {"minHealthyMs", v.min_healthy_ms},
+                   {"timeoutMs", v.timeout_ms},
+                   {"revert", v.revert}});
+}
+Result<Rollout> decode_rollout(std::string_view text) { return decode<Rollout>(text, "Rollout"); }
+Result<std::vector<Rollout>> decode_rollout_list(std::string_view text) {
+  auto j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return fail(Errc::invalid_argument, "RolloutList: expected a JSON object");
+  try {
+    return j.value("rollouts", std::vector<Rollout>{});
+  } catch (const json::exception& e) {
+    return fail(Errc::invalid_argument, std::string("RolloutList: ") + e.what());
+  }
+}
+Result<RolloutRequest> decode_rollout_request(std::string_view text) {
+  auto j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return fail(Errc::invalid_argument, "unable to decode body: expected a JSON object");
+  try {
+    RolloutRequest r;
+    r.name = j.value("name", std::string());
+    r.options = j.value("options", std::vector<UnitOption>{});
+    r.max_unavailable = j.value("maxUnavailable", 1);
+    r.min_healthy_ms = j.value("minHealthyMs", r.min_healthy_ms);
+    r.timeout_ms = j.value("timeoutMs", r.timeout_ms);
+    r.revert = j.value("revert", true);
+    return r;
+  } catch (const json::exception& e) {
+    return fail(Errc::invalid_argument, std::string("unable to decode body: ") + e.what());
+  }
+}
+
 }  // namespace fleet::api

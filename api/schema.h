@@ -167,6 +167,50 @@ void from_json(const nlohmann::json& j, RebootStatus& v);
 std::string encode(const RebootStatus& v);
 Result<RebootStatus> decode_reboot_status(std::string_view text);
 
+// Beyond fleet: rolling updates (/fleet/v1/rollouts). Field names as stored in the registry.
+struct RolloutInstance {
+  std::string unit;
+  std::string step;     // pending, replacing, healthy, failed, reverting, reverted, skipped
+  std::string machine;  // where it was replaced; may be empty
+  std::string old_hash;
+  std::int64_t since_ms = 0;  // Unix milliseconds the step began
+  std::string message;        // failed: what systemd reported
+  bool operator==(const RolloutInstance&) const = default;
+};
+struct Rollout {
+  std::string name;  // unit or template
+  std::string hash;  // new content
+  std::string old_hash;
+  std::string state;  // running, reverting, done, reverted, failed, aborted
+  int max_unavailable = 1;
+  std::int64_t min_healthy_ms = 0;
+  std::int64_t timeout_ms = 0;
+  bool revert = true;
+  bool abort = false;
+  std::int64_t started_ms = 0;
+  std::int64_t ended_ms = 0;
+  std::vector<RolloutInstance> instances;
+  std::string message;
+  bool operator==(const Rollout&) const = default;
+  bool over() const { return state != "running" && state != "reverting"; }
+};
+// POST /fleet/v1/rollouts: new content for a unit or a template's instances.
+struct RolloutRequest {
+  std::string name;
+  std::vector<UnitOption> options;
+  int max_unavailable = 1;
+  std::int64_t min_healthy_ms = 5000;
+  std::int64_t timeout_ms = 300000;
+  bool revert = true;
+};
+void to_json(nlohmann::json& j, const Rollout& v);
+void from_json(const nlohmann::json& j, Rollout& v);
+std::string encode(const Rollout& v);
+std::string encode(const RolloutRequest& v);
+Result<Rollout> decode_rollout(std::string_view text);
+Result<std::vector<Rollout>> decode_rollout_list(std::string_view text);  // {"rollouts":[...]}
+Result<RolloutRequest> decode_rollout_request(std::string_view text);
+
 // Compact JSON text of one entity.
 std::string encode(const Unit& v);
 std::string encode(const UnitState& v);

@@ -1,5 +1,6 @@
 #include "engine/cluster_model.h"
 
+#include <algorithm>
 #include <optional>
 #include <variant>
 
@@ -34,6 +35,8 @@ void ClusterModel::clear() {
   running_.clear();
   rollout_.reset();
   reboot_lock_ = {};
+  unit_rollouts_.clear();
+  states_.clear();
   schedule_.clear();
   assignments_.clear();
   reasons_.clear();
@@ -128,7 +131,24 @@ bool ClusterModel::apply(const registry::cluster::MaintenanceSet& c) {
 }
 
 bool ClusterModel::apply(const registry::cluster::State& c) {
-  return set_running(c.machine, c.unit, c.state && is_running(c.state->active_state));
+  bool changed = false;
+  if (c.state)
+    changed = assign(states_, std::make_pair(c.unit, c.machine), *c.state);
+  else
+    changed = states_.erase({c.unit, c.machine}) > 0;
+  // States matter to the plan on draining machines, and to a rolling update's health checks.
+  const bool matters = changed && rolling();
+  return set_running(c.machine, c.unit, c.state && is_running(c.state->active_state)) || matters;
+}
+
+bool ClusterModel::apply(const registry::cluster::UnitRolloutSet& c) {
+  if (c.rollout) return assign(unit_rollouts_, c.name, *c.rollout);
+  return unit_rollouts_.erase(c.name) > 0;
+}
+
+bool ClusterModel::rolling() const {
+  return std::any_of(unit_rollouts_.begin(), unit_rollouts_.end(),
+                     [](const auto& r) { return !r.second.over(); });
 }
 
 bool ClusterModel::apply(const registry::cluster::Rollout& c) {
@@ -179,6 +199,29 @@ std::optional<RebootView> ClusterModel::reboot_view(std::int64_t now) const {
   v.now = now;
   for (const auto& [id, m] : machines_) v.machines[id] = RebootMachine{m.boot_id, drained(id)};
   return v;
+}
+
+std::vector<RolloutView> ClusterModel::rollout_views(std::int64_t now_ms) const {
+  std::vector<RolloutView> out;
+  for (const auto& [name, r] : unit_rollouts_) {
+    if (r.over()) continue;
+    RolloutView v;
+    v.rollout = r;
+    v.now_ms = now_ms;
+    if (auto n = units_.find(name); n != units_.end()) v.named = n->second;
+    for (const auto& i : r.instances) {
+      auto u = units_.find(i.unit);
+      if (u == units_.end()) continue;
+      RolloutUnit ru{u->second, {}, std::nullopt};
+      if (auto m = schedule_.find(i.unit); m != schedule_.end()) {
+        ru.machine = m->second;
+        if (auto st = states_.find({i.unit, m->second}); st != states_.end()) ru.state = st->second;
+      }
+      v.units.emplace(i.unit, std::move(ru));
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 ClusterSnapshot ClusterModel::snapshot() const {
@@ -304,6 +347,13 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& removal
 std::vector<std::pair<std::string, registry::Revision>> ClusterModel::unused_contents() const {
   std::set<std::string> used;
   for (const auto& [name, u] : units_) used.insert(u.hash);
+  // A rolling update keeps its new and previous contents until it is over: a revert needs them.
+  for (const auto& [name, r] : unit_rollouts_) {
+    if (r.over()) continue;
+    used.insert(r.hash);
+    used.insert(r.old_hash);
+    for (const auto& i : r.instances) used.insert(i.old_hash);
+  }
   std::vector<std::pair<std::string, registry::Revision>> out;
   for (const auto& [hash, c] : contents_)
     if (!used.count(hash)) out.emplace_back(hash, c.mod_revision);

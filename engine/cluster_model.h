@@ -13,6 +13,7 @@
 #include "engine/cluster_snapshot.h"
 #include "engine/planner.h"
 #include "engine/reboot_planner.h"
+#include "engine/rollout_planner.h"
 #include "registry/cluster_feed.h"
 #include "registry/kv.h"
 #include "registry/records.h"
@@ -53,6 +54,8 @@ class ClusterModel {
 
   // The state a rolling reboot is decided on, when one is running; `now` in Unix seconds.
   std::optional<RebootView> reboot_view(std::int64_t now) const;
+  // The state each rolling update in progress is decided on; `now_ms` in Unix milliseconds.
+  std::vector<RolloutView> rollout_views(std::int64_t now_ms) const;
 
   std::size_t unit_count() const { return units_.size(); }
   std::size_t machine_count() const { return machines_.size(); }
@@ -82,6 +85,8 @@ class ClusterModel {
   bool apply(const registry::cluster::State& c);
   bool apply(const registry::cluster::Rollout& c);
   bool apply(const registry::cluster::Lock& c);
+  bool apply(const registry::cluster::UnitRolloutSet& c);
+  bool rolling() const;  // a rolling update is in progress
 
   SpecParser parser_;
   std::map<std::string, registry::UnitRecord> units_;
@@ -94,6 +99,9 @@ class ClusterModel {
   std::set<std::pair<std::string, std::string>> running_;
   std::optional<registry::RebootRollout> rollout_;
   registry::RebootLock reboot_lock_;
+  std::map<std::string, registry::UnitRollout> unit_rollouts_;  // by name
+  // Reported states by (unit, machine): what a rolling update judges an instance's health by.
+  std::map<std::pair<std::string, std::string>, registry::UnitStateRecord> states_;
   std::map<std::string, std::string> schedule_;
   std::map<std::pair<std::string, std::string>, registry::Assignment> assignments_;  // (m, u)
   std::map<std::string, std::string> reasons_;

@@ -20,6 +20,14 @@
 namespace fleet::engine {
 
 namespace net = boost::asio;
+
+namespace {
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 using namespace boost::asio::experimental::awaitable_operators;
 using registry::Task;
 using namespace std::chrono_literals;
@@ -114,6 +122,9 @@ struct Engine::Term {
   bool deposed = false;                               // a fenced write failed: another engine leads
   std::chrono::steady_clock::time_point last_trim{};  // of the event history
   std::optional<std::set<std::string>> machines_seen;  // as of the previous pass
+  // When a rolling update must be decided again though nothing is reported (a health window
+  // or a timeout ends), in Unix milliseconds.
+  std::optional<std::int64_t> rollout_due_ms;
 };
 
 Task<void> Engine::lead() {
@@ -159,7 +170,13 @@ Task<void> Engine::follow_cluster(Term& term) {
 Task<void> Engine::reconcile_loop(Term& term) {
   while (true) {
     if (!term.dirty || !term.feed->synced()) {
-      term.wake.expires_after(opts_.reconcile_interval);
+      auto wait = std::chrono::duration_cast<Clock::duration>(opts_.reconcile_interval);
+      if (term.rollout_due_ms) {
+        auto until = std::chrono::milliseconds(*term.rollout_due_ms - unix_ms() + 1);
+        wait = std::min(wait, std::chrono::duration_cast<Clock::duration>(
+                                  std::max(until, std::chrono::milliseconds(0))));
+      }
+      term.wake.expires_after(wait);
       auto [ec] = co_await term.wake.async_wait(net::as_tuple(net::use_awaitable));
       if (!ec) term.dirty = true;  // the periodic safety-net pass
       continue;
@@ -167,6 +184,7 @@ Task<void> Engine::reconcile_loop(Term& term) {
     term.dirty = false;
     if (!co_await pass(term)) co_return;  // deposed, or our own shutdown
     co_await reboot_step(term);
+    co_await rollout_step(term);
     co_await sleep_for(opts_.batch_window);
   }
 }
@@ -266,6 +284,42 @@ Task<void> Engine::reboot_step(Term& term) {
     co_return;
   }
   for (const auto& e : d.events) log::info("engine", e, {{"machine", opts_.machine_id}});
+}
+
+// Carries each rolling update in progress one step further (engine/rollout_planner.h). The unit
+// records it changes are applied to the model at once, so the next pass schedules them without
+// waiting for their echo. A write that lost a race with a user's change is decided again.
+Task<void> Engine::rollout_step(Term& term) {
+  term.rollout_due_ms.reset();
+  auto views = term.model.rollout_views(unix_ms());
+  for (const auto& view : views) {
+    RolloutDecision d = plan_rollout(view);
+    if (d.wake_at_ms && (!term.rollout_due_ms || *d.wake_at_ms < *term.rollout_due_ms))
+      term.rollout_due_ms = d.wake_at_ms;
+    if (!d.changed) continue;
+    // As written, for the model (their echo arrives later).
+    std::vector<registry::ClusterChange> written;
+    for (const auto& u : d.writes) written.emplace_back(registry::cluster::Unit{u.name, u});
+    written.emplace_back(registry::cluster::UnitRolloutSet{d.rollout.name, d.rollout});
+    registry::RolloutWrite write{std::move(d.rollout), std::move(d.writes)};
+    auto rev = co_await registry_.write_rollout_step(std::move(write), term.lease);
+    if (!rev) {
+      log::warn("engine", "rollout step not written",
+                {{"unit", view.rollout.name}, {"error", rev.error().describe()}});
+      term.dirty = true;
+      continue;
+    }
+    for (auto& c : written) {
+      if (auto* u = std::get_if<registry::cluster::Unit>(&c)) u->record->mod_revision = rev.value();
+      if (auto* r = std::get_if<registry::cluster::UnitRolloutSet>(&c))
+        r->rollout->mod_revision = rev.value();
+      term.model.apply(c);
+    }
+    term.dirty = true;  // the changed units are scheduled on the next pass
+    for (const auto& e : d.events)
+      log::info("engine", e.reason, {{"unit", e.unit}, {"machine", e.machine}});
+    co_await registry_.events().record(std::move(d.events), "engine");
+  }
 }
 
 // Writes removals first (see ClusterModel::writes_for), then additions; each phase has txns in

@@ -76,6 +76,7 @@ class Engine {
   registry::Task<void> reconcile_loop(Term& term);
   registry::Task<bool> pass(Term& term);
   registry::Task<void> reboot_step(Term& term);
+  registry::Task<void> rollout_step(Term& term);
   registry::Task<void> trim_events(Term& term);
   registry::Task<Result<std::size_t>> write_plan(Term& term, registry::ScheduleBatch removals,
                                                  registry::ScheduleBatch additions);

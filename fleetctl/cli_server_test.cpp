@@ -164,3 +164,25 @@ TEST_CASE("an unreachable daemon is reported with the endpoint tried") {
   CHECK(down.code == 1);
   CHECK(contains(down.err, tcp.substr(7)));
 }
+
+TEST_CASE("updating a template's instances with --replace never ends in 409") {
+  ServerFleetctl f;
+  f.wait_ready();
+  f.file("web@.service", "[Service]\nExecStart=/bin/sleep 100\n");
+  REQUIRE(f.run({"start", "web@1.service", "web@2.service"}).code == 0);
+  f.file("web@.service", "[Service]\nExecStart=/bin/sleep 200\n");
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"submit", "--replace", "web@.service"},
+           {"start", "--replace", "web@1.service", "web@2.service"},
+           {"start", "--replace", "web@1.service"},
+           {"load", "--replace", "web@2.service"},
+           {"submit", "--replace", "web@1.service"}}) {
+    auto r = f.run(args);
+    CAPTURE(args[0]);
+    CAPTURE(args.back());
+    CHECK_FALSE(contains(r.err, "409"));
+    CHECK_FALSE(contains(r.err, "must provide DesiredState"));
+  }
+  CHECK(f.run({"cat", "web@1.service"}).out == "[Service]\nExecStart=/bin/sleep 200\n");
+  CHECK(f.systemd_state("web@1.service") == "active/running");
+}

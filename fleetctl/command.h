@@ -88,6 +88,8 @@ Command load_command();
 Command reboot_command();
 Command reboot_lock_command();
 Command reboot_status_command();
+Command rollout_command();
+Command rollout_status_command();
 Command restart_command();
 Command ssh_command();
 Command start_command();

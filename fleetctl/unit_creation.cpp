@@ -35,9 +35,11 @@ Result<bool> replace_allowed(CommandContext& ctx, const api::Unit& u) {
   return false;
 }
 
-// fleet's checkUnitCreation: true when the unit must be (re-)created.
+// fleet's checkUnitCreation: true when the unit must be (re-)created. A registered unit that is
+// replaced keeps its desired state: `keep` gets it.
 Result<bool> needs_creation(CommandContext& ctx, const std::string& path, const std::string& name,
-                            bool replace, const std::optional<UnitIndex>& index) {
+                            bool replace, const std::optional<UnitIndex>& index,
+                            std::string& keep) {
   auto existing = registered_unit(ctx, name, index);
   if (!existing) {
     return fail(Errc::invalid_argument,
@@ -48,7 +50,10 @@ Result<bool> needs_creation(CommandContext& ctx, const std::string& path, const 
   auto different = is_local_unit_different(ctx, path, su, replace);
   if (!replace) return false;  // comparison errors only matter with --replace
   if (!different) return different.error();
-  if (different.value()) return replace_allowed(ctx, su);
+  if (different.value()) {
+    keep = su.desired_state;
+    return replace_allowed(ctx, su);
+  }
   ctx.io.out << "Found same Unit(" << su.name << ") in Registry, nothing to do\n";
   return false;
 }
@@ -82,10 +87,15 @@ Result<std::optional<Creation>> creation_for(CommandContext& ctx, const std::str
                                              const std::string& name, bool replace,
                                              const std::optional<UnitIndex>& index) {
   std::string path = append_default_unit_type(arg);
-  BOOST_OUTCOME_TRY(bool create, needs_creation(ctx, path, name, replace, index));
+  std::string keep;
+  BOOST_OUTCOME_TRY(bool create, needs_creation(ctx, path, name, replace, index, keep));
   if (!create) return std::optional<Creation>();
   BOOST_OUTCOME_TRY(auto options, unit_options_for(ctx, path, name, replace));
   BOOST_OUTCOME_TRY(auto unit, unit_for(ctx, name, options));
+  // A replacement carries the unit's current desired state. Without one the server answered
+  // `409 must provide DesiredState to update existing unit` when the local file differed from
+  // the registered one only in what the canonical form drops, so the content hash was the same.
+  unit.desired_state = keep;
   // With --replace the unit may be registered (needs_creation said its content differs);
   // without a listing that is not known.
   bool registered = replace && (!index || index->contains(name));
@@ -101,8 +111,9 @@ struct Created {
 
 // Sends the creations in argument order, stopping at the first failure. Many new units go in
 // batch requests (one per chunk instead of one per unit) carrying `state` as their desired state,
-// so that they need no second request to get there; replacements are PUTs of their own and, as
-// single creations, carry no desired state (fleet's way: created inactive, then changed).
+// so that they need no second request to get there; replacements are PUTs of their own carrying
+// the unit's current desired state, and single new units carry none (fleet's way: created
+// inactive, then changed).
 Status send(CommandContext& ctx, const std::vector<Creation>& creations, std::string_view state,
             Created& created) {
   std::vector<api::Unit> fresh;
@@ -137,7 +148,9 @@ Status send(CommandContext& ctx, const std::vector<Creation>& creations, std::st
       record_unit_error(ctx, c.unit.name, failed.error().message);
       return failed;
     }
-    created.inactive.push_back(c.unit.name);
+    // A replaced unit that kept a loaded or launched state is not waited for as inactive.
+    if (c.unit.desired_state.empty() || c.unit.desired_state == api::kStateInactive)
+      created.inactive.push_back(c.unit.name);
   }
   return ok();
 }

@@ -106,6 +106,18 @@ std::optional<ClusterChange> decode_cluster_change(const KeyLayout& keys, const 
       c.lock->mod_revision = mod_revision;
       return c;
     }
+    case KeyKind::unit_rollout: {
+      cluster::UnitRolloutSet c{p->first, std::nullopt};
+      if (!value) return c;
+      auto r = decode_unit_rollout(*value);
+      if (!r) {
+        warn_undecodable(*p, r.error());
+        return std::nullopt;
+      }
+      c.rollout = std::move(r).value();
+      c.rollout->mod_revision = mod_revision;
+      return c;
+    }
     case KeyKind::reboot_request:
     case KeyKind::leader:
       return std::nullopt;

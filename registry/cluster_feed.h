@@ -69,12 +69,16 @@ struct Rollout {
 struct Lock {
   std::optional<RebootLock> lock;  // mod_revision filled
 };
+struct UnitRolloutSet {
+  std::string name;
+  std::optional<UnitRollout> rollout;  // mod_revision filled
+};
 }  // namespace cluster
 
 using ClusterChange =
     std::variant<cluster::Unit, cluster::Content, cluster::Machine, cluster::Metadata,
                  cluster::Schedule, cluster::Assigned, cluster::Reason, cluster::MaintenanceSet,
-                 cluster::State, cluster::Rollout, cluster::Lock>;
+                 cluster::State, cluster::Rollout, cluster::Lock, cluster::UnitRolloutSet>;
 
 struct ClusterBatch {
   bool initial = false;  // the first listing: every record

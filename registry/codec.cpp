@@ -397,4 +397,126 @@ Result<RebootRollout> decode_reboot_rollout(std::string_view text) {
   return r;
 }
 
+std::string_view to_string(RolloutStep s) {
+  switch (s) {
+    case RolloutStep::pending:
+      return "pending";
+    case RolloutStep::replacing:
+      return "replacing";
+    case RolloutStep::healthy:
+      return "healthy";
+    case RolloutStep::failed:
+      return "failed";
+    case RolloutStep::reverting:
+      return "reverting";
+    case RolloutStep::reverted:
+      return "reverted";
+    case RolloutStep::skipped:
+      return "skipped";
+  }
+  return "pending";
+}
+
+std::optional<RolloutStep> parse_rollout_step(std::string_view s) {
+  for (auto step :
+       {RolloutStep::pending, RolloutStep::replacing, RolloutStep::healthy, RolloutStep::failed,
+        RolloutStep::reverting, RolloutStep::reverted, RolloutStep::skipped})
+    if (s == to_string(step)) return step;
+  return std::nullopt;
+}
+
+std::string_view to_string(UnitRollout::State s) {
+  switch (s) {
+    case UnitRollout::State::running:
+      return "running";
+    case UnitRollout::State::reverting:
+      return "reverting";
+    case UnitRollout::State::done:
+      return "done";
+    case UnitRollout::State::reverted:
+      return "reverted";
+    case UnitRollout::State::failed:
+      return "failed";
+    case UnitRollout::State::aborted:
+      return "aborted";
+  }
+  return "running";
+}
+
+std::optional<UnitRollout::State> parse_rollout_state(std::string_view s) {
+  using S = UnitRollout::State;
+  for (auto state : {S::running, S::reverting, S::done, S::reverted, S::failed, S::aborted})
+    if (s == to_string(state)) return state;
+  return std::nullopt;
+}
+
+std::string encode(const UnitRollout& r) {
+  json instances = json::array();
+  for (const auto& i : r.instances) {
+    json e{{"unit", i.unit},
+           {"oldHash", i.old_hash},
+           {"step", to_string(i.step)},
+           {"sinceMs", i.since_ms}};
+    if (!i.machine.empty()) e["machine"] = i.machine;
+    if (i.active_since_ms != 0) e["activeSinceMs"] = i.active_since_ms;
+    if (!i.message.empty()) e["message"] = i.message;
+    instances.push_back(std::move(e));
+  }
+  json j{{"name", r.name},
+         {"hash", r.hash},
+         {"state", to_string(r.state)},
+         {"maxUnavailable", r.max_unavailable},
+         {"minHealthyMs", r.min_healthy_ms},
+         {"timeoutMs", r.timeout_ms},
+         {"revert", r.revert},
+         {"startedMs", r.started_ms},
+         {"instances", std::move(instances)}};
+  if (!r.old_hash.empty()) j["oldHash"] = r.old_hash;
+  if (r.abort) j["abort"] = true;
+  if (r.ended_ms != 0) j["endedMs"] = r.ended_ms;
+  if (!r.message.empty()) j["message"] = r.message;
+  return j.dump();
+}
+
+Result<UnitRollout> decode_unit_rollout(std::string_view text) {
+  BOOST_OUTCOME_TRY(auto j, parse_object("unit rollout", text));
+  UnitRollout r;
+  r.name = str(j, "name");
+  r.hash = str(j, "hash");
+  r.old_hash = str(j, "oldHash");
+  auto state = parse_rollout_state(str(j, "state"));
+  if (r.name.empty() || r.hash.empty() || !state)
+    return fail(Errc::invalid_argument, "unit rollout: missing name, hash or state");
+  r.state = *state;
+  r.max_unavailable = static_cast<int>(integer(j, "maxUnavailable", 1));
+  r.min_healthy_ms = integer(j, "minHealthyMs", 5000);
+  r.timeout_ms = integer(j, "timeoutMs", 300000);
+  auto flag = [&](const char* key, bool def) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_boolean() ? it->get<bool>() : def;
+  };
+  r.revert = flag("revert", true);
+  r.abort = flag("abort", false);
+  r.started_ms = integer(j, "startedMs", 0);
+  r.ended_ms = integer(j, "endedMs", 0);
+  r.message = str(j, "message");
+  if (auto it = j.find("instances"); it != j.end() && it->is_array())
+    for (const auto& e : *it) {
+      if (!e.is_object()) continue;
+      RolloutInstance i;
+      i.unit = str(e, "unit");
+      auto step = parse_rollout_step(str(e, "step"));
+      if (i.unit.empty() || !step)
+        return fail(Errc::invalid_argument, "unit rollout: malformed instance entry");
+      i.step = *step;
+      i.old_hash = str(e, "oldHash");
+      i.machine = str(e, "machine");
+      i.since_ms = integer(e, "sinceMs", 0);
+      i.active_since_ms = integer(e, "activeSinceMs", 0);
+      i.message = str(e, "message");
+      r.instances.push_back(std::move(i));
+    }
+  return r;
+}
+
 }  // namespace fleet::registry

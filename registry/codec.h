@@ -17,6 +17,7 @@ std::string encode(const UnitStateRecord& r);
 std::string encode(const Maintenance& r);
 std::string encode(const RebootLock& r);
 std::string encode(const RebootRollout& r);
+std::string encode(const UnitRollout& r);
 
 Result<UnitRecord> decode_unit(std::string_view name, std::string_view json);
 Result<MachineRecord> decode_machine(std::string_view id, std::string_view json);
@@ -24,6 +25,7 @@ Result<Assignment> decode_assignment(std::string_view unit, std::string_view mac
                                      std::string_view json);
 Result<RebootLock> decode_reboot_lock(std::string_view json);
 Result<RebootRollout> decode_reboot_rollout(std::string_view json);
+Result<UnitRollout> decode_unit_rollout(std::string_view json);
 Result<Maintenance> decode_maintenance(std::string_view machine, std::string_view json);
 Result<UnitStateRecord> decode_state(std::string_view unit, std::string_view machine,
                                      std::string_view json);

@@ -68,6 +68,7 @@ std::optional<ParsedKey> KeyLayout::parse(std::string_view key) const {
   if (folder == "reasons") return one(KeyKind::reason);
   if (folder == "machines") return one(KeyKind::machine);
   if (folder == "maintenance") return one(KeyKind::maintenance);
+  if (folder == "rollouts") return one(KeyKind::unit_rollout);
   if (folder == "assign") {
     auto p = two(KeyKind::assignment);
     if (p && p->second == "reboot") return ParsedKey{KeyKind::reboot_request, p->first, {}};

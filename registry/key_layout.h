@@ -15,6 +15,7 @@
 //   engine/leader                 machine ID of the engine leader, leader lease   engine
 //   reboot/lock                   RebootLock JSON (semaphore)                      API, engine
 //   reboot/rollout                RebootRollout JSON                               API, engine
+//   rollouts/<name>               UnitRollout JSON (fleetctl rollout)              API, engine
 //   assign/<machine>/reboot       boot ID the agent must reboot from (a unit name  engine (fenced)
 //                                 always has a type suffix, so it cannot clash)
 
@@ -38,6 +39,7 @@ enum class KeyKind {
   reboot_lock,
   reboot_rollout,
   reboot_request,  // first = machine
+  unit_rollout,    // first = unit or template name
 };
 
 struct ParsedKey {
@@ -75,6 +77,8 @@ class KeyLayout {
   std::string leader() const { return prefix_ + "engine/leader"; }
   std::string reboot_lock() const { return prefix_ + "reboot/lock"; }
   std::string reboot_rollout() const { return prefix_ + "reboot/rollout"; }
+  std::string rollout(std::string_view name) const { return join("rollouts/", name); }
+  std::string rollouts() const { return prefix_ + "rollouts/"; }
   std::string reboot_request(std::string_view machine) const {
     return assignments(machine) + "reboot";
   }

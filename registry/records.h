@@ -117,6 +117,48 @@ struct RebootRollout {
 };
 std::string_view to_string(RebootRollout::State s);
 
+// A rolling update of a unit's content (fleetctl rollout), carried out by the engine leader
+// instance by instance like the rolling reboot above (engine/rollout_planner.h); the record is the
+// whole state, so it survives fleetctl leaving and engine hand-overs. Under rollouts/<name>, one
+// per unit or template name. While it is not over, every content it names stays in the registry
+// (the engine's content collection skips them), so a revert always has the previous content.
+enum class RolloutStep { pending, replacing, healthy, failed, reverting, reverted, skipped };
+std::string_view to_string(RolloutStep s);
+std::optional<RolloutStep> parse_rollout_step(std::string_view s);
+
+struct RolloutInstance {
+  std::string unit;
+  std::string old_hash;  // its content before the rollout
+  RolloutStep step = RolloutStep::pending;
+  std::string machine = {};          // where it was replaced (or reverted)
+  std::int64_t since_ms = 0;         // Unix milliseconds the step began
+  std::int64_t active_since_ms = 0;  // seen active on the step's content since (0: not seen)
+  std::string message = {};          // failed: what systemd reported
+  bool operator==(const RolloutInstance&) const = default;
+};
+
+struct UnitRollout {
+  enum class State { running, reverting, done, reverted, failed, aborted };
+  std::string name;      // a unit, or a template (web@.service) whose instances are rolled
+  std::string hash;      // the new content
+  std::string old_hash;  // the named unit's content before (a template's), if it existed
+  State state = State::running;
+  int max_unavailable = 1;             // instances being replaced at once
+  std::int64_t min_healthy_ms = 5000;  // active this long without leaving active: healthy
+  std::int64_t timeout_ms = 300000;    // per instance: healthy within this, or unhealthy
+  bool revert = true;                  // put changed instances back when one is unhealthy
+  bool abort = false;                  // asked to stop (fleetctl rollout --abort)
+  std::int64_t started_ms = 0;
+  std::int64_t ended_ms = 0;
+  std::vector<RolloutInstance> instances;
+  std::string message;            // why it failed or was reverted, or a summary when done
+  std::int64_t mod_revision = 0;  // filled on read (0: no record); compare-and-swap
+  bool operator==(const UnitRollout&) const = default;
+  bool over() const { return state != State::running && state != State::reverting; }
+};
+std::string_view to_string(UnitRollout::State s);
+std::optional<UnitRollout::State> parse_rollout_state(std::string_view s);
+
 // What the API lists: units, schedules, reported states and reasons read at one revision.
 struct UnitsSnapshot {
   std::vector<UnitRecord> units;                // sorted by name

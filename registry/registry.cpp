@@ -503,6 +503,85 @@ Task<Status> Registry::write_reboot_step(RebootWrite w, LeaseId fence) {
   co_return ok();
 }
 
+Task<Result<std::vector<UnitRollout>>> Registry::list_rollouts() {
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await range_prefix(keys_.rollouts()));
+  std::vector<UnitRollout> out;
+  for (const auto& kv : resp.kvs) {
+    auto r = decode_unit_rollout(kv.value);
+    if (!r) continue;  // unreadable: skipped, like units
+    r.value().mod_revision = kv.mod_revision;
+    out.push_back(std::move(r).value());
+  }
+  co_return out;
+}
+
+Task<Result<std::optional<UnitRollout>>> Registry::get_rollout(std::string name) {
+  RangeRequest req;
+  req.key = keys_.rollout(name);
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.range(std::move(req)));
+  if (resp.kvs.empty()) co_return std::optional<UnitRollout>();
+  BOOST_OUTCOME_CO_TRY(auto r, decode_unit_rollout(resp.kvs[0].value));
+  r.mod_revision = resp.kvs[0].mod_revision;
+  co_return std::optional<UnitRollout>(std::move(r));
+}
+
+Task<Status> Registry::start_rollout(UnitRollout rollout, std::string content,
+                                     std::optional<UnitRecord> named) {
+  BOOST_OUTCOME_CO_TRY(auto current, co_await get_rollout(rollout.name));
+  if (current && !current->over())
+    co_return fail(Errc::already_exists, "a rollout of " + rollout.name + " is in progress");
+  TxnRequest txn;
+  txn.compare.push_back(
+      unchanged(keys_.rollout(rollout.name), current ? current->mod_revision : 0));
+  // Written unconditionally, as create_unit does: a concurrent collection of this content
+  // (fenced on its mod_revision) then fails instead of racing.
+  txn.success.push_back(Op::put(keys_.content(rollout.hash), std::move(content)));
+  txn.success.push_back(Op::put(keys_.rollout(rollout.name), encode(rollout)));
+  if (named) {
+    txn.compare.push_back(Compare::mod_revision_is(keys_.unit(named->name), named->mod_revision));
+    UnitRecord next = *named;
+    next.hash = rollout.hash;
+    txn.success.push_back(Op::put(keys_.unit(next.name), encode(next)));
+  }
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (!resp.succeeded)
+    co_return fail(Errc::conflict, rollout.name + " changed meanwhile; try again");
+  co_return ok();
+}
+
+Task<Status> Registry::abort_rollout(std::string name) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    BOOST_OUTCOME_CO_TRY(auto current, co_await get_rollout(name));
+    if (!current) co_return fail(Errc::not_found, "no rollout of " + name);
+    if (current->over())
+      co_return fail(Errc::conflict, "the rollout of " + name + " is over (" +
+                                         std::string(to_string(current->state)) + ")");
+    if (current->abort) co_return ok();
+    UnitRollout next = *current;
+    next.abort = true;
+    TxnRequest txn;
+    txn.compare.push_back(Compare::mod_revision_is(keys_.rollout(name), current->mod_revision));
+    txn.success.push_back(Op::put(keys_.rollout(name), encode(next)));
+    BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+    if (resp.succeeded) co_return ok();
+  }
+  co_return fail(Errc::conflict, "the rollout of " + name + " kept changing; try again");
+}
+
+Task<Result<Revision>> Registry::write_rollout_step(RolloutWrite w, LeaseId fence) {
+  TxnRequest txn;
+  txn.compare.push_back(Compare::lease_is(keys_.leader(), fence));
+  txn.compare.push_back(unchanged(keys_.rollout(w.rollout.name), w.rollout.mod_revision));
+  txn.success.push_back(Op::put(keys_.rollout(w.rollout.name), encode(w.rollout)));
+  for (const auto& u : w.units) {
+    txn.compare.push_back(Compare::mod_revision_is(keys_.unit(u.name), u.mod_revision));
+    txn.success.push_back(Op::put(keys_.unit(u.name), encode(u)));
+  }
+  BOOST_OUTCOME_CO_TRY(auto resp, co_await kv_.txn(std::move(txn)));
+  if (!resp.succeeded) co_return fail(Errc::conflict, "rollout or units changed meanwhile");
+  co_return resp.revision;
+}
+
 Task<Status> Registry::put_states(const std::vector<UnitStateRecord>& states, LeaseId lease) {
   std::vector<Op> ops;
   ops.reserve(states.size());

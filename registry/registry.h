@@ -34,6 +34,14 @@ struct RebootWrite {
   std::map<std::string, std::optional<std::string>> requests;
 };
 
+// One step of a rolling update as the engine leader decided it (engine/rollout_planner.h): the
+// new rollout record and the unit records it changes (each written only if unchanged since read:
+// their mod_revision), in one fenced txn.
+struct RolloutWrite {
+  UnitRollout rollout;
+  std::vector<UnitRecord> units;
+};
+
 // A set of fenced writes of the engine leader (schedule, assignments, reasons).
 class ScheduleBatch {
  public:
@@ -143,6 +151,22 @@ class Registry {
   // Writes an engine decision, fenced on the leader lease and conditional on the rollout and
   // lock being unchanged; Errc::conflict otherwise (decide again on fresh state).
   Task<Status> write_reboot_step(RebootWrite w, LeaseId fence);
+
+  // --- rolling updates (API, engine) ---
+  Task<Result<std::vector<UnitRollout>>> list_rollouts();  // sorted by name
+  Task<Result<std::optional<UnitRollout>>> get_rollout(std::string name);
+  // Records a new rollout and stores its content, unless one of that name is in progress
+  // (Errc::already_exists). `named`, when given, is the named unit as read (a template): it gets
+  // the new content in the same txn, if unchanged since (Errc::conflict otherwise).
+  Task<Status> start_rollout(UnitRollout rollout, std::string content,
+                             std::optional<UnitRecord> named);
+  // Asks the engine to stop a rollout in progress (and revert, if the rollout reverts).
+  // Errc::not_found without one, Errc::conflict when it is over.
+  Task<Status> abort_rollout(std::string name);
+  // Writes an engine decision, fenced on the leader lease and conditional on the rollout and
+  // units being unchanged; Errc::conflict otherwise (decide again on fresh state). The
+  // revision it was written at (the records' new mod_revision).
+  Task<Result<Revision>> write_rollout_step(RolloutWrite w, LeaseId fence);
 
   // --- unit states (agent, API) ---
   Task<Status> put_states(const std::vector<UnitStateRecord>& states, LeaseId lease);

@@ -111,7 +111,7 @@ Task<Response> route(const Request& req, ApiContext& ctx, std::string& label) {
   const std::string& coll = seg[0];
   if (seg.size() == 1) {
     for (auto known : {"units", "state", "machines", "discovery", "reboot", "units:batchUpdate",
-                       "units:batchDelete", "units:batchCreate", "events"})
+                       "units:batchDelete", "units:batchCreate", "events", "rollouts"})
       if (coll == known) label = "/fleet/v1/" + coll;
     if (coll.starts_with("reboot:")) label = "/fleet/v1/reboot:{action}";
     if (coll == "units") co_return co_await detail::units_collection(req, ctx);
@@ -120,6 +120,7 @@ Task<Response> route(const Request& req, ApiContext& ctx, std::string& label) {
     if (coll == "discovery") co_return detail::discovery(req);
     if (coll == "events") co_return co_await detail::events(req, ctx);
     if (coll == "reboot") co_return co_await detail::reboot(req, ctx, "");
+    if (coll == "rollouts") co_return co_await detail::rollouts(req, ctx, "");
     if (coll.starts_with("reboot:")) co_return co_await detail::reboot(req, ctx, coll.substr(7));
     if (coll == "units:batchUpdate") co_return co_await detail::units_batch_update(req, ctx);
     if (coll == "units:batchDelete") co_return co_await detail::units_batch_delete(req, ctx);
@@ -127,6 +128,8 @@ Task<Response> route(const Request& req, ApiContext& ctx, std::string& label) {
   } else if (seg.size() == 2 && !seg[1].empty()) {
     if (coll == "units" || coll == "state") label = "/fleet/v1/" + coll + "/{name}";
     if (coll == "machines") label = "/fleet/v1/machines/{id}";
+    if (coll == "rollouts") label = "/fleet/v1/rollouts/{name}";
+    if (coll == "rollouts") co_return co_await detail::rollouts(req, ctx, seg[1]);
     if (coll == "units") co_return co_await detail::unit_item(req, ctx, seg[1]);
     if (coll == "state") co_return co_await detail::state_item(req, ctx, seg[1]);
     if (coll == "machines") co_return co_await detail::machine_action(req, ctx, seg[1]);

@@ -26,6 +26,19 @@ Task<Result<std::shared_ptr<const UnitsSnapshot>>> units_for_page(ApiContext& ct
   co_return shared;
 }
 
+bool is_template(const std::string& name) {
+  auto info = unitfile::parse_unit_name(name);
+  return info && info->is_template();
+}
+
+NewContent build_content(const Unit& unit) {
+  std::vector<unitfile::UnitOption> opts;
+  opts.reserve(unit.options.size());
+  for (const auto& o : unit.options) opts.push_back({o.section, o.name, o.value});
+  auto uf = unitfile::UnitFile::from_options(std::move(opts));
+  return NewContent{uf.serialize(), uf.hash(), unitfile::validate_options(uf, unit.name)};
+}
+
 namespace {
 
 using registry::TargetState;
@@ -98,25 +111,6 @@ std::optional<Response> check_content_type(const Request& req) {
   if (!iequals(trim(media), "application/json"))
     return error_response(415, "only acceptable Content-Type is application/json");
   return std::nullopt;
-}
-
-bool is_template(const std::string& name) {
-  auto info = unitfile::parse_unit_name(name);
-  return info && info->is_template();
-}
-
-struct NewContent {
-  std::string text;
-  std::string hash;
-  Status valid;  // fleet's ValidateOptions
-};
-
-NewContent build_content(const Unit& unit) {
-  std::vector<unitfile::UnitOption> opts;
-  opts.reserve(unit.options.size());
-  for (const auto& o : unit.options) opts.push_back({o.section, o.name, o.value});
-  auto uf = unitfile::UnitFile::from_options(std::move(opts));
-  return NewContent{uf.serialize(), uf.hash(), unitfile::validate_options(uf, unit.name)};
 }
 
 Task<Response> put_unit(const Request& req, ApiContext& ctx, const std::string& name) {

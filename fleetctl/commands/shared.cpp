@@ -52,15 +52,16 @@ FlagSpec ssh_port_flag() {
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> kCommands = [] {
     std::vector<Command> c = {
-        cat_command(),         completion_command(),    cordon_command(),
-        drain_command(),       uncordon_command(),      destroy_command(),
-        events_command(),      fd_forward_command(),    help_command(),
-        journal_command(),     list_machines_command(), list_unit_files_command(),
-        list_units_command(),  load_command(),          reboot_command(),
-        reboot_lock_command(), reboot_status_command(), restart_command(),
-        ssh_command(),         start_command(),         status_command(),
-        stop_command(),        submit_command(),        unload_command(),
-        verify_command(),      version_command(),
+        cat_command(),         completion_command(),     cordon_command(),
+        drain_command(),       uncordon_command(),       destroy_command(),
+        events_command(),      fd_forward_command(),     help_command(),
+        journal_command(),     list_machines_command(),  list_unit_files_command(),
+        list_units_command(),  load_command(),           reboot_command(),
+        reboot_lock_command(), reboot_status_command(),  restart_command(),
+        rollout_command(),     rollout_status_command(), ssh_command(),
+        start_command(),       status_command(),         stop_command(),
+        submit_command(),      unload_command(),         verify_command(),
+        version_command(),
     };
     std::sort(c.begin(), c.end(),
               [](const Command& a, const Command& b) { return a.name < b.name; });

@@ -17,6 +17,17 @@ Task<Response> unit_item(const Request& req, ApiContext& ctx, const std::string&
 Task<Response> units_batch_update(const Request& req, ApiContext& ctx);
 Task<Response> units_batch_delete(const Request& req, ApiContext& ctx);
 Task<Response> units_batch_create(const Request& req, ApiContext& ctx);
+// A unit's canonical text and hash built from its options, and fleet's ValidateOptions of it
+// (PUT /units and POST /rollouts store content the same way).
+struct NewContent {
+  std::string text;
+  std::string hash;
+  Status valid;
+};
+NewContent build_content(const Unit& unit);
+bool is_template(const std::string& name);  // name@.type
+// rollout_routes.cpp: GET/POST /rollouts, GET/DELETE /rollouts/<name>.
+Task<Response> rollouts(const Request& req, ApiContext& ctx, const std::string& name);
 // inspect.cpp
 Task<Response> unit_status(const Request& req, ApiContext& ctx, const std::string& name);
 Task<Response> unit_journal(const Request& req, ApiContext& ctx, const std::string& name);

@@ -2,6 +2,7 @@
 // Helpers shared by the e2e suites: reading fleetctl's tables the way a user reads them, and
 // finding the engine leader. Header-only; every function runs fleetctl inside a live host.
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -184,6 +185,22 @@ inline std::vector<Event> read_log(const std::string& path) {
   Event e;
   while (in >> e.what >> e.unit >> e.host >> e.at) out.push_back(e);
   return out;
+}
+
+// The most units down at once in a start/stop log: each is down from a stop line to its next
+// start line (on any host).
+inline int most_down(const std::string& path) {
+  auto events = read_log(path);
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Event& a, const Event& b) { return a.at < b.at; });
+  std::set<std::string> down;
+  std::size_t most = 0;
+  for (const auto& e : events) {
+    if (e.what == "stop") down.insert(e.unit);
+    if (e.what == "start") down.erase(e.unit);
+    most = std::max(most, down.size());
+  }
+  return static_cast<int>(most);
 }
 
 // For a unit that moved off `host`: the last stop there and the first start elsewhere after it.
