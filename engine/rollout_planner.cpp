@@ -1,6 +1,7 @@
 #include "engine/rollout_planner.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace fleet::engine {
 
@@ -130,6 +131,29 @@ RolloutDecision plan_rollout(const RolloutView& v) {
     }
   };
 
+  // Moves up to max_unavailable instances (counting those already there) from `from` to `to`:
+  // the unit gets the content `what(i)` names, with a deadline and an event saying why. Going
+  // forward and going back differ only in the steps, the content and the words.
+  auto begin = [&](RolloutStep from, RolloutStep to, auto what) {
+    int busy = count({to});
+    for (auto& i : r.instances) {
+      if (busy >= r.max_unavailable) break;
+      if (i.step != from) continue;
+      const RolloutUnit* u = unit_of(i);
+      if (!u) {
+        skip(i);
+        continue;
+      }
+      auto [hash, words] = what(i);
+      set_content(*u, hash);
+      step(i, to);
+      i.machine = u->machine;
+      due.push_back(now + r.timeout_ms);
+      ++busy;
+      event(i.unit, i.machine, "rollout of " + r.name + ": " + words);
+    }
+  };
+
   if (r.abort && r.state == UnitRollout::State::running) {
     if (r.revert)
       stop("aborted by the user");
@@ -181,24 +205,10 @@ RolloutDecision plan_rollout(const RolloutView& v) {
   }
 
   if (r.state == UnitRollout::State::running) {
-    int busy = count({RolloutStep::replacing});
-    for (auto& i : r.instances) {
-      if (busy >= r.max_unavailable) break;
-      if (i.step != RolloutStep::pending) continue;
-      const RolloutUnit* u = unit_of(i);
-      if (!u) {
-        skip(i);
-        continue;
-      }
-      set_content(*u, r.hash);
-      step(i, RolloutStep::replacing);
-      i.machine = u->machine;
-      due.push_back(now + r.timeout_ms);
-      ++busy;
-      event(i.unit, i.machine,
-            "rollout of " + r.name + ": replacing content " + short_hash(i.old_hash) + " by " +
-                short_hash(r.hash));
-    }
+    begin(RolloutStep::pending, RolloutStep::replacing, [&](const RolloutInstance& i) {
+      return std::pair<const std::string&, std::string>(
+          r.hash, "replacing content " + short_hash(i.old_hash) + " by " + short_hash(r.hash));
+    });
     if (count({RolloutStep::healthy, RolloutStep::skipped}) ==
         static_cast<int>(r.instances.size())) {
       finish(UnitRollout::State::done, std::to_string(count({RolloutStep::healthy})) +
@@ -244,23 +254,10 @@ RolloutDecision plan_rollout(const RolloutView& v) {
     if (failure) {
       finish(UnitRollout::State::failed, r.message + "; the revert failed too: " + *failure);
     } else {
-      int busy = count({RolloutStep::reverting});
-      for (auto& i : r.instances) {
-        if (busy >= r.max_unavailable) break;
-        if (i.step != RolloutStep::healthy) continue;
-        const RolloutUnit* u = unit_of(i);
-        if (!u) {
-          skip(i);
-          continue;
-        }
-        set_content(*u, i.old_hash);
-        step(i, RolloutStep::reverting);
-        i.machine = u->machine;
-        due.push_back(now + r.timeout_ms);
-        ++busy;
-        event(i.unit, i.machine,
-              "rollout of " + r.name + ": back to content " + short_hash(i.old_hash));
-      }
+      begin(RolloutStep::healthy, RolloutStep::reverting, [&](const RolloutInstance& i) {
+        return std::pair<const std::string&, std::string>(
+            i.old_hash, "back to content " + short_hash(i.old_hash));
+      });
       if (count({RolloutStep::healthy, RolloutStep::reverting}) == 0) {
         const auto back = std::to_string(count({RolloutStep::reverted}));
         if (aborted)
