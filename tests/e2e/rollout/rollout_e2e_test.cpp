@@ -104,7 +104,11 @@ TEST_CASE("fleetctl rollout: health-gated, reverting, abortable, surviving the e
     INFO("a version whose ExecStart fails: non-zero exit, every instance back and active");
     clear(log);
     c.write_unit("web@.service", web(log, 3, "/bin/sh -c \"echo broken; exit 3\""));
-    auto r = fleetctl_sh(c, 0, cd + "fleetctl rollout " + fast + "web@.service");
+    // The health window must be longer than an agent takes to report the failure (the planner
+    // only knows what agents published): with 500 ms, web@1 was once judged healthy before its
+    // failure arrived, and then failed while web@2 was replaced. The bad version fails at once,
+    // so the longer window costs nothing here.
+    auto r = fleetctl_sh(c, 0, cd + "fleetctl rollout --min-healthy=3s --timeout=20s web@.service");
     MESSAGE(r.out, r.err);
     CHECK(r.exit == 1);
     CHECK(contains(r.err, "Rollout of web@.service reverted"));
