@@ -24,8 +24,12 @@
 //    halt`) until another host's systemd reports it active; the halted host is booted again
 //    (and rejoins) between rounds, untimed.
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -95,6 +99,7 @@ bool on_every_host(Cluster& c, F argv_for) {
 struct CpuMeter {
   Cluster& c;
   double etcd = 0, machine = 0;
+  double puts = 0, deletes = 0, txns = 0;  // etcd's own counters: what fleet asked it to write
   std::vector<double> fleetd, hosts;
 
   static double machine_busy_seconds() {
@@ -113,8 +118,16 @@ struct CpuMeter {
       if (key == "usage_usec") return static_cast<double>(usec) / 1e6;
     return 0;
   }
+  static double metric(const std::string& text, const std::string& name) {
+    auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? 0 : std::atof(text.c_str() + at + name.size() + 2);
+  }
   explicit CpuMeter(Cluster& cluster) : c(cluster) {
     etcd = process_cpu_seconds(c.etcd().member(0).pid());
+    auto m = fleet::testing::http_request(c.etcd().endpoint(0), "GET", "/metrics", "");
+    puts = metric(m.body, "etcd_debugging_mvcc_put_total");
+    deletes = metric(m.body, "etcd_debugging_mvcc_delete_total");
+    txns = metric(m.body, "etcd_debugging_mvcc_txn_total");
     machine = machine_busy_seconds();
     for (std::size_t i = 0; i < c.size(); ++i) {
       fleetd.push_back(process_cpu_seconds(fleetd_pid(c.host(i))));
@@ -129,7 +142,9 @@ struct CpuMeter {
       fl += (i ? "/" : "") + fmt("%.2f", now.fleetd[i] - fleetd[i]);
       ho += (i ? "/" : "") + fmt("%.2f", now.hosts[i] - hosts[i]);
     }
-    return "etcd " + fmt("%.2f s", now.etcd - etcd) + ", fleetd " + fl + " s, hosts " + ho +
+    return "etcd " + fmt("%.2f s", now.etcd - etcd) + " (" + fmt("%.0f puts", now.puts - puts) +
+           ", " + fmt("%.0f deletes", now.deletes - deletes) + ", " +
+           fmt("%.0f txns", now.txns - txns) + "), fleetd " + fl + " s, hosts " + ho +
            " s, whole machine " + fmt("%.2f s", now.machine - machine);
   }
 };
@@ -139,6 +154,67 @@ int running_on(Cluster& c, const std::string& unit) {
   for (std::size_t i = 0; i < c.size(); ++i)
     if (c.up(i) && c.host(i).unit_state(unit) == "active") return static_cast<int>(i);
   return -1;
+}
+
+// Where a phase's CPU went, by process name (FLEET_BENCH_PERF=1): `perf record -a` for the
+// phase, then perf's samples per command (systemd, journald, fleetd, etcd, units, and whatever
+// else shares the machine): the profile that CpuMeter's totals cannot split.
+// Where a phase's CPU went (FLEET_BENCH_PERF): with "1", `perf record -a` for the phase, then
+// perf's samples per command (systemd, journald, fleetd, etcd, units, and whatever else shares
+// the machine): the profile that CpuMeter's totals cannot split. With "fleetd", call graphs of
+// the fleetds only, by symbol with their callers.
+class PerfProfile {
+ public:
+  PerfProfile(std::string phase, const std::vector<pid_t>& fleetds) : phase_(std::move(phase)) {
+    const char* mode = std::getenv("FLEET_BENCH_PERF");
+    if (!mode) return;
+    by_command_ = std::string(mode) != "fleetd";
+    file_ = "/tmp/cluster_bench-" + phase_ + ".perf";
+    std::vector<std::string> args = {"perf", "record", "-q", "-F", "999", "-o", file_};
+    if (by_command_) {
+      args.push_back("-a");
+    } else {
+      std::string pids;
+      for (pid_t p : fleetds) pids += (pids.empty() ? "" : ",") + std::to_string(p);
+      args.insert(args.end(), {"--call-graph", "dwarf,32768", "-p", pids});
+    }
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv("/usr/bin/perf", argv.data());
+      ::_exit(127);
+    }
+  }
+  PerfProfile(const PerfProfile&) = delete;
+  PerfProfile& operator=(const PerfProfile&) = delete;
+  ~PerfProfile() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGINT);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    std::printf("%s CPU profile (%s):\n", phase_.c_str(), file_.c_str());
+    std::string cmd =
+        by_command_
+            ? "perf report -q -i " + file_ +
+                  " --sort comm --show-nr-samples --stdio 2>/dev/null | grep -v '^$' | head -12"
+            : "perf report -q -i " + file_ +
+                  " --children --sort sym --stdio -g none 2>/dev/null | "
+                  "cut -c1-160 | grep -v '^$' | head -60";
+    if (std::system(cmd.c_str()) != 0) std::printf("  (perf report failed)\n");
+  }
+
+ private:
+  std::string phase_, file_;
+  bool by_command_ = true;
+  pid_t pid_ = -1;
+};
+
+std::vector<pid_t> fleetd_pids(Cluster& c) {
+  std::vector<pid_t> out;
+  for (std::size_t i = 0; i < c.size(); ++i) out.push_back(fleetd_pid(c.host(i)));
+  return out;
 }
 
 // Where a phase's time went (FLEET_BENCH_TIMELINE=1): per host, for each kind of journal line
@@ -166,6 +242,10 @@ void timeline(Cluster& c, std::chrono::system_clock::time_point t0) {
     for (std::string line; std::getline(in, line);) {
       double t = std::atof(line.c_str()) - start;
       if (t < 0) continue;
+      // The engine's own account of each pass (tasks, plan_ms, write_ms) as it logged it.
+      if (line.find("engine: pass applied") != std::string::npos)
+        std::printf("  host %zu at %.2f s: %s\n", i + 1, t,
+                    line.substr(line.find("engine:")).c_str());
       for (const auto& [needle, label] : kinds) {
         if (line.find(needle) == std::string::npos) continue;
         auto [it, fresh] = seen.try_emplace(label, 0, t, t);
@@ -208,6 +288,7 @@ int main(int argc, char** argv) try {
     must(c.host(i).run({"/usr/bin/systemctl", "daemon-reload"}, 60s).exit == 0, "daemon-reload");
   }
   std::optional<CpuMeter> cpu(c);
+  std::optional<PerfProfile> perf(std::in_place, "direct-start", fleetd_pids(c));
   auto direct0 = std::chrono::system_clock::now();
   auto t0 = Clock::now();
   must(on_every_host(c,
@@ -219,6 +300,7 @@ int main(int argc, char** argv) try {
   double direct_start = time_until(
       t0, [&] { return total(c, count_running, "direct-*") == n; }, 600s);
   must(direct_start >= 0, "direct units did not all start");
+  perf.reset();
   std::printf("direct start CPU: %s\n", cpu->since().c_str());
   timeline(c, direct0);
   cpu.emplace(c);
@@ -243,6 +325,7 @@ int main(int argc, char** argv) try {
   auto r = c.fleetctl(0, concat({"submit"}, paths), 600s);
   must(r.exit == 0, "fleetctl submit: " + r.err);
   cpu.emplace(c);
+  perf.emplace("submitted-start", fleetd_pids(c));
   auto submitted0 = std::chrono::system_clock::now();
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"start", "--no-block"}, names("viafleet", 0, n)), 600s);
@@ -253,6 +336,7 @@ int main(int argc, char** argv) try {
   if (fleet_start < 0)
     for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
   must(fleet_start >= 0, "units did not all start through fleet");
+  perf.reset();
   std::printf("fleet start CPU: %s\n", cpu->since().c_str());
   timeline(c, submitted0);
   std::string spread;
@@ -281,6 +365,7 @@ int main(int argc, char** argv) try {
   for (const auto& u : names("newfile", 0, n))
     new_paths.push_back(c.write_unit(u, bench_unit_text(u)));
   cpu.emplace(c);
+  perf.emplace("new-files-start", fleetd_pids(c));
   auto wall0 = std::chrono::system_clock::now();
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"start", "--no-block"}, new_paths), 600s);
@@ -291,6 +376,7 @@ int main(int argc, char** argv) try {
   if (new_start < 0)
     for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "newfile-*");
   must(new_start >= 0, "new unit files did not all start through fleet");
+  perf.reset();
   std::printf("fleet start of new files CPU: %s\n", cpu->since().c_str());
   timeline(c, wall0);
   std::string new_spread;
