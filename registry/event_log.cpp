@@ -38,10 +38,35 @@ std::string encode_event(const EventRecord& e) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Result<EventRecord> decode_event(const KeyValue& kv) {
-  auto e = event_from_json(kv.value);
-  if (e) e.value().position = kv.mod_revision;
-  return e;
+// Events of one append share a key (and so a revision, as keys of one txn always did): a mass
+// change of 500 units costs etcd one put per kMaxPerKey events instead of one per event, which
+// was a third of all the keys written to start 500 new units. The count ends the key name, so
+// trimming by count reads keys only. Keys written one event per key (no count) still decode.
+constexpr std::size_t kMaxPerKey = 200;
+
+std::int64_t events_in_key(std::string_view key) {
+  auto dash = key.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 >= key.size() || key[dash + 1] != 'n') return 1;
+  return std::max<std::int64_t>(1, std::atoll(std::string(key.substr(dash + 2)).c_str()));
+}
+
+// The events of one key, each at the key's revision; what does not decode is skipped.
+std::vector<EventRecord> decode_events(const KeyValue& kv) {
+  std::vector<EventRecord> out;
+  auto add = [&](Result<EventRecord> e) {
+    if (!e) return;
+    e.value().position = kv.mod_revision;
+    out.push_back(std::move(e).value());
+  };
+  if (kv.value.empty() || kv.value.front() != '[') {
+    add(event_from_json(kv.value));
+    return out;
+  }
+  auto arr = nlohmann::json::parse(kv.value, nullptr, false);
+  if (arr.is_discarded() || !arr.is_array()) return out;
+  out.reserve(arr.size());
+  for (const auto& j : arr) add(event_from_json(j.dump()));
+  return out;
 }
 
 class KvEventStream final : public EventStream {
@@ -56,8 +81,7 @@ class KvEventStream final : public EventStream {
       std::vector<EventRecord> out;
       for (const auto& ev : batch.value().events) {
         if (ev.type != Event::Type::put) continue;  // trimming
-        auto e = decode_event(ev.kv);
-        if (e) out.push_back(std::move(e).value());
+        for (auto& e : decode_events(ev.kv)) out.push_back(std::move(e));
       }
       if (!out.empty()) co_return out;
     }
@@ -108,11 +132,20 @@ std::vector<Op> EventLog::put_ops(std::vector<EventRecord> events) const {
   std::vector<Op> ops;
   const auto now = std::chrono::system_clock::now();
   const std::string time = log::timestamp_now();
-  // Events of one call share a revision: consecutive nanoseconds keep their order in the keys.
+  // Consecutive nanoseconds keep the keys of one call in order.
   std::int64_t ns = unix_ns(now);
-  for (auto& e : events) {
-    if (e.time.empty()) e.time = time;
-    ops.push_back(Op::put(dir_ + time_key(ns++) + "-" + unique_suffix(), encode_event(e)));
+  for (std::size_t i = 0; i < events.size(); i += kMaxPerKey) {
+    const std::size_t end = std::min(events.size(), i + kMaxPerKey);
+    std::string value = "[";
+    for (std::size_t k = i; k < end; ++k) {
+      if (events[k].time.empty()) events[k].time = time;
+      if (k > i) value += ',';
+      value += encode_event(events[k]);
+    }
+    value += ']';
+    ops.push_back(
+        Op::put(dir_ + time_key(ns++) + "-" + unique_suffix() + "-n" + std::to_string(end - i),
+                std::move(value)));
   }
   return ops;
 }
@@ -137,8 +170,8 @@ Task<Result<EventLog::Listing>> EventLog::list(EventFilter filter) {
   std::vector<EventRecord> out;
   for (const auto& kv : r.value().kvs) {
     if (kv.mod_revision <= filter.after) continue;
-    auto e = decode_event(kv);
-    if (e && matches(filter, e.value())) out.push_back(std::move(e).value());
+    for (auto& e : decode_events(kv))
+      if (matches(filter, e)) out.push_back(std::move(e));
   }
   // Keys sort by writer's clock, positions by write order: a listing shows the order of the log
   // (clocks of different fleetds may disagree by a little).
@@ -160,32 +193,30 @@ std::unique_ptr<EventStream> EventLog::watch(Revision after) {
 
 Task<Result<std::int64_t>> EventLog::trim(EventRetention r,
                                           std::chrono::system_clock::time_point now) {
-  std::int64_t deleted = 0;
-  // By age: every key before the cutoff time.
-  const std::string cutoff = dir_ + time_key(unix_ns(now - r.max_age));
-  auto aged = co_await kv_.del(dir_, cutoff);
-  if (!aged) co_return aged.error();
-  deleted += aged.value();
-  // By count: the oldest beyond max_count, found with a keys-only read of just those.
-  RangeRequest count;
-  count.key = dir_;
-  count.range_end = prefix_end(dir_);
-  count.count_only = true;
-  auto n = co_await kv_.range(count);
-  if (!n) co_return n.error();
-  const auto total = n.value().count;
-  if (total <= static_cast<std::int64_t>(r.max_count)) co_return deleted;
-  RangeRequest oldest;
-  oldest.key = dir_;
-  oldest.range_end = prefix_end(dir_);
-  oldest.keys_only = true;
-  oldest.limit = total - static_cast<std::int64_t>(r.max_count);
-  auto keys = co_await kv_.range(oldest);
+  // One keys-only read (the leader trims once a minute; at most max_count keys are left after
+  // each trim): every key before the age cutoff goes, then the oldest while more than
+  // max_count events remain, counted from the key names. One range delete removes both.
+  RangeRequest all;
+  all.key = dir_;
+  all.range_end = prefix_end(dir_);
+  all.keys_only = true;
+  auto keys = co_await kv_.range(all);
   if (!keys) co_return keys.error();
-  if (keys.value().kvs.empty()) co_return deleted;
-  auto excess = co_await kv_.del(dir_, keys.value().kvs.back().key + '\0');
-  if (!excess) co_return excess.error();
-  co_return deleted + excess.value();
+  const std::string cutoff = dir_ + time_key(unix_ns(now - r.max_age));
+  std::int64_t total = 0;
+  for (const auto& kv : keys.value().kvs) total += events_in_key(kv.key);
+  const auto max = static_cast<std::int64_t>(r.max_count);
+  std::int64_t deleted = 0;
+  std::string last;  // the newest key to delete
+  for (const auto& kv : keys.value().kvs) {
+    if (kv.key >= cutoff && total - deleted <= max) break;
+    deleted += events_in_key(kv.key);
+    last = kv.key;
+  }
+  if (last.empty()) co_return 0;
+  auto gone = co_await kv_.del(dir_, last + '\0');
+  if (!gone) co_return gone.error();
+  co_return deleted;
 }
 
 }  // namespace fleet::registry

@@ -106,6 +106,53 @@ TEST_CASE("trimming keeps the newest events within count and age") {
   CHECK(f.list().empty());
 }
 
+TEST_CASE("a mass change is stored in few keys and read back event by event") {
+  F f;
+  std::vector<EventRecord> many;
+  for (int i = 0; i < 450; ++i)
+    many.push_back(ev("scheduled", "u" + std::to_string(i) + ".service"));
+  REQUIRE(f.run(f.log.append(std::move(many))));
+  RangeRequest keys;
+  keys.key = "/fleet/events/";
+  keys.range_end = prefix_end(keys.key);
+  keys.count_only = true;
+  auto n = f.run(f.kv.range(keys));
+  REQUIRE(n);
+  CHECK(n.value().count == 3);  // 200 + 200 + 50
+  auto got = f.list();
+  REQUIRE(got.size() == 450);
+  CHECK(got.front().unit == "u0.service");
+  CHECK(got.back().unit == "u449.service");
+  EventFilter one;
+  one.units = {"u321.service"};
+  CHECK(f.kinds(one) == std::vector<std::string>{"scheduled:u321.service"});
+  // Trimming by count removes whole keys, the oldest first, until no more than max_count remain.
+  EventRetention keep;
+  keep.max_count = 300;
+  auto trimmed = f.run(f.log.trim(keep, std::chrono::system_clock::now()));
+  REQUIRE(trimmed);
+  CHECK(trimmed.value() == 200);
+  got = f.list();
+  REQUIRE(got.size() == 250);
+  CHECK(got.front().unit == "u200.service");
+}
+
+TEST_CASE("an event stored one per key, as earlier versions wrote it, is still read") {
+  F f;
+  auto put = f.run(
+      f.kv.put("/fleet/events/00000000000000000001-0000abcd",
+               R"({"time":"2026-12-01T00:00:00.000Z","kind":"started","unit":"old.service"})"));
+  REQUIRE(put);
+  REQUIRE(f.run(f.log.append({ev("stopped", "old.service")})));
+  CHECK(f.kinds() == std::vector<std::string>{"started:old.service", "stopped:old.service"});
+  EventRetention keep;
+  keep.max_count = 1;
+  auto trimmed = f.run(f.log.trim(keep, std::chrono::system_clock::now()));
+  REQUIRE(trimmed);
+  CHECK(trimmed.value() == 1);
+  CHECK(f.kinds() == std::vector<std::string>{"stopped:old.service"});
+}
+
 TEST_CASE("events survive a JSON round trip, and text that is not an event is refused") {
   EventRecord e{42, "2026-12-06T07:55:01.123Z", "unscheduled", "a.service", "m1", "machine lost"};
   auto back = event_from_json(to_json(e));
