@@ -1,9 +1,11 @@
 #include "agent/systemd/systemd_unit_manager.h"
 
 #include <sdbus-c++/sdbus-c++.h>
+#include <systemd/sd-bus.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -97,6 +99,64 @@ std::string unescape_bus_label(std::string_view label) {
       out += label[i];
     }
   }
+  return out;
+}
+
+// The few properties the agent follows, out of a PropertiesChanged signal of systemd.
+struct ChangedProperties {
+  bool unit_iface = false;  // org.freedesktop.systemd1.Unit (else Service or other)
+  std::optional<std::string> load_state, active_state, sub_state;
+  std::optional<uint32_t> main_pid;  // from the Service interface
+};
+
+// sdbus-c++ 1.2 reads an a{sv} by copying every variant into its own message
+// (sd_bus_message_copy), and systemd's PropertiesChanged of a Unit carries ~50 properties of
+// which the agent needs three: that was a quarter of fleetd's CPU while starting 500 units. This
+// reads the signal through sd-bus directly and skips what it does not need. (The pointer to a
+// protected member is formed in a derived class, as the language allows, and applied to the
+// message sdbus-c++ hands us.)
+struct RawMessage : sdbus::Message {
+  static sd_bus_message* of(sdbus::Message& m) {
+    return static_cast<sd_bus_message*>(m.*(&RawMessage::msg_));
+  }
+};
+
+Result<ChangedProperties> read_changed(sdbus::Message& msg) {
+  sd_bus_message* m = RawMessage::of(msg);
+  auto bad = [](const char* what, int r) {
+    return Error{Errc::invalid_argument, std::string(what) + ": " + std::strerror(-r)};
+  };
+  const char* iface = nullptr;
+  if (int r = sd_bus_message_read(m, "s", &iface); r < 0) return bad("interface", r);
+  ChangedProperties out;
+  out.unit_iface = std::string_view(iface) == kUnitIface;
+  const bool service = std::string_view(iface) == kServiceIface;
+  if (!out.unit_iface && !service) return out;
+  if (int r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}"); r < 0)
+    return bad("changed properties", r);
+  int r = 0;
+  while ((r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv")) > 0) {
+    const char* key = nullptr;
+    if (r = sd_bus_message_read(m, "s", &key); r < 0) return bad("property name", r);
+    const std::string_view k(key);
+    std::optional<std::string>* text = nullptr;
+    if (out.unit_iface && k == "LoadState") text = &out.load_state;
+    if (out.unit_iface && k == "ActiveState") text = &out.active_state;
+    if (out.unit_iface && k == "SubState") text = &out.sub_state;
+    if (text) {
+      const char* v = nullptr;
+      if (r = sd_bus_message_read(m, "v", "s", &v); r < 0) return bad(key, r);
+      *text = v;
+    } else if (service && k == "MainPID") {
+      uint32_t pid = 0;
+      if (r = sd_bus_message_read(m, "v", "u", &pid); r < 0) return bad(key, r);
+      out.main_pid = pid;
+    } else if (r = sd_bus_message_skip(m, "v"); r < 0) {
+      return bad(key, r);
+    }
+    if (r = sd_bus_message_exit_container(m); r < 0) return bad(key, r);
+  }
+  if (r < 0) return bad("changed properties", r);
   return out;
 }
 
@@ -289,28 +349,21 @@ struct SystemdUnitManager::Impl {
     if (path.rfind(kUnitPathPrefix, 0) != 0) return;
     std::string name = unescape_bus_label(std::string_view(path).substr(kUnitPathPrefix.size()));
     if (!tracked.count(name)) return;
-    std::string iface;
-    std::map<std::string, sdbus::Variant> changed;
-    std::vector<std::string> invalidated;
-    try {
-      msg >> iface >> changed >> invalidated;
-      if (iface == kServiceIface) {
-        if (auto it = changed.find("MainPID"); it != changed.end())
-          main_pids[name] = it->second.get<uint32_t>();
-        return;
-      }
-      if (iface != kUnitIface) return;
+    auto read = read_changed(msg);
+    if (!read) {
+      log::warn("agent", "bad PropertiesChanged",
+                {{"unit", name}, {"error", read.error().message}});
+      return;
+    }
+    const ChangedProperties& changed = read.value();
+    if (changed.main_pid) main_pids[name] = *changed.main_pid;
+    if (!changed.unit_iface) return;
+    {
       UnitStatus& s = cache[name];
       s.name = name;
-      if (auto it = changed.find("LoadState"); it != changed.end())
-        s.load_state = it->second.get<std::string>();
-      if (auto it = changed.find("ActiveState"); it != changed.end())
-        s.active_state = it->second.get<std::string>();
-      if (auto it = changed.find("SubState"); it != changed.end())
-        s.sub_state = it->second.get<std::string>();
-    } catch (const sdbus::Error& e) {
-      log::warn("agent", "bad PropertiesChanged", {{"unit", name}, {"error", e.getMessage()}});
-      return;
+      if (changed.load_state) s.load_state = *changed.load_state;
+      if (changed.active_state) s.active_state = *changed.active_state;
+      if (changed.sub_state) s.sub_state = *changed.sub_state;
     }
     UnitStatus s = cache[name];
     // LoadState is not in these signals; a unit whose state changes is loaded unless we know
