@@ -203,9 +203,19 @@ Task<void> Agent::reconcile_pass() {
   auto tasks = plan_agent(want, *current);
   ++stats_.passes;
   if (tasks.empty()) co_return;
-  for (const auto& t : tasks)
-    log::info("agent", std::string(to_string(t.kind)),
-              {{"unit", t.unit}, {"machine", opts_.machine.id}, {"reason", t.reason}});
+  const log::Level item = log::item_level(tasks.size());
+  if (log::enabled(item))
+    for (const auto& t : tasks)
+      log::write(item, "agent", to_string(t.kind),
+                 {{"unit", t.unit}, {"machine", opts_.machine.id}, {"reason", t.reason}});
+  if (item != log::Level::info) {
+    std::map<std::string_view, std::size_t> kinds;
+    for (const auto& t : tasks) ++kinds[to_string(t.kind)];
+    std::string counts;
+    for (const auto& [k, n] : kinds)
+      counts += (counts.empty() ? "" : " ") + std::string(k) + ":" + std::to_string(n);
+    log::info("agent", "pass tasks", {{"machine", opts_.machine.id}, {"tasks", counts}});
+  }
 
   co_await execute(tasks, desired, *current);
   // Signals cover later changes; one listing makes the new states visible right away.

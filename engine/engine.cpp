@@ -203,13 +203,9 @@ Task<bool> Engine::pass(Term& term) {
   term.model.writes_for(plan, removals, additions);
   stats_.units = term.model.unit_count();
   stats_.unschedulable = plan.unschedulable.size();
-  const bool verbose = plan.tasks.size() <= 50;
-  for (const auto& t : plan.tasks) {
-    if (verbose)
-      log::info("engine", describe(t));
-    else
-      log::debug("engine", describe(t));
-  }
+  const log::Level item = log::item_level(plan.tasks.size());
+  if (log::enabled(item))
+    for (const auto& t : plan.tasks) log::write(item, "engine", describe(t), {});
   auto t_planned = std::chrono::steady_clock::now();
   if (!removals.empty() || !additions.empty()) {
     auto written = co_await write_plan(term, std::move(removals), std::move(additions));

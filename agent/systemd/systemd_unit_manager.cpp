@@ -464,10 +464,13 @@ Task<Status> SystemdUnitManager::Impl::load(std::vector<UnitFileSpec> units) {
     auto reloaded = co_await call<>(*mgr, kManager, "Reload");
     if (!reloaded) co_return fail(reloaded.error().code, "reload: " + reloaded.error().message);
   }
+  const log::Level item = log::item_level(units.size());
   for (const auto& f : units) {
     tracked.insert(f.name);
-    log::info("agent", "loaded unit", {{"unit", f.name}});
+    if (log::enabled(item)) log::write(item, "agent", "loaded unit", {{"unit", f.name}});
   }
+  if (item != log::Level::info)
+    log::info("agent", "loaded units", {{"units", std::to_string(units.size())}});
   co_return ok();
 }
 
@@ -502,12 +505,15 @@ Task<Status> SystemdUnitManager::Impl::unload(std::vector<std::string> names) {
     auto reloaded = co_await call<>(*mgr, kManager, "Reload");
     if (!reloaded) failures.emplace_back("reload", reloaded.error());
   }
+  const log::Level item = log::item_level(names.size());
   for (const auto& n : names) {
     tracked.erase(n);
     cache.erase(n);
     main_pids.erase(n);
-    log::info("agent", "unloaded unit", {{"unit", n}});
+    if (log::enabled(item)) log::write(item, "agent", "unloaded unit", {{"unit", n}});
   }
+  if (item != log::Level::info)
+    log::info("agent", "unloaded units", {{"units", std::to_string(names.size())}});
   co_return batch_status("unload", failures);
 }
 

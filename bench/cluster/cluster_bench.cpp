@@ -228,7 +228,10 @@ void timeline(Cluster& c, std::chrono::system_clock::time_point t0) {
       {"api: set desired state", "api desired"},
       {"engine: pass applied", "engine pass"},
       {"agent: load unit=", "agent plans load"},
-      {"agent: loaded unit", "agent loaded"},
+      {"agent: loaded unit unit=", "agent loaded"},
+      // Beyond 50 units a batch logs one line (common/log.h item_level).
+      {"agent: pass tasks", "agent passes with many tasks"},
+      {"agent: loaded units", "agent load batches"},
       {"agent: start unit=", "agent plans start"},
       {"agent: starting units", "start batches sent"},
       {"agent: start jobs done", "start batches done"},
