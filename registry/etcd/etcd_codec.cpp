@@ -280,6 +280,15 @@ std::string encode_lease_grant(std::chrono::seconds ttl) {
 
 std::string encode_lease_id(LeaseId id) { return json{{"ID", std::to_string(id)}}.dump(); }
 
+std::string encode_lease_ids(const std::vector<LeaseId>& ids) {
+  std::string out;
+  for (LeaseId id : ids) {
+    out += encode_lease_id(id);
+    out += '\n';
+  }
+  return out;
+}
+
 std::string encode_compaction(Revision rev) {
   return json{{"revision", std::to_string(rev)}, {"physical", true}}.dump();
 }
@@ -395,6 +404,22 @@ Result<std::chrono::seconds> decode_keepalive(unsigned status, std::string_view 
     if (ttl <= 0) return fail(Errc::not_found, "etcd: lease expired or revoked");
     return std::chrono::seconds(ttl);
   });
+}
+
+std::vector<Result<std::chrono::seconds>> decode_keepalives(unsigned status, std::string_view body,
+                                                            std::size_t leases) {
+  std::vector<Result<std::chrono::seconds>> out;
+  out.reserve(leases);
+  while (out.size() < leases && !body.empty()) {
+    auto nl = body.find('\n');
+    auto line = body.substr(0, nl);
+    body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+    if (line.find_first_not_of(" \r\t") == std::string_view::npos) continue;
+    out.push_back(decode_keepalive(status, line));
+  }
+  if (out.empty() && status / 100 != 2)
+    out.push_back(outcome::failure(error_from_reply(status, body)));
+  return out;
 }
 
 Status decode_empty(unsigned status, std::string_view body) {

@@ -24,6 +24,9 @@ std::string encode_delete(std::string_view key, std::string_view range_end);
 std::string encode_txn(const TxnRequest& req);
 std::string encode_lease_grant(std::chrono::seconds ttl);
 std::string encode_lease_id(LeaseId id);  // keepalive, revoke
+// Several keep-alives in one request: LeaseKeepAlive is a stream, and the gateway reads one
+// message per line of the body and answers each with one line, in order.
+std::string encode_lease_ids(const std::vector<LeaseId>& ids);
 std::string encode_compaction(Revision rev);
 std::string encode_authenticate(std::string_view user, std::string_view password);
 // `start` 0 = from now.
@@ -41,6 +44,12 @@ Result<TxnResponse> decode_txn(unsigned status, std::string_view body, const Txn
 Result<LeaseId> decode_lease_grant(unsigned status, std::string_view body);
 // Errc::not_found for an expired/revoked lease (HTTP 200 without TTL).
 Result<std::chrono::seconds> decode_keepalive(unsigned status, std::string_view body);
+// The reply to encode_lease_ids(): one result per line, in the order asked, at most `leases`.
+// Fewer lines than leases: the stream ended early, on an error (the last result) or because
+// the gateway stopped reading the body once it sent the first answer (Go's HTTP/1 server
+// discards the rest of a request body when the response starts): those leases were not renewed.
+std::vector<Result<std::chrono::seconds>> decode_keepalives(unsigned status, std::string_view body,
+                                                            std::size_t leases);
 Status decode_empty(unsigned status, std::string_view body);  // revoke, compaction
 Result<std::string> decode_authenticate(unsigned status, std::string_view body);
 

@@ -177,6 +177,38 @@ TEST_CASE("keepalive: TTL means alive, a missing TTL means the lease is gone") {
             .code == Errc::not_found);
 }
 
+TEST_CASE("keepalives: one result per answered lease in order, a gone lease, a cut-off stream") {
+  CHECK(encode_lease_ids({7, 9}) == "{\"ID\":\"7\"}\n{\"ID\":\"9\"}\n");
+  auto r = decode_keepalives(200,
+                             R"({"result":{"header":{},"ID":"7","TTL":"10"}})"
+                             "\n"
+                             R"({"result":{"header":{},"ID":"8"}})"
+                             "\n"
+                             R"({"result":{"header":{},"ID":"9","TTL":"30"}})"
+                             "\n",
+                             3);
+  REQUIRE(r.size() == 3);
+  CHECK(r[0].value().count() == 10);
+  CHECK(r[1].error().code == Errc::not_found);
+  CHECK(r[2].value().count() == 30);
+  // The gateway stopped reading after the first answer: two leases left unanswered.
+  auto cut = decode_keepalives(200, R"({"result":{"header":{},"ID":"7","TTL":"10"}})", 3);
+  REQUIRE(cut.size() == 1);
+  CHECK(cut[0].value().count() == 10);
+  auto failed = decode_keepalives(
+      200,
+      R"({"result":{"header":{},"ID":"7","TTL":"10"}})"
+      "\n"
+      R"({"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}})",
+      3);
+  REQUIRE(failed.size() == 2);
+  CHECK(failed[1].error().code == Errc::unavailable);
+  auto refused = decode_keepalives(503, R"({"error":"etcdserver: no leader","code":14})", 2);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].error().code == Errc::unavailable);
+  CHECK(decode_keepalives(503, "", 2).at(0).error().code == Errc::unavailable);
+}
+
 TEST_CASE("watch lines: created, events, progress, compaction and in-stream errors") {
   auto created = decode_watch_line(R"({"result":{"header":{"revision":"9"},"created":true}})");
   REQUIRE(created);

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "registry/etcd/etcd_codec.h"
 #include "registry/etcd/etcd_transport.h"
+#include "registry/etcd/keepalive_lane.h"
 
 namespace fleet::registry {
 
@@ -139,11 +140,15 @@ class EtcdWatcher final : public Watcher {
 Result<std::unique_ptr<EtcdKv>> EtcdKv::create(boost::asio::io_context& ioc, EtcdConfig config) {
   auto t = etcd::make_transport(ioc, config);
   if (!t) return t.error();
-  return std::unique_ptr<EtcdKv>(new EtcdKv(std::move(t).value(), config.max_txn_ops));
+  return std::unique_ptr<EtcdKv>(new EtcdKv(ioc, std::move(t).value(), config));
 }
 
-EtcdKv::EtcdKv(std::shared_ptr<etcd::Transport> transport, std::size_t max_txn_ops)
-    : transport_(std::move(transport)), max_txn_ops_(max_txn_ops) {}
+EtcdKv::EtcdKv(boost::asio::io_context& ioc, std::shared_ptr<etcd::Transport> transport,
+               const EtcdConfig& config)
+    : transport_(std::move(transport)),
+      keepalives_(
+          std::make_unique<etcd::KeepAliveLane>(ioc, transport_, config.max_keepalive_requests)),
+      max_txn_ops_(config.max_txn_ops) {}
 
 EtcdKv::~EtcdKv() = default;
 
@@ -188,10 +193,7 @@ Task<Result<LeaseId>> EtcdKv::lease_grant(std::chrono::seconds ttl) {
 }
 
 Task<Result<std::chrono::seconds>> EtcdKv::lease_keepalive(LeaseId id) {
-  auto reply = co_await transport_->post("/v3/lease/keepalive", etcd::encode_lease_id(id),
-                                         {.idempotent = true, .urgent = true});
-  if (!reply) co_return reply.error();
-  co_return etcd::decode_keepalive(reply.value().status, reply.value().body);
+  co_return co_await keepalives_->keepalive(id);
 }
 
 Task<Status> EtcdKv::lease_revoke(LeaseId id) {

@@ -39,6 +39,10 @@ struct EtcdConfig {
   // timed out in the listen backlog and the retries made it worse (issue #14: 5,000 simulated
   // agents on one client). Up to as many idle connections are kept for reuse.
   std::size_t max_in_flight = 32;
+  // Lease keep-alives skip that queue but have a bound of their own: at most this many
+  // keep-alive requests at once; those falling due meanwhile go together in the next one
+  // (keepalive_lane.h).
+  std::size_t max_keepalive_requests = 2;
   // Called after every unary request with its operation ("range", "txn", "put", "keepalive",
   // ...: the last part of the gateway path), its duration and whether it succeeded (metrics).
   std::function<void(std::string_view op, double seconds, bool ok)> on_request = {};
@@ -46,7 +50,8 @@ struct EtcdConfig {
 
 namespace etcd {
 class Transport;
-}
+class KeepAliveLane;
+}  // namespace etcd
 
 class EtcdKv final : public KvStore {
  public:
@@ -74,9 +79,11 @@ class EtcdKv final : public KvStore {
   Task<Status> compact(Revision rev);
 
  private:
-  EtcdKv(std::shared_ptr<etcd::Transport> transport, std::size_t max_txn_ops);
+  EtcdKv(boost::asio::io_context& ioc, std::shared_ptr<etcd::Transport> transport,
+         const EtcdConfig& config);
 
   std::shared_ptr<etcd::Transport> transport_;
+  std::unique_ptr<etcd::KeepAliveLane> keepalives_;
   std::size_t max_txn_ops_;
 };
 

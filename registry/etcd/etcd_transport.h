@@ -17,7 +17,8 @@ struct CallOptions {
   // Sends Grpc-Metadata-hasleader so that a member without a leader fails fast with 503.
   bool require_leader = true;
   // Not queued behind other calls for one of EtcdConfig::max_in_flight slots: lease keep-alives,
-  // small and rare, whose delay past the TTL would cost a failover.
+  // whose delay past the TTL would cost a failover. Bounded by their own lane instead
+  // (keepalive_lane.h).
   bool urgent = false;
 };
 

@@ -191,6 +191,49 @@ TEST_CASE("leases attach keys, keep alive and take their keys along when revoked
   CHECK(f.run(f.kv->put("/m/2", "x", lease.value())).error().code == Errc::not_found);
 }
 
+TEST_CASE("thousands of leases on one client are kept alive by a few keep-alive requests") {
+  // 5,000 simulated agents on one client once opened a connection per keep-alive (issue #14).
+  EtcdCluster etcd(single("many-leases"));
+  boost::asio::io_context ioc;
+  std::size_t requests = 0;
+  EtcdConfig config;
+  config.endpoints = etcd.endpoints();
+  config.on_request = [&](std::string_view op, double, bool) {
+    if (op == "keepalive") ++requests;
+  };
+  auto kv = make_etcd_kv(ioc, config);
+  std::vector<LeaseId> leases;
+  for (int i = 0; i < 1200; ++i) {
+    auto l = run_sync(ioc, kv->lease_grant(30s), 10s);
+    REQUIRE(l);
+    leases.push_back(l.value());
+  }
+  REQUIRE(run_sync(ioc, kv->lease_revoke(leases[1100]), 10s));
+  std::vector<std::shared_ptr<Spawned<Result<std::chrono::seconds>>>> calls;
+  for (auto id : leases) calls.push_back(spawn(ioc, kv->lease_keepalive(id)));
+  REQUIRE(run_until(
+      ioc,
+      [&] {
+        return std::all_of(calls.begin(), calls.end(), [](const auto& c) { return c->done; });
+      },
+      20s));
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const auto& r = *calls[i]->value;
+    if (i == 1100) {
+      CHECK(r.error().code == Errc::not_found);
+    } else if (!r) {
+      FAIL_CHECK("lease " << i << ": " << r.error().describe());
+    } else {
+      CHECK(r.value() > 0s);
+    }
+  }
+  // 1,200 keep-alives in batches of at most 1,000, two requests at a time; the gateway may answer
+  // a batch in part (it stops reading the body once it answers), the rest goes again.
+  MESSAGE("keep-alive requests for 1,200 leases: " << requests);
+  CHECK(requests >= 2);
+  CHECK(requests <= 60);
+}
+
 TEST_CASE("a lease whose keep-alive stops expires and its keys vanish") {
   EtcdFixture f(single("expiry"));
   auto lease = f.run(f.kv->lease_grant(2s));
