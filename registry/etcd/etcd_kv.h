@@ -42,7 +42,7 @@ struct EtcdConfig {
   // Lease keep-alives skip that queue but have a bound of their own: at most this many
   // keep-alive requests at once; those falling due meanwhile go together in the next one
   // (keepalive_lane.h).
-  std::size_t max_keepalive_requests = 2;
+  std::size_t max_keepalive_requests = 32;
   // Called after every unary request with its operation ("range", "txn", "put", "keepalive",
   // ...: the last part of the gateway path), its duration and whether it succeeded (metrics).
   std::function<void(std::string_view op, double seconds, bool ok)> on_request = {};
