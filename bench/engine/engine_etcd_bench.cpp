@@ -7,7 +7,10 @@
 // agents, 500 of them lost, all scheduled and assigned < 10 s, rescheduled < 3 s.
 // Usage: engine_etcd_bench [--units N] [--machines N] [--kill N] [--engine-txn-ops N] [--no-plan]
 //                          [--agents] [--agent-ttl S] [--target-place S]
-//                          [--target-reschedule S] [--c100k]
+//                          [--target-reschedule S] [--c100k] [--etcd-data DIR]
+// --etcd-data puts etcd's data dir under DIR: on this VM's disk a WAL fsync takes ~7 ms and
+// holds etcd's raft loop (with it, lease renewals); a tmpfs there shows etcd without its disk
+// (Documentation/performance.md says which figures were taken that way).
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -48,6 +51,7 @@ struct Config {
   int agent_ttl = 10;   // fleetd's default agent_ttl (with --agents)
   double target_place = 5, target_reschedule = 2;
   std::size_t engine_txn_ops = 128;  // ops per txn the engine's client uses (etcd's default)
+  std::string etcd_data;             // etcd's data dirs go here (e.g. a tmpfs); empty = build tree
 };
 
 double secs(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -106,6 +110,8 @@ struct CpuSplit {
 int run_engine(std::vector<std::string> endpoints, std::size_t txn_ops,
                const std::string& log_path) {
   if (!std::freopen(log_path.c_str(), "w", stderr)) return 2;
+  // Line-buffered: a file-backed stderr is fully buffered, and a crash lost the whole log.
+  std::setvbuf(stderr, nullptr, _IOLBF, 0);
   log::set_level(log::Level::info);
   boost::asio::io_context io;
   EtcdConfig config;
@@ -223,11 +229,12 @@ std::string unit_content(int i) {
 // Writes units (with their contents) in batched txns, `parallel` in flight.
 Task<Status> put_units(KvStore& kv, const KeyLayout& keys, int n, TargetState desired,
                        bool with_content) {
-  // Contents are created in txns of 1,000 units: one txn of tens of thousands of puts stalls
-  // etcd's apply for seconds, and with it every lease keep-alive (etcd 3.4 renews a lease only
-  // once its apply caught up). The launch flips desired states in as few txns as etcd takes.
+  // Txns of at most 1,000 units (the launch: 1,000 ops; creation: 2,000 with the contents):
+  // one txn of tens of thousands of puts stalls etcd's apply for seconds (20,000 ops: 2.4-2.6 s),
+  // and with it every lease keep-alive (etcd 3.4 renews a lease only once its apply caught up).
+  // fleetctl's batch routes write 128 ops per txn.
   const std::size_t per_txn =
-      with_content ? std::min<std::size_t>(1000, kv.max_txn_ops() / 2) : kv.max_txn_ops();
+      std::min<std::size_t>(1000, kv.max_txn_ops() / (with_content ? 2 : 1));
   const std::size_t batches = (static_cast<std::size_t>(n) + per_txn - 1) / per_txn;
   Status result = ok();
   co_await parallel_for(batches, 2, [&](std::size_t b) -> Task<void> {
@@ -314,6 +321,8 @@ int main(int argc, char** argv) {
       cfg.engine_txn_ops = static_cast<std::size_t>(num());
     else if (a == "--agents")
       cfg.agents = true;
+    else if (a == "--etcd-data" && i + 1 < argc)
+      cfg.etcd_data = argv[++i];
     else if (a == "--agent-ttl")
       cfg.agent_ttl = num();
     else if (a == "--target-place")
@@ -335,7 +344,8 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: %s [--units N] [--machines N] [--kill N] [--engine-txn-ops N] [--no-plan] "
-          "[--agents] [--agent-ttl S] [--target-place S] [--target-reschedule S] [--c100k]\n",
+          "[--agents] [--agent-ttl S] [--target-place S] [--target-reschedule S] [--c100k] "
+          "[--etcd-data DIR]\n",
           argv[0]);
       return 2;
     }
@@ -346,9 +356,12 @@ int main(int argc, char** argv) {
 
   EtcdOptions eo;
   eo.label = "engine-bench";
-  // The test client launches every unit in ONE txn (one etcd revision: "at once"); the engine
-  // keeps etcd's default of 128 ops per txn unless --engine-txn-ops says otherwise.
+  // The test client launches the units in txns of 1,000 ops (put_units()); the engine keeps
+  // etcd's default of 128 ops per txn unless --engine-txn-ops says otherwise.
   eo.extra_args = {"--max-txn-ops=40000", "--max-request-bytes=67108864"};
+  eo.data_root = cfg.etcd_data;
+  std::printf("etcd data dir under %s\n",
+              cfg.etcd_data.empty() ? (test_data_dir() + "/etcd").c_str() : cfg.etcd_data.c_str());
   EtcdCluster etcd(eo);
   const std::string engine_log = test_data_dir() + "/engine_etcd_bench.log";
   std::fflush(stdout);
@@ -443,10 +456,10 @@ int main(int argc, char** argv) {
                              tracker.all.value_or(SteadyClock::now()), tracker.placed_count);
     });
     double t_all = secs(all_at - flip0);
-    // All units are launched by one txn: from its commit on the engine has all of them to place.
+    // From the last launch txn's commit on the engine has all units to place.
     double rate = static_cast<double>(count) / std::max(1e-9, secs(all_at - flip1));
     std::printf(
-        "launch txn took %.2f s; first placement %.3f s after it was sent; "
+        "launch txns took %.2f s; first placement %.3f s after it was sent; "
         "placement rate from first to last placement %.0f units/s\n",
         secs(flip1 - flip0), secs(first - flip0),
         static_cast<double>(count) / std::max(1e-9, secs(all_at - first)));

@@ -274,8 +274,10 @@ std::string EtcdProcess::log_tail(std::size_t bytes) const {
 
 EtcdCluster::EtcdCluster(EtcdOptions opts) : opts_(std::move(opts)) {
   static std::atomic<int> counter{0};
-  dir_ = std::string(FLEET_TEST_DATA_DIR) + "/etcd/" + opts_.label + "-" +
-         std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const std::string root =
+      opts_.data_root.empty() ? std::string(FLEET_TEST_DATA_DIR) + "/etcd" : opts_.data_root;
+  dir_ =
+      root + "/" + opts_.label + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   fs::remove_all(dir_);
   fs::create_directories(dir_);
   auto ports = free_ports(opts_.members * 3);

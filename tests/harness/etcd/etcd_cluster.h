@@ -77,6 +77,9 @@ struct EtcdOptions {
   std::size_t members = 1;
   std::vector<std::string> extra_args;  // appended to every member's command line
   std::string label = "etcd";           // part of the data dir name
+  // Where the data dirs go; empty = test_data_dir()/etcd. A benchmark may point it at a tmpfs
+  // (no fsync cost: figures then show etcd without its disk).
+  std::string data_root = {};
   std::chrono::milliseconds start_timeout{20000};
   bool keep_data =
       false;  // keep data dirs after the cluster is destroyed (also FLEET_KEEP_TEST_DATA)
