@@ -5,9 +5,13 @@
 // under it, follows only its own assignments (Registry::watch_assignments), fetches the contents
 // of units new to it (get_contents), reports their states under its lease (put_states) with the
 // events a state change records, and deletes the states of units taken away (delete_states).
-// Only systemd is left out: a launched unit is "active/running" at once.
+// Only systemd is left out: a launched unit is "active/running" at once. Like the agent, it
+// coalesces: changes arriving within AgentOptions::publish_delay (50 ms) of each other are
+// acted on together, so a burst of assignments costs one fetch and one states write (plus its
+// events and the deletions of units taken away), not three writes per watch batch.
 
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/agent.h"
 #include "common/backoff.h"
 #include "common/sleep.h"
 #include "registry/lease_keeper.h"
@@ -62,7 +67,7 @@ class SimAgents {
     const bool stopped = wait_until(
         [&] {
           for (auto& [id, a] : agents_)
-            if (!*a->keeper_done || !*a->follow_done) return false;
+            if (!*a->keeper_done || !*a->follow_done || !*a->work_done) return false;
           return true;
         },
         std::chrono::seconds(30), std::chrono::milliseconds(5));
@@ -79,8 +84,12 @@ class SimAgents {
     std::map<std::string, registry::Assignment> desired;
     std::set<std::string> contents;  // hashes fetched
     std::map<std::string, registry::UnitStateRecord> published;
+    std::vector<std::string> removed;  // units taken away since the last round of work
+    bool dirty = false;
+    std::unique_ptr<boost::asio::steady_timer> wake;  // cancelled when `dirty` is set
     std::shared_ptr<std::atomic<bool>> keeper_done = std::make_shared<std::atomic<bool>>(false);
     std::shared_ptr<std::atomic<bool>> follow_done = std::make_shared<std::atomic<bool>>(false);
+    std::shared_ptr<std::atomic<bool>> work_done = std::make_shared<std::atomic<bool>>(false);
     bool stopped = false;
   };
 
@@ -89,6 +98,7 @@ class SimAgents {
     a.stopped = true;
     a.keeper.stop();
     if (a.feed) a.feed->cancel();
+    if (a.wake) a.wake->cancel();
   }
 
   registry::Task<void> join(std::string id) {
@@ -117,28 +127,52 @@ class SimAgents {
     a->keeper.on_change([this](registry::LeaseKeeper::State s, registry::LeaseId) {
       if (s == registry::LeaseKeeper::State::lost) ++totals_.lease_losses;
     });
+    a->wake = std::make_unique<boost::asio::steady_timer>(node_.io());
     Agent& ref = *a;
     agents_[id] = std::move(a);
     node_.spawn(keep(ref), ref.keeper_done);
     node_.spawn(follow(ref), ref.follow_done);
+    node_.spawn(work(ref), ref.work_done);
   }
 
   registry::Task<void> keep(Agent& a) { (void)co_await a.keeper.run(); }
 
-  // The agent's loop: every batch of assignment changes -> contents fetched -> states reported.
+  // The agent's watch: each batch of assignment changes updates what it should run and asks for
+  // a round of work.
   registry::Task<void> follow(Agent& a) {
     while (true) {
       auto changes = co_await a.feed->next();
       if (!changes) co_return;
-      std::vector<std::string> removed;
       for (auto& c : changes.value()) {
         if (c.unit.empty()) continue;  // a reboot request
         if (c.assignment) {
           a.desired[c.unit] = *c.assignment;
         } else if (a.desired.erase(c.unit)) {
-          removed.push_back(c.unit);
+          a.removed.push_back(c.unit);
         }
       }
+      a.dirty = true;
+      a.wake->cancel();
+    }
+  }
+
+  // The agent's reconcile and publish: waits publish_delay after the first change so that the
+  // changes of a burst are handled together, then fetches missing contents, reports states
+  // (and their events) and deletes the states of units taken away.
+  registry::Task<void> work(Agent& a) {
+    const auto delay = agent::AgentOptions{}.publish_delay;
+    while (!a.stopped) {
+      if (!a.dirty) {
+        a.wake->expires_at(boost::asio::steady_timer::time_point::max());
+        (void)co_await a.wake->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        continue;
+      }
+      co_await sleep_for(delay);
+      if (a.stopped) co_return;
+      a.dirty = false;
+      bool failed = false;
+      std::vector<std::string> removed;
+      removed.swap(a.removed);
       std::vector<std::string> missing;
       for (const auto& [unit, as] : a.desired)
         if (!a.contents.count(as.hash)) missing.push_back(as.hash);
@@ -146,6 +180,7 @@ class SimAgents {
         auto fetched = co_await node_.reg().get_contents(missing);
         if (!fetched) {
           ++totals_.failures;
+          failed = true;  // tried again in the next round
         } else {
           totals_.contents_fetched += fetched.value().size();
           for (const auto& [hash, text] : fetched.value()) a.contents.insert(hash);
@@ -174,6 +209,7 @@ class SimAgents {
         auto st = co_await node_.reg().put_states(states, a.keeper.id());
         if (!st) {
           ++totals_.failures;
+          failed = true;
         } else {
           totals_.states_put += states.size();
           for (auto& s : states) a.published[s.unit] = s;
@@ -182,9 +218,19 @@ class SimAgents {
       }
       if (!removed.empty()) {
         auto st = co_await node_.reg().delete_states(a.id, removed);
-        if (!st) ++totals_.failures;
-        totals_.states_deleted += removed.size();
-        for (const auto& u : removed) a.published.erase(u);
+        if (!st) {
+          ++totals_.failures;
+          a.removed.insert(a.removed.end(), removed.begin(), removed.end());
+          failed = true;
+        } else {
+          totals_.states_deleted += removed.size();
+          for (const auto& u : removed) a.published.erase(u);
+        }
+      }
+      // After a failure, the agent's publish loop waits 500 ms before it tries again.
+      if (failed) {
+        a.dirty = true;
+        co_await sleep_for(std::chrono::milliseconds(500));
       }
     }
   }
@@ -207,6 +253,7 @@ class SimAgents {
       Agent& a = *agents_.at(ids[i]);
       a.stopped = true;
       if (a.feed) a.feed->cancel();
+      if (a.wake) a.wake->cancel();
       auto st = co_await a.keeper.revoke();
       a.keeper.stop();
       if (!st) result = st;
