@@ -64,9 +64,19 @@ Task<std::vector<Result<TxnResponse>>> run_txns(KvStore& kv, std::vector<TxnRequ
     (void)co_await asio::experimental::make_parallel_group(std::move(workers))
         .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
   }
+  // A cancelled wait (the engine's term ended: `pass || lost`) ends the workers early, and the
+  // txns after theirs were never sent. Reading those empty slots handed callers garbage
+  // results, and the engine crashed destroying them right after losing its lease (issue #14).
   std::vector<Result<TxnResponse>> out;
   out.reserve(done.size());
-  for (auto& r : done) out.push_back(std::move(*r));
+  for (auto& r : done) {
+    if (r) {
+      out.push_back(std::move(*r));
+    } else {
+      Result<TxnResponse> unsent = fail(Errc::cancelled, "txn not sent: the wait was cancelled");
+      out.push_back(std::move(unsent));
+    }
+  }
   co_return out;
 }
 

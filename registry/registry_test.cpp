@@ -2,7 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "common/testing/run.h"
 #include "registry/codec.h"
@@ -301,6 +305,51 @@ TEST_CASE("a large schedule batch is split into transactions etcd accepts") {
   REQUIRE(f.run(f.reg.apply(std::move(b), l)));
   CHECK_FALSE(f.run(f.reg.get_schedule("u5.service")).value().has_value());
   CHECK(f.run(f.reg.get_schedule("u999.service")).value().value() == "m1");
+}
+
+namespace {
+// A store whose txns never answer until their wait is cancelled: a write in flight when the
+// engine's term ends (`pass || lost`).
+class StallingKv final : public KvStore {
+ public:
+  Task<Result<RangeResponse>> range(RangeRequest) override { co_return unused(); }
+  Task<Result<TxnResponse>> txn(TxnRequest) override {
+    boost::asio::steady_timer never(co_await boost::asio::this_coro::executor,
+                                    boost::asio::steady_timer::time_point::max());
+    (void)co_await never.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_return fail(Errc::cancelled, "txn wait cancelled");
+  }
+  Task<Result<Revision>> put(std::string, std::string, LeaseId) override { co_return unused(); }
+  Task<Result<std::int64_t>> del(std::string, std::string) override { co_return unused(); }
+  Task<Result<LeaseId>> lease_grant(std::chrono::seconds) override { co_return unused(); }
+  Task<Result<std::chrono::seconds>> lease_keepalive(LeaseId) override { co_return unused(); }
+  Task<Status> lease_revoke(LeaseId) override { co_return unused(); }
+  std::unique_ptr<Watcher> watch(WatchRequest) override { return nullptr; }
+  std::size_t max_txn_ops() const override { return 128; }
+
+ private:
+  static Error unused() { return make_error(Errc::internal, "not used by this test"); }
+};
+}  // namespace
+
+TEST_CASE("txns in flight when the wait is cancelled answer every txn, the unsent ones cancelled") {
+  // The engine crashed right after losing its lease at 100,000 units (issue #14): run_txns
+  // handed back slots of txns its cancelled workers never sent, uninitialised.
+  using namespace boost::asio::experimental::awaitable_operators;
+  boost::asio::io_context io;
+  StallingKv kv;
+  std::optional<std::vector<Result<TxnResponse>>> answers;
+  auto writes = [&]() -> Task<void> {
+    answers = co_await run_txns(kv, std::vector<TxnRequest>(20), 4);
+  };
+  auto term_ends = []() -> Task<void> { co_return; };
+  run_sync(io, [&]() -> Task<void> { co_await (writes() || term_ends()); }());
+  REQUIRE(answers);
+  REQUIRE(answers->size() == 20);
+  for (const auto& a : *answers) {
+    REQUIRE_FALSE(a);
+    CHECK(a.error().code == Errc::cancelled);
+  }
 }
 
 TEST_CASE("a deposed leader's large batch writes none of its transactions") {
