@@ -635,10 +635,11 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\n%-58s %-18s %-16s %s\n", "figure", "measured", "target", "verdict");
+  // A Markdown table, like the other benchmarks (scripts/bench collects the rows).
+  std::printf("\n| figure | measured | target | verdict |\n|---|---|---|---|\n");
   for (const auto& r : rows) {
-    std::printf("%-58s %-18s %-16s %s\n", r.figure.c_str(), r.measured.c_str(), r.target.c_str(),
-                r.target == "(report)" ? "-" : (r.ok ? "OK" : "MISSED"));
+    std::printf("| %s | %s | %s | %s |\n", r.figure.c_str(), r.measured.c_str(), r.target.c_str(),
+                r.target == "(report)" ? "-" : (r.ok ? "ok" : "MISSED"));
     if (!r.ok) rc = 1;
   }
   {
