@@ -80,6 +80,8 @@ ReflectorBatch Reflector::replace_cache(RangeResponse listing, ReflectorBatch::K
     }
   }
   cache_ = std::move(fresh);
+  if (!opts_.keep_values)
+    for (auto& [key, kv] : cache_) std::string().swap(kv.value);
   revision_ = out.revision;
   WatchRequest wr;
   wr.key = prefix_;
@@ -138,7 +140,9 @@ void Reflector::apply(const WatchBatch& b, ReflectorBatch& out) {
     if (e.type == Event::Type::put) {
       std::optional<KeyValue> prev;
       if (it != cache_.end()) prev = it->second;
-      cache_[e.kv.key] = e.kv;
+      KeyValue& cached = cache_[e.kv.key];
+      cached = e.kv;
+      if (!opts_.keep_values) cached.value.clear();
       out.changes.push_back(Change{Change::Type::put, e.kv, std::move(prev)});
     } else if (it != cache_.end()) {
       out.changes.push_back(Change{Change::Type::del, e.kv, it->second});

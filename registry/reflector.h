@@ -53,6 +53,11 @@ struct ReflectorBatch {
 struct ReflectorOptions {
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
+  // false: cache() keeps each key's revisions and lease but not its value (empty), and so does
+  // Change::prev. For a consumer that decodes every change as it comes (the engine's typed
+  // model), which needs no second copy of every value. Changes hand over values either way, and
+  // re-lists compare mod_revisions, not values.
+  bool keep_values = true;
 };
 
 class Reflector {

@@ -155,6 +155,31 @@ TEST_CASE("reflector re-lists after compaction and emits exactly the differences
   CHECK(describe(u) == std::vector<std::string>{"put /p/f=1"});
 }
 
+TEST_CASE("a reflector that keeps no values hands over every value and re-lists by revision") {
+  Env e;
+  e.put("/p/a", "1");
+  e.put("/p/b", "1");
+  ReflectorOptions lean = e.fast;
+  lean.keep_values = false;
+  Reflector r(e.kv, "/p/", lean);
+  CHECK(describe(e.sync(r.next()).value()) == std::vector<std::string>{"put /p/a=1", "put /p/b=1"});
+  for (const auto& [key, kv] : r.cache()) CHECK(kv.value.empty());
+  e.put("/p/a", "2");
+  CHECK(describe(e.sync(r.next()).value()) == std::vector<std::string>{"put /p/a=2"});
+  CHECK(r.cache().at("/p/a").value.empty());
+  CHECK(r.cache().at("/p/a").mod_revision == e.kv.revision());
+  // After compaction the differences are found from revisions alone.
+  e.put("/p/b", "3");
+  e.put("/p/c", "1");
+  e.del("/p/a");
+  REQUIRE(e.kv.compact(e.kv.revision()).has_value());
+  auto b = e.sync(r.next()).value();
+  CHECK(b.kind == ReflectorBatch::Kind::resync);
+  CHECK(describe(b) == std::vector<std::string>{"del /p/a", "put /p/b=3", "put /p/c=1"});
+  CHECK(r.cache().size() == 2);
+  for (const auto& [key, kv] : r.cache()) CHECK(kv.value.empty());
+}
+
 TEST_CASE("reflector delivers a burst of 10000 writes in order with nothing lost") {
   Env e;
   Reflector r(e.kv, "/b/", e.fast);
