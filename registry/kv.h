@@ -54,6 +54,11 @@ struct RangeRequest {
   bool keys_only = false;
   bool count_only = false;
   bool serializable = false;  // may be served by a member without quorum (possibly stale)
+  // When non-zero, only keys last modified at or after this revision are returned (and limit
+  // applies to those), while `count` still counts every key in the range: etcd's rule. The
+  // server reads the whole range for it, but the answer stays small (ClusterView's check that
+  // nothing under a prefix changed since a revision).
+  Revision min_mod_revision = 0;
 };
 
 struct RangeResponse {

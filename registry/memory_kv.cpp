@@ -102,11 +102,14 @@ struct MemoryKv::State {
   RangeResponse read(const RangeRequest& req, Revision at, Revision header_rev) const {
     RangeResponse out;
     out.revision = header_rev;
+    std::int64_t matching = 0;  // keys the min_mod_revision filter keeps
     auto visit = [&](const std::vector<Rec>& recs) {
       const Rec* r = rec_at(recs, at);
       if (r == nullptr || r->tomb) return;
       ++out.count;
       if (req.count_only) return;
+      if (r->kv.mod_revision < req.min_mod_revision) return;
+      ++matching;
       if (req.limit > 0 && static_cast<std::int64_t>(out.kvs.size()) >= req.limit) return;
       out.kvs.push_back(r->kv);
       if (req.keys_only) out.kvs.back().value.clear();
@@ -118,7 +121,7 @@ struct MemoryKv::State {
            it != keys.end() && in_range(it->first, req.key, req.range_end); ++it)
         visit(it->second);
     }
-    out.more = !req.count_only && req.limit > 0 && out.count > req.limit;
+    out.more = !req.count_only && req.limit > 0 && matching > req.limit;
     return out;
   }
 

@@ -252,6 +252,7 @@ std::string encode_range(const RangeRequest& req) {
   if (req.keys_only) j["keys_only"] = true;
   if (req.count_only) j["count_only"] = true;
   if (req.serializable) j["serializable"] = true;
+  if (req.min_mod_revision > 0) j["min_mod_revision"] = std::to_string(req.min_mod_revision);
   return j.dump();
 }
 

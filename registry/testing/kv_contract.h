@@ -111,6 +111,7 @@ inline Compare cmp(std::string key, Compare::Target t, Compare::Result r, std::i
   TEST_CASE_TEMPLATE_INVOKE(fleet_kv_put_range, Fixture);            \
   TEST_CASE_TEMPLATE_INVOKE(fleet_kv_delete_recreate, Fixture);      \
   TEST_CASE_TEMPLATE_INVOKE(fleet_kv_range_options, Fixture);        \
+  TEST_CASE_TEMPLATE_INVOKE(fleet_kv_range_min_mod, Fixture);        \
   TEST_CASE_TEMPLATE_INVOKE(fleet_kv_invalid, Fixture);              \
   TEST_CASE_TEMPLATE_INVOKE(fleet_kv_history, Fixture);              \
   TEST_CASE_TEMPLATE_INVOKE(fleet_kv_compaction, Fixture);           \
@@ -241,6 +242,59 @@ TEST_CASE_TEMPLATE_DEFINE("kv contract: prefix ranges are sorted and honour limi
   REQUIRE(open.value().kvs.size() >= 3);  // keys outside /contract/ may follow
   CHECK(open.value().kvs[0].key == "/contract/p/b");
   CHECK(open.value().kvs[2].key == "/contract/p0");
+}
+
+// ClusterView relies on this to prove that nothing under a prefix changed since a revision: no
+// key modified since, and as many keys as then (a deletion shows in the count).
+TEST_CASE_TEMPLATE_DEFINE("kv contract: min_mod_revision filters the keys but not the count", F,
+                          fleet_kv_range_min_mod) {
+  using namespace fleet::registry;
+  using namespace fleet::registry::contract;
+  F f;
+  reset(f);
+  REQUIRE(sync(f, f.kv().put("/contract/m/a", "1")).has_value());
+  auto rb = sync(f, f.kv().put("/contract/m/b", "1"));
+  REQUIRE(rb.has_value());
+  auto rc = sync(f, f.kv().put("/contract/m/c", "1"));
+  REQUIRE(rc.has_value());
+  REQUIRE(sync(f, f.kv().put("/contract/m/a", "2")).has_value());
+  RangeRequest req;
+  req.key = "/contract/m/";
+  req.range_end = prefix_end("/contract/m/");
+  req.min_mod_revision = rc.value();
+  auto since = sync(f, f.kv().range(req));
+  REQUIRE(since.has_value());
+  REQUIRE(since.value().kvs.size() == 2);  // c, then a rewritten: b is older
+  CHECK(since.value().kvs[0].key == "/contract/m/a");
+  CHECK(since.value().kvs[1].key == "/contract/m/c");
+  CHECK(since.value().count == 3);  // every key in the range
+  CHECK_FALSE(since.value().more);
+
+  req.limit = 1;
+  req.keys_only = true;
+  auto one = sync(f, f.kv().range(req));
+  REQUIRE(one.has_value());
+  REQUIRE(one.value().kvs.size() == 1);
+  CHECK(one.value().kvs[0].key == "/contract/m/a");
+  CHECK(one.value().kvs[0].value.empty());
+  CHECK(one.value().count == 3);
+  CHECK(one.value().more);
+
+  req.min_mod_revision = one.value().revision + 1;  // nothing changed since
+  auto none = sync(f, f.kv().range(req));
+  REQUIRE(none.has_value());
+  CHECK(none.value().kvs.empty());
+  CHECK(none.value().count == 3);
+  CHECK_FALSE(none.value().more);
+
+  req.min_mod_revision = rb.value();  // pinned to a past revision: the range as it was then
+  req.limit = 0;
+  req.revision = rb.value();
+  auto past = sync(f, f.kv().range(req));
+  REQUIRE(past.has_value());
+  REQUIRE(past.value().kvs.size() == 1);
+  CHECK(past.value().kvs[0].key == "/contract/m/b");
+  CHECK(past.value().count == 2);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("kv contract: empty keys and future revisions are invalid", F,
