@@ -723,6 +723,10 @@ std::unique_ptr<ClusterFeed> Registry::watch_cluster() {
   return std::make_unique<ClusterFeed>(kv_, keys_);
 }
 
+std::unique_ptr<ClusterView> Registry::cluster_view(ClusterViewOptions opts) {
+  return std::make_unique<ClusterView>(kv_, keys_, opts);
+}
+
 std::unique_ptr<Watcher> Registry::watch_leader(Revision after) {
   WatchRequest req;
   req.key = keys_.leader();

@@ -15,6 +15,7 @@
 
 #include "registry/assignment_feed.h"
 #include "registry/cluster_feed.h"
+#include "registry/cluster_view.h"
 #include "registry/event_log.h"
 #include "registry/kv.h"
 #include "registry/lease_keeper.h"
@@ -88,6 +89,8 @@ class Registry {
   std::unique_ptr<AssignmentFeed> watch_assignments(std::string machine);
   // The whole cluster as typed changes (engine leader's model).
   std::unique_ptr<ClusterFeed> watch_cluster();
+  // A watch-fed copy of what listings show, followed while it is read (API).
+  std::unique_ptr<ClusterView> cluster_view(ClusterViewOptions opts = {});
   // Changes of the leader key after revision `after` (a follower waiting to campaign again).
   std::unique_ptr<Watcher> watch_leader(Revision after);
   // A keeper of one lease on this registry's store (machine and leader leases).
