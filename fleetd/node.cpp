@@ -9,7 +9,13 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 Node::Node(boost::asio::io_context& io, std::unique_ptr<registry::KvStore> kv,
            std::string key_prefix, api::server::ApiOptions api)
-    : io_(io), kv_(std::move(kv)), registry_(*kv_, std::move(key_prefix)), api_(registry_, api) {}
+    : io_(io),
+      kv_(std::move(kv)),
+      registry_(*kv_, std::move(key_prefix)),
+      api_(registry_, api),
+      view_(registry_.cluster_view()) {
+  api_.view = view_.get();
+}
 
 Node::~Node() = default;
 
@@ -56,6 +62,8 @@ void Node::stop() {
   if (agent_) agent_->stop();
   if (engine_) engine_->stop();
   if (server_) server_->stop();
+  // Its watch would keep the io_context busy.
+  view_->stop();
 }
 
 }  // namespace fleet::fleetd

@@ -72,6 +72,8 @@ class Node {
   std::unique_ptr<registry::KvStore> kv_;
   registry::Registry registry_;
   api::server::ApiContext api_;
+  // Serves the API's listings (api_.view); followed only while listings come.
+  std::unique_ptr<registry::ClusterView> view_;
   std::unique_ptr<api::server::HttpServer> server_;
   std::unique_ptr<agent::Agent> agent_;
   std::unique_ptr<engine::Engine> engine_;

@@ -17,7 +17,8 @@
 
 namespace fleet::registry {
 class Registry;
-}
+class ClusterView;
+}  // namespace fleet::registry
 namespace fleet::metrics {
 class Metrics;
 }
@@ -91,6 +92,10 @@ struct ApiContext {
   // previous one. Created on first use (detail/unit_view.h).
   std::shared_ptr<detail::ListingSnapshots> listings;
   std::chrono::milliseconds listing_reuse{5000};
+  // Serves page 1 of those listings from a watch-fed copy, as consistent as a direct read
+  // (registry/cluster_view.h); when it cannot serve (not following yet, behind), page 1 reads
+  // directly. Null → always directly.
+  registry::ClusterView* view = nullptr;
 };
 
 }  // namespace fleet::api::server

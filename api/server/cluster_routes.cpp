@@ -8,6 +8,7 @@
 #include "api/server/detail/unit_view.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "registry/cluster_view.h"
 #include "registry/registry.h"
 
 namespace fleet::api::server::detail {
@@ -132,8 +133,16 @@ Task<Result<std::shared_ptr<const std::vector<registry::UnitStateRecord>>>> stat
     ApiContext& ctx, std::uint16_t page) {
   auto& kept = listings_of(ctx);
   if (kept.states && reusable(kept.states_read, page, ctx)) co_return kept.states;
-  BOOST_OUTCOME_CO_TRY(auto states, co_await ctx.registry.list_states());
-  auto shared = std::make_shared<const std::vector<registry::UnitStateRecord>>(std::move(states));
+  std::shared_ptr<const std::vector<registry::UnitStateRecord>> shared;
+  if (ctx.view) {
+    // An error here (the store's revision unreadable) is left to the direct read to report.
+    auto served = co_await ctx.view->states();
+    if (served) shared = std::move(served).value();
+  }
+  if (!shared) {
+    BOOST_OUTCOME_CO_TRY(auto states, co_await ctx.registry.list_states());
+    shared = std::make_shared<const std::vector<registry::UnitStateRecord>>(std::move(states));
+  }
   kept.states = shared;
   kept.states_read = std::chrono::steady_clock::now();
   co_return shared;

@@ -7,6 +7,7 @@
 #include "api/server/detail/unit_view.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "registry/cluster_view.h"
 #include "registry/registry.h"
 #include "unitfile/requirements.h"
 #include "unitfile/unit_file.h"
@@ -18,9 +19,17 @@ Task<Result<std::shared_ptr<const UnitsSnapshot>>> units_for_page(ApiContext& ct
                                                                   std::uint16_t page) {
   auto& kept = listings_of(ctx);
   if (kept.units && reusable(kept.units_read, page, ctx)) co_return kept.units;
-  const std::optional<std::string> all;
-  BOOST_OUTCOME_CO_TRY(auto snap, co_await read_units(ctx.registry, all));
-  auto shared = std::make_shared<const UnitsSnapshot>(std::move(snap));
+  std::shared_ptr<const UnitsSnapshot> shared;
+  if (ctx.view) {
+    // An error here (the store's revision unreadable) is left to the direct read to report.
+    auto served = co_await ctx.view->units();
+    if (served) shared = std::move(served).value();
+  }
+  if (!shared) {
+    const std::optional<std::string> all;
+    BOOST_OUTCOME_CO_TRY(auto snap, co_await read_units(ctx.registry, all));
+    shared = std::make_shared<const UnitsSnapshot>(std::move(snap));
+  }
   kept.units = shared;
   kept.units_read = std::chrono::steady_clock::now();
   co_return shared;

@@ -122,6 +122,7 @@ std::string InProcessFleetd::tcp_endpoint() const {
 registry::Registry& InProcessFleetd::registry() { return impl_->node.registry(); }
 registry::MemoryKv& InProcessFleetd::kv() { return *impl_->kv; }
 registry::KvStore& InProcessFleetd::store() { return impl_->node.kv(); }
+api::server::ApiContext& InProcessFleetd::api() { return impl_->node.api(); }
 agent::FakeUnitManager& InProcessFleetd::units() { return impl_->units; }
 api::server::FakeUnitInspector& InProcessFleetd::inspector() { return impl_->inspector; }
 

@@ -35,7 +35,8 @@ class FakeUnitManager;
 }
 namespace fleet::api::server {
 class FakeUnitInspector;
-}
+struct ApiContext;
+}  // namespace fleet::api::server
 
 namespace fleet::fleetd::testing {
 
@@ -98,6 +99,7 @@ class InProcessFleetd {
   registry::Registry& registry();
   registry::MemoryKv& kv();  // only without etcd_endpoints
   registry::KvStore& store();
+  api::server::ApiContext& api();
   agent::FakeUnitManager& units();
   api::server::FakeUnitInspector& inspector();
   // From any other thread: this fleetd leads the engine / its agent holds its machine lease.
