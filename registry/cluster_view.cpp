@@ -255,7 +255,8 @@ Task<Result<std::shared_ptr<ClusterView::Follow>>> ClusterView::ready() {
   if (f->stopped) co_return FollowPtr();
   if (f->revision >= rev) co_return f;
   const auto deadline = Clock::now() + opts_.catch_up;
-  co_await wait_for(f, rev, std::min(deadline, Clock::now() + opts_.settle));
+  const auto settled = std::min(deadline, Clock::now() + opts_.settle);  // named: GCC 12
+  co_await wait_for(f, rev, settled);
   if (f->stopped) co_return FollowPtr();
   if (f->revision >= rev) co_return f;
   ++counters_.checks;
