@@ -28,7 +28,14 @@ namespace asio = boost::asio;
 // makes a new one), so nothing needs to outlive its users.
 struct ClusterView::Follow {
   Follow(KvStore& kv, const KeyLayout& k, asio::any_io_executor ex)
-      : keys(k), reflector(std::make_unique<Reflector>(kv, k.prefix())), idle_timer(ex) {}
+      : keys(k), reflector(make_reflector(kv, k)), idle_timer(ex) {}
+
+  // Values only in the changes: the copy that is read is the decoded one below.
+  static std::unique_ptr<Reflector> make_reflector(KvStore& kv, const KeyLayout& k) {
+    ReflectorOptions o;
+    o.keep_values = false;
+    return std::make_unique<Reflector>(kv, k.prefix(), o);
+  }
 
   const KeyLayout& keys;
   // Released (with its copy of every key and its watch) by follow() once stopped.
