@@ -38,6 +38,25 @@ std::string encode_event(const EventRecord& e) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// One event from its JSON object (a key's value, or an element of a key's array).
+Result<EventRecord> event_from_object(const nlohmann::json& j) {
+  if (!j.is_object()) return Error{Errc::invalid_argument, "event not JSON"};
+  EventRecord e;
+  auto str = [&](const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  e.time = str("time");
+  e.kind = str("kind");
+  e.unit = str("unit");
+  e.machine = str("machine");
+  e.reason = str("reason");
+  if (auto it = j.find("position"); it != j.end() && it->is_number_integer())
+    e.position = it->get<Revision>();
+  if (e.kind.empty()) return Error{Errc::invalid_argument, "event without kind"};
+  return e;
+}
+
 // Events of one append share a key (and so a revision, as keys of one txn always did): a mass
 // change of 500 units costs etcd one put per kMaxPerKey events instead of one per event, which
 // was a third of all the keys written to start 500 new units. The count ends the key name, so
@@ -65,7 +84,7 @@ std::vector<EventRecord> decode_events(const KeyValue& kv) {
   auto arr = nlohmann::json::parse(kv.value, nullptr, false);
   if (arr.is_discarded() || !arr.is_array()) return out;
   out.reserve(arr.size());
-  for (const auto& j : arr) add(event_from_json(j.dump()));
+  for (const auto& j : arr) add(event_from_object(j));
   return out;
 }
 
@@ -107,22 +126,8 @@ std::string to_json(const EventRecord& e) {
 }
 
 Result<EventRecord> event_from_json(std::string_view json) {
-  auto j = nlohmann::json::parse(json, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Error{Errc::invalid_argument, "event not JSON"};
-  EventRecord e;
-  auto str = [&](const char* k) {
-    auto it = j.find(k);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  e.time = str("time");
-  e.kind = str("kind");
-  e.unit = str("unit");
-  e.machine = str("machine");
-  e.reason = str("reason");
-  if (auto it = j.find("position"); it != j.end() && it->is_number_integer())
-    e.position = it->get<Revision>();
-  if (e.kind.empty()) return Error{Errc::invalid_argument, "event without kind"};
-  return e;
+  return event_from_object(
+      nlohmann::json::parse(json, nullptr, false));  // discarded: not an object
 }
 
 EventLog::EventLog(KvStore& kv, std::string prefix)
