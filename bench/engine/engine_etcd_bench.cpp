@@ -637,9 +637,10 @@ int main(int argc, char** argv) {
     if (agents) {
       auto tot = agents->totals();
       std::printf(
-          "agents: %llu states put, %llu deleted, %llu contents fetched, %llu failed calls, "
-          "%llu leases lost\n",
+          "agents: %llu states put in %llu writes, %llu deleted, %llu contents fetched, %llu "
+          "failed calls, %llu leases lost\n",
           static_cast<unsigned long long>(tot.states_put),
+          static_cast<unsigned long long>(tot.state_writes),
           static_cast<unsigned long long>(tot.states_deleted),
           static_cast<unsigned long long>(tot.contents_fetched),
           static_cast<unsigned long long>(tot.failures),

@@ -55,6 +55,7 @@ class SimAgents {
 
   struct Totals {
     std::uint64_t states_put = 0, states_deleted = 0, contents_fetched = 0, failures = 0;
+    std::uint64_t state_writes = 0;  // put_states calls: rounds that reported something
     std::uint64_t lease_losses = 0;
   };
   Totals totals() {
@@ -208,6 +209,7 @@ class SimAgents {
           failed = true;
         } else {
           totals_.states_put += states.size();
+          ++totals_.state_writes;
           for (auto& s : states) a.published[s.unit] = s;
         }
       }
