@@ -10,6 +10,7 @@
 #include "common/testing/run.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
+#include "registry/testing/forwarding_kv.h"
 #include "registry/testing/raw_keys.h"
 
 using namespace fleet;
@@ -22,9 +23,10 @@ namespace {
 
 // MemoryKv whose watches can be held: a held watcher delivers nothing until released, as a
 // watch stream that fell behind (the store goes on answering everything else).
-class HeldKv final : public KvStore {
+class HeldKv final : public ForwardingKv {
  public:
-  explicit HeldKv(boost::asio::io_context& io) : inner_(io.get_executor()), gate_(io) {
+  explicit HeldKv(boost::asio::io_context& io)
+      : ForwardingKv(inner_), inner_(io.get_executor()), gate_(io) {
     gate_.expires_at(Timer::time_point::max());
   }
   void hold() { held_ = true; }
@@ -34,22 +36,6 @@ class HeldKv final : public KvStore {
   }
   MemoryKv& inner() { return inner_; }
 
-  Task<Result<RangeResponse>> range(RangeRequest req) override { return inner_.range(req); }
-  Task<Result<TxnResponse>> txn(TxnRequest req) override { return inner_.txn(req); }
-  Task<Result<Revision>> put(std::string key, std::string value, LeaseId lease) override {
-    return inner_.put(std::move(key), std::move(value), lease);
-  }
-  Task<Result<std::int64_t>> del(std::string key, std::string range_end) override {
-    return inner_.del(std::move(key), std::move(range_end));
-  }
-  Task<Result<LeaseId>> lease_grant(std::chrono::seconds ttl) override {
-    return inner_.lease_grant(ttl);
-  }
-  Task<Result<std::chrono::seconds>> lease_keepalive(LeaseId id) override {
-    return inner_.lease_keepalive(id);
-  }
-  Task<Status> lease_revoke(LeaseId id) override { return inner_.lease_revoke(id); }
-  std::size_t max_txn_ops() const override { return inner_.max_txn_ops(); }
   std::unique_ptr<Watcher> watch(WatchRequest req) override {
     return std::make_unique<HeldWatcher>(*this, inner_.watch(std::move(req)));
   }

@@ -277,9 +277,13 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-// etcd's own counters (its /metrics page), for the database size and the write rate.
+// etcd's own counters (its /metrics page), for the database size, the write rate and the
+// requests. etcd_mvcc_txn_total counts only txns of several ops (a txn of one put is a put), so
+// the requests come from the gRPC handler counters, which the JSON gateway's requests pass too;
+// each write request is one raft proposal.
 struct EtcdMetrics {
   double db_bytes = 0, db_in_use = 0, puts = 0, deletes = 0, txns = 0;
+  double kv_requests = 0, txn_requests = 0, proposals = 0;
   static EtcdMetrics read(const std::string& endpoint) {
     EtcdMetrics m;
     std::string cmd = "curl -s " + endpoint + "/metrics";
@@ -296,6 +300,15 @@ struct EtcdMetrics {
       take("etcd_mvcc_put_total", m.puts);
       take("etcd_mvcc_delete_total", m.deletes);
       take("etcd_mvcc_txn_total", m.txns);
+      take("etcd_server_proposals_committed_total", m.proposals);
+      const char* handled = "grpc_server_handled_total{";
+      if (std::strncmp(line, handled, std::strlen(handled)) == 0 &&
+          std::strstr(line, "grpc_service=\"etcdserverpb.KV\"")) {
+        const char* value = std::strrchr(line, ' ');
+        const double v = value ? std::atof(value + 1) : 0;
+        m.kv_requests += v;
+        if (std::strstr(line, "grpc_method=\"Txn\"")) m.txn_requests += v;
+      }
     }
     pclose(p);
     return m;
@@ -493,10 +506,15 @@ int main(int argc, char** argv) {
       const auto m1 = EtcdMetrics::read(etcd.endpoint(0));
       const double t = secs(SteadyClock::now() - flip0);
       std::printf(
-          "etcd during the launch (%.2f s): %.0f txns, %.0f puts, %.0f deletes = %.0f keys "
-          "written/s\n",
-          t, m1.txns - m0.txns, m1.puts - m0.puts, m1.deletes - m0.deletes,
+          "etcd during the launch (%.2f s): %.0f KV requests (%.0f txns, %.0f of several ops), "
+          "%.0f raft proposals, %.0f puts, %.0f deletes = %.0f keys written/s\n",
+          t, m1.kv_requests - m0.kv_requests, m1.txn_requests - m0.txn_requests, m1.txns - m0.txns,
+          m1.proposals - m0.proposals, m1.puts - m0.puts, m1.deletes - m0.deletes,
           (m1.puts - m0.puts + m1.deletes - m0.deletes) / std::max(1e-9, t));
+      rows.push_back({"etcd KV requests (raft proposals) during the launch",
+                      fmt("%.0f", m1.kv_requests - m0.kv_requests) +
+                          fmt(" (%.0f)", m1.proposals - m0.proposals),
+                      "(report)", true});
       rows.push_back(
           {"etcd keys written/s during the launch",
            fmt("%.0f /s", (m1.puts - m0.puts + m1.deletes - m0.deletes) / std::max(1e-9, t)),
@@ -619,9 +637,10 @@ int main(int argc, char** argv) {
     if (agents) {
       auto tot = agents->totals();
       std::printf(
-          "agents: %llu states put, %llu deleted, %llu contents fetched, %llu failed calls, "
-          "%llu leases lost\n",
+          "agents: %llu states put in %llu writes, %llu deleted, %llu contents fetched, %llu "
+          "failed calls, %llu leases lost\n",
           static_cast<unsigned long long>(tot.states_put),
+          static_cast<unsigned long long>(tot.state_writes),
           static_cast<unsigned long long>(tot.states_deleted),
           static_cast<unsigned long long>(tot.contents_fetched),
           static_cast<unsigned long long>(tot.failures),
