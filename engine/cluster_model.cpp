@@ -29,6 +29,8 @@ ClusterModel::ClusterModel(SpecParser parser) : parser_(std::move(parser)) {}
 void ClusterModel::clear() {
   units_.clear();
   contents_.clear();
+  refs_.clear();
+  unreferenced_.clear();
   machines_.clear();
   dynamic_metadata_.clear();
   maintenance_.clear();
@@ -39,7 +41,9 @@ void ClusterModel::clear() {
   states_.clear();
   schedule_.clear();
   assignments_.clear();
+  assigned_to_.clear();
   reasons_.clear();
+  rewrite_all();
 }
 
 namespace {
@@ -74,30 +78,64 @@ bool ClusterModel::apply(const registry::ClusterChange& change) {
   return std::visit([this](const auto& c) { return apply(c); }, change);
 }
 
+void ClusterModel::apply_written(const registry::ClusterChange& change) {
+  marking_ = false;
+  apply(change);
+  marking_ = true;
+}
+
+void ClusterModel::ref(const std::string& hash) {
+  if (++refs_[hash] == 1) unreferenced_.erase(hash);
+}
+
+void ClusterModel::unref(const std::string& hash) {
+  auto r = refs_.find(hash);
+  if (r == refs_.end() || --r->second > 0) return;
+  refs_.erase(r);
+  if (contents_.count(hash)) unreferenced_.insert(hash);
+}
+
 bool ClusterModel::apply(const registry::cluster::Unit& c) {
+  mark(c.name);
+  auto old = units_.find(c.name);
   if (c.record) {
+    if (old == units_.end() || old->second.hash != c.record->hash) {
+      ref(c.record->hash);
+      if (old != units_.end()) unref(old->second.hash);
+    }
     units_[c.name] = *c.record;
     return true;
   }
-  units_.erase(c.name);
+  if (old != units_.end()) {
+    unref(old->second.hash);
+    units_.erase(old);
+  }
   auto it = spec_cache_.lower_bound({c.name, std::string()});
   while (it != spec_cache_.end() && it->first.first == c.name) it = spec_cache_.erase(it);
   return true;
 }
 
 bool ClusterModel::apply(const registry::cluster::Content& c) {
-  if (c.text)
+  if (c.text) {
     contents_[c.hash] = Content{*c.text, c.mod_revision};
-  else
+    if (!refs_.count(c.hash)) unreferenced_.insert(c.hash);
+  } else {
     contents_.erase(c.hash);
+    unreferenced_.erase(c.hash);
+  }
   return true;
 }
 
 bool ClusterModel::apply(const registry::cluster::Machine& c) {
-  if (c.record)
+  if (c.record) {
     machines_[c.id] = *c.record;
-  else
-    machines_.erase(c.id);
+    return true;
+  }
+  machines_.erase(c.id);
+  // Whatever was assigned there is looked at again, as the plan moves it.
+  for (auto a = assignments_.lower_bound({c.id, std::string()});
+       a != assignments_.end() && a->first.first == c.id; ++a)
+    mark(a->first.second);
   return true;
 }
 
@@ -111,13 +149,26 @@ bool ClusterModel::apply(const registry::cluster::Metadata& c) {
 }
 
 bool ClusterModel::apply(const registry::cluster::Schedule& c) {
-  if (c.machine) return assign(schedule_, c.unit, *c.machine);
-  return schedule_.erase(c.unit) > 0;
+  const bool changed =
+      c.machine ? assign(schedule_, c.unit, *c.machine) : schedule_.erase(c.unit) > 0;
+  if (changed) mark(c.unit);
+  return changed;
 }
 
 bool ClusterModel::apply(const registry::cluster::Assigned& c) {
-  if (c.assignment) return assign(assignments_, std::make_pair(c.machine, c.unit), *c.assignment);
-  return assignments_.erase({c.machine, c.unit}) > 0;
+  bool changed = false;
+  if (c.assignment) {
+    changed = assign(assignments_, std::make_pair(c.machine, c.unit), *c.assignment);
+    if (changed) assigned_to_[c.unit].insert(c.machine);
+  } else if (assignments_.erase({c.machine, c.unit}) > 0) {
+    changed = true;
+    if (auto a = assigned_to_.find(c.unit); a != assigned_to_.end()) {
+      a->second.erase(c.machine);
+      if (a->second.empty()) assigned_to_.erase(a);
+    }
+  }
+  if (changed) mark(c.unit);
+  return changed;
 }
 
 bool ClusterModel::apply(const registry::cluster::Reason& c) {
@@ -266,31 +317,31 @@ ClusterSnapshot ClusterModel::snapshot() const {
   return snap;
 }
 
+// Only the units that changed since the last call, and those the plan names, are compared with
+// their assignments: at 100,000 units comparing every unit cost each pass ~0.3 s of CPU and a
+// copy of the schedule and of every wanted assignment, while a pass usually changes a few units
+// (bench/engine/model_bench.cpp). A fresh model (a new term) compares every unit once, which
+// also repairs any assignment left over from earlier leaders.
 void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& removals,
-                              registry::ScheduleBatch& additions) const {
-  std::map<std::string, std::string> schedule = schedule_;
-  std::set<std::pair<std::string, std::string>> globals;  // (machine, unit)
-  for (const auto& [key, a] : assignments_) {
-    auto u = units_.find(a.unit);
-    if (u != units_.end()) {
-      const UnitSpec* s = spec_of(u->second);
-      if (s && s->global) globals.insert(key);
-    }
-  }
+                              registry::ScheduleBatch& additions) {
+  std::map<std::string, std::optional<std::string>> moved;  // unit -> machine after the plan
+  std::map<std::string, std::set<std::string>> globals_added, globals_removed;  // unit -> machines
   std::map<std::string, std::optional<std::string>> reasons;  // unit -> set (value) / clear
   for (const auto& t : plan.tasks) {
     switch (t.kind) {
       case TaskKind::unschedule:
-        schedule.erase(t.unit);
+        moved[t.unit] = std::nullopt;
         break;
       case TaskKind::schedule:
-        schedule[t.unit] = t.machine;
+        moved[t.unit] = t.machine;
         break;
       case TaskKind::unassign_global:
-        globals.erase({t.machine, t.unit});
+        globals_added[t.unit].erase(t.machine);
+        globals_removed[t.unit].insert(t.machine);
         break;
       case TaskKind::assign_global:
-        globals.insert({t.machine, t.unit});
+        globals_removed[t.unit].erase(t.machine);
+        globals_added[t.unit].insert(t.machine);
         break;
       case TaskKind::set_reason:
         reasons[t.unit] = t.reason;
@@ -301,62 +352,105 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& removal
     }
   }
 
-  // What each agent must run follows from the final schedule and global placements; diffing it
-  // against the current assignments also repairs any assignment left over from earlier leaders.
-  std::map<std::pair<std::string, std::string>, registry::Assignment> want;
-  auto add = [&](const std::string& machine, const std::string& unit) {
-    auto u = units_.find(unit);
-    if (u == units_.end() || u->second.desired == registry::TargetState::inactive) return;
-    want[{machine, unit}] = registry::Assignment{unit, machine, u->second.hash, u->second.desired};
-  };
-  for (const auto& [unit, machine] : schedule) add(machine, unit);
-  for (const auto& [machine, unit] : globals) add(machine, unit);
+  std::set<std::string> candidates;
+  if (all_dirty_) {
+    for (const auto& [unit, u] : units_) candidates.insert(unit);
+    for (const auto& [unit, m] : schedule_) candidates.insert(unit);
+    for (const auto& [unit, ms] : assigned_to_) candidates.insert(unit);
+  } else {
+    candidates.swap(dirty_);
+  }
+  dirty_.clear();
+  all_dirty_ = false;
+  for (const auto& [unit, m] : moved) candidates.insert(unit);
+  for (const auto& [unit, ms] : globals_added) candidates.insert(unit);
+  for (const auto& [unit, ms] : globals_removed) candidates.insert(unit);
 
-  for (const auto& [key, a] : assignments_)
-    if (!want.count(key)) removals.unassign(key.first, key.second);
-  for (const auto& [unit, machine] : schedule_)
-    if (!schedule.count(unit)) removals.unschedule(unit);
+  struct UnitWrites {
+    std::optional<std::string> schedule;
+    std::vector<registry::Assignment> assign;
+    std::optional<std::string> reason;
+  };
+  std::map<std::string, UnitWrites> writes;                   // additions, by unit
+  std::vector<std::pair<std::string, std::string>> unassign;  // (machine, unit)
+  std::vector<std::string> unschedule;
+  const std::set<std::string> none;
+  for (const auto& unit : candidates) {
+    const std::string* final_machine = nullptr;
+    if (auto m = moved.find(unit); m != moved.end()) {
+      if (m->second) final_machine = &*m->second;
+    } else if (auto s = schedule_.find(unit); s != schedule_.end()) {
+      final_machine = &s->second;
+    }
+    auto cur_sched = schedule_.find(unit);
+    if (final_machine && (cur_sched == schedule_.end() || cur_sched->second != *final_machine))
+      writes[unit].schedule = *final_machine;
+    if (!final_machine && cur_sched != schedule_.end()) unschedule.push_back(unit);
+
+    // What the unit's agents must run follows from its final schedule and global placements.
+    auto u = units_.find(unit);
+    const bool runs = u != units_.end() && u->second.desired != registry::TargetState::inactive;
+    const UnitSpec* spec = u == units_.end() ? nullptr : spec_of(u->second);
+    const bool global = spec && spec->global;
+    auto a = assigned_to_.find(unit);
+    const std::set<std::string>& current = a == assigned_to_.end() ? none : a->second;
+    std::set<std::string> wanted;
+    if (runs) {
+      if (final_machine) wanted.insert(*final_machine);
+      auto removed = globals_removed.find(unit);
+      if (global)
+        for (const auto& m : current)
+          if (removed == globals_removed.end() || !removed->second.count(m)) wanted.insert(m);
+      if (auto added = globals_added.find(unit); added != globals_added.end())
+        wanted.insert(added->second.begin(), added->second.end());
+    }
+    for (const auto& m : current)
+      if (!wanted.count(m)) unassign.emplace_back(m, unit);
+    for (const auto& m : wanted) {
+      auto cur = assignments_.find({m, unit});
+      if (cur != assignments_.end() && cur->second.hash == u->second.hash &&
+          cur->second.desired == u->second.desired)
+        continue;
+      writes[unit].assign.push_back(
+          registry::Assignment{unit, m, u->second.hash, u->second.desired});
+    }
+  }
+  for (const auto& [unit, reason] : reasons)
+    if (reason) writes[unit].reason = *reason;
+
+  std::sort(unassign.begin(), unassign.end());
+  for (const auto& [machine, unit] : unassign) removals.unassign(machine, unit);
+  for (const auto& unit : unschedule) removals.unschedule(unit);
   for (const auto& [unit, reason] : reasons)
     if (!reason) removals.clear_reason(unit);
-
-  std::map<std::string, std::vector<const registry::Assignment*>> assign_by_unit;
-  for (const auto& [key, a] : want) {
-    auto it = assignments_.find(key);
-    if (it == assignments_.end() || !(it->second == a)) assign_by_unit[a.unit].push_back(&a);
-  }
-  std::set<std::string> touched;
-  for (const auto& [unit, machine] : schedule) {
-    auto cur = schedule_.find(unit);
-    if (cur == schedule_.end() || cur->second != machine) touched.insert(unit);
-  }
-  for (const auto& [unit, as] : assign_by_unit) touched.insert(unit);
-  for (const auto& [unit, reason] : reasons)
-    if (reason) touched.insert(unit);
-  for (const auto& unit : touched) {
-    if (auto it = schedule.find(unit); it != schedule.end()) {
-      auto cur = schedule_.find(unit);
-      if (cur == schedule_.end() || cur->second != it->second) additions.schedule(unit, it->second);
-    }
-    if (auto it = assign_by_unit.find(unit); it != assign_by_unit.end())
-      for (const auto* a : it->second) additions.assign(*a);
-    if (auto it = reasons.find(unit); it != reasons.end() && it->second)
-      additions.set_reason(unit, *it->second);
+  for (const auto& [unit, w] : writes) {
+    if (w.schedule) additions.schedule(unit, *w.schedule);
+    for (const auto& a : w.assign) additions.assign(a);
+    if (w.reason) additions.set_reason(unit, *w.reason);
   }
 }
 
+void ClusterModel::rewrite_all() {
+  all_dirty_ = true;
+  dirty_.clear();
+}
+
+// From the contents no unit refers to, kept up to date as units and contents change: building
+// the set of every unit's hash cost each pass ~0.2 s at 100,000 units.
 std::vector<std::pair<std::string, registry::Revision>> ClusterModel::unused_contents() const {
-  std::set<std::string> used;
-  for (const auto& [name, u] : units_) used.insert(u.hash);
   // A rolling update keeps its new and previous contents until it is over: a revert needs them.
+  std::set<std::string> kept;
   for (const auto& [name, r] : unit_rollouts_) {
     if (r.over()) continue;
-    used.insert(r.hash);
-    used.insert(r.old_hash);
-    for (const auto& i : r.instances) used.insert(i.old_hash);
+    kept.insert(r.hash);
+    kept.insert(r.old_hash);
+    for (const auto& i : r.instances) kept.insert(i.old_hash);
   }
   std::vector<std::pair<std::string, registry::Revision>> out;
-  for (const auto& [hash, c] : contents_)
-    if (!used.count(hash)) out.emplace_back(hash, c.mod_revision);
+  for (const auto& hash : unreferenced_) {
+    auto c = contents_.find(hash);
+    if (c != contents_.end() && !kept.count(hash)) out.emplace_back(hash, c->second.mod_revision);
+  }
   return out;
 }
 

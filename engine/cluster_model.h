@@ -35,13 +35,18 @@ class ClusterModel {
   // watch echo of the engine's own schedule writes, already applied locally — so the engine need
   // not plan again for it.
   bool apply(const registry::ClusterChange& change);
+  // Applies a write of the engine's own writes_for() once it is made: it brings the model to
+  // what was just compared, so it does not mark its unit for the next writes_for().
+  void apply_written(const registry::ClusterChange& change);
   void clear();
 
   ClusterSnapshot snapshot() const;
 
   // The registry writes that realise `plan` on top of the current model. Content collection is
-  // returned separately because it is conditional on each content's revision.
-  void writes_for(const Plan& plan, registry::ScheduleBatch& batch) const {
+  // returned separately because it is conditional on each content's revision. Only units that
+  // changed since the previous call (or that the plan names) are compared with their
+  // assignments; every unit after clear() or rewrite_all().
+  void writes_for(const Plan& plan, registry::ScheduleBatch& batch) {
     writes_for(plan, batch, batch);
   }
   // The same writes split in two: `removals` (unassignments, unschedulings, cleared reasons)
@@ -49,7 +54,9 @@ class ClusterModel {
   // agent it moves away from (or a unit it conflicts with) was told to stop. Additions are
   // grouped per unit — its schedule, then its assignments — so a unit's writes share a txn.
   void writes_for(const Plan& plan, registry::ScheduleBatch& removals,
-                  registry::ScheduleBatch& additions) const;
+                  registry::ScheduleBatch& additions);
+  // The writes of the last writes_for() were not made: the next one compares every unit again.
+  void rewrite_all();
   std::vector<std::pair<std::string, registry::Revision>> unused_contents() const;
 
   // The state a rolling reboot is decided on, when one is running; `now` in Unix seconds.
@@ -91,6 +98,10 @@ class ClusterModel {
   SpecParser parser_;
   std::map<std::string, registry::UnitRecord> units_;
   std::map<std::string, Content> contents_;
+  std::map<std::string, int> refs_;     // content hash -> units whose record names it
+  std::set<std::string> unreferenced_;  // hashes in contents_ that no unit names
+  void ref(const std::string& hash);
+  void unref(const std::string& hash);
   std::map<std::string, registry::MachineRecord> machines_;
   std::map<std::string, std::map<std::string, std::string>> dynamic_metadata_;
   std::map<std::string, registry::Maintenance> maintenance_;  // machine -> cordon/drain
@@ -104,6 +115,15 @@ class ClusterModel {
   std::map<std::pair<std::string, std::string>, registry::UnitStateRecord> states_;
   std::map<std::string, std::string> schedule_;
   std::map<std::pair<std::string, std::string>, registry::Assignment> assignments_;  // (m, u)
+  std::map<std::string, std::set<std::string>> assigned_to_;  // unit -> machines in assignments_
+  // Units whose records, schedule or assignments changed since the last writes_for(): the only
+  // ones whose assignments can be out of date, unless all_dirty_.
+  std::set<std::string> dirty_;
+  bool all_dirty_ = true;
+  bool marking_ = true;  // false while apply_written() runs
+  void mark(const std::string& unit) {
+    if (marking_) dirty_.insert(unit);
+  }
   std::map<std::string, std::string> reasons_;
   // Parsing unit files is the costly part of a pass: cache by (name, hash); contents are immutable.
   mutable std::map<std::pair<std::string, std::string>, UnitSpec> spec_cache_;

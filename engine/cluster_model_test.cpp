@@ -180,3 +180,59 @@ TEST_CASE("a drain moves a running unit only after its state there stops being a
   CHECK(m.apply(reg::cluster::MaintenanceSet{"m1", std::nullopt}));
   CHECK_FALSE(m.model.snapshot().machines[0].cordoned);
 }
+
+TEST_CASE("an assignment written by someone else is repaired in the next pass") {
+  Model m;
+  m.machine("m1");
+  m.machine("m2");
+  m.unit("a.service", "[Service]\nExecStart=/bin/a\n", reg::TargetState::launched);
+  m.step();
+  const std::string placed = m.model.schedule().at("a.service");
+  const std::string stray = placed == "m1" ? "m2" : "m1";
+  // Only the changed unit is compared, but that is enough to take a stray copy away.
+  m.apply(
+      reg::cluster::Assigned{stray, "a.service",
+                             reg::Assignment{"a.service", stray, m.model.schedule().at("a.service"),
+                                             reg::TargetState::launched}});
+  auto ops = m.step();
+  const auto* removed = assignment(ops, stray, "a.service");
+  REQUIRE(removed);
+  CHECK_FALSE(removed->assignment);
+  CHECK(m.step().empty());
+}
+
+TEST_CASE("writes that were not made are planned again after rewrite_all") {
+  Model m;
+  m.machine("m1");
+  m.unit("a.service", "[Service]\nExecStart=/bin/a\n", reg::TargetState::loaded);
+  m.step();
+  // A desired state change is no planner task: only the changed unit's comparison finds it.
+  m.unit("a.service", "[Service]\nExecStart=/bin/a\n", reg::TargetState::launched);
+  auto lost = m.registry.schedule_batch();
+  m.model.writes_for(plan_schedule(m.model.snapshot()), lost);
+  REQUIRE(lost.size() == 1);
+  // The write failed: nothing was applied, so the model still has the old assignment.
+  m.model.rewrite_all();
+  auto ops = m.step();
+  const auto* again = assignment(ops, "m1", "a.service");
+  REQUIRE(again);
+  REQUIRE(again->assignment);
+  CHECK(again->assignment->desired == reg::TargetState::launched);
+}
+
+TEST_CASE("a content stays in use while any unit names it") {
+  Model m;
+  m.machine("m1");
+  const std::string text = "[Service]\nExecStart=/bin/shared\n";
+  m.unit("a.service", text, reg::TargetState::launched);
+  m.unit("b.service", text, reg::TargetState::launched);
+  CHECK(m.model.unused_contents().empty());
+  m.apply(reg::cluster::Unit{"a.service", std::nullopt});
+  CHECK(m.model.unused_contents().empty());  // b.service still names it
+  m.unit("b.service", "[Service]\nExecStart=/bin/other\n", reg::TargetState::launched);
+  auto unused = m.model.unused_contents();
+  REQUIRE(unused.size() == 1);
+  CHECK(unused[0].first == unitfile::sha1_hex(text));
+  m.unit("c.service", text, reg::TargetState::launched);  // named again: kept
+  CHECK(m.model.unused_contents().empty());
+}

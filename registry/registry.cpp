@@ -14,41 +14,74 @@ namespace fleet::registry {
 // Txns of one batch in flight at once (run_txns; see apply()).
 constexpr std::size_t kTxnsInFlight = 8;
 
-void ScheduleBatch::add(Op op) {
-  auto [it, inserted] = index_.try_emplace(op.key, ops_.size());
-  if (inserted) {
-    ops_.push_back(std::move(op));
-  } else {
-    ops_[it->second] = std::move(op);
+void ScheduleBatch::compact() {
+  if (compacted_) return;
+  compacted_ = true;
+  std::vector<std::size_t> order(ops_.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return ops_[a].key < ops_[b].key; });
+  std::vector<bool> dropped(ops_.size(), false);
+  for (std::size_t i = 0; i < order.size();) {
+    std::size_t j = i + 1;
+    while (j < order.size() && ops_[order[j]].key == ops_[order[i]].key) ++j;
+    if (j - i > 1) {  // the first place, the last write
+      ops_[order[i]] = std::move(ops_[order[j - 1]]);
+      for (std::size_t k = i + 1; k < j; ++k) dropped[order[k]] = true;
+    }
+    i = j;
   }
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < ops_.size(); ++i) {
+    if (dropped[i]) continue;
+    if (out != i) ops_[out] = std::move(ops_[i]);
+    ++out;
+  }
+  ops_.resize(out);
 }
 
-std::vector<ClusterChange> ScheduleBatch::changes() const {
+std::vector<ClusterChange> ScheduleBatch::changes() {
+  compact();
   std::vector<ClusterChange> out;
   out.reserve(ops_.size());
   for (const auto& op : ops_) {
     std::optional<std::string> value;
     if (op.kind == Op::Kind::put) value = op.value;
-    if (auto c = decode_cluster_change(keys_, op.key, value, 0)) out.push_back(std::move(*c));
+    if (auto c = decode_cluster_change(*keys_, op.key, value, 0)) out.push_back(std::move(*c));
   }
   return out;
 }
 
-void ScheduleBatch::schedule(const std::string& unit, const std::string& machine) {
-  add(Op::put(keys_.schedule(unit), machine));
+std::vector<ScheduleBatch> ScheduleBatch::split(std::size_t max_ops) {
+  compact();
+  std::vector<ScheduleBatch> parts;
+  max_ops = std::max<std::size_t>(1, max_ops);
+  for (std::size_t i = 0; i < ops_.size(); i += max_ops) {
+    ScheduleBatch part(*keys_);
+    const std::size_t end = std::min(ops_.size(), i + max_ops);
+    part.ops_.reserve(end - i);
+    for (std::size_t j = i; j < end; ++j) part.ops_.push_back(std::move(ops_[j]));
+    parts.push_back(std::move(part));
+  }
+  ops_.clear();
+  return parts;
 }
-void ScheduleBatch::unschedule(const std::string& unit) { add(Op::del(keys_.schedule(unit))); }
+
+void ScheduleBatch::schedule(const std::string& unit, const std::string& machine) {
+  add(Op::put(keys_->schedule(unit), machine));
+}
+void ScheduleBatch::unschedule(const std::string& unit) { add(Op::del(keys_->schedule(unit))); }
 void ScheduleBatch::assign(const Assignment& a) {
-  add(Op::put(keys_.assignment(a.machine, a.unit), encode(a)));
+  add(Op::put(keys_->assignment(a.machine, a.unit), encode(a)));
 }
 void ScheduleBatch::unassign(const std::string& machine, const std::string& unit) {
-  add(Op::del(keys_.assignment(machine, unit)));
+  add(Op::del(keys_->assignment(machine, unit)));
 }
 void ScheduleBatch::set_reason(const std::string& unit, const std::string& reason) {
-  add(Op::put(keys_.reason(unit), reason));
+  add(Op::put(keys_->reason(unit), reason));
 }
-void ScheduleBatch::clear_reason(const std::string& unit) { add(Op::del(keys_.reason(unit))); }
-void ScheduleBatch::delete_content(const std::string& hash) { add(Op::del(keys_.content(hash))); }
+void ScheduleBatch::clear_reason(const std::string& unit) { add(Op::del(keys_->reason(unit))); }
+void ScheduleBatch::delete_content(const std::string& hash) { add(Op::del(keys_->content(hash))); }
 
 Task<Result<RangeResponse>> Registry::range_prefix(const std::string& prefix) {
   RangeRequest req;

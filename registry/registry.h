@@ -46,7 +46,7 @@ struct RolloutWrite {
 // A set of fenced writes of the engine leader (schedule, assignments, reasons).
 class ScheduleBatch {
  public:
-  explicit ScheduleBatch(const KeyLayout& keys) : keys_(keys) {}
+  explicit ScheduleBatch(const KeyLayout& keys) : keys_(&keys) {}
   void schedule(const std::string& unit, const std::string& machine);
   void unschedule(const std::string& unit);
   void assign(const Assignment& a);
@@ -55,22 +55,35 @@ class ScheduleBatch {
   void clear_reason(const std::string& unit);
   void delete_content(const std::string& hash);
   bool empty() const { return ops_.empty(); }
-  std::size_t size() const { return ops_.size(); }
+  std::size_t size() {
+    compact();
+    return ops_.size();
+  }
   // The batch as the changes a ClusterFeed will report once it is written (so the engine can
   // apply its own writes to its model before their echo arrives).
-  std::vector<ClusterChange> changes() const;
+  std::vector<ClusterChange> changes();
   std::vector<Op> take() {
-    index_.clear();
+    compact();
     return std::move(ops_);
   }
+  // The batch in consecutive parts of at most `max_ops` ops, in order (this batch is left
+  // empty): a large plan is written and applied part by part, so the changes of only one part
+  // are held at a time.
+  std::vector<ScheduleBatch> split(std::size_t max_ops);
 
  private:
-  // etcd rejects a txn naming one key twice, so a later write to a key replaces the earlier one.
-  void add(Op op);
+  // etcd rejects a txn naming one key twice, so a later write to a key replaces the earlier one
+  // (keeping the earlier one's place). Done once before the ops are used rather than with an
+  // index per add: at 100,000 units that index was a second copy of every key.
+  void add(Op op) {
+    ops_.push_back(std::move(op));
+    compacted_ = false;
+  }
+  void compact();
 
-  const KeyLayout& keys_;
+  const KeyLayout* keys_;
   std::vector<Op> ops_;
-  std::map<std::string, std::size_t> index_;
+  bool compacted_ = true;
 };
 
 class Registry {

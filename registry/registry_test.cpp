@@ -361,6 +361,28 @@ TEST_CASE("a large schedule batch is split into transactions etcd accepts") {
   CHECK(f.run(f.reg.get_schedule("u999.service")).value().value() == "m1");
 }
 
+TEST_CASE("a schedule batch splits into parts in order, each key once") {
+  Fixture f;
+  ScheduleBatch b(f.reg.keys());
+  b.schedule("a.service", "m1");
+  b.schedule("b.service", "m1");
+  b.schedule("c.service", "m1");
+  b.schedule("a.service", "m2");  // replaces the first write, in its place
+  auto parts = b.split(2);
+  CHECK(b.empty());
+  REQUIRE(parts.size() == 2);
+  auto first = parts[0].changes();
+  REQUIRE(first.size() == 2);
+  const auto* a = std::get_if<cluster::Schedule>(&first[0]);
+  REQUIRE(a);
+  CHECK(a->unit == "a.service");
+  CHECK(a->machine == "m2");
+  CHECK(std::get<cluster::Schedule>(first[1]).unit == "b.service");
+  auto second = parts[1].changes();
+  REQUIRE(second.size() == 1);
+  CHECK(std::get<cluster::Schedule>(second[0]).unit == "c.service");
+}
+
 namespace {
 // A store whose txns never answer until their wait is cancelled: a write in flight when the
 // engine's term ends (`pass || lost`).

@@ -139,53 +139,74 @@ int run_engine(std::vector<std::string> endpoints, std::size_t txn_ops,
   return 0;
 }
 
-// --- the observer: follows assign/ and timestamps progress on its loop ---
+// --- the observer: timestamps progress ---
 // A unit counts as placed once it is assigned to exactly one machine's agent (what the agent acts
 // on). The engine writes a unit's schedule and assignment in the same txn, and the end of the
-// run checks that schedule/ agrees; watching only assign/ keeps the observer's load on etcd
-// close to that of real agents, which watch their own assign/<machine>/ folder.
+// run checks that schedule/ agrees. With simulated agents the tracker hears of assignments from
+// the agents' own watches, as each agent receives them; with bare machines the observer watches
+// assign/ itself (a second watch of every assignment, which would double what etcd sends to
+// agents in the --agents runs).
 struct Tracker {
   std::map<std::string, std::set<std::string>> assigned;  // unit -> machines
   std::size_t target = 0;                                 // units expected placed
-  std::size_t placed_count = 0;
+  std::size_t placed_count = 0;                           // units on exactly one machine
   std::optional<SteadyClock::time_point> first, all;
-  // Kill phase: units that must leave `dead` machines.
+  // Kill phase: units that must leave `dead` machines; `stranded` are those not yet on a live one.
   std::set<std::string> dead;
-  std::vector<std::string> watched;
+  std::set<std::string> watched, stranded;
   std::optional<SteadyClock::time_point> moved;
   // When the first and the last dead machine's key vanished (their leases ended), as watched.
   std::optional<SteadyClock::time_point> first_gone, all_gone;
   std::size_t gone = 0;
 
-  // The unit's one machine, if it is assigned to exactly one.
+  // The unit's one live machine, if it is assigned to exactly one. Dead machines do not count:
+  // a simulated agent that was killed no longer hears that its units were taken away.
   std::optional<std::string> machine_of(const std::string& unit) const {
     auto a = assigned.find(unit);
-    if (a == assigned.end() || a->second.size() != 1) return std::nullopt;
-    return *a->second.begin();
-  }
-  std::size_t count_placed() const {
-    std::size_t n = 0;
-    for (const auto& [u, ms] : assigned) n += ms.size() == 1 ? 1 : 0;
-    return n;
+    if (a == assigned.end()) return std::nullopt;
+    std::optional<std::string> out;
+    for (const auto& m : a->second) {
+      if (dead.count(m)) continue;
+      if (out) return std::nullopt;
+      out = m;
+    }
+    return out;
   }
   std::map<std::string, std::string> placement() const {
     std::map<std::string, std::string> out;
     for (const auto& [u, ms] : assigned)
-      if (ms.size() == 1) out[u] = *ms.begin();
+      if (auto m = machine_of(u)) out[u] = *m;
     return out;
   }
-  void check(SteadyClock::time_point now) {
+  void watch_orphans(std::set<std::string> dead_machines, const std::vector<std::string>& units) {
+    dead = std::move(dead_machines);
+    watched = {units.begin(), units.end()};
+    stranded = watched;
+  }
+  // One assignment appeared or went away; constant work per change, so that 100,000 of them cost
+  // the tracker nothing next to what it measures.
+  void update(const std::string& unit, const std::string& machine, bool present,
+              SteadyClock::time_point now) {
+    if (unit == "probe.service") return;
+    auto& ms = assigned[unit];
+    const bool was = ms.size() == 1;
+    if (present)
+      ms.insert(machine);
+    else
+      ms.erase(machine);
+    const bool is = ms.size() == 1;
+    if (is && !was) ++placed_count;
+    if (was && !is) --placed_count;
     if (!all) {
-      placed_count = count_placed();
       if (!first && placed_count > 0) first = now;
       if (target > 0 && placed_count >= target) all = now;
     }
-    if (!moved && !watched.empty()) {
-      for (const auto& u : watched) {
-        auto m = machine_of(u);
-        if (!m || dead.count(*m)) return;
-      }
-      moved = now;
+    if (!moved && watched.count(unit)) {
+      if (machine_of(unit))
+        stranded.erase(unit);
+      else
+        stranded.insert(unit);
+      if (stranded.empty()) moved = now;
     }
   }
 };
@@ -207,17 +228,12 @@ Task<void> track(Reflector& r, Tracker& t, const KeyLayout& keys) {
   while (true) {
     auto b = co_await r.next();
     if (!b) co_return;
+    auto now = SteadyClock::now();
     for (const auto& c : b.value().changes) {
       auto p = keys.parse(c.kv.key);
-      if (!p || p->first == "probe.service") continue;
-      bool put = c.type == Change::Type::put;
-      if (p->kind != KeyKind::assignment) continue;
-      if (put)
-        t.assigned[p->first].insert(p->second);
-      else
-        t.assigned[p->first].erase(p->second);
+      if (!p || p->kind != KeyKind::assignment) continue;
+      t.update(p->first, p->second, c.type == Change::Type::put, now);
     }
-    t.check(SteadyClock::now());
   }
 }
 
@@ -264,6 +280,35 @@ Task<Status> calibrate(KvStore& kv, std::size_t n, std::size_t per_txn, std::siz
     if (!r) result = r.error();
   });
   co_return result;
+}
+
+bool etcd_pprof() {
+  const char* p = std::getenv("FLEET_BENCH_ETCD_PPROF");
+  return p && *p == '1';
+}
+
+// With FLEET_BENCH_ETCD_PPROF=1: etcd's CPU profile of the next `seconds`, fetched in the
+// background into the test data dir (read it with `go tool pprof` or any pprof reader).
+void etcd_profile(EtcdCluster& etcd, const std::string& label, int seconds) {
+  if (!etcd_pprof()) return;
+  const std::string out = test_data_dir() + "/etcd-" + label + ".pprof.gz";
+  const std::string cmd = "curl -s -o " + out + " '" + etcd.endpoint(0) +
+                          "/debug/pprof/profile?seconds=" + std::to_string(seconds) + "' &";
+  if (std::system(cmd.c_str()) == 0)
+    std::printf("etcd profile of %d s -> %s\n", seconds, out.c_str());
+}
+
+// etcd's own write rate on this machine now, from a client of its own: what the launch's writes
+// cannot beat.
+double etcd_floor(EtcdCluster& etcd, const char* when) {
+  EtcdNode calib(etcd.endpoints());
+  auto c0 = SteadyClock::now();
+  auto cs = calib.call(calibrate(calib.kv(), 20000, 128, 8), 120s);
+  double t = secs(SteadyClock::now() - c0);
+  std::printf(
+      "etcd floor %s: 20000 plain puts in 128-op txns, 8 in flight: %.2f s (%.0f ops/s)%s\n", when,
+      t, 20000 / t, cs ? "" : " FAILED");
+  return cs ? 20000 / t : 0;
 }
 
 struct Row {
@@ -372,6 +417,9 @@ int main(int argc, char** argv) {
   // The test client launches the units in txns of 1,000 ops (put_units()); the engine keeps
   // etcd's default of 128 ops per txn unless --engine-txn-ops says otherwise.
   eo.extra_args = {"--max-txn-ops=40000", "--max-request-bytes=67108864"};
+  // FLEET_BENCH_ETCD_PPROF=1 serves etcd's Go profiles on its client URL (/debug/pprof/): what
+  // etcd spends its CPU on, which `perf` cannot name in Debian's stripped etcd binary.
+  if (etcd_pprof()) eo.extra_args.push_back("--enable-pprof");
   eo.data_root = cfg.etcd_data;
   std::printf("etcd data dir under %s\n",
               cfg.etcd_data.empty() ? (test_data_dir() + "/etcd").c_str() : cfg.etcd_data.c_str());
@@ -407,6 +455,8 @@ int main(int argc, char** argv) {
       ids.push_back(id);
     }
     auto t0 = SteadyClock::now();
+    const double floor_start = etcd_floor(etcd, "before the run");
+    t0 = SteadyClock::now();
     if (agents)
       agents->add_many(ids, 32);
     else
@@ -442,9 +492,21 @@ int main(int argc, char** argv) {
 
     Tracker tracker;
     tracker.target = static_cast<std::size_t>(cfg.units);
-    Reflector assign_reflector(obs.kv(), obs.reg().keys().all_assignments());
-    auto assign_done = std::make_shared<std::atomic<bool>>(false);
-    obs.spawn(track(assign_reflector, tracker, obs.reg().keys()), assign_done);
+    std::optional<Reflector> assign_reflector;
+    auto assign_done = std::make_shared<std::atomic<bool>>(true);
+    if (agents) {
+      // Each agent's change is timed on its own thread, then applied on the observer's loop.
+      agents->on_assignment([&](const std::string& unit, const std::string& machine, bool present) {
+        auto now = SteadyClock::now();
+        boost::asio::post(obs.io(), [&tracker, unit, machine, present, now] {
+          tracker.update(unit, machine, present, now);
+        });
+      });
+    } else {
+      assign_reflector.emplace(obs.kv(), obs.reg().keys().all_assignments());
+      assign_done->store(false);
+      obs.spawn(track(*assign_reflector, tracker, obs.reg().keys()), assign_done);
+    }
     Reflector machine_reflector(obs.kv(), obs.reg().keys().machines());
     auto machines_done = std::make_shared<std::atomic<bool>>(false);
     obs.spawn(track_machines(machine_reflector, tracker, obs.reg().keys().machines().size()),
@@ -454,6 +516,7 @@ int main(int argc, char** argv) {
     CpuSplit cpu{engine_pid, etcd.member(0).pid()};
     const auto m0 = EtcdMetrics::read(etcd.endpoint(0));
     cpu.start();
+    etcd_profile(etcd, "launch", 10);
     auto flip0 = SteadyClock::now();
     st = obs.call(put_units(obs.kv(), obs.reg().keys(), cfg.units, TargetState::launched, false),
                   120s);
@@ -537,8 +600,7 @@ int main(int argc, char** argv) {
     for (const auto& [u, m] : before)
       if (dead.count(m)) orphans.push_back(u);
     obs.on_loop([&] {
-      tracker.dead = dead;
-      tracker.watched = orphans;
+      tracker.watch_orphans(dead, orphans);
       return 0;
     });
     cpu.start();
@@ -603,14 +665,20 @@ int main(int argc, char** argv) {
     rows.push_back(
         {"engine peak RSS", fmt("%.1f MiB", proc_mib(engine_pid, "VmHWM:")), "(report)", true});
 
+    etcd_profile(etcd, "floor-end", 2);
+    const double floor_end = etcd_floor(etcd, "at the end");
     {
-      EtcdNode calib(etcd.endpoints());
-      auto c0 = SteadyClock::now();
-      auto cs = calib.call(calibrate(calib.kv(), 20000, 128, 8), 120s);
-      double t = secs(SteadyClock::now() - c0);
-      std::printf(
-          "etcd floor: 20000 plain puts in 128-op txns, 8 in flight: %.2f s (%.0f ops/s)%s\n", t,
-          20000 / t, cs ? "" : " FAILED");
+      // The launch must write each unit's desired state, schedule and assignment: at etcd's own
+      // rate for plain puts (the better of the two measurements) that is the physical limit of
+      // "all scheduled and assigned" on this machine.
+      const double floor_rate = std::max(floor_start, floor_end);
+      const double needed = 3.0 * cfg.units;
+      const double floor_s = needed / std::max(1.0, floor_rate);
+      rows.push_back({"etcd floor: plain puts/s before the run / at the end",
+                      fmt("%.0f", floor_start) + fmt(" / %.0f", floor_end), "(report)", true});
+      rows.push_back({"all scheduled and assigned, next to etcd's floor for the launch's " +
+                          fmt("%.0f keys", needed) + fmt(" (%.2f s)", floor_s),
+                      all ? fmt("%.2fx", t_all / floor_s) : "-", "(report)", true});
     }
 
     // Let the engine finish its last pass (it removes the dead machines' assignments after the
@@ -625,7 +693,7 @@ int main(int argc, char** argv) {
           return r && r.value().count == static_cast<std::int64_t>(cfg.units) + 1;
         },
         30s, 20ms);
-    assign_reflector.cancel();
+    if (assign_reflector) assign_reflector->cancel();
     machine_reflector.cancel();
     wait_until([&] { return assign_done->load() && machines_done->load(); }, 5s);
     kill(engine_pid, SIGTERM);

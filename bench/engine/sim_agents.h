@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -51,6 +52,16 @@ class SimAgents {
   // The machines are lost: their agents stop and their leases are revoked at once.
   Status revoke_many(const std::vector<std::string>& ids, std::size_t parallel = 32) {
     return node_.call(revoke_many_task(ids, parallel), std::chrono::seconds(60));
+  }
+
+  // Called on the agents' loop with every assignment change an agent's watch delivers (unit,
+  // machine, assigned or taken away): how a benchmark times placements as the agents see them.
+  using AssignmentHook = std::function<void(const std::string&, const std::string&, bool)>;
+  void on_assignment(AssignmentHook hook) {
+    node_.on_loop([&] {
+      hook_ = std::move(hook);
+      return 0;
+    });
   }
 
   struct Totals {
@@ -150,8 +161,10 @@ class SimAgents {
         if (c.unit.empty()) continue;  // a reboot request
         if (c.assignment) {
           a.desired[c.unit] = *c.assignment;
+          if (hook_) hook_(c.unit, a.id, true);
         } else if (a.desired.erase(c.unit)) {
           a.removed.push_back(c.unit);
+          if (hook_) hook_(c.unit, a.id, false);
         }
       }
       a.dirty = true;
@@ -262,6 +275,7 @@ class SimAgents {
   std::chrono::seconds ttl_;
   std::map<std::string, std::unique_ptr<Agent>> agents_;  // touched on the node's loop only
   Totals totals_;
+  AssignmentHook hook_;
 };
 
 }  // namespace fleet::testing
