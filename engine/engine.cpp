@@ -204,7 +204,8 @@ Task<bool> Engine::pass(Term& term) {
     // Named, not built inside co_await's arguments (GCC 12, Documentation/development.md).
     membership = membership_events(term.machines_seen, snapshot.machines);
   }
-  co_await registry_.events().record(std::move(membership), "engine");
+  // The writes are derived before anything is awaited, so from the model the plan was made on
+  // (plan_ms in the log is then the pass's own CPU, not also an etcd round trip).
   registry::ScheduleBatch removals = registry_.schedule_batch();
   registry::ScheduleBatch additions = registry_.schedule_batch();
   term.model.writes_for(plan, removals, additions);
@@ -214,6 +215,7 @@ Task<bool> Engine::pass(Term& term) {
   if (log::enabled(item))
     for (const auto& t : plan.tasks) log::write(item, "engine", describe(t), {});
   auto t_planned = std::chrono::steady_clock::now();
+  co_await registry_.events().record(std::move(membership), "engine");
   if (!removals.empty() || !additions.empty()) {
     auto written = co_await write_plan(term, std::move(removals), std::move(additions));
     if (!written) {
