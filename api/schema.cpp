@@ -1,9 +1,8 @@
 #include "api/schema.h"
 
-#include <concepts>
 #include <nlohmann/json.hpp>
-#include <type_traits>
 
+#include "api/schema_fields.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 
@@ -91,64 +90,7 @@ Result<T> decode(std::string_view text, const char* what) {
 
 namespace {
 
-// One list of (JSON key, member) per entity drives both directions, so encoder and decoder
-// cannot drift apart. S is the entity or its const form.
-template <class S, class T>
-concept Entity = std::same_as<std::remove_const_t<S>, T>;
-
-template <Entity<UnitOption> S, class F>
-void each_field(S& v, F&& f) {
-  f("section", v.section);
-  f("name", v.name);
-  f("value", v.value);
-}
-
-template <Entity<Unit> S, class F>
-void each_field(S& v, F&& f) {
-  f("name", v.name);
-  f("options", v.options);
-  f("desiredState", v.desired_state);
-  f("currentState", v.current_state);
-  f("machineID", v.machine_id);
-  f("reason", v.reason);
-}
-
-template <Entity<UnitState> S, class F>
-void each_field(S& v, F&& f) {
-  f("name", v.name);
-  f("hash", v.hash);
-  f("machineID", v.machine_id);
-  f("systemdLoadState", v.systemd_load_state);
-  f("systemdActiveState", v.systemd_active_state);
-  f("systemdSubState", v.systemd_sub_state);
-}
-
-template <Entity<Machine> S, class F>
-void each_field(S& v, F&& f) {
-  f("id", v.id);
-  f("primaryIP", v.primary_ip);
-  f("metadata", v.metadata);
-  f("version", v.version);
-  f("maintenance", v.maintenance);
-}
-
-template <Entity<UnitPage> S, class F>
-void each_field(S& v, F&& f) {
-  f("units", v.units);
-  f("nextPageToken", v.next_page_token);
-}
-
-template <Entity<UnitStatePage> S, class F>
-void each_field(S& v, F&& f) {
-  f("states", v.states);
-  f("nextPageToken", v.next_page_token);
-}
-
-template <Entity<MachinePage> S, class F>
-void each_field(S& v, F&& f) {
-  f("machines", v.machines);
-  f("nextPageToken", v.next_page_token);
-}
+using detail::each_field;
 
 template <class T>
 void write_fields(json& j, const T& v) {
@@ -355,12 +297,6 @@ std::string encode(const ApiError& v) { return dump(json(v)); }
 std::string encode(const BatchResults& v) { return dump(json(v)); }
 
 Result<Unit> decode_unit(std::string_view text) { return decode<Unit>(text, "Unit"); }
-Result<UnitPage> decode_unit_page(std::string_view text) {
-  return decode<UnitPage>(text, "UnitPage");
-}
-Result<UnitStatePage> decode_unit_state_page(std::string_view text) {
-  return decode<UnitStatePage>(text, "UnitStatePage");
-}
 Result<MachinePage> decode_machine_page(std::string_view text) {
   return decode<MachinePage>(text, "MachinePage");
 }

@@ -223,6 +223,7 @@ std::string encode(const BatchResults& v);
 
 // Parsing; Errc::invalid_argument with the parser's message on malformed input.
 Result<Unit> decode_unit(std::string_view text);
+// Listing pages are read without a DOM (page_reader.cpp), with the same results.
 Result<UnitPage> decode_unit_page(std::string_view text);
 Result<UnitStatePage> decode_unit_state_page(std::string_view text);
 Result<MachinePage> decode_machine_page(std::string_view text);
