@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "api/http_client.h"
+#include "api/page_token.h"
 #include "api/server/api_context.h"
 #include "common/log.h"
 #include "fleetctl/cli.h"
@@ -184,7 +185,7 @@ struct Row {
 
 int main(int argc, char** argv) {
   int runs = 15;
-  int token_limit = 100;  // fleetd's default page size, as in fleet
+  int token_limit = api::kPageTokenLimit;  // fleetd's default page size (fleet: 100)
   bool with_direct = true;
   bool serve = false;
   std::vector<int> sizes{500, 10000};
