@@ -242,20 +242,28 @@ void write_array(std::string& out, const std::vector<T>& items, F&& write_item) 
   out += ']';
 }
 
-// Members in the sorted order of their keys, as dump() writes a std::map.
-void write_unit(std::string& out, const Unit& u) {
+void write_options(std::string& out, const std::vector<UnitOption>& options) {
+  write_array(out, options, [](std::string& w, const UnitOption& opt) {
+    ObjectWriter oo(w);
+    oo.str("name", opt.name);
+    oo.str("section", opt.section);
+    oo.str("value", opt.value);
+  });
+}
+
+// Members in the sorted order of their keys, as dump() writes a std::map. `options_json`, when
+// not empty, is u's options as write_options wrote them.
+void write_unit(std::string& out, const Unit& u, std::string_view options_json) {
   ObjectWriter o(out);
   o.str("currentState", u.current_state);
   o.str("desiredState", u.desired_state);
   o.str("machineID", u.machine_id);
   o.str("name", u.name);
-  if (!u.options.empty())
-    write_array(o.key("options"), u.options, [](std::string& w, const UnitOption& opt) {
-      ObjectWriter oo(w);
-      oo.str("name", opt.name);
-      oo.str("section", opt.section);
-      oo.str("value", opt.value);
-    });
+  if (!options_json.empty()) {
+    o.key("options") += options_json;
+  } else if (!u.options.empty()) {
+    write_options(o.key("options"), u.options);
+  }
   o.str("reason", u.reason);
 }
 
@@ -269,9 +277,9 @@ void write_state(std::string& out, const UnitState& st) {
   o.str("systemdSubState", st.systemd_sub_state);
 }
 
-template <class T>
+template <class T, class F>
 void write_page(std::string& out, const char* key, const std::vector<T>& items,
-                const std::string& token, void (*write_item)(std::string&, const T&)) {
+                const std::string& token, F&& write_item) {
   ObjectWriter o(out);
   o.str("nextPageToken", token);
   if (!items.empty()) write_array(o.key(key), items, write_item);
@@ -284,12 +292,27 @@ std::string encode(const UnitState& v) { return dump(json(v)); }
 std::string encode(const Machine& v) { return dump(json(v)); }
 std::string encode(const UnitPage& v) {
   std::string out;
-  write_page(out, "units", v.units, v.next_page_token, &write_unit);
+  write_page(out, "units", v.units, v.next_page_token,
+             [](std::string& w, const Unit& u) { write_unit(w, u, {}); });
+  return out;
+}
+std::string encode_options(const std::vector<UnitOption>& options) {
+  std::string out;
+  if (!options.empty()) write_options(out, options);
+  return out;
+}
+std::string encode(const UnitPage& v, const std::vector<std::string_view>& options_json) {
+  std::string out;
+  std::size_t i = 0;
+  write_page(out, "units", v.units, v.next_page_token, [&](std::string& w, const Unit& u) {
+    write_unit(w, u, i < options_json.size() ? options_json[i] : std::string_view());
+    ++i;
+  });
   return out;
 }
 std::string encode(const UnitStatePage& v) {
   std::string out;
-  write_page(out, "states", v.states, v.next_page_token, &write_state);
+  write_page(out, "states", v.states, v.next_page_token, write_state);
   return out;
 }
 std::string encode(const MachinePage& v) { return dump(json(v)); }

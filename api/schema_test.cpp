@@ -59,6 +59,18 @@ TEST_CASE("listing pages are written byte for byte as the JSON DOM writes them")
   page.next_page_token = "ZAACAA==";
   CHECK(fleet::api::encode(page) == dom(page));
   CHECK(fleet::api::decode_unit_page(fleet::api::encode(page)).value().units.size() == 6);
+  // With each unit's options encoded beforehand (a server's cache), out of them, or partly.
+  std::vector<std::string> encoded;
+  for (const auto& u : page.units) encoded.push_back(fleet::api::encode_options(u.options));
+  CHECK(encoded.back().empty());  // no options: nothing to splice
+  std::vector<std::string_view> views(encoded.begin(), encoded.end());
+  fleet::api::UnitPage bare = page;
+  for (auto& u : bare.units) u.options.clear();
+  CHECK(fleet::api::encode(bare, views) == dom(page));
+  views.resize(2);
+  fleet::api::UnitPage half = page;
+  for (std::size_t i = 0; i < 2; ++i) half.units[i].options.clear();
+  CHECK(fleet::api::encode(half, views) == dom(page));
 
   fleet::api::UnitStatePage states;
   states.states.push_back({"a.service", "h\n", "m1", "loaded", "active", "running"});
