@@ -1,5 +1,5 @@
 // Listing pages (UnitPage, UnitStatePage) decoded straight into their structs from the parser's
-// events (nlohmann's SAX interface), without a JSON DOM: fleetctl reads every page of a listing,
+// events (json_events.h), without a JSON DOM: fleetctl reads every page of a listing,
 // and building the DOM (a map node and a string per field, then a copy of each into the struct)
 // was most of `fleetctl list-unit-files`' own time at 10,000 units. Same results as the DOM
 // decoders: absent and null fields stay empty, unknown members are skipped, duplicate members
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/json_events.h"
 #include "api/schema.h"
 #include "api/schema_fields.h"
 #include "common/utf8.h"
@@ -33,12 +34,7 @@ class PageReader {
 
   bool null() { return scalar(json::value_t::null); }
   bool boolean(bool) { return scalar(json::value_t::boolean); }
-  bool number_integer(json::number_integer_t) { return scalar(json::value_t::number_integer); }
-  bool number_unsigned(json::number_unsigned_t) { return scalar(json::value_t::number_unsigned); }
-  bool number_float(json::number_float_t, const std::string&) {
-    return scalar(json::value_t::number_float);
-  }
-  bool binary(json::binary_t&) { return scalar(json::value_t::binary); }
+  bool number_float(double, const std::string&) { return scalar(json::value_t::number_float); }
   bool string(std::string& v) {
     if (skip_ == 0 && want_ == Want::string) {
       *target_ = std::move(v);
@@ -136,11 +132,6 @@ class PageReader {
     return true;
   }
 
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
-    error_ = e.what();
-    return false;
-  }
-
  private:
   enum class Frame { page, items, item, options, option };
   // What the next value must be.
@@ -235,8 +226,11 @@ Result<Page> read_page(std::string_view text, std::vector<Item> Page::*items, co
     repaired = to_valid_utf8(text);
     text = repaired;
   }
-  if (!json::sax_parse(text.begin(), text.end(), &reader))
-    return fail(Errc::invalid_argument, std::string("invalid ") + what + ": " + reader.error());
+  JsonEvents<PageReader<Page, Item>> parser(text, reader);
+  if (!parser.run()) {
+    const std::string& why = parser.error().empty() ? reader.error() : parser.error();
+    return fail(Errc::invalid_argument, std::string("invalid ") + what + ": " + why);
+  }
   return page;
 }
 
