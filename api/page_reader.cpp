@@ -165,15 +165,10 @@ class PageReader {
 
   // After a closed object or array, the frame below decides what comes next.
   void after_value() {
-    if (stack_.empty()) {
-      want_ = Want::key;
-    } else if (stack_.back() == Frame::items) {
-      want_ = Want::item;
-    } else if (stack_.back() == Frame::options) {
-      want_ = Want::option;
-    } else {
-      want_ = Want::key;
-    }
+    want_ = Want::key;
+    if (stack_.empty()) return;
+    if (stack_.back() == Frame::items) want_ = Want::item;
+    if (stack_.back() == Frame::options) want_ = Want::option;
   }
 
   // The DOM decoders' messages for the same mismatches.
