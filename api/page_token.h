@@ -10,7 +10,10 @@
 
 namespace fleet::api {
 
-inline constexpr std::uint16_t kPageTokenLimit = 100;  // fleet's token_limit
+// fleetd's default page size (token_limit). fleet's is 100; a 10,000-unit listing then took 100
+// sequential requests, most of `fleetctl list-units`' time (Documentation/performance.md,
+// "Listings"). Any client that follows nextPageToken, fleet's fleetctl included, reads any size.
+inline constexpr std::uint16_t kPageTokenLimit = 1000;
 
 struct PageToken {
   std::uint16_t limit = kPageTokenLimit;

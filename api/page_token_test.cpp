@@ -8,7 +8,8 @@ TEST_CASE("page tokens encode like fleet's") {
   CHECK(PageToken{100, 2}.encode() == "ZAACAA==");
   CHECK(PageToken{12482, 0}.encode() == "wjAAAA==");
   CHECK(PageToken{19, 11852}.encode() == "EwBMLg==");
-  CHECK(PageToken{}.next() == PageToken{100, 2});
+  CHECK(PageToken{}.next() == PageToken{1000, 2});  // fleetd's default page size (fleet: 100)
+  CHECK(PageToken{1000, 2}.encode() == "6AMCAA==");
 }
 
 TEST_CASE("page tokens decode like fleet's") {
@@ -41,14 +42,17 @@ TEST_CASE("bad page tokens carry Go's decoder messages") {
 }
 
 TEST_CASE("token validation") {
-  CHECK(validate_page_token(PageToken{100, 9}));
-  auto limit = validate_page_token(PageToken{20, 9});
+  CHECK(validate_page_token(PageToken{100, 9}, 100));  // fleet's token_limit
+  auto limit = validate_page_token(PageToken{20, 9}, 100);
   REQUIRE_FALSE(limit);
   CHECK(limit.error().message == "token limit must be 100");
-  auto page = validate_page_token(PageToken{100, 0});
+  auto page = validate_page_token(PageToken{100, 0}, 100);
   REQUIRE_FALSE(page);
   CHECK(page.error().message == "token page must be greater than zero");
   CHECK_FALSE(validate_page_token(decode_page_token("EwBMLg==").value()));
+  // The default is fleetd's page size.
+  CHECK(validate_page_token(PageToken{1000, 9}));
+  CHECK(validate_page_token(PageToken{100, 9}).error().message == "token limit must be 1000");
 }
 
 TEST_CASE("base64url round-trips every length") {

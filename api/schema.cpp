@@ -1,9 +1,8 @@
 #include "api/schema.h"
 
-#include <concepts>
 #include <nlohmann/json.hpp>
-#include <type_traits>
 
+#include "api/schema_fields.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 
@@ -91,64 +90,7 @@ Result<T> decode(std::string_view text, const char* what) {
 
 namespace {
 
-// One list of (JSON key, member) per entity drives both directions, so encoder and decoder
-// cannot drift apart. S is the entity or its const form.
-template <class S, class T>
-concept Entity = std::same_as<std::remove_const_t<S>, T>;
-
-template <Entity<UnitOption> S, class F>
-void each_field(S& v, F&& f) {
-  f("section", v.section);
-  f("name", v.name);
-  f("value", v.value);
-}
-
-template <Entity<Unit> S, class F>
-void each_field(S& v, F&& f) {
-  f("name", v.name);
-  f("options", v.options);
-  f("desiredState", v.desired_state);
-  f("currentState", v.current_state);
-  f("machineID", v.machine_id);
-  f("reason", v.reason);
-}
-
-template <Entity<UnitState> S, class F>
-void each_field(S& v, F&& f) {
-  f("name", v.name);
-  f("hash", v.hash);
-  f("machineID", v.machine_id);
-  f("systemdLoadState", v.systemd_load_state);
-  f("systemdActiveState", v.systemd_active_state);
-  f("systemdSubState", v.systemd_sub_state);
-}
-
-template <Entity<Machine> S, class F>
-void each_field(S& v, F&& f) {
-  f("id", v.id);
-  f("primaryIP", v.primary_ip);
-  f("metadata", v.metadata);
-  f("version", v.version);
-  f("maintenance", v.maintenance);
-}
-
-template <Entity<UnitPage> S, class F>
-void each_field(S& v, F&& f) {
-  f("units", v.units);
-  f("nextPageToken", v.next_page_token);
-}
-
-template <Entity<UnitStatePage> S, class F>
-void each_field(S& v, F&& f) {
-  f("states", v.states);
-  f("nextPageToken", v.next_page_token);
-}
-
-template <Entity<MachinePage> S, class F>
-void each_field(S& v, F&& f) {
-  f("machines", v.machines);
-  f("nextPageToken", v.next_page_token);
-}
+using detail::each_field;
 
 template <class T>
 void write_fields(json& j, const T& v) {
@@ -300,20 +242,28 @@ void write_array(std::string& out, const std::vector<T>& items, F&& write_item) 
   out += ']';
 }
 
-// Members in the sorted order of their keys, as dump() writes a std::map.
-void write_unit(std::string& out, const Unit& u) {
+void write_options(std::string& out, const std::vector<UnitOption>& options) {
+  write_array(out, options, [](std::string& w, const UnitOption& opt) {
+    ObjectWriter oo(w);
+    oo.str("name", opt.name);
+    oo.str("section", opt.section);
+    oo.str("value", opt.value);
+  });
+}
+
+// Members in the sorted order of their keys, as dump() writes a std::map. `options_json`, when
+// not empty, is u's options as write_options wrote them.
+void write_unit(std::string& out, const Unit& u, std::string_view options_json) {
   ObjectWriter o(out);
   o.str("currentState", u.current_state);
   o.str("desiredState", u.desired_state);
   o.str("machineID", u.machine_id);
   o.str("name", u.name);
-  if (!u.options.empty())
-    write_array(o.key("options"), u.options, [](std::string& w, const UnitOption& opt) {
-      ObjectWriter oo(w);
-      oo.str("name", opt.name);
-      oo.str("section", opt.section);
-      oo.str("value", opt.value);
-    });
+  if (!options_json.empty()) {
+    o.key("options") += options_json;
+  } else if (!u.options.empty()) {
+    write_options(o.key("options"), u.options);
+  }
   o.str("reason", u.reason);
 }
 
@@ -327,9 +277,9 @@ void write_state(std::string& out, const UnitState& st) {
   o.str("systemdSubState", st.systemd_sub_state);
 }
 
-template <class T>
+template <class T, class F>
 void write_page(std::string& out, const char* key, const std::vector<T>& items,
-                const std::string& token, void (*write_item)(std::string&, const T&)) {
+                const std::string& token, F&& write_item) {
   ObjectWriter o(out);
   o.str("nextPageToken", token);
   if (!items.empty()) write_array(o.key(key), items, write_item);
@@ -342,12 +292,27 @@ std::string encode(const UnitState& v) { return dump(json(v)); }
 std::string encode(const Machine& v) { return dump(json(v)); }
 std::string encode(const UnitPage& v) {
   std::string out;
-  write_page(out, "units", v.units, v.next_page_token, &write_unit);
+  write_page(out, "units", v.units, v.next_page_token,
+             [](std::string& w, const Unit& u) { write_unit(w, u, {}); });
+  return out;
+}
+std::string encode_options(const std::vector<UnitOption>& options) {
+  std::string out;
+  if (!options.empty()) write_options(out, options);
+  return out;
+}
+std::string encode(const UnitPage& v, const std::vector<std::string_view>& options_json) {
+  std::string out;
+  std::size_t i = 0;
+  write_page(out, "units", v.units, v.next_page_token, [&](std::string& w, const Unit& u) {
+    write_unit(w, u, i < options_json.size() ? options_json[i] : std::string_view());
+    ++i;
+  });
   return out;
 }
 std::string encode(const UnitStatePage& v) {
   std::string out;
-  write_page(out, "states", v.states, v.next_page_token, &write_state);
+  write_page(out, "states", v.states, v.next_page_token, write_state);
   return out;
 }
 std::string encode(const MachinePage& v) { return dump(json(v)); }
@@ -355,12 +320,6 @@ std::string encode(const ApiError& v) { return dump(json(v)); }
 std::string encode(const BatchResults& v) { return dump(json(v)); }
 
 Result<Unit> decode_unit(std::string_view text) { return decode<Unit>(text, "Unit"); }
-Result<UnitPage> decode_unit_page(std::string_view text) {
-  return decode<UnitPage>(text, "UnitPage");
-}
-Result<UnitStatePage> decode_unit_state_page(std::string_view text) {
-  return decode<UnitStatePage>(text, "UnitStatePage");
-}
 Result<MachinePage> decode_machine_page(std::string_view text) {
   return decode<MachinePage>(text, "MachinePage");
 }

@@ -221,8 +221,15 @@ std::string encode(const MachinePage& v);
 std::string encode(const ApiError& v);
 std::string encode(const BatchResults& v);
 
+// For a server that encodes each unit content's options once and reuses them in every listing:
+// the `options` array as encode(UnitPage) writes it ("" for none), and encode(UnitPage) with
+// units[i]'s options written as options_json[i] when that is not empty. The same bytes.
+std::string encode_options(const std::vector<UnitOption>& options);
+std::string encode(const UnitPage& v, const std::vector<std::string_view>& options_json);
+
 // Parsing; Errc::invalid_argument with the parser's message on malformed input.
 Result<Unit> decode_unit(std::string_view text);
+// Listing pages are read without a DOM (page_reader.cpp), with the same results.
 Result<UnitPage> decode_unit_page(std::string_view text);
 Result<UnitStatePage> decode_unit_state_page(std::string_view text);
 Result<MachinePage> decode_machine_page(std::string_view text);

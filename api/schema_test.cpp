@@ -3,6 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/utf8.h"
 
 using namespace fleet::api;
 
@@ -54,6 +59,18 @@ TEST_CASE("listing pages are written byte for byte as the JSON DOM writes them")
   page.next_page_token = "ZAACAA==";
   CHECK(fleet::api::encode(page) == dom(page));
   CHECK(fleet::api::decode_unit_page(fleet::api::encode(page)).value().units.size() == 6);
+  // With each unit's options encoded beforehand (a server's cache), out of them, or partly.
+  std::vector<std::string> encoded;
+  for (const auto& u : page.units) encoded.push_back(fleet::api::encode_options(u.options));
+  CHECK(encoded.back().empty());  // no options: nothing to splice
+  std::vector<std::string_view> views(encoded.begin(), encoded.end());
+  fleet::api::UnitPage bare = page;
+  for (auto& u : bare.units) u.options.clear();
+  CHECK(fleet::api::encode(bare, views) == dom(page));
+  views.resize(2);
+  fleet::api::UnitPage half = page;
+  for (std::size_t i = 0; i < 2; ++i) half.units[i].options.clear();
+  CHECK(fleet::api::encode(half, views) == dom(page));
 
   fleet::api::UnitStatePage states;
   states.states.push_back({"a.service", "h\n", "m1", "loaded", "active", "running"});
@@ -115,6 +132,80 @@ TEST_CASE("malformed JSON and wrong types are errors, not exceptions") {
   auto bad = decode_unit(R"({"options":[1]})");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code == fleet::Errc::invalid_argument);
+}
+
+// The page decoders read without a DOM (page_reader.cpp); the DOM codecs (from_json) are the
+// reference for what every input must give.
+template <class Page>
+std::optional<Page> through_dom(const std::string& text) {
+  try {
+    return nlohmann::json::parse(fleet::to_valid_utf8(text)).get<Page>();
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+template <class Page>
+void check_like_dom(const std::vector<std::string>& texts,
+                    fleet::Result<Page> (*decode)(std::string_view)) {
+  for (const auto& text : texts) {
+    CAPTURE(text);
+    auto dom = through_dom<Page>(text);
+    REQUIRE(dom);
+    auto page = decode(text);
+    REQUIRE(page);
+    CHECK(page.value() == *dom);
+  }
+}
+
+TEST_CASE("listing pages decode as their DOM codecs do") {
+  const std::vector<std::string> unit_pages = {
+      R"({})",
+      R"({"units":null,"nextPageToken":null})",
+      R"({"nextPageToken":"t","units":[{"name":"a.service","options":[{"section":"Unit","name":"Description","value":"x\u00e9\"\n"}],"desiredState":"launched","currentState":"launched","machineID":"m","reason":"r"}]})",
+      R"({"extra":{"a":[1,{"b":[]}],"c":null},"units":[{"x":[[],{}],"name":"a","options":null,"more":true}],"z":1.5})",
+      R"({"units":[{"name":"a","name":"b","options":[{"section":"S","value":null,"extra":{}}],"options":[{"name":"N"}]}],"units":[{"name":"c"}]})",
+      "{\"units\":[{\"name\":\"bad\xff\xfe utf8\"}]}",
+      R"({"units":[{"name":"\ud83d\ude00 \u0000"}]})",
+  };
+  check_like_dom<UnitPage>(unit_pages, &decode_unit_page);
+  check_like_dom<UnitStatePage>(
+      {
+          R"({"states":[{"name":"a","hash":"h","machineID":"m","systemdLoadState":"loaded","systemdActiveState":"active","systemdSubState":"running","x":[1]}],"nextPageToken":"n"})",
+          R"({"states":[],"states":null})",
+      },
+      &decode_unit_state_page);
+}
+
+TEST_CASE("malformed listing pages are errors, as through the DOM") {
+  const std::vector<std::string> bad = {
+      "",
+      "{",
+      "[]",
+      "5",
+      R"({"units":{}})",
+      R"({"units":[1]})",
+      R"({"units":[null]})",
+      R"({"units":[{"name":5}]})",
+      R"({"units":[{"options":[[]]}]})",
+      R"({"units":[{"options":[{"value":true}]}]})",
+      R"({"nextPageToken":[]})",
+      R"({"units":[]} x)",
+      R"({"units":[{"name":"a"]})",
+  };
+  for (const auto& text : bad) {
+    CAPTURE(text);
+    CHECK_FALSE(through_dom<UnitPage>(text));
+    auto page = decode_unit_page(text);
+    REQUIRE_FALSE(page);
+    CHECK(page.error().code == fleet::Errc::invalid_argument);
+    CHECK(page.error().message.rfind("invalid UnitPage: ", 0) == 0);
+  }
+  CHECK(decode_unit_page(R"({"units":[{"name":5}]})").error().message ==
+        "invalid UnitPage: [json.exception.type_error.302] type must be string, but is number");
+  CHECK(decode_unit_page("[]").error().message ==
+        "invalid UnitPage: [json.exception.type_error.302] UnitPage must be a JSON object");
+  CHECK_FALSE(decode_unit_state_page(R"({"states":[{"hash":{}}]})"));
 }
 
 TEST_CASE("API errors use fleet's envelope and googleapi's wording") {

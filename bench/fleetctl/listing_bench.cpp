@@ -10,8 +10,12 @@
 // figure is also measured with the copy detached (page 1 reads the whole registry, as before),
 // unless --no-direct.
 //
-// Usage: fleetctl_listing_bench [--runs N] [--token-limit PAGE_SIZE] [--no-direct]
+// Usage: fleetctl_listing_bench [--runs N] [--token-limit PAGE_SIZE] [--no-direct] [--units N]
+//                               [--serve]
 //        (not part of CTest)
+// --units N measures one size only; --serve (with --units) seeds it through etcd, warms the
+// listing copy, prints the endpoint and keeps serving until stdin closes: a fleetd to profile
+// (`perf record -p`) while the fleetctl binary lists through it.
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -30,6 +34,7 @@
 #include <vector>
 
 #include "api/http_client.h"
+#include "api/page_token.h"
 #include "api/server/api_context.h"
 #include "common/log.h"
 #include "fleetctl/cli.h"
@@ -180,12 +185,17 @@ struct Row {
 
 int main(int argc, char** argv) {
   int runs = 15;
-  int token_limit = 100;  // fleetd's default page size, as in fleet
+  int token_limit = api::kPageTokenLimit;  // fleetd's default page size (fleet: 100)
   bool with_direct = true;
+  bool serve = false;
+  std::vector<int> sizes{500, 10000};
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--runs" && i + 1 < argc)
       runs = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--no-direct") with_direct = false;
+    if (std::string(argv[i]) == "--serve") serve = true;
+    if (std::string(argv[i]) == "--units" && i + 1 < argc)
+      sizes = {std::max(1, std::atoi(argv[i + 1]))};
     if (std::string(argv[i]) == "--token-limit" && i + 1 < argc)
       token_limit = std::clamp(std::atoi(argv[i + 1]), 1, 65535);
   }
@@ -198,7 +208,7 @@ int main(int argc, char** argv) {
   fleet::testing::EtcdCluster etcd(eo);
   std::vector<Row> rows;
   for (const bool on_etcd : {true, false}) {
-    for (int n : {500, 10000}) {
+    for (int n : sizes) {
       std::string dir = (std::filesystem::temp_directory_path() / "fleetctl-bench-XXXXXX").string();
       if (!mkdtemp(dir.data())) return 1;
       fleetd::testing::InProcessOptions o;
@@ -221,6 +231,19 @@ int main(int argc, char** argv) {
                 << static_cast<int>(ms_since(t0)) << " ms\n";
       const double target = on_etcd ? (n == 500 ? 20 : 100) : 0;
       const std::string ep = f.unix_endpoint();
+      if (serve) {
+        std::size_t bytes = 0;
+        (void)in_process_ms(ep, "list-units", &bytes);  // starts the listing copy
+        while (!f.on_loop([&f] { return f.api().view->revision() != 0; }))
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::cout << ep << std::endl << "pid " << getpid() << std::endl;
+        std::string line;
+        while (std::getline(std::cin, line)) {
+        }
+        f.stop();
+        std::filesystem::remove_all(dir);
+        return 0;
+      }
       // Through etcd, each listing also with fleetd's listing copy detached: the direct read
       // of the whole registry that page 1 of every listing made before (the "before" figures).
       std::vector<bool> copy_modes{true};

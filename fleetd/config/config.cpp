@@ -136,7 +136,7 @@ const std::vector<KeyDescriptor>& key_table() {
       {"systemd_user", KeyType::boolean, &Config::systemd_user,
        "Use the user systemd instance instead of the system one."},
       {"token_limit", KeyType::integer, &Config::token_limit,
-       "Maximum number of entries per page of API list responses (1 to 65535).",
+       "Maximum number of entries per page of API list responses (1 to 65535; fleet: 100).",
        +[](const Config& c) -> std::string {
          // Page tokens carry the limit in 16 bits (api/page_token.h): a larger one would wrap.
          return c.token_limit > 0 && c.token_limit <= 65535 ? ""

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "api/page_token.h"
 #include "common/result.h"
 #include "fleetd/config/config_values.h"
 
@@ -39,8 +40,8 @@ struct Config {
   Duration agent_ttl = std::chrono::seconds(10);  // fleet: 30 s (Documentation/configuration.md)
   std::string units_directory = "/run/fleet/units/";
   bool systemd_user = false;
-  int token_limit = 100;
-  bool enable_grpc = false;  // accepted for compatibility; unsupported (warned)
+  int token_limit = api::kPageTokenLimit;  // 1,000; fleet: 100 (Documentation/configuration.md)
+  bool enable_grpc = false;                // accepted for compatibility; unsupported (warned)
   bool disable_engine = false;
   bool disable_watches = false;
   bool verify_units = false;         // deprecated (warned)

@@ -56,7 +56,7 @@ TEST_CASE("with no sources every key keeps its built-in default") {
   CHECK(c.config.engine_reconcile_interval == 2s);
   CHECK(c.config.engine_lease_ttl == 10s);  // 5 × interval
   CHECK(c.config.etcd_request_timeout == 1s);
-  CHECK(c.config.token_limit == 100);
+  CHECK(c.config.token_limit == 1000);  // fleet: 100 (fewer round trips per listing)
   CHECK(c.config.units_directory == "/run/fleet/units/");
   CHECK(c.config.api_listen == std::vector<std::string>{"unix:///var/run/fleet.sock"});
   CHECK(c.config.machine_id_file == "/etc/machine-id");
@@ -244,7 +244,7 @@ TEST_CASE("--config picks one file, its extension picks the format") {
   auto conf = load({"--config=/tmp/my.conf"}, {}, files).value();
   CHECK(conf.config.agent_ttl == 11s);
   CHECK(conf.config.verbosity == 0);  // the default files are not read
-  CHECK(conf.config.token_limit == 100);
+  CHECK(conf.config.token_limit == 1000);
   CHECK(conf.config.config == "/tmp/my.conf");
   CHECK(conf.files == std::vector<std::string>{"/tmp/my.conf"});
   CHECK(load({"--config", "/tmp/my.yml"}, {}, files).value().config.agent_ttl == 12s);
@@ -450,7 +450,7 @@ TEST_CASE("describe lists every key with its origin and hides the etcd password"
   CHECK(d.find("s3cret") == std::string::npos);
   CHECK(d.find("etcd_password=*** (flag --etcd_password)\n") != std::string::npos);
   CHECK(d.find("agent_ttl=9s (flag --agent_ttl)\n") != std::string::npos);
-  CHECK(d.find("token_limit=100 (default)\n") != std::string::npos);
+  CHECK(d.find("token_limit=1000 (default)\n") != std::string::npos);
 }
 
 // The packages install packaging/fleet.yaml as /etc/fleet/fleet.yaml: every key commented out

@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "api/page_token.h"
 #include "common/result.h"
 
 namespace fleet::registry {
@@ -49,7 +50,7 @@ struct InProcessOptions {
   bool agent = true;   // false: units get scheduled nowhere (no machine announced)
   bool engine = true;  // false: units stay unscheduled
   std::string key_prefix = "/_coreos.com/fleet/";
-  int token_limit = 100;  // the API's page size (fleetd's token_limit)
+  int token_limit = api::kPageTokenLimit;  // the API's page size (fleetd's token_limit)
   // Non-empty: the registry lives in this etcd (client URLs) instead of a MemoryKv, as a
   // fleetd's does (benchmarks of the path a user meets).
   std::vector<std::string> etcd_endpoints = {};

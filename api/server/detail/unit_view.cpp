@@ -16,6 +16,7 @@ ParsedContent parse_content(std::string_view text, bool* ok) {
   if (!uf) return out;
   for (const auto& o : uf.value().options()) out.options.push_back({o.section, o.name, o.value});
   out.global = unitfile::requirements_of(uf.value(), "").global;
+  out.options_json = encode_options(out.options);
   return out;
 }
 
@@ -52,11 +53,11 @@ bool still_running(const std::string& active_state) {
 }  // namespace
 
 Unit unit_view(const registry::UnitRecord& rec, const UnitsSnapshot& snap,
-               const ParsedContent* content) {
+               const ParsedContent* content, bool with_options) {
   Unit u;
   u.name = rec.name;
   u.desired_state = std::string(registry::to_string(rec.desired));
-  if (content) u.options = content->options;
+  if (content && with_options) u.options = content->options;
   if (content && content->global) return u;
   auto it = snap.schedule.find(rec.name);
   if (it == snap.schedule.end() || it->second.empty()) {

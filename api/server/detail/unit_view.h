@@ -66,9 +66,10 @@ Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,
 
 // The API entity: options from `content` (may be null), desiredState, and for non-global units
 // currentState, machineID and our addition `reason`. Global units have neither current state
-// nor machine ID, in lists and in GET alike.
+// nor machine ID, in lists and in GET alike. Without `with_options`, the options are left out
+// (a listing writes content->options_json instead of copying them).
 Unit unit_view(const registry::UnitRecord& rec, const UnitsSnapshot& snap,
-               const ParsedContent* content);
+               const ParsedContent* content, bool with_options = true);
 
 // Converts API options to unit-file options and back.
 ParsedContent parse_content(std::string_view text, bool* ok);
