@@ -159,28 +159,25 @@ void Agent::observe(const UnitStatus& s) {
 Task<void> Agent::flush_states() {
   if (pending_.empty() || !impl_->keeper.held()) co_return;
   std::vector<registry::UnitStateRecord> batch;
-  std::vector<registry::EventRecord> events;
   batch.reserve(pending_.size());
-  for (auto& [name, rec] : pending_) {
-    auto prev = published_.find(name);
-    auto e = state_event(prev == published_.end() ? nullptr : &prev->second, rec);
-    if (e) events.push_back(std::move(*e));
-    batch.push_back(rec);
-  }
-  // The events go in the states' txn: one request instead of two, and a failed write leaves
-  // both undone, so the retry records them once.
-  auto st = co_await registry_.put_states(batch, impl_->keeper.id(), std::move(events));
+  for (auto& [name, rec] : pending_) batch.push_back(rec);
+  auto st = co_await registry_.put_states(batch, impl_->keeper.id());
   if (!st) {
     log::warn("agent", "publishing unit states failed",
               {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
     co_return;  // kept pending; retried on the next flush
   }
+  std::vector<registry::EventRecord> events;
   for (auto& rec : batch) {
     auto it = pending_.find(rec.unit);
     if (it != pending_.end() && it->second == rec) pending_.erase(it);
+    auto prev = published_.find(rec.unit);
+    auto e = state_event(prev == published_.end() ? nullptr : &prev->second, rec);
+    if (e) events.push_back(std::move(*e));
     published_[rec.unit] = std::move(rec);
   }
   stats_.states_published += batch.size();
+  co_await registry_.events().record(std::move(events), "agent");
 }
 
 // One pass, in named steps: gather the current state (contents, files, systemd's view), plan

@@ -10,7 +10,6 @@
 #include "common/testing/run.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
-#include "registry/testing/forwarding_kv.h"
 #include "registry/testing/raw_keys.h"
 
 using namespace fleet;
@@ -24,34 +23,10 @@ using fleet::testing::spawn;
 namespace {
 const std::string kContent = "[Service]\nExecStart=/bin/sleep 1000\n";
 
-// The store, refusing the writes of unit states while `refuse_states` is set (an etcd that
-// rejects the agent's txn), as a failed txn: nothing of it written.
-class StatesGate final : public ForwardingKv {
- public:
-  StatesGate(MemoryKv& kv, std::string prefix) : ForwardingKv(kv), keys_(std::move(prefix)) {}
-  bool refuse_states = false;
-  int refused = 0;
-  registry::Task<Result<TxnResponse>> txn(TxnRequest req) override {
-    if (refuse_states)
-      for (const auto& op : req.success) {
-        auto key = keys_.parse(op.key);
-        if (op.kind == Op::Kind::put && key && key->kind == KeyKind::state) {
-          ++refused;
-          co_return make_error(Errc::unavailable, "states refused by the test");
-        }
-      }
-    co_return co_await ForwardingKv::txn(std::move(req));
-  }
-
- private:
-  KeyLayout keys_;
-};
-
 struct World {
   boost::asio::io_context io;
   MemoryKv kv{io.get_executor()};
-  StatesGate gate{kv, "/t/"};
-  Registry reg{gate, "/t/"};
+  Registry reg{kv, "/t/"};
   std::string dir;
   LeaseId engine_lease = 0;
 
@@ -96,40 +71,10 @@ struct World {
       if (s.unit == unit && s.machine == "m1") return s;
     return std::nullopt;
   }
-  std::vector<EventRecord> events(const std::string& unit) {
-    EventFilter f;
-    f.units = {unit};
-    return run_sync(io, reg.events().list(f)).value().events;
-  }
-  Revision state_written_at(const std::string& unit) {
-    RangeRequest rq;
-    rq.key = reg.keys().state(unit, "m1");
-    return run_sync(io, kv.range(rq)).value().kvs.at(0).mod_revision;
-  }
-  bool running(const std::string& unit) {
-    auto s = state(unit);
-    return s && s->active_state == "active" && s->sub_state == "running";
-  }
   bool machine_listed() {
     auto ms = run_sync(io, reg.list_machines()).value();
     return ms.size() == 1 && ms[0].id == "m1";
   }
-};
-
-// An agent on the world's store with a fake systemd, started and announced; stop() ends it.
-struct RunningAgent {
-  explicit RunningAgent(World& world) : w(world), agent(w.reg, units, w.options()) {
-    done = spawn(w.io, agent.run());
-    REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
-  }
-  void stop() {
-    agent.stop();
-    REQUIRE(run_until(w.io, [&] { return done->done; }));
-  }
-  World& w;
-  FakeUnitManager units;
-  Agent agent;
-  std::shared_ptr<fleet::testing::Spawned<void>> done;
 };
 
 int count(const std::vector<std::string>& calls, const std::string& call) {
@@ -140,10 +85,16 @@ int count(const std::vector<std::string>& calls, const std::string& call) {
 TEST_CASE("an assigned unit is loaded, started and reported active running") {
   World w;
   w.store_content();
-  RunningAgent a(w);
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
   w.assign("a.service", TargetState::launched);
-  REQUIRE(run_until(w.io, [&] { return w.running("a.service"); }));
-  CHECK(a.units.content("a.service") == kContent);
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active" && s->sub_state == "running";
+  }));
+  CHECK(units.content("a.service") == kContent);
   CHECK(w.state("a.service")->hash == w.sha());
 
   SUBCASE("a unit whose desired state becomes loaded is stopped") {
@@ -152,32 +103,10 @@ TEST_CASE("an assigned unit is loaded, started and reported active running") {
   }
   SUBCASE("a unit no longer assigned is unloaded and its state removed") {
     w.unassign("a.service");
-    REQUIRE(
-        run_until(w.io, [&] { return !w.state("a.service") && !a.units.content("a.service"); }));
+    REQUIRE(run_until(w.io, [&] { return !w.state("a.service") && !units.content("a.service"); }));
   }
-  a.stop();
-}
-
-TEST_CASE("a state change and its event are written in one txn, and neither when it fails") {
-  World w;
-  w.store_content();
-  RunningAgent a(w);
-  w.gate.refuse_states = true;
-  w.assign("a.service", TargetState::launched);
-  // The unit runs; its state is refused and tried again, nothing of it written meanwhile.
-  REQUIRE(run_until(w.io, [&] { return w.gate.refused >= 2; }));
-  CHECK(count(a.units.calls(), "start a.service") == 1);
-  CHECK_FALSE(w.state("a.service"));
-  CHECK(w.events("a.service").empty());
-
-  w.gate.refuse_states = false;
-  REQUIRE(run_until(w.io, [&] { return w.running("a.service"); }));
-  auto events = w.events("a.service");
-  REQUIRE(events.size() == 1);
-  CHECK(events[0].kind == "started");
-  CHECK(events[0].machine == "m1");
-  CHECK(events[0].position == w.state_written_at("a.service"));
-  a.stop();
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
 }
 
 TEST_CASE("a failing unit is reported failed and not restarted in a loop") {

@@ -615,31 +615,12 @@ Task<Result<Revision>> Registry::write_rollout_step(RolloutWrite w, LeaseId fenc
   co_return resp.revision;
 }
 
-Task<Status> Registry::put_states(const std::vector<UnitStateRecord>& states, LeaseId lease,
-                                  std::vector<EventRecord> events) {
+Task<Status> Registry::put_states(const std::vector<UnitStateRecord>& states, LeaseId lease) {
   std::vector<Op> ops;
-  ops.reserve(states.size() + 1);
+  ops.reserve(states.size());
   for (const auto& s : states)
     ops.push_back(Op::put(keys_.state(s.unit, s.machine), encode(s), lease));
-  if (events.empty()) co_return co_await write_in_chunks(kv_, std::move(ops));
-  // A flush that fits one txn (an agent's usual one) is one request with its events: every txn
-  // costs etcd a gateway decode, a raft entry and a read-buffer copy, which bounded 100,000
-  // units on 5,000 agents. A larger one writes all but its last chunk first, then the last, which
-  // holds the events: the write succeeds exactly when that txn does, so a failed write leaves no
-  // event behind, and the caller's retry of the same states (idempotent puts) writes them once.
-  // Events take one op per 200, so they fit the last txn up to max_txn_ops × 200 of them (25,600
-  // at etcd's default); beyond that their first keys go with the states before, and a failure of
-  // the last txn could make the retry repeat those.
-  for (auto& op : events_.put_ops(std::move(events))) ops.push_back(std::move(op));
-  const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
-  const std::size_t head = ops.size() <= per_txn ? 0 : (ops.size() - 1) / per_txn * per_txn;
-  std::vector<Op> last(std::make_move_iterator(ops.begin() + static_cast<std::ptrdiff_t>(head)),
-                       std::make_move_iterator(ops.end()));
-  ops.erase(ops.begin() + static_cast<std::ptrdiff_t>(head), ops.end());
-  if (!ops.empty()) {
-    BOOST_OUTCOME_CO_TRY(co_await write_in_chunks(kv_, std::move(ops)));
-  }
-  co_return co_await write_in_chunks(kv_, std::move(last));
+  co_return co_await write_in_chunks(kv_, std::move(ops));
 }
 
 Task<Status> Registry::delete_states(std::string machine, const std::vector<std::string>& units) {

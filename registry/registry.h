@@ -185,10 +185,7 @@ class Registry {
   Task<Result<Revision>> write_rollout_step(RolloutWrite w, LeaseId fence);
 
   // --- unit states (agent, API) ---
-  // Writes `states` under `lease` and appends `events` (what the state changes record) in the
-  // same txn when they fit one; the events are written only if every state is (see the .cpp).
-  Task<Status> put_states(const std::vector<UnitStateRecord>& states, LeaseId lease,
-                          std::vector<EventRecord> events = {});
+  Task<Status> put_states(const std::vector<UnitStateRecord>& states, LeaseId lease);
   Task<Status> delete_states(std::string machine, const std::vector<std::string>& units);
   Task<Result<std::vector<UnitStateRecord>>> list_states();  // sorted by (unit, machine)
   // The states reported for one unit (one per machine that runs it; several for a global unit).

@@ -252,60 +252,6 @@ TEST_CASE("machines vanish with their lease and carry dynamic metadata") {
   CHECK(f.run(f.reg.list_states()).value().empty());
 }
 
-namespace {
-std::vector<UnitStateRecord> active_states(int n) {
-  std::vector<UnitStateRecord> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back({"u" + std::to_string(i) + ".service", "m1", "h", "loaded", "active", "running"});
-  return out;
-}
-std::vector<EventRecord> started_events(const std::vector<UnitStateRecord>& states) {
-  std::vector<EventRecord> out;
-  for (const auto& s : states) out.push_back({0, "", "started", s.unit, s.machine, "systemd"});
-  return out;
-}
-}  // namespace
-
-TEST_CASE("states and the events they record are written in one txn, or neither is") {
-  Fixture f;
-  auto lease = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
-  const auto states = active_states(3);
-
-  f.kv.fail_next(1);
-  CHECK_FALSE(f.run(f.reg.put_states(states, lease, started_events(states))));
-  CHECK(f.run(f.reg.list_states()).value().empty());
-  CHECK(f.run(f.reg.events().list({})).value().events.empty());
-
-  const Revision before = f.kv.revision();
-  REQUIRE(f.run(f.reg.put_states(states, lease, started_events(states))));
-  CHECK(f.kv.revision() == before + 1);
-  CHECK(f.run(f.reg.list_states()).value().size() == 3);
-  auto events = f.run(f.reg.events().list({})).value().events;
-  REQUIRE(events.size() == 3);
-  for (const auto& e : events) {
-    CHECK(e.kind == "started");
-    CHECK(e.position == f.kv.revision());
-    CHECK_FALSE(e.time.empty());
-  }
-}
-
-TEST_CASE("states of several txns carry their events in the last, written after the others") {
-  Fixture f;
-  auto lease = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();
-  const auto states = active_states(static_cast<int>(f.kv.max_txn_ops()) * 2 + 5);
-
-  f.kv.fail_next(1);  // the first txn: the others may be written, the events are not
-  CHECK_FALSE(f.run(f.reg.put_states(states, lease, started_events(states))));
-  CHECK(f.run(f.reg.events().list({})).value().events.empty());
-
-  // The retry writes every state and each event once.
-  REQUIRE(f.run(f.reg.put_states(states, lease, started_events(states))));
-  CHECK(f.run(f.reg.list_states()).value().size() == states.size());
-  auto events = f.run(f.reg.events().list({})).value().events;
-  CHECK(events.size() == states.size());
-  for (const auto& e : events) CHECK(e.position == f.kv.revision());
-}
-
 TEST_CASE("a machine record is claimed once: another lease with the same ID cannot take it") {
   Fixture f;
   auto mine = f.run(f.kv.lease_grant(std::chrono::seconds(10))).value();

@@ -3,13 +3,12 @@
 // etcd client). Each does what a real agent (agent/agent.cpp) does through the registry, with the
 // same calls: grants a machine lease and keeps it alive (LeaseKeeper), claims its machine record
 // under it, follows only its own assignments (Registry::watch_assignments), fetches the contents
-// of units new to it (get_contents), reports their states under its lease with the events a
-// state change records in the same txn (put_states), and deletes the states of units taken away
-// (delete_states).
+// of units new to it (get_contents), reports their states under its lease (put_states) with the
+// events a state change records, and deletes the states of units taken away (delete_states).
 // Only systemd is left out: a launched unit is "active/running" at once. Like the agent, it
 // coalesces: changes arriving within AgentOptions::publish_delay (50 ms) of each other are
-// acted on together, so a burst of assignments costs one fetch and one write of states and events
-// (plus the deletions of units taken away), not three writes per watch batch.
+// acted on together, so a burst of assignments costs one fetch and one states write (plus its
+// events and the deletions of units taken away), not three writes per watch batch.
 
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
@@ -22,7 +21,6 @@
 #include <vector>
 
 #include "agent/agent.h"
-#include "agent/state_events.h"
 #include "common/backoff.h"
 #include "common/sleep.h"
 #include "registry/lease_keeper.h"
@@ -211,12 +209,18 @@ class SimAgents {
             unit, a.id, as.hash, "loaded", run ? "active" : "inactive", run ? "running" : "dead"};
         auto pub = a.published.find(unit);
         if (pub != a.published.end() && pub->second == rec) continue;
-        auto e = agent::state_event(pub == a.published.end() ? nullptr : &pub->second, rec);
-        if (e) events.push_back(std::move(*e));
+        if (run && (pub == a.published.end() || pub->second.active_state != "active")) {
+          registry::EventRecord e;
+          e.kind = "started";
+          e.unit = unit;
+          e.machine = a.id;
+          e.reason = "systemd: active (running)";
+          events.push_back(std::move(e));
+        }
         states.push_back(std::move(rec));
       }
       if (!states.empty()) {
-        auto st = co_await node_.reg().put_states(states, a.keeper.id(), std::move(events));
+        auto st = co_await node_.reg().put_states(states, a.keeper.id());
         if (!st) {
           ++totals_.failures;
           failed = true;
@@ -224,6 +228,7 @@ class SimAgents {
           totals_.states_put += states.size();
           ++totals_.state_writes;
           for (auto& s : states) a.published[s.unit] = s;
+          co_await node_.reg().events().record(std::move(events), "agent");
         }
       }
       if (!removed.empty()) {
