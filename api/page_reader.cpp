@@ -2,8 +2,10 @@
 // events (json_events.h), without a JSON DOM: fleetctl reads every page of a listing,
 // and building the DOM (a map node and a string per field, then a copy of each into the struct)
 // was most of `fleetctl list-unit-files`' own time at 10,000 units. Same results as the DOM
-// decoders: absent and null fields stay empty, unknown members are skipped, duplicate members
-// keep the last value, a wrong type is an error, invalid UTF-8 reads as U+FFFD.
+// decoders for what fleetd sends: absent and null fields stay empty, unknown members are
+// skipped, a wrong type is an error, invalid UTF-8 reads as U+FFFD. Of duplicate members the
+// last non-null value wins (a later null leaves an earlier value, as Go's encoding/json does;
+// the DOM decoders take the null).
 
 #include <nlohmann/json.hpp>
 #include <string>
