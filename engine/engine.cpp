@@ -205,7 +205,9 @@ Task<bool> Engine::pass(Term& term) {
     membership = membership_events(term.machines_seen, snapshot.machines);
   }
   // The writes are derived before anything is awaited, so from the model the plan was made on
-  // (plan_ms in the log is then the pass's own CPU, not also an etcd round trip).
+  // (plan_ms in the log is then the pass's own CPU, not also an etcd round trip). Changes the
+  // feed applies while they are written mark their units, so the next pass compares those again
+  // even where apply_written() then overwrites them in the model.
   registry::ScheduleBatch removals = registry_.schedule_batch();
   registry::ScheduleBatch additions = registry_.schedule_batch();
   term.model.writes_for(plan, removals, additions);
