@@ -9,6 +9,8 @@
 //   files                       prints "file NAME" per unit file in the units dir
 //   start-watch STATE NAME...   subscribes, starts NAMEs and waits (only on state-change
 //                               callbacks, no polling) until each reports STATE (active/running)
+// Commands separated by a ";" argument run one after the other on one connection; each but the
+// last prints "step CMD ok" or "step CMD error code=... message=..." and the next one runs anyway.
 // Last line: "result=ok elapsed_ms=N" or "result=error code=... message=..."; exit 0 / 1 / 2.
 
 #include <boost/asio/as_tuple.hpp>
@@ -67,20 +69,19 @@ void print(const char* kind, const UnitStatus& s) {
   std::fflush(stdout);
 }
 
-struct Args {
-  std::string units_dir = "/run/fleet/units";
-  std::chrono::milliseconds timeout{60000};
+struct Command {
   std::string cmd;
   std::vector<std::string> rest;
 };
 
-Task<fleet::Status> run(const Args& a) {
-  fleet::agent::SystemdOptions opts;
-  opts.units_dir = a.units_dir;
-  auto connected = co_await SystemdUnitManager::connect(opts);
-  if (!connected) co_return connected.error();
-  auto& m = *connected.value();
+struct Args {
+  std::string units_dir = "/run/fleet/units";
+  std::chrono::milliseconds timeout{60000};
+  std::vector<Command> commands;
+};
 
+Task<fleet::Status> run_one(SystemdUnitManager& m, const Command& a,
+                            std::chrono::milliseconds timeout) {
   if (a.cmd == "load" || a.cmd == "gen-load") {
     std::vector<fleet::agent::UnitFileSpec> specs;
     if (a.cmd == "load") {
@@ -134,7 +135,7 @@ Task<fleet::Status> run(const Args& a) {
     };
     auto started = co_await m.start(names);
     if (!started) std::printf("start_error %s\n", started.error().describe().c_str());
-    auto deadline = Clock::now() + a.timeout;
+    auto deadline = Clock::now() + timeout;
     while (!reached() && Clock::now() < deadline) {
       wake.expires_at(deadline);
       co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -149,6 +150,24 @@ Task<fleet::Status> run(const Args& a) {
     co_return fleet::ok();
   }
   co_return fleet::fail(fleet::Errc::invalid_argument, "unknown command " + a.cmd);
+}
+
+Task<fleet::Status> run(const Args& a) {
+  fleet::agent::SystemdOptions opts;
+  opts.units_dir = a.units_dir;
+  auto connected = co_await SystemdUnitManager::connect(opts);
+  if (!connected) co_return connected.error();
+  auto& m = *connected.value();
+  for (size_t i = 0;; ++i) {
+    auto r = co_await run_one(m, a.commands[i], a.timeout);
+    if (i + 1 == a.commands.size()) co_return r;
+    if (r)
+      std::printf("step %s ok\n", a.commands[i].cmd.c_str());
+    else
+      std::printf("step %s error code=%s message=\"%s\"\n", a.commands[i].cmd.c_str(),
+                  std::string(fleet::to_string(r.error().code)).c_str(), r.error().message.c_str());
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace
@@ -170,8 +189,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: agent_probe [--units-dir D] [--timeout-ms N] COMMAND ARGS...\n");
     return 2;
   }
-  a.cmd = argv[i++];
-  for (; i < argc; ++i) a.rest.emplace_back(argv[i]);
+  a.commands.emplace_back();
+  for (; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == ";") {
+      a.commands.emplace_back();
+    } else if (a.commands.back().cmd.empty()) {
+      a.commands.back().cmd = s;
+    } else {
+      a.commands.back().rest.push_back(s);
+    }
+  }
+  for (const auto& c : a.commands)
+    if (c.cmd.empty()) {
+      std::fprintf(stderr, "agent_probe: empty command\n");
+      return 2;
+    }
 
   asio::io_context io;
   auto begin = Clock::now();

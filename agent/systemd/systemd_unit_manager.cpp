@@ -34,6 +34,13 @@ constexpr const char* kProps = "org.freedesktop.DBus.Properties";
 constexpr std::string_view kUnitPathPrefix = "/org/freedesktop/systemd1/unit/";
 constexpr size_t kMaxJobResults = 65536;
 constexpr size_t kMaxInFlight = 64;
+// systemd tracks the client of every job queued over the bus with a NameOwnerChanged match rule
+// of its own (one sd_bus_track per job), and dbus-daemon allows one connection 512 match rules
+// (max_match_rules_per_connection). A client with ~500 jobs queued at once pushes systemd past
+// that: systemd drops off the bus, every pending reply and JobRemoved signal is lost and all
+// subscriptions end. So at most kMaxOpenJobs of this manager's jobs are queued at a time,
+// leaving the other half of the budget to systemd itself and other clients.
+constexpr size_t kMaxOpenJobs = 256;
 
 // ListUnits* row: name, description, load, active, sub, following, path, job id/type/path.
 using ListedUnit =
@@ -234,32 +241,65 @@ struct SystemdUnitManager::Impl {
     co_return std::move(st->values);
   }
 
-  // Sends `method(name, "replace")` for every name at once, then waits for every job's
-  // JobRemoved. Returns the per-unit failures.
+  // A job this manager asked systemd for; `open` while it counts against kMaxOpenJobs.
+  struct JobSlot {
+    bool replied = false;
+    bool open = false;
+    uint64_t epoch = 0;  // systemd_epoch when sent: a job of an earlier systemd is lost
+    std::string job;
+    std::optional<Error> error;
+  };
+  using JobSlots = std::shared_ptr<std::vector<JobSlot>>;
+
+  void close_job(JobSlot& s) {
+    if (!s.open) return;
+    s.open = false;
+    --open_jobs;
+    notifier.notify();
+  }
+
+  // Sends `method(name, "replace")` for every name, at most kMaxOpenJobs queued at a time, then
+  // waits for every job's JobRemoved. Returns the per-unit failures.
   Task<std::vector<std::pair<std::string, Error>>> run_jobs(std::string method,
                                                             std::vector<std::string> names,
                                                             bool quiet_not_found = false) {
-    struct Slot {
-      bool replied = false;
-      std::string job;
-      std::optional<Error> error;
-    };
-    auto slots = std::make_shared<std::vector<Slot>>(names.size());
+    auto slots = std::make_shared<std::vector<JobSlot>>(names.size());
+    // Set when this call stops waiting: a reply arriving later closes its slot at once.
+    auto abandoned = std::make_shared<bool>(false);
     for (size_t i = 0; i < names.size(); ++i) {
-      auto on_reply = [slots, i, this](const sdbus::Error* e, sdbus::ObjectPath job) {
-        Slot& s = (*slots)[i];
+      auto on_reply = [slots, i, abandoned, this](const sdbus::Error* e, sdbus::ObjectPath job) {
+        JobSlot& s = (*slots)[i];
         s.replied = true;
-        if (e)
+        if (e) {
           s.error = from_sdbus(*e);
-        else
+          close_job(s);
+        } else {
           s.job = std::move(job);
+          // JobRemoved may have come before this reply.
+          if (*abandoned || job_results.count(s.job))
+            close_job(s);
+          else
+            waiting_jobs.emplace(s.job, std::make_pair(slots, i));
+        }
         reply_done();
       };
-      co_await window();
+      co_await notifier.wait(
+          [&] { return broken || (in_flight < kMaxInFlight && open_jobs < kMaxOpenJobs); },
+          Clock::now() + opts.job_timeout);
+      JobSlot& s = (*slots)[i];
+      if (open_jobs >= kMaxOpenJobs) {
+        s.replied = true;
+        s.error = make_error(Errc::timeout, method + ": too many systemd jobs still queued");
+        continue;
+      }
+      s.open = true;
+      s.epoch = systemd_epoch;
+      ++open_jobs;
       if (auto sent = send(*mgr, kManager, method, on_reply, names[i], std::string("replace"));
           !sent) {
-        (*slots)[i].replied = true;
-        (*slots)[i].error = sent.error();
+        s.replied = true;
+        s.error = sent.error();
+        close_job(s);
       }
     }
     auto all_replied = [&] {
@@ -271,21 +311,33 @@ struct SystemdUnitManager::Impl {
                            Clock::now() + opts.call_timeout + 2s);
     auto all_done = [&] {
       for (const auto& s : *slots)
-        if (!s.job.empty() && !job_results.count(s.job)) return false;
+        if (!s.job.empty() && !job_results.count(s.job) && s.epoch == systemd_epoch) return false;
       return true;
     };
     co_await notifier.wait([&] { return broken || all_done(); }, Clock::now() + opts.job_timeout);
 
+    *abandoned = true;
+    for (auto& s : *slots) {
+      if (!s.open || !s.replied) continue;
+      for (auto [it, end] = waiting_jobs.equal_range(s.job); it != end;)
+        it = it->second.first == slots ? waiting_jobs.erase(it) : std::next(it);
+      close_job(s);
+    }
+
     std::vector<std::pair<std::string, Error>> failures;
     for (size_t i = 0; i < names.size(); ++i) {
-      Slot& s = (*slots)[i];
+      JobSlot& s = (*slots)[i];
       if (s.error) {
         failures.emplace_back(names[i], *s.error);
       } else if (!s.replied) {
         failures.emplace_back(names[i], make_error(Errc::timeout, method + ": no reply"));
       } else if (auto it = job_results.find(s.job); it == job_results.end()) {
-        failures.emplace_back(names[i], make_error(broken ? Errc::unavailable : Errc::timeout,
-                                                   method + " job did not finish"));
+        bool lost = broken || s.epoch != systemd_epoch;
+        failures.emplace_back(
+            names[i],
+            make_error(lost ? Errc::unavailable : Errc::timeout,
+                       method + (s.epoch != systemd_epoch ? " job lost: systemd left the system bus"
+                                                          : " job did not finish")));
       } else {
         // "done" means the job ran, not that a process keeps running (Type=simple).
         if (it->second != "done" && it->second != "skipped")
@@ -336,12 +388,67 @@ struct SystemdUnitManager::Impl {
 
   void on_job_removed(const std::string& job, const std::string& result) {
     job_results[job] = result;
+    for (auto [it, end] = waiting_jobs.equal_range(job); it != end;) {
+      close_job((*it->second.first)[it->second.second]);
+      it = waiting_jobs.erase(it);
+    }
     job_order.push_back(job);
     while (job_order.size() > kMaxJobResults) {
       job_results.erase(job_order.front());
       job_order.pop_front();
     }
     notifier.notify();
+  }
+
+  // systemd leaves the system bus when it cannot keep up with it (see kMaxOpenJobs) and joins
+  // again at its next unit state change. Replies and JobRemoved signals of the jobs queued
+  // before are lost, and so is our subscription: without a new Subscribe no state change would
+  // ever be reported again. So: stop waiting for the lost jobs, subscribe again, and report every
+  // tracked unit's state once, for the changes missed in between.
+  void on_name_owner_changed(sdbus::Message& msg) {
+    std::string name, old_owner, new_owner;
+    try {
+      msg >> name >> old_owner >> new_owner;
+    } catch (const sdbus::Error&) {
+      return;
+    }
+    if (name != kDest) return;
+    if (!old_owner.empty()) {
+      ++systemd_epoch;
+      log::warn("agent", "systemd left the system bus; its queued jobs' results are lost",
+                {{"jobs", std::to_string(waiting_jobs.size())}});
+      for (auto& [job, slot] : waiting_jobs) close_job((*slot.first)[slot.second]);
+      waiting_jobs.clear();
+      notifier.notify();
+    }
+    if (new_owner.empty()) return;
+    log::info("agent", "systemd joined the system bus; subscribing again");
+    auto on_subscribed = [this](const sdbus::Error* e) {
+      if (e) log::error("agent", "subscribe again", {{"error", from_sdbus(*e).describe()}});
+      reply_done();
+    };
+    if (!send(*mgr, kManager, "Subscribe", on_subscribed)) return;
+    if (tracked.empty()) return;
+    // Sent after Subscribe on the same connection, so systemd answers it after subscribing us:
+    // no change can fall between the two.
+    auto on_listed = [this](const sdbus::Error* e, std::vector<ListedUnit> rows) {
+      if (!e) {
+        for (const auto& row : rows) {
+          if (!tracked.count(row.get<0>())) continue;
+          UnitStatus st{row.get<0>(), row.get<2>(), row.get<3>(), row.get<4>(), 0};
+          cache[st.name] = st;
+          auto pid = main_pids.find(st.name);
+          if (pid != main_pids.end() && st.active_state != "inactive") st.main_pid = pid->second;
+          asio::post(ex, [box = callback_box, st = std::move(st)] {
+            if (box->cb) box->cb(st);
+          });
+        }
+      }
+      reply_done();
+    };
+    if (!send(*mgr, kManager, "ListUnitsByNames", on_listed,
+              std::vector<std::string>(tracked.begin(), tracked.end())))
+      log::error("agent", "list units after systemd joined", {{"error", "bus broken"}});
   }
 
   void on_properties_changed(sdbus::Message& msg) {
@@ -395,6 +502,10 @@ struct SystemdUnitManager::Impl {
   std::map<std::string, UnitStatus> cache;    // last state seen in PropertiesChanged
   std::map<std::string, uint32_t> main_pids;  // from Service PropertiesChanged or Get
   size_t in_flight = 0;                       // calls sent and not yet answered
+  size_t open_jobs = 0;                       // jobs asked for and not known to be finished
+  uint64_t systemd_epoch = 0;                 // times systemd left the bus since connect
+  // Job path -> the run_jobs slot waiting for its JobRemoved.
+  std::multimap<std::string, std::pair<JobSlots, size_t>> waiting_jobs;
   bool broken = false;
   std::string broken_reason;
   // Destroyed in reverse order: match slot, pump and proxy before the connection.
@@ -402,6 +513,7 @@ struct SystemdUnitManager::Impl {
   std::unique_ptr<sdbus::IProxy> mgr;
   std::shared_ptr<detail::SdbusPump> pump;
   sdbus::Slot props_slot;
+  sdbus::Slot owner_slot;
 };
 
 std::vector<std::string> SystemdUnitManager::Impl::files_on_disk() const {
@@ -613,6 +725,10 @@ Task<Result<std::unique_ptr<SystemdUnitManager>>> SystemdUnitManager::connect(Sy
         "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
         "path_namespace='/org/freedesktop/systemd1/unit'",
         [p](sdbus::Message& m) { p->on_properties_changed(m); });
+    p->owner_slot = p->conn->addMatch(
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+        "member='NameOwnerChanged',arg0='org.freedesktop.systemd1'",
+        [p](sdbus::Message& m) { p->on_name_owner_changed(m); });
   } catch (const sdbus::Error& e) {
     co_return fail(Errc::unavailable, "system bus: " + e.getName() + ": " + e.getMessage());
   }

@@ -181,3 +181,49 @@ TEST_CASE("200 units loaded in one batch all reach active/running") {
   REQUIRE(probe(*h, {"unload", "@p:200"}, 120s).exit == 0);
   CHECK(count_lines(probe(*h, {"files"}).out, "file p-") == 0);
 }
+
+// systemd tracks each queued job's client with a D-Bus match rule, and dbus-daemon gives it 512:
+// a batch larger than that, sent all at once, used to push systemd off the bus (lost replies,
+// lost JobRemoved, ended subscriptions). The manager keeps at most 256 of its jobs queued.
+TEST_CASE("800 units started and stopped in one batch each see every job's result") {
+  auto h = boot("um-jobs");
+  REQUIRE(probe(*h, {"gen-load", "q", "800"}, 120s).exit == 0);
+  CHECK(probe(*h, {"--timeout-ms", "60000", "start", "@q:800"}, 120s).exit == 0);
+  auto running = h->run(
+      {"/usr/bin/systemctl", "list-units", "q-*", "--state=running", "--no-legend", "--plain"});
+  CHECK(count_lines(running.out, "q-") == 800);
+  CHECK(probe(*h, {"--timeout-ms", "60000", "stop", "@q:800"}, 120s).exit == 0);
+  auto left = h->run(
+      {"/usr/bin/systemctl", "list-units", "q-*", "--state=active", "--no-legend", "--plain"});
+  CHECK(count_lines(left.out, "q-") == 0);
+  auto refused = h->run({"/bin/sh", "-c", "journalctl --no-pager | grep -c 'more match rules'"});
+  CHECK(trim(refused.out) == "0");
+}
+
+// Another client can still push systemd off the bus (here: a bus that allows 100 match rules, and
+// 200 jobs). The jobs queued then are reported lost, not waited for until the job timeout, and the
+// manager subscribes again when systemd is back: later state changes still arrive.
+TEST_CASE("after systemd leaves the bus and comes back, state changes arrive again") {
+  fleet::testing::HostOptions o;
+  o.name = "um-rejoin";
+  o.ip = fleet::testing::host_ip(1);
+  o.private_system = true;
+  auto booted = Host::boot(std::move(o));
+  REQUIRE_MESSAGE(booted, "boot: " << booted.error().describe());
+  auto& h = *booted.value();
+  auto conf = h.run({"/bin/sh", "-c",
+                     "printf '<busconfig><limit name=\"max_match_rules_per_connection\">100"
+                     "</limit></busconfig>\\n' > /etc/dbus-1/system.d/zz-match-limit.conf && "
+                     "systemctl reload dbus"});
+  REQUIRE_MESSAGE(conf.exit == 0, conf.err);
+  REQUIRE(probe(h, {"gen-load", "r", "200"}, 120s).exit == 0);
+  REQUIRE(probe(h, {"gen-load", "w", "1"}).exit == 0);
+  auto r = probe(h,
+                 {"--timeout-ms", "60000", "start", "@r:200", ";", "start-watch", "active/running",
+                  "w-1.service"},
+                 150s);
+  CHECK(has_line(r.out, "step start error code=unavailable"));
+  CHECK(r.out.find("systemd left the system bus") != std::string::npos);
+  CHECK(r.exit == 0);
+  CHECK(has_line(r.out, "event unit=w-1.service load=loaded active=active sub=running"));
+}
