@@ -182,27 +182,21 @@ Task<void> Agent::flush_states() {
 
 // One pass, in named steps: gather the current state (contents, files, systemd's view), plan
 // (agent_plan.h), execute the plan.
-Task<void> Agent::reconcile_pass() {
+Task<bool> Agent::reconcile_pass() {
   // The assignments as of now: follow() changes desired_ while this pass awaits, and a unit
   // planned without its content fetched made the load throw (which ended the agent). Later
   // changes mark the agent dirty, so the next pass takes them.
   const std::map<std::string, registry::Assignment> desired = desired_;
-  if (!co_await fetch_contents(desired)) {
-    impl_->dirty = true;
-    co_return;
-  }
+  if (!co_await fetch_contents(desired)) co_return false;
   adopt_files_on_disk();
   auto current = co_await gather_current();
-  if (!current) {
-    impl_->dirty = true;
-    co_return;
-  }
+  if (!current) co_return false;
 
   std::map<std::string, DesiredUnit> want;
   for (const auto& [name, a] : desired) want[name] = DesiredUnit{a.hash, a.desired};
   auto tasks = plan_agent(want, *current);
   ++stats_.passes;
-  if (tasks.empty()) co_return;
+  if (tasks.empty()) co_return true;
   const log::Level item = log::item_level(tasks.size());
   if (log::enabled(item))
     for (const auto& t : tasks)
@@ -217,7 +211,7 @@ Task<void> Agent::reconcile_pass() {
     log::info("agent", "pass tasks", {{"machine", opts_.machine.id}, {"tasks", counts}});
   }
 
-  co_await execute(tasks, desired, *current);
+  const bool reached = co_await execute(tasks, desired, *current);
   // Signals cover later changes; one listing makes the new states visible right away.
   std::vector<std::string> touched;
   for (const auto& [name, h] : file_hash_) touched.push_back(name);
@@ -225,6 +219,7 @@ Task<void> Agent::reconcile_pass() {
     if (auto listed = co_await units_.list(touched))
       for (const auto& s : listed.value()) observe(s);
   stats_.units = file_hash_.size();
+  co_return reached;
 }
 
 Task<bool> Agent::fetch_contents(const std::map<std::string, registry::Assignment>& desired) {
@@ -253,6 +248,8 @@ Task<bool> Agent::fetch_contents(const std::map<std::string, registry::Assignmen
 void Agent::adopt_files_on_disk() {
   for (const auto& name : units_.files_on_disk()) {
     if (file_hash_.count(name)) continue;
+    if (load_failed_.count(name) && desired_.count(name)) continue;  // loaded again instead
+    load_failed_.erase(name);
     // An unreadable file has an unknown hash: it is adopted rather than replaced.
     std::string text = read_file(opts_.units_dir + "/" + name);
     file_hash_[name] = text.empty() ? std::string() : unitfile::sha1_hex(text);
@@ -288,7 +285,7 @@ void Agent::report(const Status& st, std::string_view what) {
 }
 
 // Unloads, loads, stops, then queues starts for the starter.
-Task<void> Agent::execute(const std::vector<AgentTask>& tasks,
+Task<bool> Agent::execute(const std::vector<AgentTask>& tasks,
                           const std::map<std::string, registry::Assignment>& desired,
                           const std::map<std::string, CurrentUnit>& current) {
   if (auto unload = names_of(tasks, TaskKind::unload); !unload.empty()) {
@@ -301,6 +298,7 @@ Task<void> Agent::execute(const std::vector<AgentTask>& tasks,
     }
     report(co_await registry_.delete_states(opts_.machine.id, unload), "removing unit states");
   }
+  bool reached = true;
   if (auto load = names_of(tasks, TaskKind::load); !load.empty()) {
     std::vector<UnitFileSpec> specs;
     for (const auto& n : load) {
@@ -308,7 +306,17 @@ Task<void> Agent::execute(const std::vector<AgentTask>& tasks,
       specs.push_back({n, contents_.at(a.hash)});
       file_hash_[n] = a.hash;
     }
-    report(co_await units_.load(std::move(specs)), "load");
+    auto loaded = co_await units_.load(std::move(specs));
+    if (loaded) {
+      for (const auto& n : load) load_failed_.erase(n);
+    } else {
+      for (const auto& n : load) {
+        file_hash_.erase(n);
+        load_failed_.insert(n);
+      }
+      reached = loaded.error().code != Errc::unavailable;
+    }
+    report(loaded, "load");
   }
   auto stop = names_of(tasks, TaskKind::stop);
   if (disconnected_) {
@@ -325,6 +333,7 @@ Task<void> Agent::execute(const std::vector<AgentTask>& tasks,
     report(co_await units_.stop(stop), "stop");
   }
   queue_starts(names_of(tasks, TaskKind::start));
+  co_return reached;
 }
 
 void Agent::queue_starts(std::vector<std::string> start) {
@@ -491,6 +500,10 @@ Task<void> Agent::follow_assignments() {
 }
 
 Task<void> Agent::reconcile_loop() {
+  // A pass that cannot read etcd or systemd is retried after a growing pause: at once, it would
+  // spin on the error (systemd's failures come back without waiting), starve the API on the
+  // same loop and write its warning thousands of times a second.
+  Backoff retry(std::chrono::milliseconds(250), std::chrono::milliseconds(10000));
   while (true) {
     // Until the first listing of our assignments arrives there is nothing to compare with.
     if (!impl_->dirty || !impl_->feed->synced()) {
@@ -503,7 +516,12 @@ Task<void> Agent::reconcile_loop() {
       continue;
     }
     impl_->dirty = false;
-    co_await reconcile_pass();
+    if (co_await reconcile_pass()) {
+      retry.reset();
+      continue;
+    }
+    impl_->dirty = true;
+    co_await sleep_for(retry.next());
   }
 }
 
@@ -545,6 +563,14 @@ Task<void> Agent::start_loop() {
       ++stats_.task_failures;
       log::warn("agent", "start failed",
                 {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+      // Lost with the bus connection or with systemd leaving the bus: these starts are not
+      // failed starts (which are not retried), so the next pass starts what did not start; it
+      // backs off while systemd stays unreachable. A unit that did start is running, and the
+      // pass's listing marks it started again.
+      if (st.error().code == Errc::unavailable) {
+        for (const auto& n : batch) start_requested_.erase(n);
+        request_pass();
+      }
     }
     // Signals cover later changes; one listing makes the new states visible right away.
     if (auto listed = co_await units_.list(batch))

@@ -86,12 +86,14 @@ class Agent {
   struct Impl;
   registry::Task<void> acquire_lease();
   registry::Task<void> announce();
-  // reconcile_pass() and its steps: gather current -> plan -> execute.
-  registry::Task<void> reconcile_pass();
+  // reconcile_pass() and its steps: gather current -> plan -> execute. False when the pass
+  // could not read what it compares, or could not load units (etcd or systemd unreachable).
+  registry::Task<bool> reconcile_pass();
   registry::Task<bool> fetch_contents(const std::map<std::string, registry::Assignment>& desired);
   void adopt_files_on_disk();
   registry::Task<std::optional<std::map<std::string, CurrentUnit>>> gather_current();
-  registry::Task<void> execute(const std::vector<AgentTask>& tasks,
+  // False when systemd could not be reached for a load (the pass is then retried with backoff).
+  registry::Task<bool> execute(const std::vector<AgentTask>& tasks,
                                const std::map<std::string, registry::Assignment>& desired,
                                const std::map<std::string, CurrentUnit>& current);
   void queue_starts(std::vector<std::string> start);
@@ -120,6 +122,9 @@ class Agent {
   std::map<std::string, registry::Assignment> desired_;
   std::map<std::string, std::string> file_hash_;  // units we manage -> content hash
   std::set<std::string> start_requested_;
+  // Units whose load failed: their files may be on disk without systemd knowing them, so they
+  // are not adopted from disk while still assigned here; the next pass loads them again.
+  std::set<std::string> load_failed_;
   std::map<std::string, std::string> contents_;  // hash -> canonical text
   std::map<std::string, registry::UnitStateRecord> published_, pending_;
   std::map<std::string, bool> stop_on_disconnect_;  // content hash -> StopOnDisconnect

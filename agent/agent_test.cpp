@@ -237,3 +237,29 @@ TEST_CASE("on SIGTERM the machine is handed over only when the host itself is sh
     CHECK(w.machine_listed() == !host_stopping);
   }
 }
+
+// A load and a start refused because systemd was unreachable are not failures of the unit: once
+// systemd answers, the unit is loaded and started (not left for a failed start, never retried).
+TEST_CASE("while systemd cannot be reached the agent retries with growing pauses, then starts") {
+  World w;
+  w.store_content();
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
+  units.set_unavailable(true);
+  w.assign("a.service", TargetState::launched);
+  // 20 simulated seconds: retries after 0.25, 0.5, 1, 2, 4, 8 and 10 s, not one per loop turn
+  // (which, with systemd's errors coming back at once, never let the API on the loop answer).
+  advance_clock(w.io, std::chrono::seconds(20));
+  CHECK(units.refused() >= 3);
+  CHECK(units.refused() <= 20);
+  units.set_unavailable(false);
+  advance_clock(w.io, std::chrono::seconds(11));
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active" && s->sub_state == "running";
+  }));
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}

@@ -24,7 +24,7 @@ void FakeUnitManager::transition(const std::string& name, Unit& u, std::string a
 }
 
 Task<Status> FakeUnitManager::load(std::vector<UnitFileSpec> units) {
-  if (unavailable_) co_return fail(Errc::unavailable, "load: init system unavailable");
+  if (unavailable_) co_return refuse("load");
   for (const auto& f : units)
     if (auto st = check_unit_name(f.name); !st) co_return st;
   if (units.empty()) co_return ok();
@@ -43,7 +43,7 @@ Task<Status> FakeUnitManager::load(std::vector<UnitFileSpec> units) {
 }
 
 Task<Status> FakeUnitManager::unload(std::vector<std::string> names) {
-  if (unavailable_) co_return fail(Errc::unavailable, "unload: init system unavailable");
+  if (unavailable_) co_return refuse("unload");
   if (names.empty()) co_return ok();
   for (const auto& n : names) {
     calls_.push_back("unload " + n);
@@ -58,7 +58,7 @@ Task<Status> FakeUnitManager::unload(std::vector<std::string> names) {
 }
 
 Task<Status> FakeUnitManager::start(std::vector<std::string> names) {
-  if (unavailable_) co_return fail(Errc::unavailable, "start: init system unavailable");
+  if (unavailable_) co_return refuse("start");
   std::vector<std::pair<std::string, Error>> failed;
   for (const auto& n : names) {
     calls_.push_back("start " + n);
@@ -83,7 +83,7 @@ Task<Status> FakeUnitManager::start(std::vector<std::string> names) {
 }
 
 Task<Status> FakeUnitManager::stop(std::vector<std::string> names) {
-  if (unavailable_) co_return fail(Errc::unavailable, "stop: init system unavailable");
+  if (unavailable_) co_return refuse("stop");
   std::vector<std::pair<std::string, Error>> failed;
   for (const auto& n : names) {
     calls_.push_back("stop " + n);
@@ -99,7 +99,7 @@ Task<Status> FakeUnitManager::stop(std::vector<std::string> names) {
 }
 
 Task<Result<std::vector<UnitStatus>>> FakeUnitManager::list(std::vector<std::string> names) {
-  if (unavailable_) co_return fail(Errc::unavailable, "list: init system unavailable");
+  if (unavailable_) co_return refuse("list");
   if (names.empty()) names = files_on_disk();
   std::vector<UnitStatus> out;
   out.reserve(names.size());

@@ -45,12 +45,18 @@ class FakeUnitManager final : public UnitManager {
   bool set_state(const std::string& name, std::string active, std::string sub);
   // While unavailable, every operation fails with Errc::unavailable (D-Bus down).
   void set_unavailable(bool v) { unavailable_ = v; }
+  // Operations refused so far because the manager was unavailable.
+  int refused() const { return refused_; }
   std::optional<std::string> content(const std::string& name) const;
   int reloads() const { return reloads_; }
   // Operations in order, e.g. "load a.service", "start a.service", "reload".
   const std::vector<std::string>& calls() const { return calls_; }
 
  private:
+  Error refuse(const char* op) {
+    ++refused_;
+    return make_error(Errc::unavailable, std::string(op) + ": init system unavailable");
+  }
   struct Unit {
     std::string content;
     std::string active = "inactive";
@@ -68,6 +74,7 @@ class FakeUnitManager final : public UnitManager {
   int reloads_ = 0;
   uint32_t next_pid_ = 1000;
   bool unavailable_ = false;
+  int refused_ = 0;
   bool system_stopping_ = false;
   int reboots_ = 0;
 };

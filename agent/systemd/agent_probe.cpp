@@ -9,6 +9,9 @@
 //   files                       prints "file NAME" per unit file in the units dir
 //   start-watch STATE NAME...   subscribes, starts NAMEs and waits (only on state-change
 //                               callbacks, no polling) until each reports STATE (active/running)
+//   sh COMMAND                  runs COMMAND with /bin/sh (blocking; e.g. restart dbus)
+//   wait-disconnected           waits until the manager has noticed its bus connection is gone
+//   wait-connected              waits until the manager is connected to the bus again
 // Commands separated by a ";" argument run one after the other on one connection; each but the
 // last prints "step CMD ok" or "step CMD error code=... message=..." and the next one runs anyway.
 // Last line: "result=ok elapsed_ms=N" or "result=error code=... message=..."; exit 0 / 1 / 2.
@@ -20,6 +23,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -122,6 +126,11 @@ Task<fleet::Status> run_one(SystemdUnitManager& m, const Command& a,
     std::map<std::string, std::string> last;
     size_t events = 0;
     asio::steady_timer wake(co_await asio::this_coro::executor);
+    // The callback names this frame's locals: unset it when the command ends, however it ends.
+    struct Unset {
+      SystemdUnitManager& m;
+      ~Unset() { m.on_state_change(nullptr); }
+    } unset{m};
     m.on_state_change([&](const UnitStatus& s) {
       ++events;
       print("event", s);
@@ -146,6 +155,26 @@ Task<fleet::Status> run_one(SystemdUnitManager& m, const Command& a,
       for (const auto& n : names)
         if (last[n] != want) missing += " " + n + "=" + (last[n].empty() ? "-" : last[n]);
       co_return fleet::fail(fleet::Errc::timeout, "not reached:" + missing);
+    }
+    co_return fleet::ok();
+  }
+  if (a.cmd == "sh") {
+    std::string line;
+    for (const auto& w : a.rest) line += (line.empty() ? "" : " ") + w;
+    int rc = std::system(line.c_str());
+    if (rc != 0)
+      co_return fleet::fail(fleet::Errc::internal, line + ": exit " + std::to_string(rc));
+    co_return fleet::ok();
+  }
+  if (a.cmd == "wait-connected" || a.cmd == "wait-disconnected") {
+    // The manager has no connection callback: look every 10 ms (it waits 250 ms before its
+    // first reconnect, so a disconnection is seen), up to the timeout.
+    const bool want = a.cmd == "wait-connected";
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    for (auto deadline = Clock::now() + timeout; m.connected() != want;) {
+      if (Clock::now() >= deadline) co_return fleet::fail(fleet::Errc::timeout, "not " + a.cmd);
+      t.expires_after(std::chrono::milliseconds(10));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     co_return fleet::ok();
   }

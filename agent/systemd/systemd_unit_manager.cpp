@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "agent/systemd/detail/sdbus_pump.h"
+#include "common/backoff.h"
 #include "common/log.h"
 
 namespace fleet::agent {
@@ -172,10 +173,129 @@ struct SystemdUnitManager::Impl {
     StateCallback cb;
   };
 
-  Impl(asio::any_io_executor e, SystemdOptions o) : ex(e), opts(std::move(o)), notifier(e) {}
+  Impl(asio::any_io_executor e, SystemdOptions o)
+      : ex(e), opts(std::move(o)), notifier(e), reconnect_timer(e) {}
   ~Impl() {
     callback_box->cb = nullptr;
     if (pump) pump->stop();
+    orphans.clear();  // while every connection they may use is still there
+  }
+
+  // --- The bus connection. ------------------------------------------------------------------
+
+  // Connects to the system bus, registers the signal handlers and starts the pump; a lost
+  // connection this replaces is retired. The caller subscribes. Short synchronous calls on a
+  // local socket (sdbus-c++ 1.2 has no async connect).
+  Status open_bus() {
+    // Declared so that an exception destroys the proxy and slots before their connection.
+    std::unique_ptr<sdbus::IConnection> c;
+    std::unique_ptr<sdbus::IProxy> m;
+    sdbus::Slot props, owner;
+    try {
+      c = sdbus::createSystemBusConnection();
+      m = sdbus::createProxy(*c, kDest, kPath);
+      m->uponSignal("JobRemoved")
+          .onInterface(kManager)
+          .call([this](uint32_t, sdbus::ObjectPath job, std::string, std::string result) {
+            on_job_removed(job, result);
+          });
+      m->finishRegistration();
+      props = c->addMatch(
+          "type='signal',sender='org.freedesktop.systemd1',"
+          "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+          "path_namespace='/org/freedesktop/systemd1/unit'",
+          [this](sdbus::Message& msg) { on_properties_changed(msg); });
+      owner = c->addMatch(
+          "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+          "member='NameOwnerChanged',arg0='org.freedesktop.systemd1'",
+          [this](sdbus::Message& msg) { on_name_owner_changed(msg); });
+    } catch (const sdbus::Error& e) {
+      return fail(Errc::unavailable, "system bus: " + e.getName() + ": " + e.getMessage());
+    }
+    if (conn) {
+      // The old objects may still be named by suspended calls (a proxy reference in call()):
+      // kept, dead, until the manager goes. Their replies will never come, so nothing is in
+      // flight on the new connection.
+      retired.push_back(Retired{std::move(conn), std::move(mgr), std::move(pump),
+                                std::move(props_slot), std::move(owner_slot)});
+      in_flight = 0;
+      open_jobs = 0;
+      waiting_jobs.clear();
+    }
+    conn = std::move(c);
+    mgr = std::move(m);
+    props_slot = std::move(props);
+    owner_slot = std::move(owner);
+    broken = false;
+    pump = std::make_shared<detail::SdbusPump>(
+        ex, *conn, [this](const std::string& why) { on_bus_lost(why); });
+    pump->arm();
+    if (broken) return fail(Errc::unavailable, "system bus: " + broken_reason);
+    return ok();
+  }
+
+  // dbus-daemon restarted or dropped us: every pending reply and signal is gone. Operations
+  // fail with unavailable until a new connection is up; the manager reconnects by itself, so a
+  // D-Bus restart costs fleetd nothing (exiting would leave the units unreported, and moved
+  // elsewhere if systemd's restart delay outlasted the machine's lease).
+  void on_bus_lost(const std::string& why) {
+    broken = true;
+    broken_reason = why;
+    ++conn_epoch;
+    log::error("agent", "system bus connection lost; reconnecting", {{"error", why}});
+    notifier.notify();
+    schedule_reconnect();
+  }
+
+  void schedule_reconnect() {
+    reconnect_timer.expires_after(reconnect_backoff.next());
+    reconnect_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) reconnect();  // aborted when the manager is destroyed: `this` is gone then
+    });
+  }
+
+  void reconnect() {
+    if (auto st = open_bus(); !st) {
+      log::warn("agent", "system bus still unreachable", {{"error", st.error().describe()}});
+      broken = true;
+      broken_reason = st.error().message;
+      schedule_reconnect();
+      return;
+    }
+    reconnect_backoff.reset();
+    log::info("agent", "system bus connection restored; subscribing again");
+    subscribe_and_report();
+  }
+
+  // Subscribes this connection again and reports every tracked unit's state once, for the
+  // changes missed while no signal could arrive.
+  void subscribe_and_report() {
+    auto on_subscribed = [this](const sdbus::Error* e) {
+      if (e) log::error("agent", "subscribe again", {{"error", from_sdbus(*e).describe()}});
+      reply_done();
+    };
+    if (!send(*mgr, kManager, "Subscribe", on_subscribed)) return;
+    if (tracked.empty()) return;
+    // Sent after Subscribe on the same connection, so systemd answers it after subscribing us:
+    // no change can fall between the two.
+    auto on_listed = [this](const sdbus::Error* e, std::vector<ListedUnit> rows) {
+      if (!e) {
+        for (const auto& row : rows) {
+          if (!tracked.count(row.get<0>())) continue;
+          UnitStatus st{row.get<0>(), row.get<2>(), row.get<3>(), row.get<4>(), 0};
+          cache[st.name] = st;
+          auto pid = main_pids.find(st.name);
+          if (pid != main_pids.end() && st.active_state != "inactive") st.main_pid = pid->second;
+          asio::post(ex, [box = callback_box, st = std::move(st)] {
+            if (box->cb) box->cb(st);
+          });
+        }
+      }
+      reply_done();
+    };
+    if (!send(*mgr, kManager, "ListUnitsByNames", on_listed,
+              std::vector<std::string>(tracked.begin(), tracked.end())))
+      log::error("agent", "list units after subscribing again", {{"error", broken_reason}});
   }
 
   // --- D-Bus calls. -------------------------------------------------------------------------
@@ -201,7 +321,7 @@ struct SystemdUnitManager::Impl {
 
   // Every reply callback ends with this: frees a window slot and wakes waiters.
   void reply_done() {
-    --in_flight;
+    if (in_flight > 0) --in_flight;  // 0 after a reconnect: a late reply of the old connection
     notifier.notify();
   }
 
@@ -231,12 +351,13 @@ struct SystemdUnitManager::Impl {
       reply_done();
     };
     co_await window();
+    const uint64_t epoch = conn_epoch;
     if (auto sent = send(proxy, iface, method, on_reply, std::move(args)...); !sent)
       co_return sent.error();
-    co_await notifier.wait([&] { return st->done || broken; },
+    co_await notifier.wait([&] { return st->done || lost(epoch); },
                            Clock::now() + opts.call_timeout + 2s);
     if (!st->done)
-      co_return fail(broken ? Errc::unavailable : Errc::timeout, method + ": no reply");
+      co_return fail(lost(epoch) ? Errc::unavailable : Errc::timeout, method + ": no reply");
     if (st->error) co_return *st->error;
     co_return std::move(st->values);
   }
@@ -245,7 +366,8 @@ struct SystemdUnitManager::Impl {
   struct JobSlot {
     bool replied = false;
     bool open = false;
-    uint64_t epoch = 0;  // systemd_epoch when sent: a job of an earlier systemd is lost
+    uint64_t epoch = 0;       // systemd_epoch when sent: a job of an earlier systemd is lost
+    uint64_t conn_epoch = 0;  // conn_epoch when sent: a job of an earlier connection is lost
     std::string job;
     std::optional<Error> error;
   };
@@ -254,6 +376,7 @@ struct SystemdUnitManager::Impl {
   void close_job(JobSlot& s) {
     if (!s.open) return;
     s.open = false;
+    if (s.conn_epoch != conn_epoch) return;  // counted on a connection that is gone
     --open_jobs;
     notifier.notify();
   }
@@ -294,6 +417,7 @@ struct SystemdUnitManager::Impl {
       }
       s.open = true;
       s.epoch = systemd_epoch;
+      s.conn_epoch = conn_epoch;
       ++open_jobs;
       if (auto sent = send(*mgr, kManager, method, on_reply, names[i], std::string("replace"));
           !sent) {
@@ -304,14 +428,16 @@ struct SystemdUnitManager::Impl {
     }
     auto all_replied = [&] {
       for (const auto& s : *slots)
-        if (!s.replied) return false;
+        if (!s.replied && s.conn_epoch == conn_epoch) return false;
       return true;
     };
     co_await notifier.wait([&] { return broken || all_replied(); },
                            Clock::now() + opts.call_timeout + 2s);
     auto all_done = [&] {
       for (const auto& s : *slots)
-        if (!s.job.empty() && !job_results.count(s.job) && s.epoch == systemd_epoch) return false;
+        if (!s.job.empty() && !job_results.count(s.job) && s.epoch == systemd_epoch &&
+            s.conn_epoch == conn_epoch)
+          return false;
       return true;
     };
     co_await notifier.wait([&] { return broken || all_done(); }, Clock::now() + opts.job_timeout);
@@ -329,6 +455,10 @@ struct SystemdUnitManager::Impl {
       JobSlot& s = (*slots)[i];
       if (s.error) {
         failures.emplace_back(names[i], *s.error);
+      } else if (s.conn_epoch != conn_epoch) {
+        failures.emplace_back(names[i],
+                              make_error(Errc::unavailable,
+                                         method + " job lost: the system bus connection was lost"));
       } else if (!s.replied) {
         failures.emplace_back(names[i], make_error(Errc::timeout, method + ": no reply"));
       } else if (auto it = job_results.find(s.job); it == job_results.end()) {
@@ -364,7 +494,8 @@ struct SystemdUnitManager::Impl {
       co_await window();
       if (send(*mgr, kManager, method, on_reply, n)) ++*pending;
     }
-    co_await notifier.wait([&] { return broken || *pending == 0; },
+    const uint64_t epoch = conn_epoch;
+    co_await notifier.wait([&] { return lost(epoch) || *pending == 0; },
                            Clock::now() + opts.call_timeout + 2s);
   }
 
@@ -423,32 +554,7 @@ struct SystemdUnitManager::Impl {
     }
     if (new_owner.empty()) return;
     log::info("agent", "systemd joined the system bus; subscribing again");
-    auto on_subscribed = [this](const sdbus::Error* e) {
-      if (e) log::error("agent", "subscribe again", {{"error", from_sdbus(*e).describe()}});
-      reply_done();
-    };
-    if (!send(*mgr, kManager, "Subscribe", on_subscribed)) return;
-    if (tracked.empty()) return;
-    // Sent after Subscribe on the same connection, so systemd answers it after subscribing us:
-    // no change can fall between the two.
-    auto on_listed = [this](const sdbus::Error* e, std::vector<ListedUnit> rows) {
-      if (!e) {
-        for (const auto& row : rows) {
-          if (!tracked.count(row.get<0>())) continue;
-          UnitStatus st{row.get<0>(), row.get<2>(), row.get<3>(), row.get<4>(), 0};
-          cache[st.name] = st;
-          auto pid = main_pids.find(st.name);
-          if (pid != main_pids.end() && st.active_state != "inactive") st.main_pid = pid->second;
-          asio::post(ex, [box = callback_box, st = std::move(st)] {
-            if (box->cb) box->cb(st);
-          });
-        }
-      }
-      reply_done();
-    };
-    if (!send(*mgr, kManager, "ListUnitsByNames", on_listed,
-              std::vector<std::string>(tracked.begin(), tracked.end())))
-      log::error("agent", "list units after systemd joined", {{"error", "bus broken"}});
+    subscribe_and_report();
   }
 
   void on_properties_changed(sdbus::Message& msg) {
@@ -508,6 +614,23 @@ struct SystemdUnitManager::Impl {
   std::multimap<std::string, std::pair<JobSlots, size_t>> waiting_jobs;
   bool broken = false;
   std::string broken_reason;
+  uint64_t conn_epoch = 0;  // connections lost since connect
+  // Whether the connection a wait began on (its conn_epoch) is gone.
+  bool lost(uint64_t since) const { return broken || conn_epoch != since; }
+  asio::steady_timer reconnect_timer;
+  Backoff reconnect_backoff{std::chrono::milliseconds(250), std::chrono::milliseconds(5000)};
+  // A lost connection and what used it, kept until the manager goes (see reconnect()). Members
+  // are destroyed in reverse order: proxies, pump and slots before their connection.
+  struct Retired {
+    std::unique_ptr<sdbus::IConnection> conn;
+    std::unique_ptr<sdbus::IProxy> mgr;
+    std::shared_ptr<detail::SdbusPump> pump;
+    sdbus::Slot props_slot;
+    sdbus::Slot owner_slot;
+  };
+  std::vector<Retired> retired;
+  // Proxies of a listing that lost its connection, on a connection current or retired.
+  std::vector<std::unique_ptr<sdbus::IProxy>> orphans;
   // Destroyed in reverse order: match slot, pump and proxy before the connection.
   std::unique_ptr<sdbus::IConnection> conn;
   std::unique_ptr<sdbus::IProxy> mgr;
@@ -693,11 +816,16 @@ Task<void> SystemdUnitManager::Impl::fill_main_pids(std::vector<UnitStatus>& out
       ++pending->left;
   }
   if (pending->left == 0) co_return;
-  bool done = co_await notifier.wait([&] { return broken || pending->left == 0; },
+  const uint64_t epoch = conn_epoch;
+  bool done = co_await notifier.wait([&] { return lost(epoch) || pending->left == 0; },
                                      Clock::now() + opts.call_timeout + 2s);
   if (!done) {
-    // Replies still outstanding would write into `out`: drop them with their proxies.
-    in_flight -= pending->left;
+    // Replies still outstanding would write into `out`: drop them with their proxies (on a
+    // connection that is gone, they must outlive it: retired).
+    if (epoch == conn_epoch)
+      in_flight -= std::min(in_flight, pending->left);
+    else
+      for (auto& proxy : pending->proxies) orphans.push_back(std::move(proxy));
     pending->proxies.clear();
   }
 }
@@ -711,34 +839,7 @@ Task<Result<std::unique_ptr<SystemdUnitManager>>> SystemdUnitManager::connect(Sy
   auto ex = co_await asio::this_coro::executor;
   auto impl = std::make_unique<Impl>(ex, std::move(opts));
   Impl* p = impl.get();
-  try {
-    p->conn = sdbus::createSystemBusConnection();
-    p->mgr = sdbus::createProxy(*p->conn, kDest, kPath);
-    p->mgr->uponSignal("JobRemoved")
-        .onInterface(kManager)
-        .call([p](uint32_t, sdbus::ObjectPath job, std::string, std::string result) {
-          p->on_job_removed(job, result);
-        });
-    p->mgr->finishRegistration();
-    p->props_slot = p->conn->addMatch(
-        "type='signal',sender='org.freedesktop.systemd1',"
-        "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
-        "path_namespace='/org/freedesktop/systemd1/unit'",
-        [p](sdbus::Message& m) { p->on_properties_changed(m); });
-    p->owner_slot = p->conn->addMatch(
-        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
-        "member='NameOwnerChanged',arg0='org.freedesktop.systemd1'",
-        [p](sdbus::Message& m) { p->on_name_owner_changed(m); });
-  } catch (const sdbus::Error& e) {
-    co_return fail(Errc::unavailable, "system bus: " + e.getName() + ": " + e.getMessage());
-  }
-  p->pump = std::make_shared<detail::SdbusPump>(ex, *p->conn, [p](const std::string& why) {
-    p->broken = true;
-    p->broken_reason = why;
-    log::error("agent", "system bus connection lost", {{"error", why}});
-    p->notifier.notify();
-  });
-  p->pump->arm();
+  if (auto opened = p->open_bus(); !opened) co_return opened.error();
   // systemd sends JobRemoved and PropertiesChanged only to subscribed connections.
   auto sub = co_await p->call<>(*p->mgr, kManager, "Subscribe");
   if (!sub) co_return fail(Errc::unavailable, "subscribe: " + sub.error().describe());
@@ -807,11 +908,12 @@ Task<Result<bool>> SystemdUnitManager::system_stopping() {
     impl->reply_done();
   };
   co_await impl->window();
+  const uint64_t epoch = impl->conn_epoch;
   if (auto sent = impl->send(*impl->mgr, "org.freedesktop.DBus.Properties", "Get", on_reply,
                              std::string(kManager), std::string("SystemState"));
       !sent)
     co_return sent.error();
-  co_await impl->notifier.wait([&] { return st->done || impl->broken; },
+  co_await impl->notifier.wait([&] { return st->done || impl->lost(epoch); },
                                Clock::now() + impl->opts.call_timeout + 2s);
   if (!st->done) co_return fail(Errc::timeout, "SystemState: no reply");
   if (st->error) co_return *st->error;

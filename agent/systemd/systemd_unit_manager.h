@@ -42,8 +42,9 @@ class SystemdUnitManager final : public UnitManager {
   Task<Result<bool>> system_stopping() override;
   Task<Status> reboot() override;
 
-  // False once the bus connection broke; every operation then fails with Errc::unavailable
-  // (the owner decides whether to reconnect or exit).
+  // False while the bus connection is down (dbus-daemon restarted): operations fail with
+  // Errc::unavailable meanwhile. The manager reconnects by itself (250 ms, doubling up to 5 s),
+  // subscribes again and reports every tracked unit's state once through the callback.
   bool connected() const;
 
   struct Impl;

@@ -223,7 +223,26 @@ TEST_CASE("after systemd leaves the bus and comes back, state changes arrive aga
                   "w-1.service"},
                  150s);
   CHECK(has_line(r.out, "step start error code=unavailable"));
-  CHECK(r.out.find("systemd left the system bus") != std::string::npos);
+  CHECK((r.out + r.err).find("systemd left the system bus") != std::string::npos);
   CHECK(r.exit == 0);
   CHECK(has_line(r.out, "event unit=w-1.service load=loaded active=active sub=running"));
+}
+
+// A restart of dbus-daemon cuts every client off. The manager reconnects by itself and subscribes
+// again: jobs and state changes work as before (w-2's start is seen through the signals).
+TEST_CASE("after dbus-daemon restarts, the manager reconnects and works again") {
+  auto h = boot("um-dbus");
+  REQUIRE(probe(*h, {"gen-load", "w", "2"}).exit == 0);
+  auto r = probe(*h,
+                 {"--timeout-ms", "30000", "start-watch", "active/running", "w-1.service", ";",
+                  "sh", "systemctl", "restart", "dbus", ";", "wait-disconnected", ";",
+                  "wait-connected", ";", "start-watch", "active/running", "w-2.service"},
+                 90s);
+  CHECK(has_line(r.out, "step start-watch ok"));
+  CHECK(has_line(r.out, "step sh ok"));
+  CHECK(has_line(r.out, "step wait-disconnected ok"));
+  CHECK(has_line(r.out, "step wait-connected ok"));
+  CHECK(r.exit == 0);
+  CHECK(r.err.find("system bus connection restored") != std::string::npos);
+  CHECK(trim(h->run({"/usr/bin/systemctl", "is-active", "w-2.service"}).out) == "active");
 }
