@@ -194,6 +194,14 @@ struct Rollout {
   bool operator==(const Rollout&) const = default;
   bool over() const { return state != "running" && state != "reverting"; }
 };
+// The most instances a rollout replaces at once, and hosts a rolling reboot takes down at once.
+// The engine writes each step (the rollout or reboot record and every unit or host it changes)
+// in one fenced etcd txn, and etcd allows 128 operations per txn (--max-txn-ops): a rollout step
+// changes up to maxUnavailable units and the template, a reboot step up to 4 keys per host.
+// Larger values made every step fail, and the engine retry it for good.
+constexpr int kMaxRolloutUnavailable = 100;
+constexpr int kMaxRebootUnavailable = 30;
+
 // POST /fleet/v1/rollouts: new content for a unit or a template's instances.
 struct RolloutRequest {
   std::string name;

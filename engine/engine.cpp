@@ -119,6 +119,7 @@ struct Engine::Term {
   const registry::LeaseId lease;
   std::unique_ptr<registry::ClusterFeed> feed;
   ClusterModel model;
+  Backoff write_retry{std::chrono::milliseconds(200), std::chrono::milliseconds(5000)};
   Timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
   bool dirty = false;
   bool deposed = false;                               // a fenced write failed: another engine leads
@@ -223,9 +224,12 @@ Task<bool> Engine::pass(Term& term) {
     if (!written) {
       if (term.deposed || impl_->stopping) co_return false;
       term.dirty = true;
-      co_await sleep_for(std::chrono::milliseconds(200));
+      // etcd refusing writes quickly (quota full, a member cut off) must not be hammered with a
+      // full plan every 200 ms.
+      co_await sleep_for(term.write_retry.next());
       co_return true;
     }
+    term.write_retry.reset();
     term.dirty =
         true;  // one more pass confirms the model converged (its echo will not trigger one)
     auto ms = [](auto d) {

@@ -137,7 +137,8 @@ TEST_CASE(
   CHECK(r.body == error_body(409, "a reboot rollout is in progress"));
   for (const char* bad :
        {R"({"machines":[]})", R"({"machines":["m9"]})", R"({"machines":["m1","m1"]})",
-        R"({"machines":["m1"],"maxUnavailable":0})", R"([1])"})
+        R"({"machines":["m1"],"maxUnavailable":0})", R"({"machines":["m1"],"maxUnavailable":31})",
+        R"([1])"})
     CHECK(f.call("POST", "/fleet/v1/reboot", bad).status == 400);
 
   CHECK(f.call("POST", "/fleet/v1/reboot:setMax", R"({"max":1})").status == 204);

@@ -25,7 +25,9 @@
 #include <map>
 
 #include "api/server/handler.h"
+#include "common/backoff.h"
 #include "common/log.h"
+#include "common/sleep.h"
 
 namespace fleet::api::server {
 
@@ -364,14 +366,19 @@ net::awaitable<void> make_room(std::shared_ptr<HttpServer::Impl> s, PoolKind kin
 template <class Acceptor, class Session>
 net::awaitable<void> accept_loop(std::shared_ptr<HttpServer::Impl> s, std::shared_ptr<Acceptor> acc,
                                  PoolKind kind, Session session) {
+  // An accept that fails (EMFILE: out of file descriptors) leaves the client in the backlog, so
+  // the next one fails at once too: without a pause this spun a core and flooded the journal.
+  Backoff retry(std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
   while (!s->stopped) {
     auto [ec, sock] = co_await acc->async_accept(use_tuple);
     if (s->stopped) co_return;
     if (ec) {
       if (ec == net::error::operation_aborted) co_return;
       log::warn("api", "accept failed", {{"error", ec.message()}});
+      co_await sleep_for(retry.next());
       continue;
     }
+    retry.reset();
     // Only a client that is actually there makes another one leave; while it waits for room,
     // no further connection is accepted.
     co_await make_room(s, kind);

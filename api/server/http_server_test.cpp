@@ -3,6 +3,7 @@
 #include "api/server/http_server.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "api/server/api_test_fixture.h"
 #include "common/testing/temp_dir.h"
@@ -545,4 +547,47 @@ TEST_CASE("TLS on TCP verifies client certificates") {
   auto ui = run_sync(f.io, exchange(s, buf, get("/ui/")));
   CHECK(ui.res.result_int() == 200);
   CHECK(ui.res[http::field::content_type] == "text/html; charset=utf-8");
+}
+
+// Out of file descriptors, accept fails and the client stays in the backlog, so every retry
+// fails at once: the server pauses between retries (it used to spin a core and flood the log)
+// and serves the client once descriptors are free again.
+TEST_CASE("out of file descriptors, the server retries accepts with pauses and then serves") {
+  ServerFixture f;
+  f.start();
+  tcp::socket client(f.io);
+  client.open(tcp::v4());  // its descriptor is taken before they run out
+  struct rlimit old {};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+  int highest = ::dup(0);
+  REQUIRE(highest >= 0);
+  ::close(highest);
+  struct rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(highest + 8);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> filler;
+  for (int fd; (fd = ::dup(0)) >= 0;) filler.push_back(fd);
+  struct Restore {
+    std::vector<int>& fds;
+    struct rlimit lim;
+    ~Restore() {
+      for (int fd : fds) ::close(fd);
+      fds.clear();
+      ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+  } restore{filler, old};
+
+  client.connect(f.tcp_ep);  // completes against the backlog; the server cannot accept it
+  // 300 ms of retries with pauses of 5, 10, 20, ... ms run a few dozen handlers; without pauses
+  // they were hundreds of thousands.
+  const auto handlers = f.io.run_for(std::chrono::milliseconds(300));
+  CHECK(handlers < 1000);
+
+  for (int fd : filler) ::close(fd);
+  filler.clear();
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+  beast::flat_buffer buf;
+  auto r = run_sync(f.io, exchange(client, buf, get("/fleet/v1/units")), std::chrono::seconds(5));
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.res.result_int() == 200);
 }

@@ -67,7 +67,7 @@ Task<Response> start(const Request& req, ApiContext& ctx) {
   auto ms = j.value().find("machines");
   if (ms == j.value().end() || !ms->is_array() || ms->empty())
     co_return error_response(400, "machines must be a non-empty array of machine IDs");
-  auto max = int_field(j.value(), "maxUnavailable", 0, 1, 1000);
+  auto max = int_field(j.value(), "maxUnavailable", 0, 1, kMaxRebootUnavailable);
   auto timeout = int_field(j.value(), "timeoutSeconds", 600, 10, 7 * 24 * 3600);
   if (!max) co_return error_response(400, max.error().message);
   if (!timeout) co_return error_response(400, timeout.error().message);

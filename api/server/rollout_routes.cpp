@@ -49,8 +49,8 @@ bool rolled_by(const std::string& name, bool tmpl, const std::string& unit) {
 std::optional<std::string> check(const RolloutRequest& r) {
   if (auto st = unitfile::validate_unit_name(r.name); !st) return st.error().message;
   if (r.options.empty()) return "options must hold the new unit content";
-  if (r.max_unavailable < 1 || r.max_unavailable > 1000)
-    return "maxUnavailable must be an integer from 1 to 1000";
+  if (r.max_unavailable < 1 || r.max_unavailable > kMaxRolloutUnavailable)
+    return "maxUnavailable must be an integer from 1 to " + std::to_string(kMaxRolloutUnavailable);
   if (r.min_healthy_ms < 0 || r.min_healthy_ms > kMaxMs)
     return "minHealthyMs must be from 0 to " + std::to_string(kMaxMs);
   if (r.timeout_ms < 1000 || r.timeout_ms > kMaxMs)

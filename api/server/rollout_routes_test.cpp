@@ -72,6 +72,9 @@ TEST_CASE("POST /rollouts refuses what it cannot roll out") {
   const Row rows[] = {
       {request("missing.service", "/bin/true"), 404, "no unit missing.service to roll out"},
       {request("a.service", "/bin/true", 0), 400, "maxUnavailable must be"},
+      // A step is one etcd txn of at most 128 operations.
+      {request("a.service", "/bin/true", 101), 400,
+       "maxUnavailable must be an integer from 1 to 100"},
       {R"({"name":"a.service"})", 400, "options must hold"},
       {R"({"name":"global.service","options":[{"section":"X-Fleet","name":"Global","value":"true"}]})",
        400, "a global unit cannot be rolled out"},

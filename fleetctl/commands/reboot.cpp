@@ -64,8 +64,9 @@ int run_reboot(CommandContext& ctx) {
     return kExitFailure;
   }
   const auto max = ctx.flags.number("max-unavailable");
-  if (max < 0 || max > 1000) {
-    ctx.io.err << "Error: --max-unavailable must be from 1 to 1000\n";
+  if (max < 0 || max > api::kMaxRebootUnavailable) {
+    ctx.io.err << "Error: --max-unavailable must be from 1 to " << api::kMaxRebootUnavailable
+               << "\n";
     return kExitFailure;
   }
   std::vector<std::string> ids;

@@ -116,8 +116,9 @@ int run_rollout(CommandContext& ctx) {
   if (ctx.flags.boolean("abort")) return run_abort(ctx);
   api::RolloutRequest rq;
   const auto max = ctx.flags.number("max-unavailable");
-  if (max < 1 || max > 1000) {
-    ctx.io.err << "Error: --max-unavailable must be from 1 to 1000\n";
+  if (max < 1 || max > api::kMaxRolloutUnavailable) {
+    ctx.io.err << "Error: --max-unavailable must be from 1 to " << api::kMaxRolloutUnavailable
+               << "\n";
     return kExitFailure;
   }
   rq.max_unavailable = static_cast<int>(max);
