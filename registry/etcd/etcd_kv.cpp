@@ -77,8 +77,10 @@ class EtcdWatcher final : public Watcher {
       }
       switch (msg.value().kind) {
         case WatchMessage::Kind::created:
+          // The backoff is not reset here: a member that accepts every stream and cuts it at
+          // once would otherwise be reopened every 50 ms for good. It starts over with the next
+          // call, once this stream has delivered something.
           st->failures = 0;
-          backoff.reset();
           if (st->next_rev == 0) st->next_rev = msg.value().header_revision + 1;
           continue;
         case WatchMessage::Kind::progress:
