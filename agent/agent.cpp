@@ -248,7 +248,10 @@ Task<bool> Agent::fetch_contents(const std::map<std::string, registry::Assignmen
 void Agent::adopt_files_on_disk() {
   for (const auto& name : units_.files_on_disk()) {
     if (file_hash_.count(name)) continue;
-    if (load_failed_.count(name) && desired_.count(name)) continue;  // loaded again instead
+    // Loaded again instead while it should run here; adopted (and so unloaded) otherwise.
+    if (auto d = desired_.find(name); load_failed_.count(name) && d != desired_.end() &&
+                                      d->second.desired != registry::TargetState::inactive)
+      continue;
     load_failed_.erase(name);
     // An unreadable file has an unknown hash: it is adopted rather than replaced.
     std::string text = read_file(opts_.units_dir + "/" + name);

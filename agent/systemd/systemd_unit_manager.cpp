@@ -62,10 +62,13 @@ Error from_sdbus(const sdbus::Error& e) {
   Errc c = Errc::internal;
   if (n == "org.freedesktop.systemd1.NoSuchUnit") c = Errc::not_found;
   if (n == "org.freedesktop.DBus.Error.InvalidArgs") c = Errc::invalid_argument;
-  if (n == "org.freedesktop.DBus.Error.Timeout" || n == "org.freedesktop.DBus.Error.NoReply" ||
-      n == "org.freedesktop.DBus.Error.TimedOut")
+  if (n == "org.freedesktop.DBus.Error.Timeout" || n == "org.freedesktop.DBus.Error.TimedOut")
     c = Errc::timeout;
-  if (n == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+  // NoReply: systemd left the bus, our connection closed, or the call timed out. The call may
+  // not have been carried out, so callers treat it as systemd being unreachable and retry
+  // (starting a started unit again does nothing).
+  if (n == "org.freedesktop.DBus.Error.NoReply" ||
+      n == "org.freedesktop.DBus.Error.ServiceUnknown" ||
       n == "org.freedesktop.DBus.Error.Disconnected" || n == "org.freedesktop.DBus.Error.NoServer")
     c = Errc::unavailable;
   return make_error(c, n + ": " + e.getMessage());
@@ -249,9 +252,12 @@ struct SystemdUnitManager::Impl {
 
   void schedule_reconnect() {
     reconnect_timer.expires_after(reconnect_backoff.next());
-    reconnect_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) reconnect();  // aborted when the manager is destroyed: `this` is gone then
-    });
+    // A handler already queued when the manager is destroyed still runs, with success: the
+    // weak token says whether `this` is still there.
+    reconnect_timer.async_wait(
+        [this, alive = std::weak_ptr<int>(alive_token)](const boost::system::error_code& ec) {
+          if (!ec && alive.lock()) reconnect();
+        });
   }
 
   void reconnect() {
@@ -389,6 +395,9 @@ struct SystemdUnitManager::Impl {
     auto slots = std::make_shared<std::vector<JobSlot>>(names.size());
     // Set when this call stops waiting: a reply arriving later closes its slot at once.
     auto abandoned = std::make_shared<bool>(false);
+    // One deadline for the whole batch: jobs stuck in systemd must not hold each unit left for
+    // a job timeout of its own.
+    const auto window_deadline = Clock::now() + opts.job_timeout;
     for (size_t i = 0; i < names.size(); ++i) {
       auto on_reply = [slots, i, abandoned, this](const sdbus::Error* e, sdbus::ObjectPath job) {
         JobSlot& s = (*slots)[i];
@@ -408,11 +417,12 @@ struct SystemdUnitManager::Impl {
       };
       co_await notifier.wait(
           [&] { return broken || (in_flight < kMaxInFlight && open_jobs < kMaxOpenJobs); },
-          Clock::now() + opts.job_timeout);
+          window_deadline);
       JobSlot& s = (*slots)[i];
-      if (open_jobs >= kMaxOpenJobs) {
+      if (!broken && open_jobs >= kMaxOpenJobs) {
+        // Not sent: unavailable, so that the agent tries again rather than counting it failed.
         s.replied = true;
-        s.error = make_error(Errc::timeout, method + ": too many systemd jobs still queued");
+        s.error = make_error(Errc::unavailable, method + ": too many systemd jobs still queued");
         continue;
       }
       s.open = true;
@@ -602,7 +612,8 @@ struct SystemdUnitManager::Impl {
   SystemdOptions opts;
   detail::Notifier notifier;
   std::shared_ptr<CallbackBox> callback_box = std::make_shared<CallbackBox>();
-  std::map<std::string, std::string> job_results;  // job path -> JobRemoved result
+  std::shared_ptr<int> alive_token = std::make_shared<int>(0);  // only ever held here
+  std::map<std::string, std::string> job_results;               // job path -> JobRemoved result
   std::deque<std::string> job_order;
   std::set<std::string> tracked;  // units this agent manages: loaded by it or found on disk
   std::map<std::string, UnitStatus> cache;    // last state seen in PropertiesChanged
@@ -915,7 +926,8 @@ Task<Result<bool>> SystemdUnitManager::system_stopping() {
     co_return sent.error();
   co_await impl->notifier.wait([&] { return st->done || impl->lost(epoch); },
                                Clock::now() + impl->opts.call_timeout + 2s);
-  if (!st->done) co_return fail(Errc::timeout, "SystemState: no reply");
+  if (!st->done)
+    co_return fail(impl->lost(epoch) ? Errc::unavailable : Errc::timeout, "SystemState: no reply");
   if (st->error) co_return *st->error;
   co_return st->value == "stopping";
 }
