@@ -291,8 +291,13 @@ void Agent::report(const Status& st, std::string_view what) {
 Task<bool> Agent::execute(const std::vector<AgentTask>& tasks,
                           const std::map<std::string, registry::Assignment>& desired,
                           const std::map<std::string, CurrentUnit>& current) {
+  bool reached = true;
   if (auto unload = names_of(tasks, TaskKind::unload); !unload.empty()) {
-    report(co_await units_.unload(unload), "unload");
+    auto unloaded = co_await units_.unload(unload);
+    report(unloaded, "unload");
+    // systemd unreachable: the units are still there and still ours; the next pass (backing
+    // off) unloads them again.
+    if (!unloaded && unloaded.error().code == Errc::unavailable) co_return false;
     for (const auto& n : unload) {
       start_requested_.erase(n);
       file_hash_.erase(n);
@@ -301,7 +306,6 @@ Task<bool> Agent::execute(const std::vector<AgentTask>& tasks,
     }
     report(co_await registry_.delete_states(opts_.machine.id, unload), "removing unit states");
   }
-  bool reached = true;
   if (auto load = names_of(tasks, TaskKind::load); !load.empty()) {
     std::vector<UnitFileSpec> specs;
     for (const auto& n : load) {

@@ -263,3 +263,28 @@ TEST_CASE("while systemd cannot be reached the agent retries with growing pauses
   agent.stop();
   REQUIRE(run_until(w.io, [&] { return done->done; }));
 }
+
+// An unload refused because systemd was unreachable removes nothing: the unit keeps its file,
+// stays the agent's and keeps its reported state, and is unloaded once systemd answers.
+TEST_CASE("a unit unassigned while systemd cannot be reached is unloaded once it answers") {
+  World w;
+  w.store_content();
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  w.assign("a.service", TargetState::launched);
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active";
+  }));
+  units.set_unavailable(true);
+  w.unassign("a.service");
+  advance_clock(w.io, std::chrono::seconds(5));
+  CHECK(units.content("a.service"));  // still there, still running
+  CHECK(w.state("a.service"));        // and still reported as this machine's
+  units.set_unavailable(false);
+  advance_clock(w.io, std::chrono::seconds(11));
+  REQUIRE(run_until(w.io, [&] { return !units.content("a.service") && !w.state("a.service"); }));
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}

@@ -65,6 +65,7 @@ class UnitManager {
 
   // Stops, unlinks, resets the failed state of and deletes each unit, then reloads once.
   // Unknown names are not an error (unload is idempotent). Afterwards list() reports not-found.
+  // Errors: unavailable when the init system cannot be reached, and then nothing was removed.
   virtual Task<Status> unload(std::vector<std::string> names) = 0;
 
   // Starts each unit and waits until its start job has finished. A finished job is not a

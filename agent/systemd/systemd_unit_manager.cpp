@@ -725,8 +725,15 @@ Task<Status> SystemdUnitManager::Impl::unload(std::vector<std::string> names) {
     if (auto st = check_unit_name(n); !st) co_return st;
   if (names.empty()) co_return ok();
   std::vector<std::pair<std::string, Error>> failures;
-  for (auto& f : co_await run_jobs("StopUnit", names, true))
+  for (auto& f : co_await run_jobs("StopUnit", names, true)) {
+    // systemd unreachable: removing the files now would leave the units running with nothing
+    // tracking them (a restarted fleetd adopts units from their files). Nothing is removed;
+    // the caller unloads them again later.
+    if (f.second.code == Errc::unavailable)
+      co_return fail(Errc::unavailable,
+                     "unload: nothing removed, " + f.first + ": " + f.second.message);
     if (f.second.code != Errc::not_found) failures.push_back(std::move(f));
+  }
   auto disabled =
       co_await call<std::vector<FileChange>>(*mgr, kManager, "DisableUnitFiles", names, true);
   if (!disabled && disabled.error().code != Errc::not_found)

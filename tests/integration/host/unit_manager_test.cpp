@@ -246,3 +246,48 @@ TEST_CASE("after dbus-daemon restarts, the manager reconnects and works again") 
   CHECK(r.err.find("system bus connection restored") != std::string::npos);
   CHECK(trim(h->run({"/usr/bin/systemctl", "is-active", "w-2.service"}).out) == "active");
 }
+
+// With the system bus down, unload removes nothing (the unit would run on with no file for a
+// restarted fleetd to adopt it from) and says so; once the bus is back it unloads.
+TEST_CASE("unload while the system bus is down removes nothing, and works once it is back") {
+  auto h = boot("um-unload");
+  REQUIRE(probe(*h, {"gen-load", "u", "1"}).exit == 0);
+  auto r = probe(*h,
+                 {"--timeout-ms",
+                  "30000",
+                  "start-watch",
+                  "active/running",
+                  "u-1.service",
+                  ";",
+                  "sh",
+                  "systemctl",
+                  "stop",
+                  "dbus.socket",
+                  "dbus.service",
+                  ";",
+                  "wait-disconnected",
+                  ";",
+                  "unload",
+                  "u-1.service",
+                  ";",
+                  "files",
+                  ";",
+                  "sh",
+                  "systemctl",
+                  "start",
+                  "dbus.socket",
+                  "dbus.service",
+                  ";",
+                  "wait-connected",
+                  ";",
+                  "unload",
+                  "u-1.service",
+                  ";",
+                  "files"},
+                 90s);
+  CHECK(has_line(r.out, "step unload error code=unavailable"));
+  CHECK(count_lines(r.out, "file u-1.service") == 1);  // kept by the first unload only
+  CHECK(has_line(r.out, "step unload ok"));
+  CHECK(r.exit == 0);
+  CHECK(trim(h->run({"/usr/bin/systemctl", "is-active", "u-1.service"}).out) != "active");
+}
