@@ -110,7 +110,8 @@ const std::vector<KeyDescriptor>& key_table() {
        "Timeout of one etcd request, in seconds (or a duration like 1500ms).",
        +[](const Config& c) { return positive(c.etcd_request_timeout); }},
       {"engine_reconcile_interval", KeyType::seconds, &Config::engine_reconcile_interval,
-       "Period of the engine's reconcile loop, in seconds (or a duration like 500ms).",
+       "Sets the default engine_lease_ttl (5 x this), in seconds (or a duration like 500ms); the "
+       "engine itself reacts to every change.",
        +[](const Config& c) { return positive(c.engine_reconcile_interval); }},
       {"engine_lease_ttl", KeyType::duration, &Config::engine_lease_ttl,
        "TTL of the engine leader lease; 0 means 5 × engine_reconcile_interval.", nullptr, kKeyOurs},
