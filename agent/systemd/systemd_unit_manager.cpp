@@ -472,10 +472,10 @@ struct SystemdUnitManager::Impl {
       } else if (!s.replied) {
         failures.emplace_back(names[i], make_error(Errc::timeout, method + ": no reply"));
       } else if (auto it = job_results.find(s.job); it == job_results.end()) {
-        bool lost = broken || s.epoch != systemd_epoch;
+        const bool gone = broken || s.epoch != systemd_epoch;
         failures.emplace_back(
             names[i],
-            make_error(lost ? Errc::unavailable : Errc::timeout,
+            make_error(gone ? Errc::unavailable : Errc::timeout,
                        method + (s.epoch != systemd_epoch ? " job lost: systemd left the system bus"
                                                           : " job did not finish")));
       } else {
