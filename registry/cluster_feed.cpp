@@ -125,18 +125,8 @@ std::optional<ClusterChange> decode_cluster_change(const KeyLayout& keys, const 
   return std::nullopt;
 }
 
-namespace {
-// The feed decodes every change into a typed record as it comes, so the reflector need not keep
-// a second copy of every value.
-ReflectorOptions lean() {
-  ReflectorOptions o;
-  o.keep_values = false;
-  return o;
-}
-}  // namespace
-
 ClusterFeed::ClusterFeed(KvStore& kv, const KeyLayout& keys)
-    : keys_(keys), reflector_(std::make_unique<Reflector>(kv, keys.prefix(), lean())) {}
+    : keys_(keys), reflector_(std::make_unique<Reflector>(kv, keys.prefix())) {}
 
 ClusterFeed::~ClusterFeed() = default;
 

@@ -30,11 +30,8 @@ struct ClusterView::Follow {
   Follow(KvStore& kv, const KeyLayout& k, asio::any_io_executor ex)
       : keys(k), reflector(make_reflector(kv, k)), idle_timer(ex) {}
 
-  // Values only in the changes: the copy that is read is the decoded one below.
   static std::unique_ptr<Reflector> make_reflector(KvStore& kv, const KeyLayout& k) {
-    ReflectorOptions o;
-    o.keep_values = false;
-    return std::make_unique<Reflector>(kv, k.prefix(), o);
+    return std::make_unique<Reflector>(kv, k.prefix());
   }
 
   const KeyLayout& keys;

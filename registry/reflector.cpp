@@ -49,39 +49,39 @@ Task<Status> Reflector::backoff() {
 }
 
 ReflectorBatch Reflector::replace_cache(RangeResponse listing, ReflectorBatch::Kind kind) {
-  std::map<std::string, KeyValue> fresh;
-  for (auto& kv : listing.kvs) {
-    auto key = kv.key;
-    fresh.emplace(std::move(key), std::move(kv));
-  }
+  // etcd lists in key order and each page starts after the last; sorted here only if a store
+  // ever did otherwise, since the walk below needs it.
+  auto by_key = [](const KeyValue& a, const KeyValue& b) { return a.key < b.key; };
+  if (!std::is_sorted(listing.kvs.begin(), listing.kvs.end(), by_key))
+    std::sort(listing.kvs.begin(), listing.kvs.end(), by_key);
   ReflectorBatch out;
   out.kind = kind;
   out.revision = listing.revision;
-  // Walk both sorted maps at once: vanished keys become dels, new or changed keys puts.
+  std::map<std::string, Revision> fresh;
+  // Walk the old cache and the sorted listing at once: vanished keys become dels, new or
+  // changed keys puts.
   auto old_it = cache_.begin();
-  auto new_it = fresh.begin();
-  while (old_it != cache_.end() || new_it != fresh.end()) {
-    if (new_it == fresh.end() || (old_it != cache_.end() && old_it->first < new_it->first)) {
+  auto new_it = listing.kvs.begin();
+  while (old_it != cache_.end() || new_it != listing.kvs.end()) {
+    if (new_it == listing.kvs.end() || (old_it != cache_.end() && old_it->first < new_it->key)) {
       Change c;
       c.type = Change::Type::del;
       c.kv.key = old_it->first;
       c.kv.mod_revision = out.revision;
-      c.prev = old_it->second;
       out.changes.push_back(std::move(c));
       ++old_it;
-    } else if (old_it == cache_.end() || new_it->first < old_it->first) {
-      out.changes.push_back(Change{Change::Type::put, new_it->second, std::nullopt});
-      ++new_it;
-    } else {
-      if (old_it->second.mod_revision != new_it->second.mod_revision)
-        out.changes.push_back(Change{Change::Type::put, new_it->second, old_it->second});
-      ++old_it;
-      ++new_it;
+      continue;
     }
+    bool changed = true;
+    if (old_it != cache_.end() && old_it->first == new_it->key) {
+      changed = old_it->second != new_it->mod_revision;
+      ++old_it;
+    }
+    fresh.emplace_hint(fresh.end(), new_it->key, new_it->mod_revision);
+    if (changed) out.changes.push_back(Change{Change::Type::put, std::move(*new_it)});
+    ++new_it;
   }
   cache_ = std::move(fresh);
-  if (!opts_.keep_values)
-    for (auto& [key, kv] : cache_) std::string().swap(kv.value);
   revision_ = out.revision;
   WatchRequest wr;
   wr.key = prefix_;
@@ -136,17 +136,12 @@ void Reflector::apply(const WatchBatch& b, ReflectorBatch& out) {
   for (const auto& e : b.events) {
     if (e.kv.mod_revision <= base) continue;  // already applied: never repeat a change
     revision_ = std::max(revision_, e.kv.mod_revision);
-    auto it = cache_.find(e.kv.key);
     if (e.type == Event::Type::put) {
-      std::optional<KeyValue> prev;
-      if (it != cache_.end()) prev = it->second;
-      KeyValue& cached = cache_[e.kv.key];
-      cached = e.kv;
-      if (!opts_.keep_values) cached.value.clear();
-      out.changes.push_back(Change{Change::Type::put, e.kv, std::move(prev)});
-    } else if (it != cache_.end()) {
-      out.changes.push_back(Change{Change::Type::del, e.kv, it->second});
+      cache_.insert_or_assign(e.kv.key, e.kv.mod_revision);
+      out.changes.push_back(Change{Change::Type::put, e.kv});
+    } else if (auto it = cache_.find(e.kv.key); it != cache_.end()) {
       cache_.erase(it);
+      out.changes.push_back(Change{Change::Type::del, e.kv});
     }
   }
   out.revision = revision_;
