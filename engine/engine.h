@@ -30,7 +30,8 @@ struct EngineOptions {
   std::chrono::seconds lease_ttl{5};
   // Safety-net period of a full pass; passes are normally driven by watch events.
   std::chrono::milliseconds reconcile_interval{std::chrono::seconds(30)};
-  // How long a pass waits after the last one, so a burst of events yields one pass.
+  // How long a pass waits after the last one, and after the change that woke an idle engine,
+  // so a burst of events yields one pass.
   std::chrono::milliseconds batch_window{20};
   // The event history the leader keeps (registry/event_log.h), trimmed at most once per
   // `event_trim_interval`.

@@ -235,6 +235,8 @@ void timeline(Cluster& c, std::chrono::system_clock::time_point t0) {
       {"agent: start unit=", "agent plans start"},
       {"agent: starting units", "start batches sent"},
       {"agent: start jobs done", "start batches done"},
+      {"agent: unload unit=", "agent plans unload"},
+      {"api: destroyed unit", "api destroyed"},
       {"Reloading", "systemd reload"}};
   for (std::size_t i = 0; i < c.size(); ++i) {
     auto r = c.host(i).run({"/usr/bin/journalctl", "--no-pager", "-o", "short-unix", "--since",
@@ -350,6 +352,7 @@ int main(int argc, char** argv) try {
 
   // (b) destroy through fleet.
   cpu.emplace(c);
+  auto destroy0 = std::chrono::system_clock::now();
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"destroy", "--no-block"}, names("viafleet", 0, n)), 600s);
   must(r.exit == 0, "fleetctl destroy: " + r.err);
@@ -360,6 +363,7 @@ int main(int argc, char** argv) try {
     for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
   must(fleet_destroy >= 0, "units did not all go away after destroy");
   std::printf("fleet destroy CPU: %s\n", cpu->since().c_str());
+  timeline(c, destroy0);
   std::printf("fleet: destroy %.2f s (fleetctl %.2f s); load %s\n", fleet_destroy, destroy_cli,
               load_average().c_str());
 
