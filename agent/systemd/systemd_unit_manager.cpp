@@ -177,7 +177,7 @@ struct SystemdUnitManager::Impl {
   };
 
   Impl(asio::any_io_executor e, SystemdOptions o)
-      : ex(e), opts(std::move(o)), notifier(e), reconnect_timer(e) {}
+      : ex(e), opts(std::move(o)), notifier(e), reconnect_timer(e), subscribe_timer(e) {}
   ~Impl() {
     callback_box->cb = nullptr;
     if (pump) pump->stop();
@@ -276,9 +276,23 @@ struct SystemdUnitManager::Impl {
   // Subscribes this connection again and reports every tracked unit's state once, for the
   // changes missed while no signal could arrive.
   void subscribe_and_report() {
-    auto on_subscribed = [this](const sdbus::Error* e) {
-      if (e) log::error("agent", "subscribe again", {{"error", from_sdbus(*e).describe()}});
+    auto on_subscribed = [this, epoch = conn_epoch](const sdbus::Error* e) {
       reply_done();
+      if (!e) {
+        subscribe_backoff.reset();
+        return;
+      }
+      // Without a subscription no state change or job result would ever arrive on this
+      // connection, so a refusal (systemd busy, or just back and not answering yet) is retried.
+      // A lost connection is the reconnect's to handle, and it subscribes again itself.
+      log::error("agent", "subscribe again failed; retrying",
+                 {{"error", from_sdbus(*e).describe()}});
+      if (lost(epoch)) return;
+      subscribe_timer.expires_after(subscribe_backoff.next());
+      subscribe_timer.async_wait([this, epoch, alive = std::weak_ptr<int>(alive_token)](
+                                     const boost::system::error_code& ec) {
+        if (!ec && alive.lock() && !lost(epoch)) subscribe_and_report();
+      });
     };
     if (!send(*mgr, kManager, "Subscribe", on_subscribed)) return;
     if (tracked.empty()) return;
@@ -630,6 +644,8 @@ struct SystemdUnitManager::Impl {
   bool lost(uint64_t since) const { return broken || conn_epoch != since; }
   asio::steady_timer reconnect_timer;
   Backoff reconnect_backoff{std::chrono::milliseconds(250), std::chrono::milliseconds(5000)};
+  asio::steady_timer subscribe_timer;  // a refused Subscribe is sent again (subscribe_and_report)
+  Backoff subscribe_backoff{std::chrono::milliseconds(250), std::chrono::milliseconds(5000)};
   // A lost connection and what used it, kept until the manager goes (see reconnect()). Members
   // are destroyed in reverse order: proxies, pump and slots before their connection.
   struct Retired {

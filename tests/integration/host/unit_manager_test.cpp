@@ -291,3 +291,54 @@ TEST_CASE("unload while the system bus is down removes nothing, and works once i
   CHECK(r.exit == 0);
   CHECK(trim(h->run({"/usr/bin/systemctl", "is-active", "u-1.service"}).out) != "active");
 }
+
+// After a reconnect the manager subscribes again; if systemd refuses (here: a bus policy denies
+// Subscribe until the test lifts it), it tries again until it succeeds. Without a subscription
+// no state change would ever arrive: w-2 reaching active/running is seen only through signals.
+TEST_CASE("a refused Subscribe after a reconnect is retried until state changes arrive") {
+  fleet::testing::HostOptions o;
+  o.name = "um-resub";
+  o.ip = fleet::testing::host_ip(1);
+  o.private_system = true;
+  auto booted = Host::boot(std::move(o));
+  REQUIRE_MESSAGE(booted, "boot: " << booted.error().describe());
+  auto& h = *booted.value();
+  REQUIRE(probe(h, {"gen-load", "w", "2"}).exit == 0);
+  const std::string deny =
+      "printf '<busconfig><policy context=\"mandatory\"><deny "
+      "send_destination=\"org.freedesktop.systemd1\" "
+      "send_interface=\"org.freedesktop.systemd1.Manager\" send_member=\"Subscribe\"/>"
+      "</policy></busconfig>\\n' > /etc/dbus-1/system.d/zz-deny-subscribe.conf";
+  // Until dbus-daemon has refused one Subscribe of the reconnected manager (it logs each refusal).
+  const std::string refused =
+      "for i in $(seq 300); do journalctl --no-pager -u dbus | grep -q 'member=\"Subscribe\"' && "
+      "exit 0; sleep 0.1; done; exit 1";
+  auto r = probe(h,
+                 {"--timeout-ms",
+                  "30000",
+                  "start-watch",
+                  "active/running",
+                  "w-1.service",
+                  ";",
+                  "sh",
+                  deny + " && systemctl restart dbus",
+                  ";",
+                  "wait-disconnected",
+                  ";",
+                  "wait-connected",
+                  ";",
+                  "sh",
+                  refused,
+                  ";",
+                  "sh",
+                  "rm /etc/dbus-1/system.d/zz-deny-subscribe.conf && systemctl reload dbus",
+                  ";",
+                  "start-watch",
+                  "active/running",
+                  "w-2.service"},
+                 90s);
+  CHECK(count_lines(r.out, "step sh ok") == 3);
+  CHECK(r.err.find("subscribe again failed; retrying") != std::string::npos);
+  CHECK(r.exit == 0);
+  CHECK(has_line(r.out, "event unit=w-2.service load=loaded active=active sub=running"));
+}
