@@ -16,10 +16,12 @@ using fleet::testing::Host;
 
 namespace {
 
-std::unique_ptr<Host> boot(const std::string& name) {
+// `private_system`: the host gets its own /etc, for tests that change the bus's configuration.
+std::unique_ptr<Host> boot(const std::string& name, bool private_system = false) {
   fleet::testing::HostOptions o;
   o.name = name;
   o.ip = fleet::testing::host_ip(1);
+  o.private_system = private_system;
   auto h = Host::boot(std::move(o));
   if (!h) FAIL("boot " << name << ": " << h.error().describe());
   return std::move(h).value();
@@ -204,13 +206,8 @@ TEST_CASE("800 units started and stopped in one batch each see every job's resul
 // 200 jobs). The jobs queued then are reported lost, not waited for until the job timeout, and the
 // manager subscribes again when systemd is back: later state changes still arrive.
 TEST_CASE("after systemd leaves the bus and comes back, state changes arrive again") {
-  fleet::testing::HostOptions o;
-  o.name = "um-rejoin";
-  o.ip = fleet::testing::host_ip(1);
-  o.private_system = true;
-  auto booted = Host::boot(std::move(o));
-  REQUIRE_MESSAGE(booted, "boot: " << booted.error().describe());
-  auto& h = *booted.value();
+  auto booted = boot("um-rejoin", true);
+  auto& h = *booted;
   auto conf = h.run({"/bin/sh", "-c",
                      "printf '<busconfig><limit name=\"max_match_rules_per_connection\">100"
                      "</limit></busconfig>\\n' > /etc/dbus-1/system.d/zz-match-limit.conf && "
@@ -296,13 +293,8 @@ TEST_CASE("unload while the system bus is down removes nothing, and works once i
 // Subscribe until the test lifts it), it tries again until it succeeds. Without a subscription
 // no state change would ever arrive: w-2 reaching active/running is seen only through signals.
 TEST_CASE("a refused Subscribe after a reconnect is retried until state changes arrive") {
-  fleet::testing::HostOptions o;
-  o.name = "um-resub";
-  o.ip = fleet::testing::host_ip(1);
-  o.private_system = true;
-  auto booted = Host::boot(std::move(o));
-  REQUIRE_MESSAGE(booted, "boot: " << booted.error().describe());
-  auto& h = *booted.value();
+  auto booted = boot("um-resub", true);
+  auto& h = *booted;
   REQUIRE(probe(h, {"gen-load", "w", "2"}).exit == 0);
   const std::string deny =
       "printf '<busconfig><policy context=\"mandatory\"><deny "
