@@ -106,6 +106,18 @@ TEST_CASE("a unit is loaded, started, stopped and unloaded") {
   CHECK(probe(*h, {"unload", "hello.service"}).exit == 0);
 }
 
+// A unit file of the host's own under the same name is never replaced by a link to ours.
+TEST_CASE("loading a unit whose name the host's own runtime unit file has is refused") {
+  auto h = boot("um-own");
+  const std::string own = "[Service]\nExecStart=/bin/sleep 700\n";
+  REQUIRE(h->write_file("/run/systemd/system/own.service", own));
+  auto r = probe(*h, {"load", "own.service=[Service]\\nExecStart=/bin/sleep 600\\n"});
+  CHECK(r.exit == 1);
+  CHECK(has_line(r.out, "result=error"));
+  auto kept = h->run({"/bin/cat", "/run/systemd/system/own.service"});
+  CHECK(kept.out == own);
+}
+
 TEST_CASE("a unit with an [Install] section is enabled at runtime and pulled in by WantedBy") {
   auto h = boot("um-install");
   auto r = probe(*h, {"load", "anchor.service=[Service]\\nExecStart=/bin/sleep 600\\n",
