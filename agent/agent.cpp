@@ -42,6 +42,8 @@ struct Agent::Impl {
   std::vector<std::string> start_queue;            // planned starts not yet sent to systemd
   std::unique_ptr<Timer> start_wake;               // start_queue signal
   std::unique_ptr<registry::AssignmentFeed> feed;  // this machine's assignments, once announced
+  // Pause before a start batch lost to an unreachable systemd is planned again (start_loop).
+  Backoff start_retry{std::chrono::milliseconds(250), std::chrono::milliseconds(10000)};
 };
 
 namespace {
@@ -576,8 +578,14 @@ Task<void> Agent::start_loop() {
       // pass's listing marks it started again.
       if (st.error().code == Errc::unavailable) {
         for (const auto& n : batch) start_requested_.erase(n);
+        // After a pause: when systemd left the bus and came back at once, the pass's listing
+        // works, so the pass itself would not back off, and the starts would repeat at once
+        // for as long as systemd keeps dropping them.
+        co_await sleep_for(impl_->start_retry.next());
         request_pass();
       }
+    } else {
+      impl_->start_retry.reset();
     }
     // Signals cover later changes; one listing makes the new states visible right away.
     if (auto listed = co_await units_.list(batch))

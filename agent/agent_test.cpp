@@ -288,3 +288,33 @@ TEST_CASE("a unit unassigned while systemd cannot be reached is unloaded once it
   agent.stop();
   REQUIRE(run_until(w.io, [&] { return done->done; }));
 }
+
+// systemd dropping off the bus with every start and joining again at once: listings work, so
+// the pass itself does not fail and back off. The lost starts are planned again after a growing
+// pause, not at once in a loop, and the unit starts once systemd keeps its jobs.
+TEST_CASE("starts lost while systemd's listings work are retried with growing pauses") {
+  World w;
+  w.store_content();
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
+  units.set_starts_lost(true);
+  w.assign("a.service", TargetState::launched);
+  // Before any simulated time passes, the lost start waits for its pause. (Handler by handler
+  // and bounded: retried at once, the starts would never leave the loop idle, and a whole
+  // poll() would never return.)
+  for (int i = 0; i < 100000 && units.refused() < 50; ++i) w.io.poll_one();
+  REQUIRE(units.refused() <= 2);
+  advance_clock(w.io, std::chrono::seconds(20));
+  CHECK(units.refused() >= 3);
+  CHECK(units.refused() <= 20);
+  units.set_starts_lost(false);
+  advance_clock(w.io, std::chrono::seconds(11));
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active" && s->sub_state == "running";
+  }));
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}

@@ -58,7 +58,7 @@ Task<Status> FakeUnitManager::unload(std::vector<std::string> names) {
 }
 
 Task<Status> FakeUnitManager::start(std::vector<std::string> names) {
-  if (unavailable_) co_return refuse("start");
+  if (unavailable_ || starts_lost_) co_return refuse("start");
   std::vector<std::pair<std::string, Error>> failed;
   for (const auto& n : names) {
     calls_.push_back("start " + n);

@@ -47,6 +47,9 @@ class FakeUnitManager final : public UnitManager {
   void set_unavailable(bool v) { unavailable_ = v; }
   // Operations refused so far because the manager was unavailable.
   int refused() const { return refused_; }
+  // While set, starts fail with Errc::unavailable and every other operation works: systemd
+  // dropping off the bus with the jobs and joining again at once. Counted in refused().
+  void set_starts_lost(bool v) { starts_lost_ = v; }
   std::optional<std::string> content(const std::string& name) const;
   int reloads() const { return reloads_; }
   // Operations in order, e.g. "load a.service", "start a.service", "reload".
@@ -74,6 +77,7 @@ class FakeUnitManager final : public UnitManager {
   int reloads_ = 0;
   uint32_t next_pid_ = 1000;
   bool unavailable_ = false;
+  bool starts_lost_ = false;
   int refused_ = 0;
   bool system_stopping_ = false;
   int reboots_ = 0;
