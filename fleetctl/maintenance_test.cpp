@@ -110,6 +110,21 @@ TEST_CASE("drain --force asks to stop what cannot move, --no-block returns at on
   CHECK(h.sys.sleeps == 0);
 }
 
+// The reason an earlier drain gave a pinned unit is still there when --force begins: the unit
+// is stopped all the same, so drain --force waits until its state is gone from the machine.
+TEST_CASE("drain --force waits for a unit an earlier drain left to stop") {
+  Hosts h;
+  h.running("pinned.service", kM1,
+            "cannot leave draining Machine(" + kM1 +
+                "): required Machine(113f16a7) cannot run it: Machine(" + kM1 + ") is cordoned");
+  h.sys.on_sleep = [&](int) { h.api.clear_unit_states("pinned.service"); };
+  auto r = h.run({"drain", "--force", kM1});
+  CHECK(r.code == 0);
+  CHECK(h.sys.sleeps == 1);
+  CHECK(r.out ==
+        "Draining machine " + kM1 + ": 0 of 1 units moved, 1 left\nMachine " + kM1 + " drained\n");
+}
+
 TEST_CASE("drain gives up after --timeout and names what is left") {
   Hosts h;
   h.running("a.service", kM1);

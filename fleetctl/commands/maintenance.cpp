@@ -54,12 +54,15 @@ int run_uncordon(CommandContext& ctx) {
 }
 
 // What is left on a draining machine, from one listing of units and of that machine's states.
+// With --force nothing stays: a unit that cannot leave is stopped, and the reason an earlier
+// drain gave it ("cannot leave draining ...") is stale until the engine's next pass, so it must
+// not count as staying (that made `drain --force` return before the unit stopped).
 struct DrainView {
   std::vector<std::string> leaving;                        // still reported there, moving away
   std::vector<std::pair<std::string, std::string>> stuck;  // staying: unit, reason
 };
 
-Result<DrainView> drain_view(CommandContext& ctx, const std::string& machine) {
+Result<DrainView> drain_view(CommandContext& ctx, const std::string& machine, bool force) {
   BOOST_OUTCOME_TRY(auto units, ctx.api->list_units());
   BOOST_OUTCOME_TRY(auto states, ctx.api->list_unit_states({machine, {}}));
   std::map<std::string, const api::Unit*> by_name;
@@ -70,7 +73,7 @@ Result<DrainView> drain_view(CommandContext& ctx, const std::string& machine) {
     if (it != by_name.end()) {
       const api::Unit& u = *it->second;
       if (api::is_global(u.options)) continue;  // global units stay on every machine
-      if (u.machine_id == machine && u.reason.starts_with("cannot leave draining")) {
+      if (!force && u.machine_id == machine && u.reason.starts_with("cannot leave draining")) {
         v.stuck.emplace_back(u.name, u.reason);
         continue;
       }
@@ -97,7 +100,7 @@ int run_drain(CommandContext& ctx) {
   std::size_t total = 0;
   std::optional<std::size_t> last;
   while (true) {
-    auto v = drain_view(ctx, m->id);
+    auto v = drain_view(ctx, m->id, force);
     if (!v) {
       ctx.io.err << "Error retrieving the units of machine " << m->id << ": " << v.error().message
                  << "\n";
