@@ -123,6 +123,7 @@ struct Engine::Term {
   Timer wake;  // a pass is wanted (cancelled) or the safety-net period passed
   bool dirty = false;
   bool deposed = false;                               // a fenced write failed: another engine leads
+  bool passed = false;                                // this term made its first pass
   std::chrono::steady_clock::time_point last_trim{};  // of the event history
   std::optional<std::set<std::string>> machines_seen;  // as of the previous pass
   // When a rolling update must be decided again though nothing is reported (a health window
@@ -183,16 +184,19 @@ Task<void> Engine::reconcile_loop(Term& term) {
       auto [ec] = co_await term.wake.async_wait(net::as_tuple(net::use_awaitable));
       if (!ec) {
         term.dirty = true;  // the periodic safety-net pass
-      } else if (term.dirty) {
+      } else if (term.dirty && term.passed) {
         // Woken by a change: the rest of its burst (a batch request's other txns, the other
         // leases of a lost rack) is usually a few ms behind. Planning on the first txn alone
         // placed 64-128 of 500 units, and the rest waited for that pass's writes and events.
+        // (A term's first pass follows a whole listing, with no burst to wait for: a new leader
+        // plans at once.)
         co_await sleep_for(opts_.batch_window);
       }
       continue;
     }
     term.dirty = false;
     if (!co_await pass(term)) co_return;  // deposed, or our own shutdown
+    term.passed = true;
     co_await reboot_step(term);
     co_await rollout_step(term);
     co_await sleep_for(opts_.batch_window);

@@ -44,6 +44,14 @@ TEST_CASE("fleet.socket activates fleetd, whose journal entries have priorities 
                      kSettle, 200ms));
   auto ready = http_request(c.api_url(0), "GET", "/readyz");
   CHECK(contains(ready.body, "[+]agent ok"));
+  // The engine's pass histogram appears with its first pass, which readiness does not wait for.
+  std::string scraped;
+  CHECK(wait_until(
+      [&] {
+        scraped = http_request(c.api_url(0), "GET", "/metrics").body;
+        return contains(scraped, "\nfleet_engine_reconcile_duration_seconds_count ");
+      },
+      kSettle, 100ms));
   auto metrics = http_request(c.api_url(0), "GET", "/metrics");
   CHECK(contains(metrics.body, "\nfleet_machines 1\n"));
   CHECK(contains(metrics.body, "\nfleet_build_info{version="));
