@@ -28,9 +28,12 @@ int run(CommandContext& ctx) {
     ctx.io.out << nlohmann::json(us).dump() << "\n";
     return kExitOk;
   }
+  // Once per unit, not once per cell: each check scans the unit's options.
+  std::vector<bool> globals(us.size());
+  for (std::size_t r = 0; r < us.size(); ++r) globals[r] = api::is_global(us[r].options);
   print_table(ctx, *listing, us.size(), [&](std::size_t r, const std::string& col) -> std::string {
     const api::Unit& u = us[r];
-    bool global = api::is_global(u.options);
+    const bool global = globals[r];
     if (col == "unit") return u.name;
     if (col == "hash") {
       std::string h = unit_hash(u.options);
