@@ -25,7 +25,6 @@ namespace fleet::agent {
 
 namespace net = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
-using registry::Task;
 
 struct Agent::Impl {
   Impl(registry::Registry& registry, std::chrono::seconds ttl)
