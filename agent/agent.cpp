@@ -497,6 +497,13 @@ Task<void> Agent::follow_assignments() {
         continue;
       }
       if (c.assignment) {
+        // A content sent along is kept like a fetched one (contents are immutable per hash),
+        // after checking that it is the one the hash names.
+        std::string& text = c.assignment->content;
+        if (!text.empty() && !contents_.count(c.assignment->hash) &&
+            unitfile::sha1_hex(text) == c.assignment->hash)
+          contents_[c.assignment->hash] = std::move(text);
+        c.assignment->content.clear();
         desired_[c.unit] = std::move(*c.assignment);
       } else {
         desired_.erase(c.unit);

@@ -11,6 +11,7 @@
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
 #include "registry/testing/raw_keys.h"
+#include "unitfile/unit_file.h"
 
 using namespace fleet;
 using namespace fleet::agent;
@@ -315,6 +316,38 @@ TEST_CASE("starts lost while systemd's listings work are retried with growing pa
     auto s = w.state("a.service");
     return s && s->active_state == "active" && s->sub_state == "running";
   }));
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
+
+// The engine sends a small unit's text along with its assignment: the agent starts the unit
+// without reading content/ (here there is none to read), and ignores a text that is not the
+// one its hash names.
+TEST_CASE("a unit whose assignment carries its content starts without a fetch") {
+  World w;
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
+  auto send = [&](const std::string& unit, const std::string& text) {
+    ScheduleBatch b = w.reg.schedule_batch();
+    b.assign({unit, "m1", unitfile::sha1_hex(kContent), TargetState::launched, text});
+    REQUIRE(run_sync(w.io, w.reg.apply(std::move(b), w.engine_lease)));
+  };
+  send("a.service", kContent);
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active" && s->sub_state == "running";
+  }));
+  CHECK(units.content("a.service") == kContent);
+  // Another text under that hash is never loaded: the unit gets the content the hash names.
+  const std::string other = "[Service]\nExecStart=/bin/false\n";
+  send("b.service", other);
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("b.service");
+    return s && s->active_state == "active";
+  }));
+  CHECK(units.content("b.service") == kContent);
   agent.stop();
   REQUIRE(run_until(w.io, [&] { return done->done; }));
 }

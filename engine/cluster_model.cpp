@@ -158,7 +158,10 @@ bool ClusterModel::apply(const registry::cluster::Schedule& c) {
 bool ClusterModel::apply(const registry::cluster::Assigned& c) {
   bool changed = false;
   if (c.assignment) {
-    changed = assign(assignments_, std::make_pair(c.machine, c.unit), *c.assignment);
+    // The content it may carry is the agent's; the model has each content once, by hash.
+    registry::Assignment kept = *c.assignment;
+    kept.content.clear();
+    changed = assign(assignments_, std::make_pair(c.machine, c.unit), std::move(kept));
     if (changed) assigned_to_[c.unit].insert(c.machine);
   } else if (assignments_.erase({c.machine, c.unit}) > 0) {
     changed = true;
@@ -411,8 +414,13 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& removal
       if (cur != assignments_.end() && cur->second.hash == u->second.hash &&
           cur->second.desired == u->second.desired)
         continue;
-      writes[unit].assign.push_back(
-          registry::Assignment{unit, m, u->second.hash, u->second.desired});
+      registry::Assignment next{unit, m, u->second.hash, u->second.desired};
+      // Sent along when small, so the agent need not fetch it (one etcd request per agent pass
+      // fewer: at 100,000 units, ~18,000 of the launch's ~42,000 requests were fetches).
+      if (auto text = contents_.find(next.hash);
+          text != contents_.end() && text->second.text.size() <= registry::kInlineContentBytes)
+        next.content = text->second.text;
+      writes[unit].assign.push_back(std::move(next));
     }
   }
   for (const auto& [unit, reason] : reasons)

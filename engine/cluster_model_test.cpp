@@ -107,6 +107,32 @@ TEST_CASE("units of a vanished machine move and its assignments are removed") {
   CHECK(m.step().empty());
 }
 
+// A small unit's text goes along with its assignment (the agent then needs no fetch); a large
+// one is fetched by hash. The model itself keeps each content once, not in its assignments.
+TEST_CASE("assignments carry small contents only, and the model does not keep them") {
+  Model m;
+  m.machine("m1");
+  const std::string small = "[Service]\nExecStart=/bin/a\n";
+  const std::string large =
+      "[Service]\nExecStart=/bin/b\nEnvironment=X=" + std::string(5000, 'x') + "\n";
+  m.unit("a.service", small, reg::TargetState::launched);
+  m.unit("b.service", large, reg::TargetState::launched);
+  auto batch = m.registry.schedule_batch();
+  m.model.writes_for(plan_schedule(m.model.snapshot()), batch);
+  const auto changes = batch.changes();
+  const auto* a = assignment(changes, "m1", "a.service");
+  const auto* b = assignment(changes, "m1", "b.service");
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE(a->assignment);
+  REQUIRE(b->assignment);
+  CHECK(a->assignment->content == small);
+  CHECK(b->assignment->content.empty());
+  for (const auto& c : changes) m.model.apply_written(c);
+  // Their echo, content and all, changes nothing.
+  for (const auto& c : changes) CHECK_FALSE(m.apply(c));
+}
+
 TEST_CASE("global units are assigned to every machine whose metadata fits") {
   Model m;
   m.machine("m1", {{"role", "web"}});

@@ -185,7 +185,9 @@ std::string encode(const Maintenance& r) {
 }
 
 std::string encode(const Assignment& r) {
-  return json{{"hash", r.hash}, {"desiredState", to_string(r.desired)}}.dump();
+  json j{{"hash", r.hash}, {"desiredState", to_string(r.desired)}};
+  if (!r.content.empty()) j["content"] = r.content;
+  return j.dump();
 }
 
 std::string encode(const UnitStateRecord& r) {
@@ -239,6 +241,7 @@ Result<Assignment> decode_assignment(std::string_view unit, std::string_view mac
   if (each_string_member(text, [&](const std::string& k, std::string& v) {
         if (k == "hash") fast.hash = std::move(v);
         if (k == "desiredState") desired = std::move(v);
+        if (k == "content") fast.content = std::move(v);
       })) {
     fast.unit = std::string(unit);
     fast.machine = std::string(machine);
@@ -251,6 +254,7 @@ Result<Assignment> decode_assignment(std::string_view unit, std::string_view mac
   r.unit = std::string(unit);
   r.machine = std::string(machine);
   r.hash = str(j, "hash");
+  r.content = str(j, "content");
   BOOST_OUTCOME_TRY(r.desired, state_field(j, what));
   return r;
 }

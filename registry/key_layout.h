@@ -6,7 +6,8 @@
 //   units/<unit>                  UnitRecord JSON (name, hash, desiredState)      users via the API
 //   content/<sha1>                canonical unit text, once per distinct content  API; GC by engine
 //   schedule/<unit>               machine ID of a non-global unit                 engine (fenced)
-//   assign/<machine>/<unit>       Assignment JSON: what that agent must run       engine (fenced)
+//   assign/<machine>/<unit>       Assignment JSON: what that agent must run (with  engine (fenced)
+//                                 the unit's text when small: no fetch needed)
 //   reasons/<unit>                why the unit cannot be placed                   engine (fenced)
 //   machines/<machine>            MachineRecord JSON, attached to its lease       agent
 //   metadata/<machine>/<key>      dynamic metadata (API PATCH), survives leases   API

@@ -66,8 +66,15 @@ struct Assignment {
   std::string machine;
   std::string hash;
   TargetState desired = TargetState::loaded;  // loaded or launched
+  // The unit's text (content/<hash>), sent along by the engine when it is at most
+  // kInlineContentBytes, so the agent needs no fetch; empty otherwise, and from older engines.
+  // Only a carrier: readers that keep assignments drop it.
+  std::string content = {};
   bool operator==(const Assignment&) const = default;
 };
+// Larger contents are fetched by hash: 64 assignments of this size keep an engine txn (128
+// ops) far below etcd's default request limit (1.5 MiB).
+inline constexpr std::size_t kInlineContentBytes = 4096;
 
 // systemd's view of a unit on one machine, reported by that machine's agent under its lease.
 struct UnitStateRecord {

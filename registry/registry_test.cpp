@@ -78,6 +78,10 @@ TEST_CASE("records decode alike whether they take the flat fast path or the full
         "unit u.service: invalid desiredState \"\"");
   Assignment a{"u.service", "m1", "h", TargetState::launched};
   CHECK(decode_assignment("u.service", "m1", encode(a)).value() == a);
+  CHECK(encode(a).find("content") == std::string::npos);  // none sent, none written
+  // A content sent along, with the escapes a unit file needs, read by both paths.
+  a.content = "[Service]\nExecStart=/bin/echo \"caf\xc3\xa9\"\tok\n";
+  CHECK(decode_assignment("u.service", "m1", encode(a)).value() == a);
 }
 
 TEST_CASE("a created unit is listed with its content and a second create is refused") {

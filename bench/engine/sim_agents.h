@@ -3,12 +3,12 @@
 // etcd client). Each does what a real agent (agent/agent.cpp) does through the registry, with the
 // same calls: grants a machine lease and keeps it alive (LeaseKeeper), claims its machine record
 // under it, follows only its own assignments (Registry::watch_assignments), fetches the contents
-// of units new to it (get_contents), reports their states under its lease (put_states) with the
-// events a state change records, and deletes the states of units taken away (delete_states).
-// Only systemd is left out: a launched unit is "active/running" at once. Like the agent, it
-// coalesces: changes arriving within AgentOptions::publish_delay (50 ms) of each other are
-// acted on together, so a burst of assignments costs one fetch and one states write (plus its
-// events and the deletions of units taken away), not three writes per watch batch.
+// of units new to it that their assignments did not carry (get_contents), reports their states
+// under its lease (put_states) with the events a state change records, and deletes the states of
+// units taken away (delete_states). Only systemd is left out: a launched unit is "active/running"
+// at once. Like the agent, it coalesces: changes arriving within AgentOptions::publish_delay (50
+// ms) of each other are acted on together, so a burst of assignments costs one fetch and one states
+// write (plus its events and the deletions of units taken away), not three writes per watch batch.
 
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
@@ -158,6 +158,9 @@ class SimAgents {
       for (auto& c : changes.value()) {
         if (c.unit.empty()) continue;  // a reboot request
         if (c.assignment) {
+          // As the agent: a content sent along needs no fetch (the agent checks its hash).
+          if (!c.assignment->content.empty()) a.contents.insert(c.assignment->hash);
+          c.assignment->content.clear();
           a.desired[c.unit] = *c.assignment;
           if (hook_) hook_(c.unit, a.id, true);
         } else if (a.desired.erase(c.unit)) {
