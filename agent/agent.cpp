@@ -583,11 +583,12 @@ Task<void> Agent::start_loop() {
       // backs off while systemd stays unreachable. A unit that did start is running, and the
       // pass's listing marks it started again.
       if (st.error().code == Errc::unavailable) {
-        for (const auto& n : batch) start_requested_.erase(n);
         // After a pause: when systemd left the bus and came back at once, the pass's listing
         // works, so the pass itself would not back off, and the starts would repeat at once
-        // for as long as systemd keeps dropping them.
+        // for as long as systemd keeps dropping them. Still marked requested meanwhile, so no
+        // pass plans them again before the pause is over.
         co_await sleep_for(impl_->start_retry.next());
+        for (const auto& n : batch) start_requested_.erase(n);
         request_pass();
       }
     } else {

@@ -159,9 +159,9 @@ bool ClusterModel::apply(const registry::cluster::Assigned& c) {
   bool changed = false;
   if (c.assignment) {
     // The content it may carry is the agent's; the model has each content once, by hash.
-    registry::Assignment kept = *c.assignment;
-    kept.content.clear();
-    changed = assign(assignments_, std::make_pair(c.machine, c.unit), std::move(kept));
+    const registry::Assignment& a = *c.assignment;
+    changed = assign(assignments_, std::make_pair(c.machine, c.unit),
+                     registry::Assignment{a.unit, a.machine, a.hash, a.desired});
     if (changed) assigned_to_[c.unit].insert(c.machine);
   } else if (assignments_.erase({c.machine, c.unit}) > 0) {
     changed = true;
@@ -416,9 +416,12 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& removal
         continue;
       registry::Assignment next{unit, m, u->second.hash, u->second.desired};
       // Sent along when small, so the agent need not fetch it (one etcd request per agent pass
-      // fewer: at 100,000 units, ~18,000 of the launch's ~42,000 requests were fetches).
+      // fewer: at 100,000 units, ~18,000 of the launch's ~42,000 requests were fetches). Not
+      // for global units: one text copied to every machine's key would cost etcd far more
+      // than the one fetch per machine it saves.
       if (auto text = contents_.find(next.hash);
-          text != contents_.end() && text->second.text.size() <= registry::kInlineContentBytes)
+          !global && text != contents_.end() &&
+          text->second.text.size() <= registry::kInlineContentBytes)
         next.content = text->second.text;
       writes[unit].assign.push_back(std::move(next));
     }

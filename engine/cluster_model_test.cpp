@@ -109,7 +109,7 @@ TEST_CASE("units of a vanished machine move and its assignments are removed") {
 
 // A small unit's text goes along with its assignment (the agent then needs no fetch); a large
 // one is fetched by hash. The model itself keeps each content once, not in its assignments.
-TEST_CASE("assignments carry small contents only, and the model does not keep them") {
+TEST_CASE("assignments carry small contents of non-global units only, and the model keeps none") {
   Model m;
   m.machine("m1");
   const std::string small = "[Service]\nExecStart=/bin/a\n";
@@ -117,6 +117,9 @@ TEST_CASE("assignments carry small contents only, and the model does not keep th
       "[Service]\nExecStart=/bin/b\nEnvironment=X=" + std::string(5000, 'x') + "\n";
   m.unit("a.service", small, reg::TargetState::launched);
   m.unit("b.service", large, reg::TargetState::launched);
+  // A global unit's text would be copied to every machine's key: fetched instead.
+  m.unit("g.service", "[Service]\nExecStart=/bin/g\n[X-Fleet]\nGlobal=true\n",
+         reg::TargetState::launched);
   auto batch = m.registry.schedule_batch();
   m.model.writes_for(plan_schedule(m.model.snapshot()), batch);
   const auto changes = batch.changes();
@@ -128,6 +131,10 @@ TEST_CASE("assignments carry small contents only, and the model does not keep th
   REQUIRE(b->assignment);
   CHECK(a->assignment->content == small);
   CHECK(b->assignment->content.empty());
+  const auto* g = assignment(changes, "m1", "g.service");
+  REQUIRE(g);
+  REQUIRE(g->assignment);
+  CHECK(g->assignment->content.empty());
   for (const auto& c : changes) m.model.apply_written(c);
   // Their echo, content and all, changes nothing.
   for (const auto& c : changes) CHECK_FALSE(m.apply(c));

@@ -187,7 +187,10 @@ std::string encode(const Maintenance& r) {
 std::string encode(const Assignment& r) {
   json j{{"hash", r.hash}, {"desiredState", to_string(r.desired)}};
   if (!r.content.empty()) j["content"] = r.content;
-  return j.dump();
+  // A content that is not UTF-8 (written to etcd by other means than the API) is sent mangled
+  // rather than throwing inside the engine's pass: its hash no longer matches, so the agent
+  // fetches it.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string encode(const UnitStateRecord& r) {

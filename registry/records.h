@@ -72,8 +72,8 @@ struct Assignment {
   std::string content = {};
   bool operator==(const Assignment&) const = default;
 };
-// Larger contents are fetched by hash: 64 assignments of this size keep an engine txn (128
-// ops) far below etcd's default request limit (1.5 MiB).
+// Larger contents are fetched by hash. (Registry::apply also bounds each txn's bytes, since
+// escaping can grow a text several times, and a txn holds up to 128 assignments.)
 inline constexpr std::size_t kInlineContentBytes = 4096;
 
 // systemd's view of a unit on one machine, reported by that machine's agent under its lease.

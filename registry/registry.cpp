@@ -19,6 +19,8 @@ constexpr std::size_t kTxnsInFlight = 8;
 // rescheduling of 10,000 units from 12.3 to 5.7 s (Documentation/performance.md). It stays
 // below EtcdConfig::max_in_flight (32) so the agent and API of the same fleetd still get slots.
 constexpr std::size_t kPlanTxnsInFlight = 24;
+// Key and value bytes in one of the engine's txns (apply()).
+constexpr std::size_t kApplyTxnBytes = 768 * 1024;
 
 void ScheduleBatch::compact() {
   if (compacted_) return;
@@ -714,12 +716,21 @@ Task<Status> Registry::apply(ScheduleBatch batch, LeaseId fence) {
   auto ops = batch.take();
   const std::size_t per_txn = std::max<std::size_t>(1, kv_.max_txn_ops());
   std::vector<TxnRequest> txns;
-  for (std::size_t i = 0; i < ops.size(); i += per_txn) {
-    TxnRequest txn;
-    txn.compare.push_back(Compare::lease_is(keys_.leader(), fence));
-    for (std::size_t j = i; j < std::min(ops.size(), i + per_txn); ++j)
-      txn.success.push_back(std::move(ops[j]));
-    txns.push_back(std::move(txn));
+  // Bounded in bytes too: assignments carry contents of up to 4 KiB, which escaping can grow
+  // several times, and etcd refuses requests over 1.5 MiB (its JSON gateway base64-encodes
+  // every key and value on top).
+  std::size_t bytes = 0;
+  for (auto& op : ops) {
+    const std::size_t size = op.key.size() + op.value.size();
+    if (txns.empty() || txns.back().success.size() >= per_txn ||
+        (!txns.back().success.empty() && bytes + size > kApplyTxnBytes)) {
+      TxnRequest txn;
+      txn.compare.push_back(Compare::lease_is(keys_.leader(), fence));
+      txns.push_back(std::move(txn));
+      bytes = 0;
+    }
+    bytes += size;
+    txns.back().success.push_back(std::move(op));
   }
   // A batch names each key once, so its txns commute: a few in flight at once let etcd commit
   // them together instead of paying one round trip and fsync per txn. Each txn is fenced on its

@@ -276,9 +276,11 @@ struct SystemdUnitManager::Impl {
   // Subscribes this connection again and reports every tracked unit's state once, for the
   // changes missed while no signal could arrive.
   void subscribe_and_report() {
+    subscribe_timer.cancel();  // a retry pending from before: this Subscribe replaces it
     auto on_subscribed = [this, epoch = conn_epoch](const sdbus::Error* e) {
       reply_done();
-      if (!e) {
+      // AlreadySubscribed: systemd kept us (it keeps its subscribers across a daemon-reexec).
+      if (!e || e->getName() == "org.freedesktop.systemd1.AlreadySubscribed") {
         subscribe_backoff.reset();
         return;
       }

@@ -494,3 +494,23 @@ TEST_CASE("the registry's many-unit calls work on real etcd beyond one txn's 128
   REQUIRE(left);
   CHECK(left.value().empty());
 }
+
+// Assignments carry unit texts of up to 4 KiB, which JSON escaping can grow six times; 128 of
+// them in one txn were ~3 MiB, which etcd refuses (1.5 MiB). The engine's writes are split by
+// bytes as well as by operations, so such a plan is written, and read back whole.
+TEST_CASE("a plan of 128 assignments with 4 KiB of hard-to-escape text each is written") {
+  EtcdFixture f(single("big-plan"));
+  Registry reg{*f.kv, "/fleet/"};
+  auto lease = f.run(f.kv->lease_grant(std::chrono::seconds(60)));
+  REQUIRE(lease);
+  REQUIRE(f.run(reg.campaign("engine", lease.value())).value());
+  const std::string text(kInlineContentBytes, '\x01');  // "\u0001" in JSON: 6 bytes each
+  ScheduleBatch batch = reg.schedule_batch();
+  for (int i = 0; i < 128; ++i)
+    batch.assign({"u" + std::to_string(i) + ".service", "m1", "h", TargetState::launched, text});
+  REQUIRE(f.run(reg.apply(std::move(batch), lease.value())));
+  auto written = f.run(reg.list_assignments("m1"));
+  REQUIRE(written);
+  REQUIRE(written.value().size() == 128);
+  CHECK(written.value()[0].content == text);
+}
