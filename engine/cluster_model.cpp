@@ -416,7 +416,7 @@ void ClusterModel::writes_for(const Plan& plan, registry::ScheduleBatch& removal
         continue;
       registry::Assignment next{unit, m, u->second.hash, u->second.desired};
       // Sent along when small, so the agent need not fetch it (one etcd request per agent pass
-      // fewer: at 100,000 units, ~18,000 of the launch's ~42,000 requests were fetches). Not
+      // fewer: launching 100,000 units, the agents fetched 108,769 contents). Not
       // for global units: one text copied to every machine's key would cost etcd far more
       // than the one fetch per machine it saves.
       if (auto text = contents_.find(next.hash);
