@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <functional>
 
 #include "agent/fake_unit_manager.h"
 #include "common/testing/clock.h"
@@ -241,21 +242,26 @@ TEST_CASE("on SIGTERM the machine is handed over only when the host itself is sh
 
 // A load and a start refused because systemd was unreachable are not failures of the unit: once
 // systemd answers, the unit is loaded and started (not left for a failed start, never retried).
-TEST_CASE("while systemd cannot be reached the agent retries with growing pauses, then starts") {
+// Assigns a.service while `cut(true)` makes systemd refuse: over 20 simulated seconds the
+// refusals are retried after 0.25, 0.5, 1, 2, 4, 8 and 10 s, not once per loop turn (which,
+// with systemd's errors coming back at once, never let the API on the loop answer). `before`
+// runs before any simulated time passes. Then `cut(false)`, and the unit starts.
+static void retried_with_pauses_then_started(
+    const std::function<void(FakeUnitManager&, bool)>& cut,
+    const std::function<void(World&, FakeUnitManager&)>& before) {
   World w;
   w.store_content();
   FakeUnitManager units;
   Agent agent(w.reg, units, w.options());
   auto done = spawn(w.io, agent.run());
   REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
-  units.set_unavailable(true);
+  cut(units, true);
   w.assign("a.service", TargetState::launched);
-  // 20 simulated seconds: retries after 0.25, 0.5, 1, 2, 4, 8 and 10 s, not one per loop turn
-  // (which, with systemd's errors coming back at once, never let the API on the loop answer).
+  before(w, units);
   advance_clock(w.io, std::chrono::seconds(20));
   CHECK(units.refused() >= 3);
   CHECK(units.refused() <= 20);
-  units.set_unavailable(false);
+  cut(units, false);
   advance_clock(w.io, std::chrono::seconds(11));
   REQUIRE(run_until(w.io, [&] {
     auto s = w.state("a.service");
@@ -263,6 +269,11 @@ TEST_CASE("while systemd cannot be reached the agent retries with growing pauses
   }));
   agent.stop();
   REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
+
+TEST_CASE("while systemd cannot be reached the agent retries with growing pauses, then starts") {
+  retried_with_pauses_then_started([](FakeUnitManager& u, bool cut) { u.set_unavailable(cut); },
+                                   [](World&, FakeUnitManager&) {});
 }
 
 // An unload refused because systemd was unreachable removes nothing: the unit keeps its file,
@@ -294,30 +305,16 @@ TEST_CASE("a unit unassigned while systemd cannot be reached is unloaded once it
 // the pass itself does not fail and back off. The lost starts are planned again after a growing
 // pause, not at once in a loop, and the unit starts once systemd keeps its jobs.
 TEST_CASE("starts lost while systemd's listings work are retried with growing pauses") {
-  World w;
-  w.store_content();
-  FakeUnitManager units;
-  Agent agent(w.reg, units, w.options());
-  auto done = spawn(w.io, agent.run());
-  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
-  units.set_starts_lost(true);
-  w.assign("a.service", TargetState::launched);
-  // Before any simulated time passes, the lost start waits for its pause. (Handler by handler
-  // and bounded: retried at once, the starts would never leave the loop idle, and a whole
-  // poll() would never return.)
-  for (int i = 0; i < 100000 && units.refused() < 50; ++i) w.io.poll_one();
-  REQUIRE(units.refused() <= 2);
-  advance_clock(w.io, std::chrono::seconds(20));
-  CHECK(units.refused() >= 3);
-  CHECK(units.refused() <= 20);
-  units.set_starts_lost(false);
-  advance_clock(w.io, std::chrono::seconds(11));
-  REQUIRE(run_until(w.io, [&] {
-    auto s = w.state("a.service");
-    return s && s->active_state == "active" && s->sub_state == "running";
-  }));
-  agent.stop();
-  REQUIRE(run_until(w.io, [&] { return done->done; }));
+  retried_with_pauses_then_started([](FakeUnitManager& u, bool cut) { u.set_starts_lost(cut); },
+                                   [](World& w, FakeUnitManager& units) {
+                                     // Before any simulated time passes, the lost start waits for
+                                     // its pause. (Handler by handler and bounded: retried at once,
+                                     // the starts would never leave the loop idle, and a whole
+                                     // poll() would never return.)
+                                     for (int i = 0; i < 100000 && units.refused() < 50; ++i)
+                                       w.io.poll_one();
+                                     REQUIRE(units.refused() <= 2);
+                                   });
 }
 
 // The engine sends a small unit's text along with its assignment: the agent starts the unit
