@@ -2,6 +2,8 @@
 
 namespace fleet::api {
 
+Result<std::vector<Unit>> ApiClient::list_unit_summaries() { return list_units(); }
+
 Result<std::vector<Status>> ApiClient::set_desired_states(
     const std::vector<std::pair<std::string, std::string>>& changes) {
   std::vector<Status> out;

@@ -59,6 +59,11 @@ class ApiClient {
 
   // GET /units, following nextPageToken to the end; sorted by name.
   virtual Result<std::vector<Unit>> list_units() = 0;
+  // Beyond fleet: the same in the basic view (GET /units?view=basic), for a caller that needs no
+  // options: each unit with `hash`, `global` and `description` set instead (Unit). A server
+  // without the view sends fleet's units, options and all (`global` unset): the caller must
+  // take either. The default is list_units().
+  virtual Result<std::vector<Unit>> list_unit_summaries();
   // GET /units/<name>; nullopt (not an error) when the unit does not exist.
   virtual Result<std::optional<Unit>> get_unit(const std::string& name) = 0;
   // PUT /units/<name> with the whole unit (name, options, desiredState if non-empty): creates

@@ -11,6 +11,7 @@ class ForwardingClient : public ApiClient {
   explicit ForwardingClient(ApiClient& inner) : inner_(inner) {}
 
   Result<std::vector<Unit>> list_units() override { return inner_.list_units(); }
+  Result<std::vector<Unit>> list_unit_summaries() override { return inner_.list_unit_summaries(); }
   Result<std::optional<Unit>> get_unit(const std::string& name) override {
     return inner_.get_unit(name);
   }

@@ -167,6 +167,8 @@ struct HttpApiClient::Impl {
   std::unique_ptr<TcpStream> tcp_stream;
   std::unique_ptr<TlsStream> tls_stream;
   beast::flat_buffer buffer;
+  static constexpr std::size_t kReadChunk = 64 * 1024;
+  std::vector<char> chunk;  // a response body is read through this, kReadChunk at a time
   bool connected = false;
 
   // Runs one asynchronous operation to completion; the streams' deadlines cancel it.
@@ -313,14 +315,18 @@ struct HttpApiClient::Impl {
     if (code != parser.get().end()) res.exit_code = std::atoi(std::string(code->value()).c_str());
     bool streaming = sink && res.status / 100 == 2;
     if (streaming) lowest.expires_never();  // a followed journal has no end
-    char tmp[8192];
+    // Beast reads as much as the buffer has room for: left at its first 512 bytes, a
+    // 10,000-unit listing took ~4,500 reads, each with a wait and a timer reset.
+    if (buffer.capacity() < kReadChunk) buffer.reserve(kReadChunk);
+    chunk.resize(kReadChunk);
+    char* const tmp = chunk.data();
     while (!parser.is_done()) {
       parser.get().body().data = tmp;
-      parser.get().body().size = sizeof tmp;
+      parser.get().body().size = kReadChunk;
       ec = run([&](auto h) { http::async_read_some(s, buffer, parser, h); });
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return ec;
-      std::size_t got = sizeof tmp - parser.get().body().size;
+      std::size_t got = kReadChunk - parser.get().body().size;
       if (streaming) {
         if (got > 0 && !(*sink)(std::string_view(tmp, got))) {
           close();
@@ -435,18 +441,33 @@ Result<std::unique_ptr<HttpApiClient>> HttpApiClient::create(HttpClientOptions o
   return std::unique_ptr<HttpApiClient>(new HttpApiClient(std::move(impl)));
 }
 
-Result<std::vector<Unit>> HttpApiClient::list_units() {
+namespace {
+
+Result<std::vector<Unit>> list_units_in(HttpApiClient::Impl& impl, bool basic) {
   std::vector<Unit> out;
   std::string token;
   do {
-    std::string target = impl_->opts.endpoint.base_path + "units";
-    if (!token.empty()) target += "?nextPageToken=" + url_escape(token);
-    BOOST_OUTCOME_TRY(auto res, impl_->request(http::verb::get, target, {}));
-    BOOST_OUTCOME_TRY(auto page, impl_->parse<UnitPage>(res, &decode_unit_page));
+    std::string target = impl.opts.endpoint.base_path + "units";
+    const char* sep = "?";
+    if (basic) {
+      target += "?view=basic";
+      sep = "&";
+    }
+    if (!token.empty()) target += sep + ("nextPageToken=" + url_escape(token));
+    BOOST_OUTCOME_TRY(auto res, impl.request(http::verb::get, target, {}));
+    BOOST_OUTCOME_TRY(auto page, impl.parse<UnitPage>(res, &decode_unit_page));
     for (auto& u : page.units) out.push_back(std::move(u));
     token = page.next_page_token;
   } while (!token.empty());
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<Unit>> HttpApiClient::list_units() { return list_units_in(*impl_, false); }
+
+Result<std::vector<Unit>> HttpApiClient::list_unit_summaries() {
+  return list_units_in(*impl_, true);
 }
 
 Result<std::optional<Unit>> HttpApiClient::get_unit(const std::string& name) {

@@ -54,6 +54,7 @@ class HttpApiClient : public ApiClient {
   ~HttpApiClient() override;
 
   Result<std::vector<Unit>> list_units() override;
+  Result<std::vector<Unit>> list_unit_summaries() override;
   Result<std::optional<Unit>> get_unit(const std::string& name) override;
   Status create_unit(const Unit& unit) override;
   Status set_desired_state(const std::string& name, std::string_view state) override;

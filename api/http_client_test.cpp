@@ -168,6 +168,33 @@ std::unique_ptr<HttpApiClient> client_for(
 
 }  // namespace
 
+TEST_CASE("unit summaries ask for the basic view on every page and take a full answer too") {
+  // The second page is what a server without the view sends: options, no hash or Global flag.
+  std::string big(200 * 1024, 'x');  // a body many reads long
+  std::vector<std::string> responses = {
+      json_response(200, R"({"units":[{"name":"a.service","hash":"h1","global":true,)"
+                         R"("description":")" +
+                             big + R"("}],"nextPageToken":"ZAACAA=="})"),
+      json_response(200, R"({"units":[{"name":"b.service","options":[{"section":"Service",)"
+                         R"("name":"ExecStart","value":"/bin/true"}]}]})"),
+  };
+  CannedServer server(responses);
+  auto client = client_for(server.path());
+  auto units = client->list_unit_summaries();
+  REQUIRE(units);
+  REQUIRE(units.value().size() == 2);
+  CHECK(units.value()[0].hash == "h1");
+  CHECK(units.value()[0].global == std::optional<bool>(true));
+  CHECK(units.value()[0].description == big);
+  CHECK_FALSE(units.value()[1].global);
+  CHECK(units.value()[1].options.size() == 1);
+  client.reset();
+  REQUIRE(server.requests.size() == 2);
+  CHECK(server.requests[0].rfind("GET /fleet/v1/units?view=basic HTTP/1.1\r\n", 0) == 0);
+  CHECK(server.requests[1].rfind("GET /fleet/v1/units?view=basic&nextPageToken=ZAACAA%3D%3D ", 0) ==
+        0);
+}
+
 TEST_CASE("the HTTP client follows page tokens over one keep-alive connection") {
   std::vector<std::string> responses = {
       json_response(200, R"({"units":[{"name":"a.service"}],"nextPageToken":"ZAACAA=="})"),

@@ -8,6 +8,7 @@
 // the DOM decoders take the null).
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,8 @@ using detail::each_field;
 using nlohmann::json;
 
 // Page: UnitPage or UnitStatePage; Item its element (Unit or UnitState). Members of an item are
-// strings, except Unit::options (an array of UnitOption objects, whose members are strings).
+// strings, except Unit::options (an array of UnitOption objects, whose members are strings) and
+// Unit::global (a boolean).
 template <class Page, class Item>
 class PageReader {
  public:
@@ -35,7 +37,14 @@ class PageReader {
   const std::string& error() const { return error_; }
 
   bool null() { return scalar(json::value_t::null); }
-  bool boolean(bool) { return scalar(json::value_t::boolean); }
+  bool boolean(bool v) {
+    if (skip_ == 0 && want_ == Want::boolean) {
+      *flag_ = v;
+      want_ = Want::key;
+      return true;
+    }
+    return scalar(json::value_t::boolean);
+  }
   bool number_float(double, const std::string&) { return scalar(json::value_t::number_float); }
   bool string(std::string& v) {
     if (skip_ == 0 && want_ == Want::string) {
@@ -82,9 +91,13 @@ class PageReader {
       case Frame::item:
         each_field(items_.back(), [&](const char* name, auto& field) {
           if (k != name) return;
-          if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
+          using Field = std::decay_t<decltype(field)>;
+          if constexpr (std::is_same_v<Field, std::string>) {
             want_ = Want::string;
             target_ = &field;
+          } else if constexpr (std::is_same_v<Field, std::optional<bool>>) {
+            want_ = Want::boolean;
+            flag_ = &field;
           } else {
             want_ = Want::options;
             options_ = &field;
@@ -137,7 +150,7 @@ class PageReader {
  private:
   enum class Frame { page, items, item, options, option };
   // What the next value must be.
-  enum class Want { top, key, string, items, item, options, option, skip };
+  enum class Want { top, key, string, boolean, items, item, options, option, skip };
 
   bool scalar(json::value_t t) {
     if (skip_ > 0) return true;
@@ -146,6 +159,7 @@ class PageReader {
         want_ = Want::key;
         return true;
       case Want::string:
+      case Want::boolean:
       case Want::items:
       case Want::options:
         if (t != json::value_t::null) return mismatch(t);
@@ -191,6 +205,10 @@ class PageReader {
         error_ = std::string("[json.exception.type_error.302] type must be array, but is ") +
                  json(got).type_name();
         break;
+      case Want::boolean:
+        error_ = std::string("[json.exception.type_error.302] type must be boolean, but is ") +
+                 json(got).type_name();
+        break;
       default:
         error_ = std::string("[json.exception.type_error.302] type must be string, but is ") +
                  json(got).type_name();
@@ -207,6 +225,7 @@ class PageReader {
   Want want_ = Want::top;
   int skip_ = 0;  // depth inside a skipped (unknown) member's value
   std::string* target_ = nullptr;
+  std::optional<bool>* flag_ = nullptr;
   std::vector<UnitOption>* options_ = nullptr;
   std::string error_;
 };

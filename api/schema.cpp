@@ -22,6 +22,8 @@ bool is_global(const std::vector<UnitOption>& options) {
   return global;
 }
 
+bool is_global(const Unit& u) { return u.global ? *u.global : is_global(u.options); }
+
 std::string format_api_error(int code, std::string_view message, std::string_view body) {
   if (message.empty()) {
     return "googleapi: got HTTP response code " + std::to_string(code) +
@@ -56,12 +58,19 @@ template <class T>
 void put(json& j, const char* key, const T& v) {
   if (!v.empty()) j[key] = v;
 }
+void put(json& j, const char* key, const std::optional<bool>& v) {
+  if (v) j[key] = *v;
+}
 
 // Go's decoder leaves a field at its zero value when the key is absent or null.
 template <class T>
 void get(const json& j, const char* key, T& v) {
   auto it = j.find(key);
   if (it != j.end() && !it->is_null()) v = it->get<T>();
+}
+void get(const json& j, const char* key, std::optional<bool>& v) {
+  auto it = j.find(key);
+  if (it != j.end() && !it->is_null()) v = it->get<bool>();
 }
 
 void require_object(const json& j, const char* what) {
@@ -165,13 +174,21 @@ namespace {
 // keys in sorted order, empty fields left out, the same escapes; a string with non-ASCII bytes
 // takes dump() itself (it also replaces invalid UTF-8).
 void write_string(std::string& out, const std::string& s) {
-  for (unsigned char c : s)
+  const std::size_t start = out.size();
+  out += '"';
+  // Runs of bytes that need no escape are appended whole (byte by byte, this was a quarter of
+  // the server's time in a 10,000-unit listing).
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
+      out.resize(start);
       out += dump(json(s));
       return;
     }
-  out += '"';
-  for (char c : s) {
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s, run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -194,17 +211,15 @@ void write_string(std::string& out, const std::string& s) {
       case '\t':
         out += "\\t";
         break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[(c >> 4) & 0xf];
+        out += kHex[c & 0xf];
+      }
     }
   }
+  out.append(s, run, std::string::npos);
   out += '"';
 }
 
@@ -256,7 +271,10 @@ void write_options(std::string& out, const std::vector<UnitOption>& options) {
 void write_unit(std::string& out, const Unit& u, std::string_view options_json) {
   ObjectWriter o(out);
   o.str("currentState", u.current_state);
+  o.str("description", u.description);
   o.str("desiredState", u.desired_state);
+  if (u.global) o.key("global") += *u.global ? "true" : "false";
+  o.str("hash", u.hash);
   o.str("machineID", u.machine_id);
   o.str("name", u.name);
   if (!options_json.empty()) {

@@ -43,6 +43,12 @@ struct Unit {
   std::string current_state;  // "currentState"
   std::string machine_id;     // "machineID"
   std::string reason;         // "reason": unschedulable reason (addition)
+  // Additions written only in the basic view of a listing (GET /fleet/v1/units?view=basic),
+  // which leaves `options` out: what fleetctl's list-unit-files derives from them. `global` is
+  // set exactly when the unit came in the basic view.
+  std::string hash = {};            // "hash": sha1 of the unit file, hex
+  std::string description = {};     // "description": [Unit] Description=
+  std::optional<bool> global = {};  // "global": [X-Fleet] Global=true
   bool operator==(const Unit&) const = default;
 };
 
@@ -102,6 +108,8 @@ struct BatchResults {
 
 // True when the last `[X-Fleet] Global=` value is truthy.
 bool is_global(const std::vector<UnitOption>& options);
+// The same for a unit from either view of a listing: its `global` when set, else its options.
+bool is_global(const Unit& u);
 
 // The error body `{"error":{"code":N,"message":"..."}}`.
 struct ApiError {

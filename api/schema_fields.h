@@ -29,6 +29,9 @@ void each_field(S& v, F&& f) {
   f("currentState", v.current_state);
   f("machineID", v.machine_id);
   f("reason", v.reason);
+  f("hash", v.hash);
+  f("description", v.description);
+  f("global", v.global);
 }
 
 template <Entity<UnitState> S, class F>

@@ -55,10 +55,26 @@ TEST_CASE("listing pages are written byte for byte as the JSON DOM writes them")
     page.units.push_back(u);
   }
   page.units.emplace_back();  // all empty: {}
+  // The basic view's members, a global unit and one that is not.
+  for (bool global : {true, false}) {
+    fleet::api::Unit u;
+    u.name = global ? "g.service" : "n.service";
+    u.desired_state = "launched";
+    u.hash = "0123abcd";
+    u.description = global ? "d\"\n" : "";
+    u.global = global;
+    page.units.push_back(u);
+  }
   CHECK(fleet::api::encode(page) == dom(page));
   page.next_page_token = "ZAACAA==";
   CHECK(fleet::api::encode(page) == dom(page));
-  CHECK(fleet::api::decode_unit_page(fleet::api::encode(page)).value().units.size() == 6);
+  const auto decoded = fleet::api::decode_unit_page(fleet::api::encode(page)).value();
+  REQUIRE(decoded.units.size() == 8);
+  CHECK(decoded.units[6] == page.units[6]);
+  CHECK(decoded.units[7] == page.units[7]);
+  CHECK(decoded.units[6].global == std::optional<bool>(true));
+  CHECK(decoded.units[7].global == std::optional<bool>(false));
+  CHECK_FALSE(decoded.units[0].global);
   // With each unit's options encoded beforehand (a server's cache), out of them, or partly.
   std::vector<std::string> encoded;
   for (const auto& u : page.units) encoded.push_back(fleet::api::encode_options(u.options));
@@ -167,6 +183,7 @@ TEST_CASE("listing pages decode as their DOM codecs do") {
       R"({"units":[{"name":"a","name":"b","options":[{"section":"S","value":null,"extra":{}}],"options":[{"name":"N"}]}],"units":[{"name":"c"}]})",
       "{\"units\":[{\"name\":\"bad\xff\xfe utf8\"}]}",
       R"({"units":[{"name":"\ud83d\ude00 \u0000"}]})",
+      R"({"units":[{"name":"a","hash":"h","global":true,"description":"d"},{"global":false},{"global":null}]})",
   };
   check_like_dom<UnitPage>(unit_pages, &decode_unit_page);
   check_like_dom<UnitStatePage>(
@@ -192,6 +209,10 @@ TEST_CASE("malformed listing pages are errors, as through the DOM") {
       R"({"nextPageToken":[]})",
       R"({"units":[]} x)",
       R"({"units":[{"name":"a"]})",
+      R"({"units":[{"global":"true"}]})",
+      R"({"units":[{"global":1}]})",
+      R"({"units":[{"global":{}}]})",
+      R"({"units":[{"hash":false}]})",
   };
   for (const auto& text : bad) {
     CAPTURE(text);
@@ -203,6 +224,8 @@ TEST_CASE("malformed listing pages are errors, as through the DOM") {
   }
   CHECK(decode_unit_page(R"({"units":[{"name":5}]})").error().message ==
         "invalid UnitPage: [json.exception.type_error.302] type must be string, but is number");
+  CHECK(decode_unit_page(R"({"units":[{"global":"yes"}]})").error().message ==
+        "invalid UnitPage: [json.exception.type_error.302] type must be boolean, but is string");
   CHECK(decode_unit_page("[]").error().message ==
         "invalid UnitPage: [json.exception.type_error.302] UnitPage must be a JSON object");
   CHECK_FALSE(decode_unit_state_page(R"({"states":[{"hash":{}}]})"));
@@ -229,5 +252,14 @@ TEST_CASE("a unit is global when the last X-Fleet Global value is truthy") {
   CHECK(is_global({{"X-Fleet", "Global", "false"}, {"X-Fleet", "Global", "Yes"}}));
   CHECK_FALSE(is_global({{"X-Fleet", "Global", "true"}, {"X-Fleet", "Global", "no"}}));
   CHECK_FALSE(is_global({{"Service", "Global", "true"}}));
-  CHECK_FALSE(is_global({}));
+  CHECK_FALSE(is_global(std::vector<fleet::api::UnitOption>{}));
+  // A unit of the basic view says so itself; one of the full view by its options.
+  fleet::api::Unit u;
+  u.options = {{"X-Fleet", "Global", "true"}};
+  CHECK(is_global(u));
+  u.global = false;  // the server's word wins
+  CHECK_FALSE(is_global(u));
+  u.options.clear();
+  u.global = true;
+  CHECK(is_global(u));
 }

@@ -132,6 +132,43 @@ TEST_CASE("start of many units creates the new ones and keeps or replaces the re
   CHECK(f.run({"list-unit-files", "--no-legend"}).out == "");
 }
 
+TEST_CASE("list-unit-files shows from the basic view what the options say") {
+  ServerFleetctl f;
+  f.wait_ready();
+  const std::string every =
+      "[Unit]\nDescription=On every machine\n[Service]\nExecStart=/bin/true\n[X-Fleet]\n"
+      "Global=true\n";
+  f.file("every.service", every);
+  f.file("hello.service", kHello);
+  f.file("plain.service", "[Service]\nExecStart=/bin/true\n");
+  REQUIRE(f.run({"start", "every.service", "hello.service"}).code == 0);
+  REQUIRE(f.run({"submit", "plain.service"}).code == 0);
+  const auto hash = [](const std::string& text) {
+    return fleetctl::unit_hash(fleetctl::parse_unit_text(text).value());
+  };
+  const std::string hello_desc =
+      fleetctl::unit_description(fleetctl::parse_unit_text(kHello).value());
+  REQUIRE_FALSE(hello_desc.empty());
+  auto r = f.run({"list-unit-files", "--full", "--no-legend",
+                  "--fields=unit,hash,global,desc,dstate,state,target"});
+  CHECK(r.code == 0);
+  std::string cells;  // the columns' padding (runs of tabs) aside
+  for (char c : r.out)
+    if (c != '\t' || cells.empty() || cells.back() != '\t') cells += c;
+  CHECK(cells == "every.service\t" + hash(every) +
+                     "\ttrue\tOn every machine\tlaunched\t-\tglobal\n"
+                     "hello.service\t" +
+                     hash(kHello) + "\tfalse\t" + hello_desc + "\tlaunched\tlaunched\t" +
+                     f.fleetd.machine_id() + "/127.0.0.1\nplain.service\t" +
+                     hash("[Service]\nExecStart=/bin/true\n") +
+                     "\tfalse\t-\tinactive\tinactive\t-\n");
+  // JSON output still carries whole units.
+  auto j = nlohmann::json::parse(f.run({"list-unit-files", "--format=json"}).out);
+  REQUIRE(j.size() == 3);
+  CHECK(j[0]["options"].size() == 3);
+  CHECK_FALSE(j[0].contains("hash"));
+}
+
 TEST_CASE("the TCP endpoint serves the same API") {
   ServerFleetctl f;
   f.wait_ready();

@@ -30,7 +30,7 @@ Status expand_unit_patterns(CommandContext& ctx) {
   std::vector<api::Unit> registered;
   if (std::any_of(ctx.args.begin(), ctx.args.end(),
                   [](const auto& a) { return is_unit_pattern(a); })) {
-    auto listed = ctx.api->list_units();
+    auto listed = ctx.api->list_unit_summaries();  // names are all a pattern needs
     if (!listed) return listed.error();
     registered = std::move(listed).value();
   }

@@ -40,6 +40,7 @@ struct ApiOptions {
 struct ParsedContent {
   std::vector<UnitOption> options;
   bool global = false;
+  std::string description = {};  // [Unit] Description=, for the basic view of a listing
   // `options` as listings write them (api::encode_options), encoded once per content rather
   // than in every page of every listing; "" when not filled (then encoded each time).
   std::string options_json = {};

@@ -53,9 +53,24 @@ namespace {
 using registry::TargetState;
 using registry::UnitRecord;
 
+// `?view=basic` (beyond fleet): each unit without its options, with its hash, Global flag and
+// description instead: what list-unit-files prints, at a fraction of the bytes to send and parse.
+// `full` (the default) is fleet's.
+Result<bool> basic_view_requested(const Request& req) {
+  auto v = req.query_values("view");
+  if (v.empty()) return false;
+  if (v.size() > 1) return fail(Errc::invalid_argument, "too many values for view");
+  if (v.front() == "basic") return true;
+  if (v.front() == "full") return false;
+  return fail(Errc::invalid_argument,
+              "view must be basic or full, not \"" + std::string(v.front()) + "\"");
+}
+
 Task<Response> list_units(const Request& req, ApiContext& ctx) {
   auto page = requested_page(req, ctx);
   if (!page) co_return error_response(400, page.error().message);
+  const auto basic = basic_view_requested(req);
+  if (!basic) co_return error_response(400, basic.error().message);
   auto read = co_await units_for_page(ctx, page.value().page);
   if (!read) co_return registry_error(read.error());
   const UnitsSnapshot& snap = *read.value();
@@ -73,9 +88,16 @@ Task<Response> list_units(const Request& req, ApiContext& ctx) {
     const auto& rec = snap.units[i];
     auto content = ctx.contents.find(rec.hash);
     const bool cached = content && !content->options_json.empty();
-    out.units.push_back(unit_view(rec, snap, content.get(), !cached));
+    out.units.push_back(unit_view(rec, snap, content.get(), !cached && !basic.value()));
     std::string_view encoded;  // (if/else, not ?: on class values: GCC 12 coroutines)
-    if (cached) encoded = content->options_json;
+    if (basic.value()) {
+      Unit& u = out.units.back();
+      u.hash = rec.hash;
+      u.global = content && content->global;
+      if (content) u.description = content->description;
+    } else if (cached) {
+      encoded = content->options_json;
+    }
     options_json.push_back(encoded);
     contents.push_back(std::move(content));
   }

@@ -412,6 +412,54 @@ TEST_CASE("the unit list is sorted by name with an empty page as {}") {
   CHECK_FALSE(list.contains("nextPageToken"));
 }
 
+TEST_CASE("the basic view lists units without options, with hash, Global flag and description") {
+  ApiFixture f;
+  f.create("hello.service", "launched",
+           R"([{"section":"Unit","name":"Description","value":"Hello \"you\""},)"
+           R"({"section":"Service","name":"ExecStart","value":"/bin/true"}])");
+  f.create("every.service", "launched",
+           R"([{"section":"Service","name":"ExecStart","value":"/bin/true"},)"
+           R"({"section":"X-Fleet","name":"Global","value":"true"}])");
+  f.create("idle.service");
+  f.schedule("hello.service", "m1");
+  f.report("hello.service", "m1");
+  f.reason("idle.service", "no machines");
+  auto snap = run_sync(f.io, f.reg.units_snapshot(std::nullopt));
+  REQUIRE(snap);
+  std::map<std::string, std::string> hashes;
+  for (const auto& u : snap.value().units) hashes[u.name] = u.hash;
+
+  auto basic = f.get("/fleet/v1/units?view=basic");
+  REQUIRE(basic.status == 200);
+  CHECK(basic.body ==
+        R"({"units":[{"desiredState":"launched","global":true,"hash":")" + hashes["every.service"] +
+            R"(","name":"every.service"},{"currentState":"launched","description":"Hello \"you\"",)"
+            R"("desiredState":"launched","global":false,"hash":")" +
+            hashes["hello.service"] +
+            R"(","machineID":"m1","name":"hello.service"},{"currentState":"inactive",)"
+            R"("desiredState":"inactive","global":false,"hash":")" +
+            hashes["idle.service"] + R"(","name":"idle.service","reason":"no machines"}]})");
+  // Everything else as in fleet's view, which stays the default and is also asked by name.
+  auto full = body_json(f.get("/fleet/v1/units"));
+  CHECK(body_json(f.get("/fleet/v1/units?view=full")) == full);
+  auto b = body_json(basic);
+  REQUIRE(b["units"].size() == full["units"].size());
+  for (std::size_t i = 0; i < full["units"].size(); ++i) {
+    auto u = full["units"][i];
+    CHECK(u.contains("options"));
+    u.erase("options");
+    auto v = b["units"][i];
+    for (const char* k : {"hash", "global", "description"}) v.erase(k);
+    CHECK(v == u);
+  }
+  // A view fleetd does not know is refused, as is a second one.
+  auto bad = f.get("/fleet/v1/units?view=compact");
+  CHECK(bad.status == 400);
+  CHECK(bad.body ==
+        R"({"error":{"code":400,"message":"view must be basic or full, not \"compact\""}})");
+  CHECK(f.get("/fleet/v1/units?view=basic&view=full").status == 400);
+}
+
 TEST_CASE("percent-encoded unit names are decoded") {
   ApiFixture f;
   CHECK(f.put_json("/fleet/v1/units/hello%401.service", R"({"options":)" + kHello + "}").status ==

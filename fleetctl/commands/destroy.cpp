@@ -40,7 +40,7 @@ void destroy_all(CommandContext& ctx, const std::vector<api::Unit>& found, int a
       destroyed.insert(names[i]);
   }
   wait_gone(ctx, attempts, [&] {
-    auto all = ctx.api->list_units();
+    auto all = ctx.api->list_unit_summaries();
     return all && std::none_of(all.value().begin(), all.value().end(),
                                [&](const api::Unit& u) { return destroyed.count(u.name) > 0; });
   });

@@ -63,7 +63,7 @@ struct DrainView {
 };
 
 Result<DrainView> drain_view(CommandContext& ctx, const std::string& machine, bool force) {
-  BOOST_OUTCOME_TRY(auto units, ctx.api->list_units());
+  BOOST_OUTCOME_TRY(auto units, ctx.api->list_unit_summaries());
   BOOST_OUTCOME_TRY(auto states, ctx.api->list_unit_states({machine, {}}));
   std::map<std::string, const api::Unit*> by_name;
   for (const auto& u : units) by_name[u.name] = &u;
@@ -72,7 +72,7 @@ Result<DrainView> drain_view(CommandContext& ctx, const std::string& machine, bo
     auto it = by_name.find(s.name);
     if (it != by_name.end()) {
       const api::Unit& u = *it->second;
-      if (api::is_global(u.options)) continue;  // global units stay on every machine
+      if (api::is_global(u)) continue;  // global units stay on every machine
       if (!force && u.machine_id == machine && u.reason.starts_with("cannot leave draining")) {
         v.stuck.emplace_back(u.name, u.reason);
         continue;

@@ -16,6 +16,7 @@ ParsedContent parse_content(std::string_view text, bool* ok) {
   if (!uf) return out;
   for (const auto& o : uf.value().options()) out.options.push_back({o.section, o.name, o.value});
   out.global = unitfile::requirements_of(uf.value(), "").global;
+  out.description = uf.value().description();
   out.options_json = encode_options(out.options);
   return out;
 }
