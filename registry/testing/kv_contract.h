@@ -483,6 +483,24 @@ TEST_CASE_TEMPLATE_DEFINE("kv contract: a txn runs one branch atomically in one 
   CHECK(n.value().succeeded);
   CHECK(n.value().results[0].deleted == 0);
   CHECK(n.value().revision == done.value().revision);
+
+  // A lone unconditional put (which a backend may send as a plain put): one revision, one put
+  // result, the key written with its lease.
+  auto lease = sync(f, f.kv().lease_grant(std::chrono::seconds(30)));
+  REQUIRE(lease.has_value());
+  TxnRequest one;
+  one.success = {Op::put("/contract/one", "1", lease.value())};
+  auto o = sync(f, f.kv().txn(one));
+  REQUIRE(o.has_value());
+  CHECK(o.value().succeeded);
+  CHECK(o.value().revision == done.value().revision + 1);
+  REQUIRE(o.value().results.size() == 1);
+  CHECK(o.value().results[0].kind == Op::Kind::put);
+  auto kv1 = get_one(f, "/contract/one");
+  CHECK(kv1.value == "1");
+  CHECK(kv1.lease == lease.value());
+  CHECK(kv1.mod_revision == o.value().revision);
+  REQUIRE(sync(f, f.kv().lease_revoke(lease.value())).has_value());
 }
 
 TEST_CASE_TEMPLATE_DEFINE("kv contract: txn rejects duplicate keys and too many ops", F,
