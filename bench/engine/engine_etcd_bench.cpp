@@ -441,6 +441,7 @@ int main(int argc, char** argv) {
     // flight on their one client than a fleetd's.
     EtcdNode sim(etcd.endpoints(), "/fleet/", 128, 2500ms, cfg.agents ? 256 : 32);
     EtcdNode obs(etcd.endpoints(), "/fleet/", 40000, 30s);
+    EtcdNode ctl(etcd.endpoints());  // revokes the leases of the machines it kills
     std::optional<SimMachines> machines;
     std::optional<SimAgents> agents;
     if (cfg.agents)
@@ -605,7 +606,8 @@ int main(int argc, char** argv) {
     });
     cpu.start();
     auto k0 = SteadyClock::now();
-    auto revoked = agents ? agents->revoke_many(doomed, 32) : machines->revoke_many(doomed, 32);
+    auto revoked =
+        agents ? agents->revoke_many(doomed, ctl, 32) : machines->revoke_many(doomed, 32);
     auto k1 = SteadyClock::now();
     if (!revoked) std::printf("revoking failed: %s\n", revoked.error().describe().c_str());
     bool moved = wait_until([&] { return obs.on_loop([&] { return tracker.moved.has_value(); }); },
