@@ -41,6 +41,7 @@ class PageReader {
     if (skip_ == 0 && want_ == Want::boolean) {
       *flag_ = v;
       want_ = Want::key;
+      lenient_ = false;
       return true;
     }
     return scalar(json::value_t::boolean);
@@ -50,13 +51,14 @@ class PageReader {
     if (skip_ == 0 && want_ == Want::string) {
       *target_ = std::move(v);
       want_ = Want::key;
+      lenient_ = false;
       return true;
     }
     return scalar(json::value_t::string);
   }
 
   bool start_object(std::size_t) {
-    if (skip_ > 0 || want_ == Want::skip) return enter_skip();
+    if (skip_ > 0 || want_ == Want::skip || lenient_) return enter_skip();
     switch (want_) {
       case Want::top:
         stack_.push_back(Frame::page);
@@ -79,6 +81,7 @@ class PageReader {
   bool key(std::string& k) {
     if (skip_ > 0) return true;
     want_ = Want::skip;
+    lenient_ = false;
     switch (stack_.back()) {
       case Frame::page:
         if (k == items_key_) {
@@ -91,6 +94,10 @@ class PageReader {
       case Frame::item:
         each_field(items_.back(), [&](const char* name, auto& field) {
           if (k != name) return;
+          // The basic view's members (only fleetd writes them): a value of another type is
+          // skipped like an unknown member, as fleet skipped members it did not know.
+          if constexpr (std::is_same_v<Item, Unit>)
+            lenient_ = k == "hash" || k == "description" || k == "global";
           using Field = std::decay_t<decltype(field)>;
           if constexpr (std::is_same_v<Field, std::string>) {
             want_ = Want::string;
@@ -125,7 +132,7 @@ class PageReader {
   }
 
   bool start_array(std::size_t) {
-    if (skip_ > 0 || want_ == Want::skip) return enter_skip();
+    if (skip_ > 0 || want_ == Want::skip || lenient_) return enter_skip();
     if (want_ == Want::items) {
       items_.clear();  // a repeated member keeps its last value
       stack_.push_back(Frame::items);
@@ -154,12 +161,16 @@ class PageReader {
 
   bool scalar(json::value_t t) {
     if (skip_ > 0) return true;
+    if (lenient_) {
+      want_ = Want::key;
+      lenient_ = false;
+      return true;
+    }
     switch (want_) {
       case Want::skip:
         want_ = Want::key;
         return true;
       case Want::string:
-      case Want::boolean:
       case Want::items:
       case Want::options:
         if (t != json::value_t::null) return mismatch(t);
@@ -172,6 +183,7 @@ class PageReader {
 
   bool enter_skip() {
     ++skip_;
+    lenient_ = false;
     return true;
   }
   bool leave_skip() {
@@ -205,10 +217,6 @@ class PageReader {
         error_ = std::string("[json.exception.type_error.302] type must be array, but is ") +
                  json(got).type_name();
         break;
-      case Want::boolean:
-        error_ = std::string("[json.exception.type_error.302] type must be boolean, but is ") +
-                 json(got).type_name();
-        break;
       default:
         error_ = std::string("[json.exception.type_error.302] type must be string, but is ") +
                  json(got).type_name();
@@ -226,6 +234,7 @@ class PageReader {
   int skip_ = 0;  // depth inside a skipped (unknown) member's value
   std::string* target_ = nullptr;
   std::optional<bool>* flag_ = nullptr;
+  bool lenient_ = false;  // the value expected is a basic-view member's
   std::vector<UnitOption>* options_ = nullptr;
   std::string error_;
 };

@@ -119,7 +119,26 @@ void to_json(json& j, const UnitOption& v) { write_fields(j, v); }
 void from_json(const json& j, UnitOption& v) { read_fields(j, v, "UnitOption"); }
 
 void to_json(json& j, const Unit& v) { write_fields(j, v); }
-void from_json(const json& j, Unit& v) { read_fields(j, v, "Unit"); }
+void from_json(const json& j, Unit& v) {
+  require_object(j, "Unit");
+  each_field(v, [&j](const char* key, auto& field) {
+    // The basic view's members are only ever written by fleetd. fleet ignored members it did
+    // not know, so a request that carries one of these names with another type is not refused.
+    using Field = std::decay_t<decltype(field)>;
+    const std::string_view k = key;
+    if (k == "hash" || k == "description" || k == "global") {
+      auto it = j.find(key);
+      if (it == j.end()) return;
+      if constexpr (std::is_same_v<Field, std::optional<bool>>) {
+        if (it->is_boolean()) field = it->get<bool>();
+      } else if constexpr (std::is_same_v<Field, std::string>) {
+        if (it->is_string()) field = it->get<std::string>();
+      }
+      return;
+    }
+    get(j, key, field);
+  });
+}
 
 void to_json(json& j, const UnitState& v) { write_fields(j, v); }
 void from_json(const json& j, UnitState& v) { read_fields(j, v, "UnitState"); }

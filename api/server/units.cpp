@@ -9,6 +9,7 @@
 #include "common/strings.h"
 #include "registry/cluster_view.h"
 #include "registry/registry.h"
+#include "unitfile/detail/go_text.h"
 #include "unitfile/requirements.h"
 #include "unitfile/unit_file.h"
 #include "unitfile/unit_name.h"
@@ -63,7 +64,7 @@ Result<bool> basic_view_requested(const Request& req) {
   if (v.front() == "basic") return true;
   if (v.front() == "full") return false;
   return fail(Errc::invalid_argument,
-              "view must be basic or full, not \"" + std::string(v.front()) + "\"");
+              "view must be basic or full, not " + unitfile::detail::go_quote(v.front()));
 }
 
 Task<Response> list_units(const Request& req, ApiContext& ctx) {

@@ -452,11 +452,33 @@ TEST_CASE("the basic view lists units without options, with hash, Global flag an
     for (const char* k : {"hash", "global", "description"}) v.erase(k);
     CHECK(v == u);
   }
+  // A unit whose content cannot be read: its hash, not global, no description.
+  fleet::registry::UnitRecord ghost{"ghost.service", std::string(40, '0'),
+                                    fleet::registry::TargetState::inactive};
+  f.put(f.reg.keys().unit(ghost.name), fleet::registry::encode(ghost));
+  auto g = body_json(f.get("/fleet/v1/units?view=basic"))["units"][1];
+  CHECK(g["name"] == "ghost.service");
+  CHECK(g["hash"] == ghost.hash);
+  CHECK(g["global"] == false);
+  CHECK_FALSE(g.contains("description"));
+  CHECK_FALSE(g.contains("options"));
+  // Every page of a listing in the view asked for.
+  f.ctx.options.token_limit = 2;
+  auto p1 = body_json(f.get("/fleet/v1/units?view=basic"));
+  REQUIRE(p1["units"].size() == 2);
+  const std::string token = p1["nextPageToken"];
+  auto p2 = body_json(f.get("/fleet/v1/units?view=basic&nextPageToken=" + token));
+  REQUIRE(p2["units"].size() == 2);
+  CHECK(p2["units"][0]["name"] == "hello.service");
+  CHECK(p2["units"][0]["hash"] == hashes["hello.service"]);
+  CHECK_FALSE(p2["units"][0].contains("options"));
+  CHECK(body_json(f.get("/fleet/v1/units?nextPageToken=" + token))["units"][0].contains("options"));
   // A view fleetd does not know is refused, as is a second one.
   auto bad = f.get("/fleet/v1/units?view=compact");
   CHECK(bad.status == 400);
   CHECK(bad.body ==
         R"({"error":{"code":400,"message":"view must be basic or full, not \"compact\""}})");
+  CHECK(f.get("/fleet/v1/units?view=").status == 400);
   CHECK(f.get("/fleet/v1/units?view=basic&view=full").status == 400);
 }
 
