@@ -157,8 +157,21 @@ void Agent::observe(const UnitStatus& s) {
   if (impl_->publish) impl_->publish->cancel();
 }
 
+namespace {
+
+// Events kept for a later flush while the registry refuses them: a few hours of a busy host's
+// state changes; beyond it the oldest go, counted (AgentStats::events_dropped) and logged.
+constexpr std::size_t kMaxUnrecordedEvents = 1000;
+
+}  // namespace
+
 Task<void> Agent::flush_states() {
-  if (pending_.empty() || !impl_->keeper.held()) co_return;
+  if (!impl_->keeper.held()) co_return;
+  if (pending_.empty()) {                     // only events an earlier flush could not write
+    std::vector<registry::EventRecord> none;  // (named: GCC 12 and temporaries in co_await)
+    co_await record_events(std::move(none));
+    co_return;
+  }
   std::vector<registry::UnitStateRecord> batch;
   batch.reserve(pending_.size());
   for (auto& [name, rec] : pending_) batch.push_back(rec);
@@ -178,7 +191,35 @@ Task<void> Agent::flush_states() {
     published_[rec.unit] = std::move(rec);
   }
   stats_.states_published += batch.size();
-  co_await registry_.events().record(std::move(events), "agent");
+  co_await record_events(std::move(events));
+}
+
+// Appends the events of a flush after those an earlier flush could not write. A failed write
+// keeps them all for the next flush (the publish loop comes back while any are kept), so a
+// flaky registry delays the history instead of losing it; each keeps the time it happened.
+Task<void> Agent::record_events(std::vector<registry::EventRecord> events) {
+  if (events.empty() && unrecorded_events_.empty()) co_return;
+  const std::string now = log::timestamp_now();
+  for (auto& e : events)
+    if (e.time.empty()) e.time = now;
+  std::vector<registry::EventRecord> all = std::move(unrecorded_events_);
+  unrecorded_events_.clear();
+  all.insert(all.end(), std::make_move_iterator(events.begin()),
+             std::make_move_iterator(events.end()));
+  auto st = co_await registry_.events().append(all);
+  if (st) co_return;
+  if (all.size() > kMaxUnrecordedEvents) {
+    const std::size_t dropped = all.size() - kMaxUnrecordedEvents;
+    all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(dropped));
+    stats_.events_dropped += dropped;
+    log::warn("agent", "events dropped",
+              {{"machine", opts_.machine.id}, {"events", std::to_string(dropped)}});
+  }
+  log::warn("agent", "cannot record events, kept for the next flush",
+            {{"machine", opts_.machine.id},
+             {"events", std::to_string(all.size())},
+             {"error", st.error().describe()}});
+  unrecorded_events_ = std::move(all);
 }
 
 // One pass, in named steps: gather the current state (contents, files, systemd's view), plan
@@ -542,13 +583,14 @@ Task<void> Agent::reconcile_loop() {
 
 Task<void> Agent::publish_loop() {
   while (true) {
-    if (pending_.empty()) {
+    if (pending_.empty() && unrecorded_events_.empty()) {
       impl_->publish->expires_at(Timer::time_point::max());
       co_await impl_->publish->async_wait(net::as_tuple(net::use_awaitable));
     }
     co_await sleep_for(opts_.publish_delay);
     co_await flush_states();
-    if (!pending_.empty()) co_await sleep_for(std::chrono::milliseconds(500));
+    if (!pending_.empty() || !unrecorded_events_.empty())
+      co_await sleep_for(std::chrono::milliseconds(500));
   }
 }
 

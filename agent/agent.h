@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "agent/agent_plan.h"
+#include "registry/event_log.h"
 #include "registry/kv.h"
 #include "registry/records.h"
 
@@ -56,6 +57,7 @@ struct AgentStats {
   std::uint64_t task_failures = 0;
   std::uint64_t states_published = 0;
   std::uint64_t disconnect_stops = 0;  // StopOnDisconnect units stopped while out of touch
+  std::uint64_t events_dropped = 0;    // unrecorded for longer than kMaxUnrecordedEvents allow
   std::size_t units = 0;
   bool lease_held = false;
 };
@@ -100,6 +102,7 @@ class Agent {
   void queue_starts(std::vector<std::string> start);
   void report(const Status& st, std::string_view what);  // counts and logs a failed task
   registry::Task<void> flush_states();
+  registry::Task<void> record_events(std::vector<registry::EventRecord> events);
   // The steps of run(): join the cluster, then these side by side until stop().
   registry::Task<void> join();
   registry::Task<void> follow_assignments();
@@ -128,6 +131,9 @@ class Agent {
   std::set<std::string> load_failed_;
   std::map<std::string, std::string> contents_;  // hash -> canonical text
   std::map<std::string, registry::UnitStateRecord> published_, pending_;
+  // Events of published states whose write failed: written with the next flush, oldest first,
+  // at most kMaxUnrecordedEvents (agent.cpp).
+  std::vector<registry::EventRecord> unrecorded_events_;
   std::map<std::string, bool> stop_on_disconnect_;  // content hash -> StopOnDisconnect
   bool disconnected_ = false;                       // out of touch: see the header comment
   bool rebooting_ = false;                          // asked systemd to reboot the host

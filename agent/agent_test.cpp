@@ -7,10 +7,12 @@
 #include <functional>
 
 #include "agent/fake_unit_manager.h"
+#include "common/log.h"
 #include "common/testing/clock.h"
 #include "common/testing/run.h"
 #include "registry/memory_kv.h"
 #include "registry/registry.h"
+#include "registry/testing/forwarding_kv.h"
 #include "registry/testing/raw_keys.h"
 #include "unitfile/unit_file.h"
 
@@ -25,10 +27,27 @@ using fleet::testing::spawn;
 namespace {
 const std::string kContent = "[Service]\nExecStart=/bin/sleep 1000\n";
 
+// Refuses writes to the event history while `refuse_events` is set, as an etcd timing out would.
+struct EventGate : ForwardingKv {
+  using ForwardingKv::ForwardingKv;
+  bool refuse_events = false;
+  int refused = 0;
+  registry::Task<Result<TxnResponse>> txn(TxnRequest req) override {
+    if (refuse_events)
+      for (const auto& op : req.success)
+        if (op.key.starts_with("/t/events/")) {
+          ++refused;
+          co_return fail(Errc::unavailable, "etcd: request timed out");
+        }
+    co_return co_await ForwardingKv::txn(std::move(req));
+  }
+};
+
 struct World {
   boost::asio::io_context io;
   MemoryKv kv{io.get_executor()};
-  Registry reg{kv, "/t/"};
+  EventGate gate{kv};
+  Registry reg{gate, "/t/"};
   std::string dir;
   LeaseId engine_lease = 0;
 
@@ -345,6 +364,44 @@ TEST_CASE("a unit whose assignment carries its content starts without a fetch") 
     return s && s->active_state == "active";
   }));
   CHECK(units.content("b.service") == kContent);
+  agent.stop();
+  REQUIRE(run_until(w.io, [&] { return done->done; }));
+}
+
+TEST_CASE("events the registry refused are written with a later flush, once, with their times") {
+  World w;
+  w.store_content();
+  FakeUnitManager units;
+  Agent agent(w.reg, units, w.options());
+  auto done = spawn(w.io, agent.run());
+  REQUIRE(run_until(w.io, [&] { return w.machine_listed(); }));
+  const auto started = [&] {
+    std::vector<EventRecord> out;
+    auto listed = run_sync(w.io, w.reg.events().list({}));
+    REQUIRE(listed);
+    for (auto& e : listed.value().events)
+      if (e.kind == "started") out.push_back(e);
+    return out;
+  };
+  w.gate.refuse_events = true;
+  const std::string before = fleet::log::timestamp_now();
+  w.assign("a.service", TargetState::launched);
+  REQUIRE(run_until(w.io, [&] {
+    auto s = w.state("a.service");
+    return s && s->active_state == "active" && w.gate.refused >= 2;  // retried, still refused
+  }));
+  CHECK(started().empty());
+  w.gate.refuse_events = false;
+  REQUIRE(run_until(w.io, [&] { return started().size() == 1; }));
+  const EventRecord a = started().front();
+  CHECK(a.unit == "a.service");
+  CHECK(a.machine == "m1");
+  CHECK(a.time >= before);  // when it happened, before the registry took it
+  // Later flushes write only their own events.
+  w.assign("b.service", TargetState::launched);
+  REQUIRE(run_until(w.io, [&] { return started().size() == 2; }));
+  CHECK(started()[0] == a);
+  CHECK(started()[1].unit == "b.service");
   agent.stop();
   REQUIRE(run_until(w.io, [&] { return done->done; }));
 }

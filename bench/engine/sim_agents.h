@@ -4,7 +4,8 @@
 // same calls: grants a machine lease and keeps it alive (LeaseKeeper), claims its machine record
 // under it, follows only its own assignments (Registry::watch_assignments), fetches the contents
 // of units new to it that their assignments did not carry (get_contents), reports their states
-// under its lease (put_states) with the events a state change records, and deletes the states of
+// under its lease (put_states) with the events a state change records (kept for the next round
+// when their write fails, as the agent keeps them), and deletes the states of
 // units taken away (delete_states). Only systemd is left out: a launched unit is "active/running"
 // at once. Like the agent, it coalesces: changes arriving within AgentOptions::publish_delay (50
 // ms) of each other are acted on together, so a burst of assignments costs one fetch and one states
@@ -22,6 +23,7 @@
 
 #include "agent/agent.h"
 #include "common/backoff.h"
+#include "common/log.h"
 #include "common/sleep.h"
 #include "registry/lease_keeper.h"
 #include "tests/harness/wait.h"
@@ -114,7 +116,8 @@ class SimAgents {
     std::map<std::string, registry::Assignment> desired;
     std::set<std::string> contents;  // hashes fetched
     std::map<std::string, registry::UnitStateRecord> published;
-    std::vector<std::string> removed;  // units taken away since the last round of work
+    std::vector<std::string> removed;               // units taken away since the last round of work
+    std::vector<registry::EventRecord> unrecorded;  // events a failed write left for the next
     bool dirty = false;
     std::unique_ptr<boost::asio::steady_timer> wake;  // cancelled when `dirty` is set
     std::shared_ptr<std::atomic<bool>> keeper_done = std::make_shared<std::atomic<bool>>(false);
@@ -245,11 +248,28 @@ class SimAgents {
         if (!st) {
           ++totals_.failures;
           failed = true;
+          events.clear();  // made again from the states when they are written
         } else {
           totals_.states_put += states.size();
           ++totals_.state_writes;
           for (auto& s : states) a.published[s.unit] = s;
-          co_await node_.reg().events().record(std::move(events), "agent");
+        }
+      }
+      // As the agent's record_events(): events a write refused go with the next round.
+      if (!events.empty() || !a.unrecorded.empty()) {
+        const std::string now = log::timestamp_now();
+        for (auto& e : events) e.time = now;
+        a.unrecorded.insert(a.unrecorded.end(), std::make_move_iterator(events.begin()),
+                            std::make_move_iterator(events.end()));
+        std::vector<registry::EventRecord> batch = a.unrecorded;
+        auto appended = co_await node_.reg().events().append(std::move(batch));
+        if (appended) {
+          a.unrecorded.clear();
+        } else {
+          ++totals_.failures;
+          failed = true;
+          if (a.unrecorded.size() > 1000)
+            a.unrecorded.erase(a.unrecorded.begin(), a.unrecorded.end() - 1000);
         }
       }
       if (!removed.empty()) {
