@@ -159,8 +159,8 @@ void Agent::observe(const UnitStatus& s) {
 
 namespace {
 
-// Events kept for a later flush while the registry refuses them: a few hours of a busy host's
-// state changes; beyond it the oldest go, counted (AgentStats::events_dropped) and logged.
+// Events kept for a later flush while the registry refuses them (one per state change of a
+// unit); beyond this many the oldest go, counted (AgentStats::events_dropped) and logged.
 constexpr std::size_t kMaxUnrecordedEvents = 1000;
 
 }  // namespace
@@ -206,7 +206,8 @@ Task<void> Agent::record_events(std::vector<registry::EventRecord> events) {
   unrecorded_events_.clear();
   all.insert(all.end(), std::make_move_iterator(events.begin()),
              std::make_move_iterator(events.end()));
-  auto st = co_await registry_.events().append(all);
+  std::vector<registry::EventRecord> attempt = all;  // (named: GCC 12, temporaries in co_await)
+  auto st = co_await registry_.events().append(std::move(attempt));
   if (st) co_return;
   if (all.size() > kMaxUnrecordedEvents) {
     const std::size_t dropped = all.size() - kMaxUnrecordedEvents;
