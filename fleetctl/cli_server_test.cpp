@@ -169,6 +169,27 @@ TEST_CASE("list-unit-files shows from the basic view what the options say") {
   CHECK_FALSE(j[0].contains("hash"));
 }
 
+TEST_CASE("starting and waiting for many units, a global one among them, from unit summaries") {
+  ServerFleetctl f;
+  f.wait_ready();
+  std::vector<std::string> start{"start"};
+  for (int i = 0; i < 8; ++i) {
+    const std::string name = "w" + std::to_string(i) + ".service";
+    f.file(name, "[Service]\nExecStart=/bin/sleep " + std::to_string(200 + i) + "\n");
+    start.push_back(name);
+  }
+  f.file("g.service", "[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n");
+  start.push_back("g.service");
+  std::vector<std::string> submit = start;
+  submit[0] = "submit";
+  REQUIRE(f.run(submit).code == 0);  // registered: start only changes desired states
+  auto r = f.run(start);
+  CHECK(r.code == 0);
+  CHECK(contains(r.out, "Triggered global unit g.service start\n"));
+  for (int i = 0; i < 8; ++i)
+    CHECK(contains(r.out, "Unit w" + std::to_string(i) + ".service launched" + kOn));
+}
+
 TEST_CASE("the TCP endpoint serves the same API") {
   ServerFleetctl f;
   f.wait_ready();

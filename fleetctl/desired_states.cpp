@@ -51,7 +51,7 @@ void request_states(CommandContext& ctx, const std::vector<std::string>& names,
 Result<std::vector<api::Unit>> set_target_states(CommandContext& ctx,
                                                  const std::vector<std::string>& names,
                                                  std::string_view state) {
-  if (auto index = index_registered_units(ctx, names.size()))
+  if (auto index = index_registered_units(ctx, names.size(), /*summaries=*/true))
     return set_target_states_batched(ctx, names, state, *index);
   // Few units (or the listing failed): fleet's way, a GET and a PUT per unit, stopping at the
   // first error.
@@ -113,7 +113,7 @@ std::optional<std::vector<std::string>> create_and_trigger(CommandContext& ctx,
     }
   std::vector<std::string> waiting;
   for (const auto& u : triggered) {
-    if (api::is_global(u.options)) {
+    if (api::is_global(u)) {
       ctx.io.out << "Triggered global unit " << u.name << " " << verb << "\n";
     } else {
       waiting.push_back(u.name);

@@ -7,9 +7,10 @@
 
 namespace fleet::fleetctl {
 
-std::optional<UnitIndex> index_registered_units(CommandContext& ctx, std::size_t count) {
+std::optional<UnitIndex> index_registered_units(CommandContext& ctx, std::size_t count,
+                                                bool summaries) {
   if (count < kManyUnits) return std::nullopt;
-  auto all = ctx.api->list_units();
+  auto all = summaries ? ctx.api->list_unit_summaries() : ctx.api->list_units();
   if (!all) return std::nullopt;
   UnitIndex index;
   for (auto& u : all.value()) {

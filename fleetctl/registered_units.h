@@ -25,7 +25,11 @@ using UnitIndex = std::map<std::string, api::Unit>;
 // listing fails, each unit is asked for on its own, with that call's error reporting.
 
 // `count` names to look up: one listing when there are many; nullopt when few or it failed.
-std::optional<UnitIndex> index_registered_units(CommandContext& ctx, std::size_t count);
+// With `summaries` the listing leaves out the options (ApiClient::list_unit_summaries), for
+// callers that need no more than names, states, reasons and api::is_global(Unit): at 10,000
+// units the options are most of a listing's bytes.
+std::optional<UnitIndex> index_registered_units(CommandContext& ctx, std::size_t count,
+                                                bool summaries = false);
 
 // The registered unit `name`: from `index` when there is one, else by a GET.
 Result<std::optional<api::Unit>> registered_unit(CommandContext& ctx, const std::string& name,

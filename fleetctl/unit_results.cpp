@@ -42,7 +42,7 @@ void print_unit_results(CommandContext& ctx, std::ostream& out) {
     } else if (got.value()) {
       const api::Unit& u = *got.value();
       if (!u.machine_id.empty()) j["machine"] = u.machine_id;
-      const bool global = api::is_global(u.options);
+      const bool global = api::is_global(u);
       const std::string& state =
           global || u.current_state.empty() ? u.desired_state : u.current_state;
       if (!state.empty()) j["state"] = state;

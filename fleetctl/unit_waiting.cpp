@@ -35,7 +35,8 @@ std::vector<WaitFailure> wait_states(CommandContext& ctx, const std::vector<std:
   for (long polls = 0; !pending.empty();) {
     // Many units: one listing per round answers for all of them (500 GETs per round were most
     // of `fleetctl start` of 500 new units); if it fails, each is asked for as with few.
-    const std::optional<UnitIndex> index = index_registered_units(ctx, pending.size());
+    const std::optional<UnitIndex> index =
+        index_registered_units(ctx, pending.size(), /*summaries=*/true);
     for (auto it = pending.begin(); it != pending.end();) {
       auto got = registered_unit(ctx, *it, index);
       if (!got) {
@@ -55,7 +56,7 @@ std::vector<WaitFailure> wait_states(CommandContext& ctx, const std::vector<std:
         continue;
       }
       const api::Unit& u = *got.value();
-      bool global = api::is_global(u.options);
+      bool global = api::is_global(u);
       const std::string& current = global ? u.desired_state : u.current_state;
       if (current == state) {
         progress.clear();

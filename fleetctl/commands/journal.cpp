@@ -20,7 +20,7 @@ int run(CommandContext& ctx) {
     return kExitFailure;
   }
   const api::Unit& u = *got.value();
-  if (api::is_global(u.options)) {
+  if (api::is_global(u)) {
     ctx.io.err << "Unable to retrieve journal of global unit " << name << ".\n";
     return kExitFailure;
   }

@@ -59,7 +59,7 @@ int run(CommandContext& ctx) {
   int attempts = block_attempts(ctx.flags);
   std::vector<std::string> globals;
   for (const auto& u : units.value()) {
-    if (api::is_global(u.options)) {
+    if (api::is_global(u)) {
       globals.push_back(u.name);
       continue;
     }

@@ -31,8 +31,7 @@ Result<Lookup> unit_address(CommandContext& ctx, const std::string& arg) {
   std::string name = mangle_unit_name(arg);
   BOOST_OUTCOME_TRY(auto unit, ctx.api->get_unit(name));
   if (!unit) return fail(Errc::not_found, "unit does not exist");
-  if (api::is_global(unit->options))
-    return fail(Errc::invalid_argument, "global units unsupported");
+  if (api::is_global(*unit)) return fail(Errc::invalid_argument, "global units unsupported");
   auto m = cached_machine(ctx, unit->machine_id);
   if (m && !m->primary_ip.empty()) return Lookup{m->primary_ip, true};
   return Lookup{};

@@ -70,7 +70,7 @@ int run(CommandContext& ctx) {
       return kExitFailure;
     }
     const api::Unit& u = *got.value();
-    if (api::is_global(u.options)) {
+    if (api::is_global(u)) {
       globals.push_back(u.name);
       continue;
     }

@@ -12,7 +12,7 @@ int run(CommandContext& ctx) {
   std::vector<std::string> stopping;
   std::vector<std::string> changed;  // sent together below
   for (const auto& u : *units) {
-    bool global = api::is_global(u.options);
+    bool global = api::is_global(u);
     if (!global) {
       if (u.current_state == api::kStateInactive) {
         request_states(ctx, changed, api::kStateLoaded);  // fleet changed the ones before it

@@ -12,7 +12,7 @@ int run(CommandContext& ctx) {
   std::vector<std::string> waiting;
   std::vector<std::string> changed;  // sent together below
   for (const auto& u : *units) {
-    bool global = api::is_global(u.options);
+    bool global = api::is_global(u);
     // fleet skips on the current state alone, so a unit that wants to run but cannot be placed
     // could never be unloaded; we skip only units that are inactive in both senses.
     if (!global && u.current_state == api::kStateInactive &&
