@@ -62,11 +62,12 @@ Task<Target> target_machine(const Request& req, ApiContext& ctx, const std::stri
   const auto& rec = snap.value().units.front();
   // (named vector: GCC 12 miscompiles a braced list inside co_await)
   const std::vector<std::string> hashes(1, rec.hash);
-  if (auto st = co_await load_contents(ctx.registry, ctx.contents, hashes); !st) {
-    t.error = registry_error(st.error());
+  auto loaded = co_await load_contents(ctx.registry, ctx.contents, hashes);
+  if (!loaded) {
+    t.error = registry_error(loaded.error());
     co_return t;
   }
-  auto content = ctx.contents.find(rec.hash);
+  const std::shared_ptr<const ParsedContent> content = loaded.value().front();
   if (content && content->global) {
     t.error = error_response(400, global_error);
     co_return t;

@@ -78,18 +78,18 @@ Task<Response> list_units(const Request& req, ApiContext& ctx) {
   const auto slice = slice_page(page.value(), snap.units.size());
   std::vector<std::string> hashes;
   for (std::size_t i = slice.begin; i < slice.end; ++i) hashes.push_back(snap.units[i].hash);
-  if (auto st = co_await load_contents(ctx.registry, ctx.contents, hashes); !st)
-    co_return registry_error(st.error());
-  UnitPage out;
+  auto loaded = co_await load_contents(ctx.registry, ctx.contents, hashes);
+  if (!loaded) co_return registry_error(loaded.error());
   // Each unit's options as its content's cached encoding (the entries stay alive through
   // `contents`, held until the page is written).
-  std::vector<std::shared_ptr<const ParsedContent>> contents;
+  const std::vector<std::shared_ptr<const ParsedContent>>& contents = loaded.value();
+  UnitPage out;
   std::vector<std::string_view> options_json;
   for (std::size_t i = slice.begin; i < slice.end; ++i) {
     const auto& rec = snap.units[i];
-    auto content = ctx.contents.find(rec.hash);
+    const ParsedContent* content = contents[i - slice.begin].get();
     const bool cached = content && !content->options_json.empty();
-    out.units.push_back(unit_view(rec, snap, content.get(), !cached && !basic.value()));
+    out.units.push_back(unit_view(rec, snap, content, !cached && !basic.value()));
     std::string_view encoded;  // (if/else, not ?: on class values: GCC 12 coroutines)
     if (basic.value()) {
       Unit& u = out.units.back();
@@ -100,7 +100,6 @@ Task<Response> list_units(const Request& req, ApiContext& ctx) {
       encoded = content->options_json;
     }
     options_json.push_back(encoded);
-    contents.push_back(std::move(content));
   }
   out.next_page_token = slice.next_token;
   co_return json_response(200, encode(out, options_json));
@@ -113,10 +112,9 @@ Task<Response> get_unit(ApiContext& ctx, const std::string& name) {
   const auto& rec = snap.value().units.front();
   // (named vector: GCC 12 miscompiles a braced list inside co_await)
   const std::vector<std::string> hashes(1, rec.hash);
-  if (auto st = co_await load_contents(ctx.registry, ctx.contents, hashes); !st)
-    co_return registry_error(st.error());
-  auto content = ctx.contents.find(rec.hash);
-  co_return json_response(200, encode(unit_view(rec, snap.value(), content.get())));
+  auto loaded = co_await load_contents(ctx.registry, ctx.contents, hashes);
+  if (!loaded) co_return registry_error(loaded.error());
+  co_return json_response(200, encode(unit_view(rec, snap.value(), loaded.value().front().get())));
 }
 
 // Unit changes made through the API become events (registry/event_log.h) once stored; a failed

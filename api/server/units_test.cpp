@@ -482,6 +482,25 @@ TEST_CASE("the basic view lists units without options, with hash, Global flag an
   CHECK(f.get("/fleet/v1/units?view=basic&view=full").status == 400);
 }
 
+TEST_CASE("a listing of more contents than fleetd caches shows every unit's options") {
+  ApiFixture f;
+  f.ctx.contents = ContentCache(4);  // cleared whenever full, while a page loads its contents
+  for (int i = 0; i < 10; ++i)
+    f.create("u" + std::to_string(i) + ".service", "",
+             R"([{"section":"Service","name":"ExecStart","value":"/bin/sleep )" +
+                 std::to_string(100 + i) + R"("}])");
+  for (int round = 0; round < 2; ++round) {  // cold cache, then one holding the last few
+    auto list = body_json(f.get("/fleet/v1/units"));
+    REQUIRE(list["units"].size() == 10);
+    for (int i = 0; i < 10; ++i) {
+      CAPTURE(i);
+      CHECK(list["units"][i]["options"][0]["value"] == "/bin/sleep " + std::to_string(100 + i));
+    }
+    auto basic = body_json(f.get("/fleet/v1/units?view=basic"));
+    for (const auto& u : basic["units"]) CHECK(u["global"] == false);
+  }
+}
+
 TEST_CASE("percent-encoded unit names are decoded") {
   ApiFixture f;
   CHECK(f.put_json("/fleet/v1/units/hello%401.service", R"({"options":)" + kHello + "}").status ==

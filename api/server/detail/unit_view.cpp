@@ -21,14 +21,18 @@ ParsedContent parse_content(std::string_view text, bool* ok) {
   return out;
 }
 
-Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,
-                           const std::vector<std::string>& hashes) {
+Task<Result<std::vector<std::shared_ptr<const ParsedContent>>>> load_contents(
+    registry::Registry& reg, ContentCache& cache, const std::vector<std::string>& hashes) {
+  std::vector<std::shared_ptr<const ParsedContent>> out(hashes.size());
   std::vector<std::string> missing;
-  for (const auto& h : hashes)
-    if (!cache.find(h) && std::find(missing.begin(), missing.end(), h) == missing.end())
-      missing.push_back(h);
-  if (missing.empty()) co_return ok();
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    out[i] = cache.find(hashes[i]);
+    if (!out[i] && std::find(missing.begin(), missing.end(), hashes[i]) == missing.end())
+      missing.push_back(hashes[i]);
+  }
+  if (missing.empty()) co_return out;
   BOOST_OUTCOME_CO_TRY(auto found, co_await reg.get_contents(missing));
+  std::map<std::string_view, std::shared_ptr<const ParsedContent>> loaded;
   for (const auto& hash : missing) {
     auto it = found.find(hash);
     if (it == found.end()) {
@@ -39,9 +43,12 @@ Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,
     bool ok = true;
     auto parsed = parse_content(it->second, &ok);
     if (!ok) log::warn("api", "unit content unparseable", {{"hash", hash}});
-    cache.insert(hash, std::move(parsed));
+    loaded[hash] = cache.insert(hash, std::move(parsed));
   }
-  co_return ok();
+  for (std::size_t i = 0; i < hashes.size(); ++i)
+    if (!out[i])
+      if (auto l = loaded.find(hashes[i]); l != loaded.end()) out[i] = l->second;
+  co_return out;
 }
 
 namespace {

@@ -59,10 +59,12 @@ Task<Result<std::shared_ptr<const UnitsSnapshot>>> units_for_page(ApiContext& ct
 Task<Result<std::shared_ptr<const std::vector<registry::UnitStateRecord>>>> states_for_page(
     ApiContext& ctx, std::uint16_t page);
 
-// Ensures the parsed contents of `hashes` are cached (one txn per max_txn_ops hashes). A hash
-// without content or with unparseable content is cached as "no options" and logged.
-Task<Status> load_contents(registry::Registry& reg, ContentCache& cache,
-                           const std::vector<std::string>& hashes);
+// The parsed contents of `hashes`, in their order, from the cache or read into it (one txn per
+// max_txn_ops hashes); null for a hash without content (logged). Unparseable content is cached
+// as "no options" and logged. The caller holds what it got: the cache may drop entries (it is
+// cleared when full) while this fills it, even ones the same call found.
+Task<Result<std::vector<std::shared_ptr<const ParsedContent>>>> load_contents(
+    registry::Registry& reg, ContentCache& cache, const std::vector<std::string>& hashes);
 
 // The API entity: options from `content` (may be null), desiredState, and for non-global units
 // currentState, machineID and our addition `reason`. Global units have neither current state
