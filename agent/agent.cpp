@@ -255,9 +255,15 @@ Task<bool> Agent::reconcile_pass() {
   }
 
   const bool reached = co_await execute(tasks, desired, *current);
-  // Signals cover later changes; one listing makes the new states visible right away.
-  std::vector<std::string> touched;
-  for (const auto& [name, h] : file_hash_) touched.push_back(name);
+  // Signals cover later changes; one listing of the units this pass loaded or stopped makes
+  // their new states visible right away. Units queued to start are listed by their starter
+  // once their jobs are done: listed now, systemd would load each new one only to free it again
+  // (nothing holds an inactive unit), a load more per unit than its start costs.
+  const std::set<std::string> queued(impl_->start_queue.begin(), impl_->start_queue.end());
+  std::set<std::string> touched_set;
+  for (const auto& t : tasks)
+    if (file_hash_.count(t.unit) && !queued.count(t.unit)) touched_set.insert(t.unit);
+  std::vector<std::string> touched(touched_set.begin(), touched_set.end());
   if (!touched.empty())
     if (auto listed = co_await units_.list(touched))
       for (const auto& s : listed.value()) observe(s);

@@ -156,26 +156,27 @@ int running_on(Cluster& c, const std::string& unit) {
   return -1;
 }
 
-// Where a phase's CPU went, by process name (FLEET_BENCH_PERF=1): `perf record -a` for the
-// phase, then perf's samples per command (systemd, journald, fleetd, etcd, units, and whatever
-// else shares the machine): the profile that CpuMeter's totals cannot split.
 // Where a phase's CPU went (FLEET_BENCH_PERF): with "1", `perf record -a` for the phase, then
 // perf's samples per command (systemd, journald, fleetd, etcd, units, and whatever else shares
-// the machine): the profile that CpuMeter's totals cannot split. With "fleetd", call graphs of
-// the fleetds only, by symbol with their callers.
+// the machine): the profile that CpuMeter's totals cannot split. With "fleetd" or "systemd",
+// call graphs of the fleetds, resp. of the hosts' systemd (PID 1 of each), by symbol with their
+// callers.
 class PerfProfile {
  public:
-  PerfProfile(std::string phase, const std::vector<pid_t>& fleetds) : phase_(std::move(phase)) {
+  PerfProfile(std::string phase, Cluster& c) : phase_(std::move(phase)) {
     const char* mode = std::getenv("FLEET_BENCH_PERF");
     if (!mode) return;
-    by_command_ = std::string(mode) != "fleetd";
+    const std::string m = mode;
+    by_command_ = m != "fleetd" && m != "systemd";
     file_ = "/tmp/cluster_bench-" + phase_ + ".perf";
     std::vector<std::string> args = {"perf", "record", "-q", "-F", "999", "-o", file_};
     if (by_command_) {
       args.push_back("-a");
     } else {
       std::string pids;
-      for (pid_t p : fleetds) pids += (pids.empty() ? "" : ",") + std::to_string(p);
+      for (std::size_t i = 0; i < c.size(); ++i)
+        pids += (pids.empty() ? "" : ",") +
+                std::to_string(m == "fleetd" ? fleetd_pid(c.host(i)) : c.host(i).pid());
       args.insert(args.end(), {"--call-graph", "dwarf,32768", "-p", pids});
     }
     pid_ = ::fork();
@@ -210,12 +211,6 @@ class PerfProfile {
   bool by_command_ = true;
   pid_t pid_ = -1;
 };
-
-std::vector<pid_t> fleetd_pids(Cluster& c) {
-  std::vector<pid_t> out;
-  for (std::size_t i = 0; i < c.size(); ++i) out.push_back(fleetd_pid(c.host(i)));
-  return out;
-}
 
 // Where a phase's time went (FLEET_BENCH_TIMELINE=1): per host, for each kind of journal line
 // of fleetd (and systemd's reloads), how many there were and when the first and the last came,
@@ -293,7 +288,7 @@ int main(int argc, char** argv) try {
     must(c.host(i).run({"/usr/bin/systemctl", "daemon-reload"}, 60s).exit == 0, "daemon-reload");
   }
   std::optional<CpuMeter> cpu(c);
-  std::optional<PerfProfile> perf(std::in_place, "direct-start", fleetd_pids(c));
+  std::optional<PerfProfile> perf(std::in_place, "direct-start", c);
   auto direct0 = std::chrono::system_clock::now();
   auto t0 = Clock::now();
   must(on_every_host(c,
@@ -330,7 +325,7 @@ int main(int argc, char** argv) try {
   auto r = c.fleetctl(0, concat({"submit"}, paths), 600s);
   must(r.exit == 0, "fleetctl submit: " + r.err);
   cpu.emplace(c);
-  perf.emplace("submitted-start", fleetd_pids(c));
+  perf.emplace("submitted-start", c);
   auto submitted0 = std::chrono::system_clock::now();
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"start", "--no-block"}, names("viafleet", 0, n)), 600s);
@@ -372,7 +367,7 @@ int main(int argc, char** argv) try {
   for (const auto& u : names("newfile", 0, n))
     new_paths.push_back(c.write_unit(u, bench_unit_text(u)));
   cpu.emplace(c);
-  perf.emplace("new-files-start", fleetd_pids(c));
+  perf.emplace("new-files-start", c);
   auto wall0 = std::chrono::system_clock::now();
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"start", "--no-block"}, new_paths), 600s);

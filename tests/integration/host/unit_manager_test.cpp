@@ -118,6 +118,36 @@ TEST_CASE("loading a unit whose name the host's own runtime unit file has is ref
   CHECK(kept.out == own);
 }
 
+// New units are linked without a Reload: systemd finds them because their unit directory's
+// mtime changed. Here the directory gets its old mtime back, so systemd's cache of unit files
+// looks current and misses them; the manager must notice and reload once, or list() reports
+// the unit not-found and start() fails.
+TEST_CASE("new units systemd's unit file cache missed are listed and started after one reload") {
+  auto h = boot("um-stale");
+  // Makes systemd bring its cache up to date now (loading a unit it has never seen rebuilds the
+  // cache when any unit directory changed since), then remembers the directory's mtime.
+  auto remember = [](const std::string& probe_unit) {
+    return "busctl call org.freedesktop.systemd1 /org/freedesktop/systemd1 "
+           "org.freedesktop.systemd1.Manager LoadUnit s " +
+           probe_unit + " >/dev/null; touch -r /run/systemd/system /tmp/ref";
+  };
+  const std::string restore = "touch -r /tmp/ref /run/systemd/system";
+  auto listed = probe(*h, {"sh", remember("none-1.service"), ";", "load",
+                           "late.service=[Service]\\nExecStart=/bin/sleep 600\\n", ";", "sh",
+                           restore, ";", "list", "late.service"});
+  CHECK(has_line(listed.out, "step load ok"));
+  CHECK(
+      has_line(listed.out, "status unit=late.service load=loaded active=inactive sub=dead pid=0"));
+  auto started = probe(*h, {"sh", remember("none-2.service"), ";", "load",
+                            "later.service=[Service]\\nExecStart=/bin/sleep 600\\n", ";", "sh",
+                            restore, ";", "start", "later.service"});
+  CHECK(has_line(started.out, "result=ok"));
+  CHECK(h->unit_state("later.service") == "active");
+  // Both misses were logged.
+  CHECK(listed.err.find("systemd did not find new unit files") != std::string::npos);
+  CHECK(started.err.find("systemd did not find new unit files") != std::string::npos);
+}
+
 TEST_CASE("a unit with an [Install] section is enabled at runtime and pulled in by WantedBy") {
   auto h = boot("um-install");
   auto r = probe(*h, {"load", "anchor.service=[Service]\\nExecStart=/bin/sleep 600\\n",
