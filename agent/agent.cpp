@@ -40,9 +40,13 @@ struct Agent::Impl {
   std::unique_ptr<Timer> stop_timer;               // cancelled by stop()
   std::vector<std::string> start_queue;            // planned starts not yet sent to systemd
   std::unique_ptr<Timer> start_wake;               // start_queue signal
+  std::vector<std::string> unload_queue;           // planned unloads not yet sent to systemd
+  std::unique_ptr<Timer> unload_wake;              // unload_queue signal
   std::unique_ptr<registry::AssignmentFeed> feed;  // this machine's assignments, once announced
   // Pause before a start batch lost to an unreachable systemd is planned again (start_loop).
   Backoff start_retry{std::chrono::milliseconds(250), std::chrono::milliseconds(10000)};
+  // Pause before units whose unload found systemd unreachable are planned again (unload_loop).
+  Backoff unload_retry{std::chrono::milliseconds(250), std::chrono::milliseconds(10000)};
 };
 
 namespace {
@@ -238,6 +242,8 @@ Task<bool> Agent::reconcile_pass() {
   std::map<std::string, DesiredUnit> want;
   for (const auto& [name, a] : desired) want[name] = DesiredUnit{a.hash, a.desired};
   auto tasks = plan_agent(want, *current);
+  // Units still being unloaded are planned again once the unloader is done.
+  std::erase_if(tasks, [&](const AgentTask& t) { return unloading_.count(t.unit) > 0; });
   ++stats_.passes;
   if (tasks.empty()) co_return true;
   const log::Level item = log::item_level(tasks.size());
@@ -262,7 +268,8 @@ Task<bool> Agent::reconcile_pass() {
   const std::set<std::string> queued(impl_->start_queue.begin(), impl_->start_queue.end());
   std::set<std::string> touched_set;
   for (const auto& t : tasks)
-    if (file_hash_.count(t.unit) && !queued.count(t.unit)) touched_set.insert(t.unit);
+    if (file_hash_.count(t.unit) && !queued.count(t.unit) && !unloading_.count(t.unit))
+      touched_set.insert(t.unit);
   std::vector<std::string> touched(touched_set.begin(), touched_set.end());
   if (!touched.empty())
     if (auto listed = co_await units_.list(touched))
@@ -336,25 +343,12 @@ void Agent::report(const Status& st, std::string_view what) {
             {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
 }
 
-// Unloads, loads, stops, then queues starts for the starter.
+// Queues unloads for the unloader, loads, stops, then queues starts for the starters.
 Task<bool> Agent::execute(const std::vector<AgentTask>& tasks,
                           const std::map<std::string, registry::Assignment>& desired,
                           const std::map<std::string, CurrentUnit>& current) {
   bool reached = true;
-  if (auto unload = names_of(tasks, TaskKind::unload); !unload.empty()) {
-    auto unloaded = co_await units_.unload(unload);
-    report(unloaded, "unload");
-    // systemd unreachable: the units are still there and still ours; the next pass (backing
-    // off) unloads them again.
-    if (!unloaded && unloaded.error().code == Errc::unavailable) co_return false;
-    for (const auto& n : unload) {
-      start_requested_.erase(n);
-      file_hash_.erase(n);
-      published_.erase(n);
-      pending_.erase(n);
-    }
-    report(co_await registry_.delete_states(opts_.machine.id, unload), "removing unit states");
-  }
+  queue_unloads(names_of(tasks, TaskKind::unload));
   if (auto load = names_of(tasks, TaskKind::load); !load.empty()) {
     std::vector<UnitFileSpec> specs;
     for (const auto& n : load) {
@@ -406,6 +400,52 @@ void Agent::queue_starts(std::vector<std::string> start) {
   // while systemd works through these (waiting here left systemd idle between passes).
   impl_->start_queue.insert(impl_->start_queue.end(), start.begin(), start.end());
   impl_->start_wake->cancel();
+}
+
+void Agent::queue_unloads(const std::vector<std::string>& unload) {
+  if (unload.empty()) return;
+  for (const auto& n : unload) {
+    start_requested_.erase(n);  // also keeps a queued start from running
+    unloading_.insert(n);
+  }
+  impl_->unload_queue.insert(impl_->unload_queue.end(), unload.begin(), unload.end());
+  impl_->unload_wake->cancel();
+}
+
+// Runs the unloads reconcile passes queue, so that a pass does not wait for their stop jobs:
+// units taken away in a burst arrive over several passes (the engine's writes commit one txn at
+// a time), and with the unload inside the pass each later part waited for the stops of the part
+// before. One unload at a time: a unit is never unloaded twice at once.
+Task<void> Agent::unload_loop() {
+  while (true) {
+    if (impl_->unload_queue.empty()) {
+      impl_->unload_wake->expires_at(Timer::time_point::max());
+      co_await impl_->unload_wake->async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    std::vector<std::string> batch = std::exchange(impl_->unload_queue, {});
+    auto unloaded = co_await units_.unload(batch);
+    report(unloaded, "unload");
+    if (!unloaded && unloaded.error().code == Errc::unavailable) {
+      // systemd unreachable: the units are still there and still ours; planned again after a
+      // pause (passes then see them as they are).
+      co_await sleep_for(impl_->unload_retry.next());
+      for (const auto& n : batch) unloading_.erase(n);
+      request_pass();
+      continue;
+    }
+    impl_->unload_retry.reset();
+    for (const auto& n : batch) {
+      unloading_.erase(n);
+      file_hash_.erase(n);
+      published_.erase(n);
+      pending_.erase(n);
+    }
+    stats_.units = file_hash_.size();
+    report(co_await registry_.delete_states(opts_.machine.id, batch), "removing unit states");
+    // Passes left these units alone meanwhile; one of them may be assigned here again.
+    request_pass();
+  }
 }
 
 bool Agent::stops_on_disconnect(const std::string& unit) {
@@ -684,6 +724,7 @@ Task<void> Agent::run() {
   impl_->publish = std::make_unique<Timer>(ex);
   impl_->stop_timer = std::make_unique<Timer>(ex, Timer::time_point::max());
   impl_->start_wake = std::make_unique<Timer>(ex, Timer::time_point::max());
+  impl_->unload_wake = std::make_unique<Timer>(ex, Timer::time_point::max());
   units_.on_state_change([this](const UnitStatus& s) { observe(s); });
 
   co_await (join() || impl_->keeper.run());
@@ -692,8 +733,8 @@ Task<void> Agent::run() {
 
   impl_->feed = registry_.watch_assignments(opts_.machine.id);
   co_await (follow_assignments() || reconcile_loop() || start_loop() || start_loop() ||
-            start_loop() || start_loop() || publish_loop() || keep_lease() || guard_connection() ||
-            impl_->keeper.run() || until_stopped());
+            start_loop() || start_loop() || unload_loop() || publish_loop() || keep_lease() ||
+            guard_connection() || impl_->keeper.run() || until_stopped());
   impl_->feed->cancel();
   units_.on_state_change(nullptr);
 }

@@ -100,6 +100,7 @@ class Agent {
                                const std::map<std::string, registry::Assignment>& desired,
                                const std::map<std::string, CurrentUnit>& current);
   void queue_starts(std::vector<std::string> start);
+  void queue_unloads(const std::vector<std::string>& unload);
   void report(const Status& st, std::string_view what);  // counts and logs a failed task
   registry::Task<void> flush_states();
   registry::Task<void> record_events(std::vector<registry::EventRecord> events);
@@ -109,6 +110,7 @@ class Agent {
   registry::Task<void> reboot_if_asked(const std::string& boot);
   registry::Task<void> reconcile_loop();
   registry::Task<void> start_loop();
+  registry::Task<void> unload_loop();
   registry::Task<void> publish_loop();
   registry::Task<void> keep_lease();
   registry::Task<void> until_stopped();
@@ -126,6 +128,9 @@ class Agent {
   std::map<std::string, registry::Assignment> desired_;
   std::map<std::string, std::string> file_hash_;  // units we manage -> content hash
   std::set<std::string> start_requested_;
+  // Units queued for the unloader or being unloaded: passes leave them alone until it is done
+  // (it asks for a pass then), so a unit assigned back meanwhile is loaded after its unload.
+  std::set<std::string> unloading_;
   // Units whose load failed: their files may be on disk without systemd knowing them, so they
   // are not adopted from disk while still assigned here; the next pass loads them again.
   std::set<std::string> load_failed_;

@@ -119,6 +119,25 @@ TEST_CASE("unit commands on one host: conflicts, restart, replace, order, instal
   // Instances made from a local template leave the template itself out of the registry.
   CHECK(rows(c.fleetctl(0, {"list-unit-files", "--no-legend"}).out).size() == 3);
 
+  // --- A unit slow to stop holds up no other unit on its host: while its unload waits for
+  // the stop job (ExecStop takes 60 s), a unit started meanwhile runs.
+  c.write_unit("slow-stop.service",
+               "[Service]\nExecStart=/bin/sleep infinity\n"
+               "ExecStop=/bin/sleep 60\n");
+  c.write_unit("meanwhile.service", lasting_unit());
+  REQUIRE(c.fleetctl(0, {"start", dir + "/slow-stop.service"}).exit == 0);
+  REQUIRE(wait_until([&] { return all_running(c, {"slow-stop.service"}); }, kSettle, 200ms));
+  REQUIRE(c.fleetctl(0, {"destroy", "slow-stop.service"}).exit == 0);
+  REQUIRE(wait_until([&] { return c.host(0).unit_state("slow-stop.service") == "deactivating"; },
+                     kSettle, 100ms));
+  auto meanwhile = c.fleetctl(0, {"start", dir + "/meanwhile.service"});
+  CHECK_MESSAGE(meanwhile.exit == 0, meanwhile.err);
+  CHECK(wait_until([&] { return c.host(0).unit_state("meanwhile.service") == "active"; }, 20s,
+                   100ms));
+  CHECK(c.host(0).unit_state("slow-stop.service") == "deactivating");
+  REQUIRE(c.fleetctl(0, {"destroy", "meanwhile.service"}).exit == 0);
+  c.host(0).run({"systemctl", "kill", "--kill-who=all", "slow-stop.service"});
+
   // --- SIGHUP reloads the configuration and fleetd keeps serving (TestReconfigureServer).
   REQUIRE(c.host(0).run({"systemctl", "kill", "-s", "SIGHUP", "fleetd"}).exit == 0);
   CHECK(wait_until(
