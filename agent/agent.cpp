@@ -192,7 +192,8 @@ Task<void> Agent::flush_states() {
     auto prev = published_.find(rec.unit);
     auto e = state_event(prev == published_.end() ? nullptr : &prev->second, rec);
     if (e) events.push_back(std::move(*e));
-    published_[rec.unit] = std::move(rec);
+    // Unloaded while this write was in flight: its state is deleted, not published.
+    if (file_hash_.count(rec.unit)) published_[rec.unit] = std::move(rec);
   }
   stats_.states_published += batch.size();
   co_await record_events(std::move(events));
@@ -242,8 +243,15 @@ Task<bool> Agent::reconcile_pass() {
   std::map<std::string, DesiredUnit> want;
   for (const auto& [name, a] : desired) want[name] = DesiredUnit{a.hash, a.desired};
   auto tasks = plan_agent(want, *current);
-  // Units still being unloaded are planned again once the unloader is done.
-  std::erase_if(tasks, [&](const AgentTask& t) { return unloading_.count(t.unit) > 0; });
+  // Units still being unloaded are planned again once the unloader is done, and so are the
+  // other tasks of units this pass unloads (new content: unload, then load and start): loading
+  // while the unloader stops the unit and deletes its file would race with it.
+  std::set<std::string> unloads;
+  for (const auto& t : tasks)
+    if (t.kind == TaskKind::unload) unloads.insert(t.unit);
+  std::erase_if(tasks, [&](const AgentTask& t) {
+    return unloading_.count(t.unit) > 0 || (t.kind != TaskKind::unload && unloads.count(t.unit));
+  });
   ++stats_.passes;
   if (tasks.empty()) co_return true;
   const log::Level item = log::item_level(tasks.size());
@@ -326,7 +334,15 @@ Task<std::optional<std::map<std::string, CurrentUnit>>> Agent::gather_current() 
     co_return std::nullopt;
   }
   for (const auto& s : listed.value()) {
-    CurrentUnit cu{file_hash_[s.name], s.active_state, start_requested_.count(s.name) > 0};
+    // Unloaded while the listing was in flight (the unloader runs beside passes): no longer
+    // ours, and its entry must not come back.
+    auto hash = file_hash_.find(s.name);
+    if (hash == file_hash_.end()) continue;
+    CurrentUnit cu{hash->second, s.active_state, start_requested_.count(s.name) > 0};
+    if (unloading_.count(s.name)) {
+      current[s.name] = cu;  // planned again once unloaded (reconcile_pass)
+      continue;
+    }
     // Adoption after a restart: a unit already running counts as started by us (not one being
     // held stopped: a listing from before its stop would otherwise keep it from restarting).
     if (is_running_state(s.active_state) && !held_.count(s.name)) start_requested_.insert(s.name);
@@ -415,11 +431,12 @@ void Agent::queue_unloads(const std::vector<std::string>& unload) {
 // Runs the unloads reconcile passes queue, so that a pass does not wait for their stop jobs:
 // units taken away in a burst arrive over several passes (the engine's writes commit one txn at
 // a time), and with the unload inside the pass each later part waited for the stops of the part
-// before. One unload at a time: a unit is never unloaded twice at once.
+// before. Several run at once (run()), so that a unit slow to stop holds up only its own batch;
+// a unit is queued once until its unload is over (unloading_), so never unloaded twice at once.
 Task<void> Agent::unload_loop() {
   while (true) {
     if (impl_->unload_queue.empty()) {
-      impl_->unload_wake->expires_at(Timer::time_point::max());
+      // Never expires (run()); queue_unloads() cancels every idle unloader's wait.
       co_await impl_->unload_wake->async_wait(net::as_tuple(net::use_awaitable));
       continue;
     }
@@ -437,6 +454,7 @@ Task<void> Agent::unload_loop() {
     impl_->unload_retry.reset();
     for (const auto& n : batch) {
       unloading_.erase(n);
+      start_requested_.erase(n);
       file_hash_.erase(n);
       published_.erase(n);
       pending_.erase(n);
@@ -733,8 +751,8 @@ Task<void> Agent::run() {
 
   impl_->feed = registry_.watch_assignments(opts_.machine.id);
   co_await (follow_assignments() || reconcile_loop() || start_loop() || start_loop() ||
-            start_loop() || start_loop() || unload_loop() || publish_loop() || keep_lease() ||
-            guard_connection() || impl_->keeper.run() || until_stopped());
+            start_loop() || start_loop() || unload_loop() || unload_loop() || publish_loop() ||
+            keep_lease() || guard_connection() || impl_->keeper.run() || until_stopped());
   impl_->feed->cancel();
   units_.on_state_change(nullptr);
 }

@@ -94,8 +94,8 @@ class Agent {
   registry::Task<bool> fetch_contents(const std::map<std::string, registry::Assignment>& desired);
   void adopt_files_on_disk();
   registry::Task<std::optional<std::map<std::string, CurrentUnit>>> gather_current();
-  // False when systemd could not be reached for a load or an unload (the pass is then retried
-  // with backoff).
+  // False when systemd could not be reached for a load (the pass is then retried with backoff);
+  // unloads are queued for the unloaders, which retry them themselves.
   registry::Task<bool> execute(const std::vector<AgentTask>& tasks,
                                const std::map<std::string, registry::Assignment>& desired,
                                const std::map<std::string, CurrentUnit>& current);

@@ -74,9 +74,9 @@ struct World {
     o.publish_delay = std::chrono::milliseconds(1);
     return o;
   }
-  void assign(const std::string& unit, TargetState s) {
+  void assign(const std::string& unit, TargetState s, const std::string& hash = "c0ffee") {
     ScheduleBatch b = reg.schedule_batch();
-    b.assign({unit, "m1", sha(), s});
+    b.assign({unit, "m1", hash, s});
     REQUIRE(run_sync(io, reg.apply(std::move(b), engine_lease)));
   }
   void unassign(const std::string& unit) {
@@ -121,6 +121,24 @@ TEST_CASE("an assigned unit is loaded, started and reported active running") {
   SUBCASE("a unit whose desired state becomes loaded is stopped") {
     w.assign("a.service", TargetState::loaded);
     REQUIRE(run_until(w.io, [&] { return w.state("a.service")->active_state == "inactive"; }));
+  }
+  SUBCASE("a unit whose content changes is unloaded first, then loaded and started anew") {
+    // Unloads run beside the passes: the new file must not be written (and started) while the
+    // old unit's unload, which deletes its file, is still to come.
+    const std::string changed = "[Service]\nExecStart=/bin/sleep 2000\n";
+    REQUIRE(run_sync(w.io, w.kv.put(w.reg.keys().content("beef"), changed)));
+    const std::size_t before = units.calls().size();
+    w.assign("a.service", TargetState::launched, "beef");
+    REQUIRE(run_until(w.io, [&] {
+      auto s = w.state("a.service");
+      return s && s->hash == "beef" && s->active_state == "active";
+    }));
+    CHECK(units.content("a.service") == changed);
+    std::vector<std::string> after(units.calls().begin() + static_cast<std::ptrdiff_t>(before),
+                                   units.calls().end());
+    std::erase(after, "reload");
+    CHECK(after ==
+          std::vector<std::string>{"unload a.service", "load a.service", "start a.service"});
   }
   SUBCASE("a unit no longer assigned is unloaded and its state removed") {
     w.unassign("a.service");

@@ -74,6 +74,14 @@ Error from_sdbus(const sdbus::Error& e) {
   return make_error(c, n + ": " + e.getMessage());
 }
 
+// A start refused because systemd could not load the unit: not found, or its file unreadable or
+// invalid (LoadFailed, BadUnitSetting).
+bool is_load_error(const Error& e) {
+  return e.code == Errc::not_found ||
+         e.message.starts_with("org.freedesktop.systemd1.LoadFailed") ||
+         e.message.starts_with("org.freedesktop.systemd1.BadUnitSetting");
+}
+
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -525,14 +533,16 @@ struct SystemdUnitManager::Impl {
                            Clock::now() + opts.call_timeout + 2s);
   }
 
-  // systemd did not find units load() linked without a Reload: its unit directory cache missed
-  // their files. One Reload makes it read them.
+  // systemd did not load units load() linked without a Reload: its unit directory cache missed
+  // their files. One Reload makes it read them; after it they count as verified whatever they
+  // show (a broken file stays broken), so each unit costs at most one Reload.
   Task<Status> reload_for(const std::vector<std::string>& missed) {
     log::warn("agent", "systemd did not find new unit files; reloading",
               {{"unit", missed.front()}, {"units", std::to_string(missed.size())}});
-    for (const auto& n : missed) unverified.erase(n);
     auto reloaded = co_await call<>(*mgr, kManager, "Reload");
     if (!reloaded) co_return fail(reloaded.error().code, "reload: " + reloaded.error().message);
+    ++reloads;
+    for (const auto& n : missed) unverified.erase(n);
     co_return ok();
   }
 
@@ -649,9 +659,11 @@ struct SystemdUnitManager::Impl {
   std::map<std::string, std::string> job_results;               // job path -> JobRemoved result
   std::deque<std::string> job_order;
   std::set<std::string> tracked;  // units this agent manages: loaded by it or found on disk
-  // Units load() linked without a Reload, which systemd has not yet shown loaded: a not-found
-  // for one of them means systemd missed the new file, and one Reload fixes that (load()).
+  // Units load() linked without a Reload, which systemd has not yet shown loaded: any other load
+  // state for one of them means systemd missed the new file, and list() or start() then reloads
+  // once (reload_for()).
   std::set<std::string> unverified;
+  uint64_t reloads = 0;  // Reloads reload_for() made: a miss seen before one needs no other
   std::map<std::string, UnitStatus> cache;    // last state seen in PropertiesChanged
   std::map<std::string, uint32_t> main_pids;  // from Service PropertiesChanged or Get
   size_t in_flight = 0;                       // calls sent and not yet answered
@@ -825,8 +837,7 @@ Task<Result<std::vector<UnitStatus>>> SystemdUnitManager::Impl::list(
   if (!r) co_return r.error();
   std::vector<std::string> missed;
   for (const auto& row : std::get<0>(r.value()))
-    if (unverified.count(row.get<0>()) && row.get<2>() == "not-found")
-      missed.push_back(row.get<0>());
+    if (unverified.count(row.get<0>()) && row.get<2>() != "loaded") missed.push_back(row.get<0>());
   if (!missed.empty()) {
     if (auto st = co_await reload_for(missed); !st) co_return st.error();
     r = co_await call<std::vector<ListedUnit>>(*mgr, kManager, "ListUnitsByNames", names);
@@ -932,21 +943,36 @@ Task<Status> SystemdUnitManager::unload(std::vector<std::string> names) {
 }
 
 Task<Status> SystemdUnitManager::start(std::vector<std::string> names) {
-  std::vector<std::string> all = names;  // (named: GCC 12, copies inside co_await)
-  auto failures = co_await impl_->run_jobs("StartUnit", std::move(all), true);
-  // A unit load() linked without a Reload that systemd did not find: reload once, start again.
-  std::set<std::string> missed;
-  for (const auto& [name, error] : failures)
-    if (error.code == Errc::not_found && impl_->unverified.count(name)) missed.insert(name);
+  Impl& p = *impl_;
+  // Which of them systemd may not have loaded yet, as of sending (a list() meanwhile may reload
+  // and verify them, and then a miss seen here needs only another try).
+  std::set<std::string> unverified;
   for (const auto& n : names)
-    if (!missed.count(n)) impl_->unverified.erase(n);
+    if (p.unverified.count(n)) unverified.insert(n);
+  const uint64_t reloads = p.reloads;
+  std::vector<std::string> all = names;  // (named: GCC 12, copies inside co_await)
+  auto failures = co_await p.run_jobs("StartUnit", std::move(all), true);
+  std::set<std::string> missed, unanswered;
+  for (const auto& [name, error] : failures) {
+    if (error.code == Errc::unavailable || error.code == Errc::timeout) unanswered.insert(name);
+    if (unverified.count(name) && is_load_error(error)) missed.insert(name);
+  }
+  // A start systemd answered shows the unit loaded (or truly broken: a miss below).
+  for (const auto& n : names)
+    if (!missed.count(n) && !unanswered.count(n)) p.unverified.erase(n);
   if (!missed.empty()) {
     std::erase_if(failures, [&](const auto& f) { return missed.count(f.first) > 0; });
     std::vector<std::string> retry(missed.begin(), missed.end());
-    if (auto st = co_await impl_->reload_for(retry); !st) co_return st;
-    auto again = co_await impl_->run_jobs("StartUnit", std::move(retry), true);
-    failures.insert(failures.end(), std::make_move_iterator(again.begin()),
-                    std::make_move_iterator(again.end()));
+    Status reloaded = ok();
+    if (p.reloads == reloads) reloaded = co_await p.reload_for(retry);
+    if (!reloaded) {
+      for (const auto& n : retry) failures.emplace_back(n, reloaded.error());
+    } else {
+      for (const auto& n : retry) p.unverified.erase(n);
+      auto again = co_await p.run_jobs("StartUnit", std::move(retry), true);
+      failures.insert(failures.end(), std::make_move_iterator(again.begin()),
+                      std::make_move_iterator(again.end()));
+    }
   }
   for (const auto& f : failures)
     if (f.second.code == Errc::not_found)
