@@ -15,6 +15,7 @@
 //    them, until the host's systemd lists all N as running. Both are observed by polling
 //    `systemctl list-units` inside the host every 20 ms, never through fleetctl.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -127,11 +128,11 @@ int main(int argc, char** argv) try {
   must(h.run({"/usr/bin/systemctl", "daemon-reload"}, 60s).exit == 0, "daemon-reload");
 
   std::vector<Row> rows;
-  double best_ratio = 1e9;
+  std::vector<double> ratios;
   for (int i = 0; i < rounds; ++i) {
     Round rd = run_round(c, n);
     double ratio = rd.fleet / rd.direct;
-    best_ratio = std::min(best_ratio, ratio);
+    ratios.push_back(ratio);
     std::printf(
         "round %d: direct %.2f s, fleet %.2f s (fleetctl %.2f s, fleetd CPU %.2f s), "
         "ratio %.2f, load %s\n",
@@ -141,9 +142,21 @@ int main(int argc, char** argv) try {
                     fmt("%.2f s", rd.direct), "-", "-"});
     rows.push_back({std::to_string(n) + " units started through fleet -> all running" + tag,
                     fmt("%.2f s", rd.fleet) + fmt(" (fleetctl %.2f s)", rd.fleetctl), "-", "-"});
-    rows.push_back({"fleet / direct" + tag, fmt("%.2fx", ratio), "<= 1.3x", verdict(ratio <= 1.3)});
+    // With several rounds the verdict is the median's (below): one round's ratio moves by
+    // +-0.15 with the direct start it is divided by.
+    rows.push_back({"fleet / direct" + tag, fmt("%.2fx", ratio), rounds > 1 ? "-" : "<= 1.3x",
+                    rounds > 1 ? "-" : verdict(ratio <= 1.3)});
     rows.push_back(
         {"fleetd CPU while starting them" + tag, fmt("%.2f s", rd.fleetd_cpu), "-", "-"});
+  }
+
+  if (rounds > 1) {
+    std::vector<double> sorted = ratios;
+    std::sort(sorted.begin(), sorted.end());
+    const std::size_t m = sorted.size();
+    const double median = m % 2 ? sorted[m / 2] : (sorted[m / 2 - 1] + sorted[m / 2]) / 2;
+    rows.push_back({"fleet / direct, median of " + std::to_string(rounds) + " rounds",
+                    fmt("%.2fx", median), "<= 1.3x", verdict(median <= 1.3)});
   }
 
   // Idle: idle_units running through fleet, nothing changing.
