@@ -15,7 +15,6 @@
 //    them, until the host's systemd lists all N as running. Both are observed by polling
 //    `systemctl list-units` inside the host every 20 ms, never through fleetctl.
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -151,12 +150,9 @@ int main(int argc, char** argv) try {
   }
 
   if (rounds > 1) {
-    std::vector<double> sorted = ratios;
-    std::sort(sorted.begin(), sorted.end());
-    const std::size_t m = sorted.size();
-    const double median = m % 2 ? sorted[m / 2] : (sorted[m / 2 - 1] + sorted[m / 2]) / 2;
+    const double mid = median(ratios);
     rows.push_back({"fleet / direct, median of " + std::to_string(rounds) + " rounds",
-                    fmt("%.2fx", median), "<= 1.3x", verdict(median <= 1.3)});
+                    fmt("%.2fx", mid), "<= 1.3x", verdict(mid <= 1.3)});
   }
 
   // Idle: idle_units running through fleet, nothing changing.

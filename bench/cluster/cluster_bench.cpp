@@ -389,15 +389,12 @@ Round run_round(Cluster& c, int n, bool first) {
 
 // "1.26x (rounds: 1.21x, 1.26x, 1.32x)": the median of the rounds' ratios, then each.
 std::string ratios(const std::vector<double>& r, double* median_out) {
-  std::vector<double> sorted = r;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t m = sorted.size();
-  const double median = m % 2 ? sorted[m / 2] : (sorted[m / 2 - 1] + sorted[m / 2]) / 2;
-  *median_out = median;
-  if (m == 1) return fmt("%.2fx", median);
+  const double mid = median(r);
+  *median_out = mid;
+  if (r.size() == 1) return fmt("%.2fx", mid);
   std::string all;
   for (double x : r) all += (all.empty() ? "" : ", ") + fmt("%.2fx", x);
-  return fmt("%.2fx", median) + " (rounds: " + all + ")";
+  return fmt("%.2fx", mid) + " (rounds: " + all + ")";
 }
 
 // "1.52 s" or "1.52, 1.41, 1.60 s": each round's figure.
