@@ -796,12 +796,15 @@ Task<Status> SystemdUnitManager::Impl::unload(std::vector<std::string> names) {
     for (const auto& change : std::get<0>(disabled.value()))
       install_links = install_links || is_install_link(change.template get<1>());
   // Only failed units have a failed state to reset; asked about the others, systemd would load
-  // each stopped unit it had already freed (held_in()).
+  // each stopped unit it had already freed (held_in()). Not knowing which failed, all are reset.
   std::vector<std::string> failed;
   std::vector<std::string> failed_state{"failed"};  // (named: GCC 12)
-  if (auto held = co_await held_in(std::move(failed_state)))
+  if (auto held = co_await held_in(std::move(failed_state))) {
     for (const auto& n : names)
       if (held->count(n)) failed.push_back(n);
+  } else {
+    failed = names;
+  }
   co_await for_each_ignoring_errors("ResetFailedUnit", std::move(failed));
   for (const auto& n : names) {
     std::error_code ec;
