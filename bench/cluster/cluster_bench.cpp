@@ -297,6 +297,7 @@ Round run_round(Cluster& c, int n, bool first) {
   std::printf("direct start CPU: %s\n", cpu->since().c_str());
   if (first) timeline(c, direct0);
   cpu.emplace(c);
+  if (first) perf.emplace("direct-stop", c);
   t0 = Clock::now();
   must(on_every_host(c,
                      [&](std::size_t i) {
@@ -308,6 +309,7 @@ Round run_round(Cluster& c, int n, bool first) {
   direct_stop = time_until(
       t0, [&] { return total(c, count_listed, "direct-*") == 0; }, 600s);
   must(direct_stop >= 0, "direct units did not all stop");
+  perf.reset();
   std::printf("direct stop CPU: %s\n", cpu->since().c_str());
   std::printf("direct: start %.2f s, stop %.2f s; load %s\n", direct_start, direct_stop,
               load_average().c_str());
@@ -342,6 +344,7 @@ Round run_round(Cluster& c, int n, bool first) {
 
   // (b) destroy through fleet.
   cpu.emplace(c);
+  if (first) perf.emplace("destroy", c);
   auto destroy0 = std::chrono::system_clock::now();
   t0 = Clock::now();
   r = c.fleetctl(0, concat({"destroy", "--no-block"}, names("viafleet", 0, n)), 600s);
@@ -353,6 +356,7 @@ Round run_round(Cluster& c, int n, bool first) {
   if (fleet_destroy < 0)
     for (int i = 0; i < hosts; ++i) diagnose(c.host(i), "viafleet-*");
   must(fleet_destroy >= 0, "units did not all go away after destroy");
+  perf.reset();
   std::printf("fleet destroy CPU: %s\n", cpu->since().c_str());
   if (first) timeline(c, destroy0);
   std::printf("fleet: destroy %.2f s (fleetctl %.2f s); load %s\n", fleet_destroy, out.destroy_cli,
