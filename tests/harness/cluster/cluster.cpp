@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -121,12 +122,25 @@ Cluster::~Cluster() {
   changed_.notify_all();
   // Before the hosts: the hosts it booted die with it, and it must not watch a halted one.
   if (monitor_.joinable()) monitor_.join();
+  // A failed REQUIRE (or any exception) unwinds through here: what the fleetds logged is the one
+  // clue to a failure seen only once, e.g. in CI, and it goes with the hosts.
+  if (std::uncaught_exceptions() > 0) dump_fleetd_logs();
   for (auto& h : hosts_)
     if (h) h->halt();
   hosts_.clear();
   retired_.clear();
   proxies_.clear();
   etcd_.reset();
+}
+
+void Cluster::dump_fleetd_logs() {
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (!hosts_[i] || !hosts_[i]->alive()) continue;
+    auto log = hosts_[i]->run({"journalctl", "-u", "fleetd", "--no-pager", "-o", "short-precise",
+                               "-n", std::to_string(kDumpedLogLines)});
+    std::fprintf(stderr, "--- fleetd on host %zu (%s), its last %d log lines:\n%s", i + 1,
+                 hosts_[i]->name().c_str(), kDumpedLogLines, log.out.c_str());
+  }
 }
 
 HostOptions Cluster::host_options(std::size_t i) const {

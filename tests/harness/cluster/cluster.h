@@ -127,6 +127,9 @@ class Cluster {
   HostOptions host_options(std::size_t i) const;
   std::string stopping_stamp(std::size_t i) const;
   void wait_ready(Host& h, std::size_t i);
+  // Prints the end of every running host's fleetd journal to stderr (the destructor, on failure).
+  void dump_fleetd_logs();
+  static constexpr int kDumpedLogLines = 80;
   // Halts host i and records its end (the caller holds busy_[i]).
   void halt_claimed(std::size_t i);
   // Records in host i's last BootRecord how its PID 1 ended and when its shutdown began.
