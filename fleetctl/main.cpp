@@ -4,9 +4,11 @@
 #include <iostream>
 
 #include "fleetctl/cli.h"
+#include "fleetctl/heap.h"
 
 int main(int argc, char** argv) {
   using namespace fleet::fleetctl;
+  prepare_heap();
   // std::cout writes through C's stdout (sync_with_stdio), which is block-buffered when it is
   // not a terminal: a CI job killed mid-wait kept none of the lines about units already
   // created. Every line is written as it is complete.
