@@ -11,6 +11,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "tests/harness/test_failures.h"
 #include "tests/harness/wait.h"
 
 namespace fleet::testing {
@@ -79,7 +80,8 @@ class Cluster::Claim {
   std::size_t i_;
 };
 
-Cluster::Cluster(ClusterOptions opts) : opts_(std::move(opts)) {
+Cluster::Cluster(ClusterOptions opts)
+    : opts_(std::move(opts)), failures_at_start_(failed_assertions().load()) {
   work_dir_ =
       std::string(FLEET_CLUSTER_WORK_DIR) + "/" + opts_.label + "-" + std::to_string(::getpid());
   std::filesystem::remove_all(work_dir_);
@@ -122,9 +124,11 @@ Cluster::~Cluster() {
   changed_.notify_all();
   // Before the hosts: the hosts it booted die with it, and it must not watch a halted one.
   if (monitor_.joinable()) monitor_.join();
-  // A failed REQUIRE (or any exception) unwinds through here: what the fleetds logged is the one
-  // clue to a failure seen only once, e.g. in CI, and it goes with the hosts.
-  if (std::uncaught_exceptions() > 0) dump_fleetd_logs();
+  // A failed REQUIRE (or any exception) unwinds through here, a failed CHECK is counted: what
+  // the fleetds logged is the one clue to a failure seen only once, e.g. in CI, and it goes with
+  // the hosts.
+  if (std::uncaught_exceptions() > 0 || failed_assertions().load() > failures_at_start_)
+    dump_fleetd_logs();
   for (auto& h : hosts_)
     if (h) h->halt();
   hosts_.clear();

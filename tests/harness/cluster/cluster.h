@@ -142,6 +142,7 @@ class Cluster {
   class Claim;
 
   ClusterOptions opts_;
+  std::size_t failures_at_start_ = 0;  // testing::failed_assertions() when the cluster was made
   std::unique_ptr<EtcdCluster> etcd_;
   mutable std::mutex mu_;  // guards hosts_, retired_, boots_, busy_
   std::condition_variable changed_;
