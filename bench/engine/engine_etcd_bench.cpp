@@ -6,7 +6,7 @@
 // and report unit states as real agents do); --c100k is issue #14's run: 100,000 units on 5,000
 // agents, 500 of them lost, all scheduled and assigned < 10 s, rescheduled < 3 s.
 // Usage: engine_etcd_bench [--units N] [--machines N] [--kill N] [--engine-txn-ops N] [--no-plan]
-//                          [--agents] [--agent-ttl S] [--target-place S]
+//                          [--agents] [--agent-ttl S] [--agent-clients N] [--target-place S]
 //                          [--target-reschedule S] [--c100k] [--etcd-data DIR]
 // --etcd-data puts etcd's data dir under DIR: on this VM's disk a WAL fsync takes ~7 ms and
 // holds etcd's raft loop (with it, lease renewals); a tmpfs there shows etcd without its disk
@@ -47,8 +47,9 @@ struct Config {
   int machines = 1000;
   int kill = 100;
   bool plan = true;
-  bool agents = false;  // simulated agents instead of machines that only keep a lease
-  int agent_ttl = 10;   // fleetd's default agent_ttl (with --agents)
+  bool agents = false;    // simulated agents instead of machines that only keep a lease
+  int agent_ttl = 10;     // fleetd's default agent_ttl (with --agents)
+  int agent_clients = 8;  // etcd clients the simulated agents are spread over (sim_agents.h)
   double target_place = 5, target_reschedule = 2;
   std::size_t engine_txn_ops = 128;  // ops per txn the engine's client uses (etcd's default)
   std::string etcd_data;             // etcd's data dirs go here (e.g. a tmpfs); empty = build tree
@@ -383,6 +384,8 @@ int main(int argc, char** argv) {
       cfg.etcd_data = argv[++i];
     else if (a == "--agent-ttl")
       cfg.agent_ttl = num();
+    else if (a == "--agent-clients")
+      cfg.agent_clients = std::max(1, num());
     else if (a == "--target-place")
       cfg.target_place = num();
     else if (a == "--target-reschedule")
@@ -402,7 +405,8 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: %s [--units N] [--machines N] [--kill N] [--engine-txn-ops N] [--no-plan] "
-          "[--agents] [--agent-ttl S] [--target-place S] [--target-reschedule S] [--c100k] "
+          "[--agents] [--agent-ttl S] [--agent-clients N] [--target-place S] [--target-reschedule "
+          "S] [--c100k] "
           "[--etcd-data DIR]\n",
           argv[0]);
       return 2;
@@ -437,15 +441,16 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   int rc = 0;
   {
-    // Simulated agents stand for thousands of hosts, each with its own client: more requests in
-    // flight on their one client than a fleetd's.
-    EtcdNode sim(etcd.endpoints(), "/fleet/", 128, 2500ms, cfg.agents ? 256 : 32);
+    // Simulated machines stand for thousands of hosts, each with its own client: more requests
+    // in flight on their one client than a fleetd's. Simulated agents bring clients of their own.
+    EtcdNode sim(etcd.endpoints(), "/fleet/", 128, 2500ms, 32);
     EtcdNode obs(etcd.endpoints(), "/fleet/", 40000, 30s);
     EtcdNode ctl(etcd.endpoints());  // revokes the leases of the machines it kills
     std::optional<SimMachines> machines;
     std::optional<SimAgents> agents;
     if (cfg.agents)
-      agents.emplace(sim, std::chrono::seconds(cfg.agent_ttl));
+      agents.emplace(etcd.endpoints(), std::chrono::seconds(cfg.agent_ttl),
+                     static_cast<std::size_t>(cfg.agent_clients), 128);
     else
       machines.emplace(sim, 60s);
 

@@ -1,15 +1,16 @@
 #pragma once
-// SimAgents: thousands of simulated agents in one process on one EtcdNode (one io_context, one
-// etcd client). Each does what a real agent (agent/agent.cpp) does through the registry, with the
-// same calls: grants a machine lease and keeps it alive (LeaseKeeper), claims its machine record
-// under it, follows only its own assignments (Registry::watch_assignments), fetches the contents
-// of units new to it that their assignments did not carry (get_contents), reports their states
-// under its lease (put_states) with the events a state change records (kept for the next round
-// when their write fails, as the agent keeps them), and deletes the states of
-// units taken away (delete_states). Only systemd is left out: a launched unit is "active/running"
-// at once. Like the agent, it coalesces: changes arriving within AgentOptions::publish_delay (50
-// ms) of each other are acted on together, so a burst of assignments costs one fetch and one states
-// write (plus its events and the deletions of units taken away), not three writes per watch batch.
+// SimAgents: thousands of simulated agents in one process, spread over a few groups, each group
+// on an EtcdNode of its own (one io_context, one thread, one etcd client). Each agent does what a
+// real agent (agent/agent.cpp) does through the registry, with the same calls: grants a machine
+// lease and keeps it alive (LeaseKeeper), claims its machine record under it, follows only its own
+// assignments (Registry::watch_assignments), fetches the contents of units new to it that their
+// assignments did not carry (get_contents), reports their states under its lease (put_states) with
+// the events a state change records (kept for the next round when their write fails, as the agent
+// keeps them), and deletes the states of units taken away (delete_states). Only systemd is left
+// out: a launched unit is "active/running" at once. Like the agent, it coalesces: changes arriving
+// within agent::publish_pause() (50 ms, longer while etcd is slow) of each other are acted on
+// together, so a burst of assignments costs one fetch and one states write (plus its events and the
+// deletions of units taken away), not three writes per watch batch.
 
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
@@ -19,6 +20,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/agent.h"
@@ -32,44 +34,37 @@
 
 namespace fleet::testing {
 
-class SimAgents {
+// The agents of one client.
+class SimAgentGroup {
  public:
-  SimAgents(EtcdNode& node, std::chrono::seconds ttl) : node_(node), ttl_(ttl) {}
-  ~SimAgents() {
+  SimAgentGroup(EtcdNode& node, std::chrono::seconds ttl) : node_(node), ttl_(ttl) {}
+  ~SimAgentGroup() {
     try {
       stop_all();
     } catch (...) {
     }
   }
-  SimAgents(const SimAgents&) = delete;
-  SimAgents& operator=(const SimAgents&) = delete;
+  SimAgentGroup(const SimAgentGroup&) = delete;
+  SimAgentGroup& operator=(const SimAgentGroup&) = delete;
 
   // Starts many agents, `parallel` joining at a time.
   void add_many(const std::vector<std::string>& ids, std::size_t parallel = 32) {
     node_.call(join_many(ids, parallel), std::chrono::seconds(300));
   }
 
-  // The machines are lost: their agents stop at once and their leases are revoked through
-  // `control`, a client of its own. A dead host's lease ends in etcd whatever other hosts ask of
-  // it; revoked through the agents' one shared client, the revokes waited behind the surviving
-  // agents' requests for its slots (1.8-9 s, and one timed out and left its lease to the TTL).
-  Status revoke_many(const std::vector<std::string>& ids, EtcdNode& control,
-                     std::size_t parallel = 32) {
-    auto leases = node_.on_loop([&] {
+  // The machines are lost: their agents stop at once, and the leases they held are returned
+  // for SimAgents::revoke_many to revoke through a client of its own.
+  std::vector<registry::LeaseId> stop_lost(const std::vector<std::string>& ids) {
+    return node_.on_loop([&] {
       std::vector<registry::LeaseId> out;
       for (const auto& id : ids) {
         Agent& a = *agents_.at(id);
         // A lease the agent lost already has nothing left to revoke.
         if (a.keeper.state() == registry::LeaseKeeper::State::held) out.push_back(a.keeper.id());
-        a.stopped = true;
-        if (a.feed) a.feed->cancel();
-        if (a.wake) a.wake->cancel();
-        a.keeper.stop();
+        stop(a);
       }
       return out;
     });
-    return control.call(revoke_leases(control.kv(), std::move(leases), parallel),
-                        std::chrono::seconds(60));
   }
 
   // Called on the agents' loop with every assignment change an agent's watch delivers (unit,
@@ -86,6 +81,15 @@ class SimAgents {
     std::uint64_t states_put = 0, states_deleted = 0, contents_fetched = 0, failures = 0;
     std::uint64_t state_writes = 0;  // put_states calls: rounds that reported something
     std::uint64_t lease_losses = 0;
+    Totals& operator+=(const Totals& o) {
+      states_put += o.states_put;
+      states_deleted += o.states_deleted;
+      contents_fetched += o.contents_fetched;
+      failures += o.failures;
+      state_writes += o.state_writes;
+      lease_losses += o.lease_losses;
+      return *this;
+    }
   };
   Totals totals() {
     return node_.on_loop([&] { return totals_; });
@@ -198,15 +202,17 @@ class SimAgents {
   // changes of a burst are handled together, then fetches missing contents, reports states
   // (and their events) and deletes the states of units taken away.
   registry::Task<void> work(Agent& a) {
-    const auto delay = agent::AgentOptions{}.publish_delay;
+    const agent::AgentOptions options;
+    std::chrono::steady_clock::duration last_write{};
     while (!a.stopped) {
       if (!a.dirty) {
         a.wake->expires_at(boost::asio::steady_timer::time_point::max());
         (void)co_await a.wake->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
         continue;
       }
-      co_await sleep_for(delay);
+      co_await sleep_for(agent::publish_pause(options, last_write));
       if (a.stopped) co_return;
+      const auto began = std::chrono::steady_clock::now();
       a.dirty = false;
       bool failed = false;
       std::vector<std::string> removed;
@@ -283,6 +289,7 @@ class SimAgents {
           for (const auto& u : removed) a.published.erase(u);
         }
       }
+      last_write = std::chrono::steady_clock::now() - began;
       // After a failure, the agent's publish loop waits 500 ms before it tries again.
       if (failed) {
         a.dirty = true;
@@ -303,6 +310,84 @@ class SimAgents {
     if (!failure.empty()) throw std::runtime_error(failure);
   }
 
+  EtcdNode& node_;
+  std::chrono::seconds ttl_;
+  std::map<std::string, std::unique_ptr<Agent>> agents_;  // touched on the node's loop only
+  Totals totals_;
+  AssignmentHook hook_;
+};
+
+// Real agents have a client each. On one shared client the 5,000 agents' lease keep-alives
+// queued behind their own writes in its lanes and 155 leases of 60 s were lost in one run, so
+// the agents are spread over `clients` groups, agent i in group i % clients. Each group runs on
+// its own thread: a hook is called on the thread of the agent's group.
+class SimAgents {
+ public:
+  SimAgents(const std::vector<std::string>& endpoints, std::chrono::seconds ttl,
+            std::size_t clients, std::size_t max_in_flight) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(clients, 1); ++i) {
+      nodes_.push_back(std::make_unique<EtcdNode>(endpoints, "/fleet/", 128,
+                                                  std::chrono::milliseconds(2500), max_in_flight));
+      groups_.push_back(std::make_unique<SimAgentGroup>(*nodes_.back(), ttl));
+    }
+  }
+  ~SimAgents() {
+    groups_.clear();  // each stops its agents before its node goes
+  }
+  SimAgents(const SimAgents&) = delete;
+  SimAgents& operator=(const SimAgents&) = delete;
+
+  // Starts many agents, `parallel` joining at a time in each group.
+  void add_many(const std::vector<std::string>& ids, std::size_t parallel = 32) {
+    auto parts = split(ids);
+    std::vector<std::thread> joiners;
+    std::vector<std::string> failures(groups_.size());
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+      joiners.emplace_back([&, g] {
+        try {
+          groups_[g]->add_many(parts[g], std::max<std::size_t>(parallel / groups_.size(), 4));
+        } catch (const std::exception& e) {
+          failures[g] = e.what();
+        }
+      });
+    for (auto& t : joiners) t.join();
+    for (const auto& f : failures)
+      if (!f.empty()) throw std::runtime_error(f);
+    for (std::size_t i = 0; i < ids.size(); ++i) group_of_[ids[i]] = i % groups_.size();
+  }
+
+  // The machines are lost: their agents stop at once and their leases are revoked through
+  // `control`, a client of its own. A dead host's lease ends in etcd whatever other hosts ask of
+  // it; revoked through the agents' shared client, the revokes waited behind the surviving
+  // agents' requests for its slots (1.8-9 s, and one timed out and left its lease to the TTL).
+  Status revoke_many(const std::vector<std::string>& ids, EtcdNode& control,
+                     std::size_t parallel = 32) {
+    std::vector<std::vector<std::string>> parts(groups_.size());
+    for (const auto& id : ids) parts[group_of_.at(id)].push_back(id);
+    std::vector<registry::LeaseId> leases;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      auto held = groups_[g]->stop_lost(parts[g]);
+      leases.insert(leases.end(), held.begin(), held.end());
+    }
+    return control.call(revoke_leases(control.kv(), std::move(leases), parallel),
+                        std::chrono::seconds(60));
+  }
+
+  void on_assignment(SimAgentGroup::AssignmentHook hook) {
+    for (auto& g : groups_) g->on_assignment(hook);
+  }
+
+  SimAgentGroup::Totals totals() {
+    SimAgentGroup::Totals sum;
+    for (auto& g : groups_) sum += g->totals();
+    return sum;
+  }
+
+  void stop_all() {
+    for (auto& g : groups_) g->stop_all();
+  }
+
+ private:
   static registry::Task<Status> revoke_leases(registry::KvStore& kv,
                                               std::vector<registry::LeaseId> leases,
                                               std::size_t parallel) {
@@ -315,11 +400,15 @@ class SimAgents {
     co_return result;
   }
 
-  EtcdNode& node_;
-  std::chrono::seconds ttl_;
-  std::map<std::string, std::unique_ptr<Agent>> agents_;  // touched on the node's loop only
-  Totals totals_;
-  AssignmentHook hook_;
+  std::vector<std::vector<std::string>> split(const std::vector<std::string>& ids) const {
+    std::vector<std::vector<std::string>> parts(groups_.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) parts[i % groups_.size()].push_back(ids[i]);
+    return parts;
+  }
+
+  std::vector<std::unique_ptr<EtcdNode>> nodes_;
+  std::vector<std::unique_ptr<SimAgentGroup>> groups_;
+  std::map<std::string, std::size_t> group_of_;
 };
 
 }  // namespace fleet::testing
