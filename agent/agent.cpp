@@ -1,6 +1,5 @@
 #include "agent/agent.h"
 
-#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -647,24 +646,14 @@ Task<void> Agent::reconcile_loop() {
   }
 }
 
-std::chrono::milliseconds publish_pause(const AgentOptions& opts,
-                                        std::chrono::steady_clock::duration last_write) {
-  const auto twice = std::chrono::duration_cast<std::chrono::milliseconds>(2 * last_write);
-  return std::clamp(twice, opts.publish_delay,
-                    std::max(opts.publish_delay, opts.max_publish_delay));
-}
-
 Task<void> Agent::publish_loop() {
-  std::chrono::steady_clock::duration last_write{};
   while (true) {
     if (pending_.empty() && unrecorded_events_.empty()) {
       impl_->publish->expires_at(Timer::time_point::max());
       co_await impl_->publish->async_wait(net::as_tuple(net::use_awaitable));
     }
-    co_await sleep_for(publish_pause(opts_, last_write));
-    const auto began = std::chrono::steady_clock::now();
+    co_await sleep_for(opts_.publish_delay);
     co_await flush_states();
-    last_write = std::chrono::steady_clock::now() - began;
     if (!pending_.empty() || !unrecorded_events_.empty())
       co_await sleep_for(std::chrono::milliseconds(500));
   }

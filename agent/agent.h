@@ -50,18 +50,7 @@ struct AgentOptions {
   std::chrono::milliseconds resync_interval{std::chrono::seconds(60)};
   // States arriving within this window are written in one transaction.
   std::chrono::milliseconds publish_delay{50};
-  // The longest a slow registry stretches that window (publish_pause()).
-  std::chrono::milliseconds max_publish_delay{2000};
 };
-
-// How long the publish loop waits before its next write, given how long the last one took:
-// publish_delay, or twice the last write when that is longer, up to max_publish_delay. An etcd
-// slow to answer is an etcd at its limit (renewing leases waits behind its apply), and every
-// agent writing again at once kept it there: with 5,000 agents, 1.5 states per write and lost
-// leases. Waiting in proportion leaves it two thirds of the time and puts more states in a
-// write; at a few milliseconds per write nothing changes.
-std::chrono::milliseconds publish_pause(const AgentOptions& opts,
-                                        std::chrono::steady_clock::duration last_write);
 
 struct AgentStats {
   std::uint64_t passes = 0;

@@ -103,23 +103,6 @@ int count(const std::vector<std::string>& calls, const std::string& call) {
 }
 }  // namespace
 
-TEST_CASE("the pause between state writes grows with a slow registry, within its bounds") {
-  using std::chrono::milliseconds;
-  AgentOptions o;  // publish_delay 50 ms, max_publish_delay 2 s
-  struct Row {
-    milliseconds last_write, pause;
-  };
-  for (const auto& [last, want] :
-       {Row{milliseconds(0), milliseconds(50)}, Row{milliseconds(10), milliseconds(50)},
-        Row{milliseconds(25), milliseconds(50)}, Row{milliseconds(40), milliseconds(80)},
-        Row{milliseconds(600), milliseconds(1200)}, Row{milliseconds(2500), milliseconds(2000)}}) {
-    CAPTURE(last.count());
-    CHECK(publish_pause(o, last) == want);
-  }
-  o.max_publish_delay = milliseconds(10);  // a bound below the window leaves the window
-  CHECK(publish_pause(o, milliseconds(900)) == milliseconds(50));
-}
-
 TEST_CASE("an assigned unit is loaded, started and reported active running") {
   World w;
   w.store_content();

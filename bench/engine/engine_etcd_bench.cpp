@@ -47,9 +47,11 @@ struct Config {
   int machines = 1000;
   int kill = 100;
   bool plan = true;
-  bool agents = false;    // simulated agents instead of machines that only keep a lease
-  int agent_ttl = 10;     // fleetd's default agent_ttl (with --agents)
-  int agent_clients = 8;  // etcd clients the simulated agents are spread over (sim_agents.h)
+  bool agents = false;  // simulated agents instead of machines that only keep a lease
+  int agent_ttl = 10;   // fleetd's default agent_ttl (with --agents)
+  // Clients the simulated agents' writes are spread over (sim_agents.h: why one), 256 requests
+  // in flight each.
+  int agent_clients = 1;
   double target_place = 5, target_reschedule = 2;
   std::size_t engine_txn_ops = 128;  // ops per txn the engine's client uses (etcd's default)
   std::string etcd_data;             // etcd's data dirs go here (e.g. a tmpfs); empty = build tree
@@ -405,9 +407,8 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: %s [--units N] [--machines N] [--kill N] [--engine-txn-ops N] [--no-plan] "
-          "[--agents] [--agent-ttl S] [--agent-clients N] [--target-place S] [--target-reschedule "
-          "S] [--c100k] "
-          "[--etcd-data DIR]\n",
+          "[--agents] [--agent-ttl S] [--agent-clients N] [--target-place S] "
+          "[--target-reschedule S] [--c100k] [--etcd-data DIR]\n",
           argv[0]);
       return 2;
     }
@@ -441,8 +442,8 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   int rc = 0;
   {
-    // Simulated machines stand for thousands of hosts, each with its own client: more requests
-    // in flight on their one client than a fleetd's. Simulated agents bring clients of their own.
+    // Simulated machines (and agents, sim_agents.h) stand for thousands of hosts, each with its
+    // own client: more requests in flight on their one client than a fleetd's.
     EtcdNode sim(etcd.endpoints(), "/fleet/", 128, 2500ms, 32);
     EtcdNode obs(etcd.endpoints(), "/fleet/", 40000, 30s);
     EtcdNode ctl(etcd.endpoints());  // revokes the leases of the machines it kills
@@ -450,7 +451,7 @@ int main(int argc, char** argv) {
     std::optional<SimAgents> agents;
     if (cfg.agents)
       agents.emplace(etcd.endpoints(), std::chrono::seconds(cfg.agent_ttl),
-                     static_cast<std::size_t>(cfg.agent_clients), 128);
+                     static_cast<std::size_t>(cfg.agent_clients), 256);
     else
       machines.emplace(sim, 60s);
 

@@ -1,16 +1,20 @@
 #pragma once
-// SimAgents: thousands of simulated agents in one process, spread over a few groups, each group
-// on an EtcdNode of its own (one io_context, one thread, one etcd client). Each agent does what a
-// real agent (agent/agent.cpp) does through the registry, with the same calls: grants a machine
-// lease and keeps it alive (LeaseKeeper), claims its machine record under it, follows only its own
+// SimAgents: thousands of simulated agents in one process. Each does what a real agent
+// (agent/agent.cpp) does through the registry, with the same calls: grants a machine lease and
+// keeps it alive (LeaseKeeper), claims its machine record under it, follows only its own
 // assignments (Registry::watch_assignments), fetches the contents of units new to it that their
 // assignments did not carry (get_contents), reports their states under its lease (put_states) with
 // the events a state change records (kept for the next round when their write fails, as the agent
 // keeps them), and deletes the states of units taken away (delete_states). Only systemd is left
 // out: a launched unit is "active/running" at once. Like the agent, it coalesces: changes arriving
-// within agent::publish_pause() (50 ms, longer while etcd is slow) of each other are acted on
-// together, so a burst of assignments costs one fetch and one states write (plus its events and the
-// deletions of units taken away), not three writes per watch batch.
+// within AgentOptions::publish_delay (50 ms) of each other are acted on together, so a burst of
+// assignments costs one fetch and one states write (plus its events and the deletions of units
+// taken away), not three writes per watch batch.
+//
+// Clients: a group of agents shares one EtcdNode (one io_context, one thread) and its client for
+// everything but lease keep-alives, which go through kKeepAliveClients clients of their own on the
+// same loop. Real agents have a client each; what the simulation's sharing changes is said where
+// it is decided (SimAgentGroup, and the --agent-clients option of engine_etcd_bench).
 
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
@@ -34,13 +38,33 @@
 
 namespace fleet::testing {
 
-// The agents of one client.
+// The agents of one client. Their keep-alives go through clients of their own: sharing the
+// writes' client, 5,000 leases of 60 s had its one keep-alive lane (32 requests of up to 8
+// leases, renewed one after the other by etcd under load) renewing fewer leases per second than
+// fell due, and 155 were lost in one run, a loss no real agent has. The writes stay on one
+// client: its limit of requests in flight holds the agents' writes back when etcd is slow (the
+// "failed calls" the benchmark prints), and spread over 8 clients the same agents' writes (3x
+// the requests) overloaded etcd on a 2-core machine: 102-162 leases and the engine's leadership
+// lost (Documentation/performance.md).
 class SimAgentGroup {
  public:
-  SimAgentGroup(EtcdNode& node, std::chrono::seconds ttl) : node_(node), ttl_(ttl) {}
+  static constexpr std::size_t kKeepAliveClients = 4;
+
+  SimAgentGroup(EtcdNode& node, std::chrono::seconds ttl, const std::vector<std::string>& endpoints)
+      : node_(node), ttl_(ttl) {
+    for (std::size_t i = 0; i < kKeepAliveClients; ++i) {
+      registry::EtcdConfig config;
+      config.endpoints = endpoints;
+      config.request_timeout = std::chrono::milliseconds(2500);
+      auto kv = registry::EtcdKv::create(node_.io(), std::move(config));
+      if (!kv) throw std::runtime_error(kv.error().describe());
+      keepalive_kvs_.push_back(std::move(kv).value());
+    }
+  }
+  // Stops the agents (stop_all()) unless that was done; the node's loop must still run then.
   ~SimAgentGroup() {
     try {
-      stop_all();
+      if (!all_stopped_) stop_all();
     } catch (...) {
     }
   }
@@ -108,6 +132,7 @@ class SimAgentGroup {
         },
         std::chrono::seconds(30), std::chrono::milliseconds(5));
     if (!stopped) throw std::runtime_error("simulated agents did not stop within 30 s");
+    all_stopped_ = true;
   }
 
  private:
@@ -139,7 +164,7 @@ class SimAgentGroup {
   }
 
   registry::Task<void> join(std::string id) {
-    auto a = std::make_unique<Agent>(node_.kv(), ttl_);
+    auto a = std::make_unique<Agent>(*keepalive_kvs_[joined_++ % keepalive_kvs_.size()], ttl_);
     a->id = id;
     registry::MachineRecord rec;
     rec.id = id;
@@ -202,17 +227,15 @@ class SimAgentGroup {
   // changes of a burst are handled together, then fetches missing contents, reports states
   // (and their events) and deletes the states of units taken away.
   registry::Task<void> work(Agent& a) {
-    const agent::AgentOptions options;
-    std::chrono::steady_clock::duration last_write{};
+    const auto delay = agent::AgentOptions{}.publish_delay;
     while (!a.stopped) {
       if (!a.dirty) {
         a.wake->expires_at(boost::asio::steady_timer::time_point::max());
         (void)co_await a.wake->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
         continue;
       }
-      co_await sleep_for(agent::publish_pause(options, last_write));
+      co_await sleep_for(delay);
       if (a.stopped) co_return;
-      const auto began = std::chrono::steady_clock::now();
       a.dirty = false;
       bool failed = false;
       std::vector<std::string> removed;
@@ -289,7 +312,6 @@ class SimAgentGroup {
           for (const auto& u : removed) a.published.erase(u);
         }
       }
-      last_write = std::chrono::steady_clock::now() - began;
       // After a failure, the agent's publish loop waits 500 ms before it tries again.
       if (failed) {
         a.dirty = true;
@@ -312,15 +334,17 @@ class SimAgentGroup {
 
   EtcdNode& node_;
   std::chrono::seconds ttl_;
+  // On node_'s loop; destroyed after it stopped (SimAgents' destructor pauses the node first).
+  std::vector<std::unique_ptr<registry::EtcdKv>> keepalive_kvs_;
+  bool all_stopped_ = false;
+  std::size_t joined_ = 0;  // agents started, for spreading them over keepalive_kvs_
   std::map<std::string, std::unique_ptr<Agent>> agents_;  // touched on the node's loop only
   Totals totals_;
   AssignmentHook hook_;
 };
 
-// Real agents have a client each. On one shared client the 5,000 agents' lease keep-alives
-// queued behind their own writes in its lanes and 155 leases of 60 s were lost in one run, so
-// the agents are spread over `clients` groups, agent i in group i % clients. Each group runs on
-// its own thread: a hook is called on the thread of the agent's group.
+// The agents spread over `clients` groups (SimAgentGroup), agent i in group i % clients, each
+// group on a thread of its own: a hook is called on the thread of the agent's group.
 class SimAgents {
  public:
   SimAgents(const std::vector<std::string>& endpoints, std::chrono::seconds ttl,
@@ -328,11 +352,19 @@ class SimAgents {
     for (std::size_t i = 0; i < std::max<std::size_t>(clients, 1); ++i) {
       nodes_.push_back(std::make_unique<EtcdNode>(endpoints, "/fleet/", 128,
                                                   std::chrono::milliseconds(2500), max_in_flight));
-      groups_.push_back(std::make_unique<SimAgentGroup>(*nodes_.back(), ttl));
+      groups_.push_back(std::make_unique<SimAgentGroup>(*nodes_.back(), ttl, endpoints));
     }
   }
   ~SimAgents() {
-    groups_.clear();  // each stops its agents before its node goes
+    for (auto& g : groups_) {
+      try {
+        g->stop_all();
+      } catch (...) {
+      }
+    }
+    // A group's keep-alive clients live on its node's loop: that loop stops before they go.
+    for (auto& n : nodes_) n->pause();
+    groups_.clear();
   }
   SimAgents(const SimAgents&) = delete;
   SimAgents& operator=(const SimAgents&) = delete;
