@@ -1,9 +1,10 @@
 // agent_probe: runs SystemdUnitManager operations against the systemd of the host it runs in and
 // prints what it saw, one line per fact, for an outer test to assert (the test starts it inside
 // a test host with Host::run). Usage:
-//   agent_probe [--units-dir DIR] [--timeout-ms N] COMMAND ARGS...
+//   agent_probe [--units-dir DIR] [--timeout-ms N] [--job-timeout-ms N] COMMAND ARGS...
 //   load NAME=CONTENT...        CONTENT with "\n" escapes; one batch
-//   gen-load PREFIX N [CMD]     N units PREFIX-<i>.service running CMD (/bin/sleep 3600)
+//   gen-load PREFIX N [CMD [TYPE]]  N units PREFIX-<i>.service running CMD (/bin/sleep 3600),
+//                               of service Type TYPE (systemd's default, simple)
 //   start|stop|unload NAME...   NAME may be @PREFIX:N for PREFIX-1.service..PREFIX-N.service
 //   list [NAME...]              prints "status unit=... load=... active=... sub=... pid=..."
 //   files                       prints "file NAME" per unit file in the units dir
@@ -81,6 +82,7 @@ struct Command {
 struct Args {
   std::string units_dir = "/run/fleet/units";
   std::chrono::milliseconds timeout{60000};
+  std::optional<std::chrono::milliseconds> job_timeout;  // SystemdOptions::job_timeout
   std::vector<Command> commands;
 };
 
@@ -98,10 +100,11 @@ Task<fleet::Status> run_one(SystemdUnitManager& m, const Command& a,
       if (a.rest.size() < 2)
         co_return fleet::fail(fleet::Errc::invalid_argument, "gen-load PREFIX N");
       std::string cmd = a.rest.size() > 2 ? a.rest[2] : "/bin/sleep 3600";
+      std::string type = a.rest.size() > 3 ? "Type=" + a.rest[3] + "\n" : "";
       for (int i = 1; i <= std::atoi(a.rest[1].c_str()); ++i)
         specs.push_back({a.rest[0] + "-" + std::to_string(i) + ".service",
-                         "[Unit]\nDescription=probe unit " + std::to_string(i) +
-                             "\n[Service]\nExecStart=" + cmd + "\n"});
+                         "[Unit]\nDescription=probe unit " + std::to_string(i) + "\n[Service]\n" +
+                             type + "ExecStart=" + cmd + "\n"});
     }
     co_return co_await m.load(std::move(specs));
   }
@@ -184,6 +187,7 @@ Task<fleet::Status> run_one(SystemdUnitManager& m, const Command& a,
 Task<fleet::Status> run(const Args& a) {
   fleet::agent::SystemdOptions opts;
   opts.units_dir = a.units_dir;
+  if (a.job_timeout) opts.job_timeout = *a.job_timeout;
   auto connected = co_await SystemdUnitManager::connect(opts);
   if (!connected) co_return connected.error();
   auto& m = *connected.value();
@@ -210,12 +214,16 @@ int main(int argc, char** argv) {
       a.units_dir = argv[++i];
     } else if (s == "--timeout-ms" && i + 1 < argc) {
       a.timeout = std::chrono::milliseconds(std::atoi(argv[++i]));
+    } else if (s == "--job-timeout-ms" && i + 1 < argc) {
+      a.job_timeout = std::chrono::milliseconds(std::atoi(argv[++i]));
     } else {
       break;
     }
   }
   if (i >= argc) {
-    std::fprintf(stderr, "usage: agent_probe [--units-dir D] [--timeout-ms N] COMMAND ARGS...\n");
+    std::fprintf(stderr,
+                 "usage: agent_probe [--units-dir D] [--timeout-ms N] [--job-timeout-ms N] COMMAND "
+                 "ARGS...\n");
     return 2;
   }
   a.commands.emplace_back();

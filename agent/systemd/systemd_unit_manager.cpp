@@ -417,13 +417,11 @@ struct SystemdUnitManager::Impl {
                                                             std::vector<std::string> names,
                                                             bool quiet_not_found = false) {
     auto slots = std::make_shared<std::vector<JobSlot>>(names.size());
-    // Set when this call stops waiting: a reply arriving later closes its slot at once.
-    auto abandoned = std::make_shared<bool>(false);
     // One deadline for the whole batch: jobs stuck in systemd must not hold each unit left for
     // a job timeout of its own.
     const auto window_deadline = Clock::now() + opts.job_timeout;
     for (size_t i = 0; i < names.size(); ++i) {
-      auto on_reply = [slots, i, abandoned, this](const sdbus::Error* e, sdbus::ObjectPath job) {
+      auto on_reply = [slots, i, this](const sdbus::Error* e, sdbus::ObjectPath job) {
         JobSlot& s = (*slots)[i];
         s.replied = true;
         if (e) {
@@ -431,8 +429,9 @@ struct SystemdUnitManager::Impl {
           close_job(s);
         } else {
           s.job = std::move(job);
-          // JobRemoved may have come before this reply.
-          if (*abandoned || job_results.count(s.job))
+          // JobRemoved may have come before this reply. A reply after this call stopped waiting
+          // still names a job systemd holds: it counts until its JobRemoved, as below.
+          if (job_results.count(s.job))
             close_job(s);
           else
             waiting_jobs.emplace(s.job, std::make_pair(slots, i));
@@ -476,9 +475,15 @@ struct SystemdUnitManager::Impl {
     };
     co_await notifier.wait([&] { return broken || all_done(); }, Clock::now() + opts.job_timeout);
 
-    *abandoned = true;
     for (auto& s : *slots) {
       if (!s.open || !s.replied) continue;
+      // Slower than job_timeout and still queued in systemd, with its match rule: it keeps
+      // counting against kMaxOpenJobs until its JobRemoved comes (on_job_removed), systemd leaves
+      // the bus or the connection is replaced, which close or forget every waiting job. Released
+      // here, later batches queued past the limit while these were still there.
+      if (!broken && !s.job.empty() && !job_results.count(s.job) && s.epoch == systemd_epoch &&
+          s.conn_epoch == conn_epoch)
+        continue;
       for (auto [it, end] = waiting_jobs.equal_range(s.job); it != end;)
         it = it->second.first == slots ? waiting_jobs.erase(it) : std::next(it);
       close_job(s);

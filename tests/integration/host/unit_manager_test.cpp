@@ -244,6 +244,25 @@ TEST_CASE("800 units started and stopped in one batch each see every job's resul
   CHECK(trim(refused.out) == "0");
 }
 
+// Jobs still queued when a start gives up waiting (job_timeout) hold systemd's match rules as
+// long as they are queued: they must keep counting against the manager's limit of 256 queued
+// jobs, or a later batch pushes systemd past the bus's 512 rules and off the bus.
+TEST_CASE("jobs slower than the job timeout keep counting against the limit of queued jobs") {
+  auto h = boot("um-slow");
+  // Start jobs of oneshot services finish when their ExecStart exits: these stay queued.
+  REQUIRE(probe(*h, {"gen-load", "slow", "256", "/bin/sleep 600", "oneshot"}, 120s).exit == 0);
+  REQUIRE(probe(*h, {"gen-load", "fast", "1"}).exit == 0);
+  auto r = probe(
+      *h, {"--job-timeout-ms", "2000", "start", "@slow:256", ";", "start", "fast-1.service"}, 120s);
+  CHECK(has_line(r.out, "step start error code=timeout"));
+  CHECK(has_line(r.out, "result=error code=unavailable"));
+  CHECK(r.out.find("too many systemd jobs still queued") != std::string::npos);
+  auto fast = h->run({"/usr/bin/systemctl", "is-active", "fast-1.service"});
+  CHECK(trim(fast.out) == "inactive");
+  auto queued = h->run({"/bin/sh", "-c", "systemctl list-jobs --no-legend | grep -c slow-"});
+  CHECK(trim(queued.out) == "256");
+}
+
 // Another client can still push systemd off the bus (here: a bus that allows 100 match rules, and
 // 200 jobs). The jobs queued then are reported lost, not waited for until the job timeout, and the
 // manager subscribes again when systemd is back: later state changes still arrive.
