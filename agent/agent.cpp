@@ -147,9 +147,12 @@ Task<void> Agent::announce() {
   }
 }
 
-void Agent::observe(const UnitStatus& s) {
+void Agent::observe(const UnitStatus& s, std::uint64_t as_of) {
   auto it = file_hash_.find(s.name);
   if (it == file_hash_.end()) return;  // not a unit of ours
+  auto& newest = observed_at_[s.name];
+  if (as_of < newest) return;  // asked for before a report already taken in (observations_)
+  newest = as_of;
   registry::UnitStateRecord rec{s.name,       opts_.machine.id, it->second,
                                 s.load_state, s.active_state,   s.sub_state};
   auto pub = published_.find(s.name);
@@ -169,8 +172,23 @@ constexpr std::size_t kMaxUnrecordedEvents = 1000;
 
 }  // namespace
 
+// The publish loop is the one writer of this machine's states: a state write and a deletion
+// sent side by side may be applied in either order, and a write of a unit's last state that
+// etcd applied after the unload's deletion left that state there for as long as the machine
+// lived (a drain then waited for a unit that had long moved).
 Task<void> Agent::flush_states() {
   if (!impl_->keeper.held()) co_return;
+  if (!unpublish_.empty()) {
+    std::vector<std::string> gone(unpublish_.begin(), unpublish_.end());
+    auto st = co_await registry_.delete_states(opts_.machine.id, gone);
+    if (!st) {
+      log::warn("agent", "removing unit states failed",
+                {{"machine", opts_.machine.id}, {"error", st.error().describe()}});
+      co_return;  // kept; retried on the next flush
+    }
+    // No write of these was sent meanwhile (this is the only writer), so none is left behind.
+    for (const auto& n : gone) unpublish_.erase(n);
+  }
   if (pending_.empty()) {                     // only events an earlier flush could not write
     std::vector<registry::EventRecord> none;  // (named: GCC 12 and temporaries in co_await)
     co_await record_events(std::move(none));
@@ -279,9 +297,11 @@ Task<bool> Agent::reconcile_pass() {
     if (file_hash_.count(t.unit) && !queued.count(t.unit) && !unloading_.count(t.unit))
       touched_set.insert(t.unit);
   std::vector<std::string> touched(touched_set.begin(), touched_set.end());
-  if (!touched.empty())
+  if (!touched.empty()) {
+    const std::uint64_t as_of = ++observations_;
     if (auto listed = co_await units_.list(touched))
-      for (const auto& s : listed.value()) observe(s);
+      for (const auto& s : listed.value()) observe(s, as_of);
+  }
   stats_.units = file_hash_.size();
   co_return reached;
 }
@@ -328,6 +348,7 @@ Task<std::optional<std::map<std::string, CurrentUnit>>> Agent::gather_current() 
   std::vector<std::string> names;
   for (const auto& [name, h] : file_hash_) names.push_back(name);
   if (names.empty()) co_return current;
+  const std::uint64_t as_of = ++observations_;
   auto listed = co_await units_.list(names);
   if (!listed) {
     log::warn("agent", "cannot list units", {{"error", listed.error().describe()}});
@@ -347,7 +368,7 @@ Task<std::optional<std::map<std::string, CurrentUnit>>> Agent::gather_current() 
     // held stopped: a listing from before its stop would otherwise keep it from restarting).
     if (is_running_state(s.active_state) && !held_.count(s.name)) start_requested_.insert(s.name);
     current[s.name] = cu;
-    observe(s);
+    observe(s, as_of);
   }
   co_return current;
 }
@@ -455,13 +476,16 @@ Task<void> Agent::unload_loop() {
     for (const auto& n : batch) {
       unloading_.erase(n);
       start_requested_.erase(n);
+      observed_at_.erase(n);
       file_hash_.erase(n);
       published_.erase(n);
       pending_.erase(n);
     }
     stats_.units = file_hash_.size();
-    report(co_await registry_.delete_states(opts_.machine.id, batch), "removing unit states");
-    // Passes left these units alone meanwhile; one of them may be assigned here again.
+    unpublish_.insert(batch.begin(), batch.end());
+    if (impl_->publish) impl_->publish->cancel();
+    // Passes left these units alone meanwhile; one of them may be assigned here again (its new
+    // state is written after the deletion: flush_states()).
     request_pass();
   }
 }
@@ -648,13 +672,13 @@ Task<void> Agent::reconcile_loop() {
 
 Task<void> Agent::publish_loop() {
   while (true) {
-    if (pending_.empty() && unrecorded_events_.empty()) {
+    if (pending_.empty() && unrecorded_events_.empty() && unpublish_.empty()) {
       impl_->publish->expires_at(Timer::time_point::max());
       co_await impl_->publish->async_wait(net::as_tuple(net::use_awaitable));
     }
     co_await sleep_for(opts_.publish_delay);
     co_await flush_states();
-    if (!pending_.empty() || !unrecorded_events_.empty())
+    if (!pending_.empty() || !unrecorded_events_.empty() || !unpublish_.empty())
       co_await sleep_for(std::chrono::milliseconds(500));
   }
 }
@@ -702,8 +726,9 @@ Task<void> Agent::start_loop() {
       impl_->start_retry.reset();
     }
     // Signals cover later changes; one listing makes the new states visible right away.
+    const std::uint64_t as_of = ++observations_;
     if (auto listed = co_await units_.list(batch))
-      for (const auto& s : listed.value()) observe(s);
+      for (const auto& s : listed.value()) observe(s, as_of);
     // A pass that stopped or unloaded one of these while its start was in flight ran first: the
     // next pass sees what systemd did and undoes it.
     for (const auto& n : batch) {
@@ -743,7 +768,7 @@ Task<void> Agent::run() {
   impl_->stop_timer = std::make_unique<Timer>(ex, Timer::time_point::max());
   impl_->start_wake = std::make_unique<Timer>(ex, Timer::time_point::max());
   impl_->unload_wake = std::make_unique<Timer>(ex, Timer::time_point::max());
-  units_.on_state_change([this](const UnitStatus& s) { observe(s); });
+  units_.on_state_change([this](const UnitStatus& s) { observe(s, ++observations_); });
 
   co_await (join() || impl_->keeper.run());
   if (impl_->stopping) co_return;

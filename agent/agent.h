@@ -119,7 +119,8 @@ class Agent {
   registry::Task<void> disconnect(std::string why);
   registry::Task<void> reconnect();
   bool stops_on_disconnect(const std::string& unit);
-  void observe(const UnitStatus& s);
+  // Takes in systemd's report of a unit; `as_of` orders reports (see observations_).
+  void observe(const UnitStatus& s, std::uint64_t as_of);
 
   registry::Registry& registry_;
   UnitManager& units_;
@@ -136,6 +137,15 @@ class Agent {
   std::set<std::string> load_failed_;
   std::map<std::string, std::string> contents_;  // hash -> canonical text
   std::map<std::string, registry::UnitStateRecord> published_, pending_;
+  // Reports of systemd are numbered as they are taken in: a state signal when it arrives, a
+  // listing when it is asked for. A listing asked for before a report already taken in may show
+  // an older state (a pass's listing, slowed by its MainPID lookups, came back after the start's
+  // listing and put a started unit back to "inactive" until the next resync); it is dropped.
+  std::uint64_t observations_ = 0;
+  std::map<std::string, std::uint64_t> observed_at_;  // unit -> number of its newest report
+  // Units unloaded since the last flush: their states are deleted by the publish loop, before it
+  // writes states, never beside a write of it (flush_states()).
+  std::set<std::string> unpublish_;
   // Events of published states whose write failed: written with the next flush, oldest first,
   // at most kMaxUnrecordedEvents (agent.cpp).
   std::vector<registry::EventRecord> unrecorded_events_;
